@@ -1,0 +1,159 @@
+"""LloydMaxQuantizer against its peers, same data, same run.
+
+Usage: python benchmarks/bench_lloyd_max.py [--n-samples 1000000] [--n-features 8]
+       [--n-bits 4] [--skip-slow]
+
+Reports fit and transform times, their ratios to the NumPy floors (np.sort of every
+column, X.copy(), codes.astype(float64)), and each method's MSE relative to the exact
+optimum (LloydMaxQuantizer(algorithm="optimal"), checked against kmeans1d).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import warnings
+
+import numba
+import numpy as np
+from common import best_time, first_call_time, mixed_columns, print_table
+
+from skquant import LloydMaxQuantizer
+
+
+def column_mse(X, X_hat):
+    return ((X - X_hat) ** 2).mean(axis=0)
+
+
+def per_column(fit_one, X):
+    """Fit a 1-D method per column; return the reconstruction."""
+    return np.stack([fit_one(np.ascontiguousarray(X[:, j])) for j in range(X.shape[1])], axis=1)
+
+
+def kmeans1d_recon(x, M):
+    import kmeans1d
+
+    labels, centroids = kmeans1d.cluster(x, M)
+    return np.asarray(centroids)[labels]
+
+
+def sklearn_kmeans_recon(x, M):
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters=M, n_init=1, random_state=0).fit(x[:, None])
+    return km.cluster_centers_[km.labels_, 0]
+
+
+FIRST_CALL = """
+import time, numpy as np
+X = np.random.default_rng(0).standard_normal((1000, 4))
+t = time.perf_counter()
+{imp}
+q = {est}.fit(X); q.transform(X)
+print(time.perf_counter() - t)
+"""
+
+
+def fresh_process_time(imp, est):
+    code = FIRST_CALL.format(imp=imp, est=est)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n-samples", type=int, default=1_000_000)
+    parser.add_argument("--n-features", type=int, default=8)
+    parser.add_argument("--n-bits", type=int, default=4)
+    parser.add_argument("--skip-slow", action="store_true", help="skip kmeans1d and KMeans")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    n, d, b = args.n_samples, args.n_features, args.n_bits
+    M = 2**b
+    X = mixed_columns(n, d)
+    print(f"# {n} x {d} float64, {b} bits, numba threads {numba.get_num_threads()}, "
+          f"cores {os.cpu_count()}")
+
+    compile_fit = first_call_time(lambda: LloydMaxQuantizer(n_bits=b).fit(X[:1000]))
+    opt = LloydMaxQuantizer(n_bits=b, algorithm="optimal")
+    t_opt = best_time(lambda: opt.fit(X), repeat=1)
+    opt_mse = opt.mse_
+    floor_sort = best_time(lambda: [np.sort(X[:, j]) for j in range(d)])
+    floor_sort_axis0 = best_time(lambda: np.sort(X, axis=0), repeat=1)
+
+    rows = []
+
+    def add(name, t_fit, X_hat):
+        rel = column_mse(X, X_hat) / opt_mse - 1
+        rows.append({
+            "method": name,
+            "fit s": f"{t_fit:.3f}",
+            "fit / sort": f"{t_fit / floor_sort:.2f}",
+            "MSE over optimum (mean, max)": f"{rel.mean():+.2e}, {rel.max():+.2e}",
+        })
+
+    lloyd = LloydMaxQuantizer(n_bits=b)
+    t = best_time(lambda: lloyd.fit(X))
+    add("skquant lloyd (default)", t, lloyd.inverse_transform(lloyd.transform(X)))
+    add("skquant optimal", t_opt, opt.inverse_transform(opt.transform(X)))
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    for strategy in ("kmeans", "quantile"):
+        kb = KBinsDiscretizer(n_bins=M, strategy=strategy, encode="ordinal")
+        t = best_time(lambda: kb.fit(X), repeat=1, warmup=0)
+        add(f"KBinsDiscretizer {strategy}", t, kb.inverse_transform(kb.transform(X)))
+    if not args.skip_slow:
+        recon = {}
+        t = best_time(lambda: recon.update(r=per_column(lambda x: sklearn_kmeans_recon(x, M), X)),
+                      repeat=1, warmup=0)
+        add("sklearn KMeans per column", t, recon["r"])
+        try:
+            t = best_time(lambda: recon.update(r=per_column(lambda x: kmeans1d_recon(x, M), X)),
+                          repeat=1, warmup=0)
+            add("kmeans1d per column (exact)", t, recon["r"])
+            rows[-1]["exact agrees"] = str(np.allclose(column_mse(X, recon["r"]), opt_mse, rtol=1e-9))
+            rows[-1]["optimal speed-up"] = f"{t / t_opt:.1f}x"
+        except ImportError:
+            print("# kmeans1d not installed: pip install skquant[bench]")
+    rows.append({"method": "floor: np.sort per column", "fit s": f"{floor_sort:.3f}",
+                 "fit / sort": "1.00"})
+    rows.append({"method": "floor: np.sort(X, axis=0)", "fit s": f"{floor_sort_axis0:.3f}",
+                 "fit / sort": f"{floor_sort_axis0 / floor_sort:.2f}"})
+    print_table(rows, ["method", "fit s", "fit / sort", "MSE over optimum (mean, max)",
+                       "exact agrees", "optimal speed-up"])
+
+    # transform and inverse_transform against their floors
+    codes = lloyd.transform(X)
+    t_copy = best_time(lambda: X.copy(), repeat=5)
+    t_astype = best_time(lambda: codes.astype(np.float64), repeat=5)
+    t_tr = best_time(lambda: lloyd.transform(X), repeat=5)
+    t_inv = best_time(lambda: lloyd.inverse_transform(codes), repeat=5)
+    edges = [np.asarray(t, dtype=np.float64) for t in lloyd.thresholds_]
+    t_ss = best_time(lambda: [np.searchsorted(edges[j], X[:, j], side="right") for j in range(d)])
+    kb = KBinsDiscretizer(n_bins=M, strategy="quantile", encode="ordinal").fit(X)
+    t_kb = best_time(lambda: kb.transform(X), repeat=3)
+    print()
+    print_table([
+        {"operation": "skquant transform", "s": f"{t_tr:.4f}", "ratio": f"{t_tr / t_copy:.2f} x X.copy()"},
+        {"operation": "np.searchsorted per column", "s": f"{t_ss:.4f}", "ratio": f"{t_ss / t_copy:.2f} x X.copy()"},
+        {"operation": "KBinsDiscretizer.transform", "s": f"{t_kb:.4f}", "ratio": f"{t_kb / t_copy:.2f} x X.copy()"},
+        {"operation": "X.copy()", "s": f"{t_copy:.4f}", "ratio": "1.00"},
+        {"operation": "skquant inverse_transform", "s": f"{t_inv:.4f}", "ratio": f"{t_inv / t_astype:.2f} x astype"},
+        {"operation": "codes.astype(float64)", "s": f"{t_astype:.4f}", "ratio": "1.00"},
+    ], ["operation", "s", "ratio"])
+
+    print()
+    first_sq = fresh_process_time("from skquant import LloydMaxQuantizer", "LloydMaxQuantizer()")
+    first_kb = fresh_process_time(
+        "from sklearn.preprocessing import KBinsDiscretizer",
+        "KBinsDiscretizer(n_bins=16, encode='ordinal')",
+    )
+    print_table([
+        {"first call (fresh process, warm numba cache)": "skquant import+fit+transform", "s": f"{first_sq:.3f}"},
+        {"first call (fresh process, warm numba cache)": "KBinsDiscretizer import+fit+transform", "s": f"{first_kb:.3f}"},
+        {"first call (fresh process, warm numba cache)": "skquant compile (this process, fit only)", "s": f"{compile_fit:.3f}"},
+    ], ["first call (fresh process, warm numba cache)", "s"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""Kernels of the scalar quantizers: encode, decode, column summaries, Lloyd, exact DP.
+
+Conventions shared by every kernel here:
+
+- ``X`` is C-ordered ``(n_samples, n_features)`` float32 or float64; ``thresholds`` is
+  ``(n_features, M - 1)`` in the same dtype, increasing along each row and padded with
+  ``+inf`` for features that have fewer than ``M`` levels; ``levels`` is
+  ``(n_features, M)``.
+- Code ``k`` means ``thresholds[k - 1] <= x < thresholds[k]``: the code is the number of
+  thresholds that are ``<= x``.
+- Rows are processed in fixed chunks of ``CHUNK`` rows; per-chunk flags are combined in
+  chunk order, so results never depend on the number of threads.
+- A column summary is the sorted distinct values ``u`` of a column with their total
+  weights, and the prefix sums ``W``, ``S1``, ``S2`` of the weights, of ``w * (u - shift)``
+  and of ``w * (u - shift) ** 2`` (length ``len(u) + 1``). Centring on ``shift`` keeps
+  the sums exact enough for columns far from zero.
+"""
+
+import numpy as np
+
+from ._config import jit, prange
+
+CHUNK = 4096
+
+
+@jit(parallel=True)
+def encode(X, thresholds, out):
+    """Quantize every value of ``X`` to its code.
+
+    Branch-free bisection: ``thresholds`` has ``2**b - 1`` columns (padding is
+    ``+inf``), so ``b`` halving steps find the number of thresholds ``<= x`` with no
+    data-dependent branch; at 4 bits this runs at about the speed of copying X.
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    thresholds : (d, 2**b - 1) float array (same dtype), IN.
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf
+        (its codes are then meaningless and the caller raises).
+    """
+    n, d = X.shape
+    top = thresholds.shape[1] + 1  # 2**b
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        finite = True
+        for i in range(c * CHUNK, min((c + 1) * CHUNK, n)):
+            for j in range(d):
+                x = X[i, j]
+                finite &= x - x == 0.0
+                code = 0
+                step = top
+                while step > 1:
+                    step >>= 1
+                    code += step * (thresholds[j, code + step - 1] <= x)
+                out[i, j] = code
+        bad[c] = not finite
+    return bad
+
+
+@jit(parallel=True)
+def decode(codes, levels, n_levels, out):
+    """Gather ``out[i, j] = levels[j, codes[i, j]]``.
+
+    Parameters
+    ----------
+    codes : (n, d) integer array, IN.
+    levels : (d, M) float array, IN.
+    n_levels : (d,) int64 array, IN: valid codes of feature j are ``0 .. n_levels[j]-1``.
+    out : (n, d) float array, OUT.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk holds an out-of-range code
+        (those entries of ``out`` are left unwritten and the caller raises).
+    """
+    n, d = codes.shape
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        start = c * CHUNK
+        stop = min(start + CHUNK, n)
+        ok = True
+        for i in range(start, stop):
+            for j in range(d):
+                k = np.int64(codes[i, j])
+                if k >= 0 and k < n_levels[j]:
+                    out[i, j] = levels[j, k]
+                else:
+                    ok = False
+        bad[c] = not ok
+    return bad
+
+
+@jit
+def summarize_sorted(xs, ws, shift):
+    """Collapse a sorted column into distinct values with weights and prefix sums.
+
+    Parameters
+    ----------
+    xs : (n,) float64 array, IN, sorted increasingly.
+    ws : (n,) float64 array, IN, the weights in the same order; an empty array means
+        unit weights. Values whose total weight is zero are dropped.
+    shift : float, IN, subtracted before the sums (the column's centre).
+
+    Returns
+    -------
+    u, W, S1, S2 : the distinct values (k,) and the prefix sums (k + 1,).
+    """
+    n = xs.shape[0]
+    weighted = ws.shape[0] > 0
+    u = np.empty(n, dtype=np.float64)
+    W = np.empty(n + 1, dtype=np.float64)
+    S1 = np.empty(n + 1, dtype=np.float64)
+    S2 = np.empty(n + 1, dtype=np.float64)
+    W[0] = S1[0] = S2[0] = 0.0
+    cw = c1 = c2 = 0.0  # running sums kept in registers
+    k = 0
+    i = 0
+    while i < n:
+        v = xs[i]
+        tot = ws[i] if weighted else 1.0
+        i += 1
+        while i < n and xs[i] == v:
+            tot += ws[i] if weighted else 1.0
+            i += 1
+        if tot > 0.0:
+            z = v - shift
+            cw += tot
+            c1 += tot * z
+            c2 += tot * z * z
+            u[k] = v
+            k += 1
+            W[k] = cw
+            S1[k] = c1
+            S2[k] = c2
+    return u[:k], W[: k + 1], S1[: k + 1], S2[: k + 1]
+
+
+@jit
+def _cell_cost(W, S1, S2, a, b):
+    """Weighted sum of squared deviations from the centroid of cell ``u[a:b]``."""
+    wt = W[b] - W[a]
+    if wt <= 0.0:
+        return 0.0
+    s = S1[b] - S1[a]
+    return max(S2[b] - S2[a] - s * s / wt, 0.0)
+
+
+@jit
+def cell_positions(u, thresholds, pos):
+    """``pos[k] = first index with u >= thresholds[k - 1]``; ``pos[0] = 0``, ``pos[M] = len(u)``.
+
+    pos : (M + 1,) int64 array, OUT.
+    """
+    m = thresholds.shape[0]
+    pos[0] = 0
+    pos[m + 1] = u.shape[0]
+    for k in range(m):
+        pos[k + 1] = np.searchsorted(u, thresholds[k])
+
+
+@jit
+def centroids(W, S1, shift, pos, levels):
+    """Weighted centroid of each cell; an empty cell keeps its level (deterministic).
+
+    levels : (M,) float64 array, IN/OUT.
+    Returns the number of empty cells.
+    """
+    empty = 0
+    for k in range(levels.shape[0]):
+        a = pos[k]
+        b = pos[k + 1]
+        wt = W[b] - W[a]
+        if wt > 0.0:
+            levels[k] = shift + (S1[b] - S1[a]) / wt
+        else:
+            empty += 1
+    return empty
+
+
+@jit
+def partition_cost(W, S1, S2, pos):
+    """Total weighted squared error of the partition ``pos`` with centroid levels."""
+    total = 0.0
+    for k in range(pos.shape[0] - 1):
+        total += _cell_cost(W, S1, S2, pos[k], pos[k + 1])
+    return total
+
+
+@jit
+def lloyd_step(u, W, S1, S2, shift, levels, thresholds, pos):
+    """One Lloyd–Max iteration on a column summary.
+
+    Thresholds become the midpoints of ``levels``, cells are found by bisection and
+    levels become the cells' centroids: O(M log k).
+
+    levels : (M,) float64, IN/OUT. thresholds : (M - 1,) float64, OUT.
+    pos : (M + 1,) int64, OUT.
+
+    Returns
+    -------
+    cost : the weighted squared error after the update.
+    """
+    for k in range(thresholds.shape[0]):
+        thresholds[k] = 0.5 * (levels[k] + levels[k + 1])
+    cell_positions(u, thresholds, pos)
+    centroids(W, S1, shift, pos, levels)
+    return partition_cost(W, S1, S2, pos)
+
+
+@jit
+def lloyd(u, W, S1, S2, shift, levels, max_iter, tol):
+    """Lloyd–Max iterations on a column summary until a fixed point or ``tol``.
+
+    The loop lives here, not in Python, because one iteration costs only
+    O(M log k) — far less than a Python round trip — unlike k-means on raw data
+    where each iteration is a pass over the samples.
+
+    levels : (M,) float64, IN/OUT.
+
+    Returns
+    -------
+    n_iter, converged : iterations run, and whether the assignment reached a fixed
+        point or the relative decrease of the cost fell to ``tol`` or below.
+    """
+    M = levels.shape[0]
+    thresholds = np.empty(M - 1, dtype=np.float64)
+    pos = np.empty(M + 1, dtype=np.int64)
+    prev_pos = np.full(M + 1, -1, dtype=np.int64)
+    prev_cost = np.inf
+    for it in range(1, max_iter + 1):
+        cost = lloyd_step(u, W, S1, S2, shift, levels, thresholds, pos)
+        same = True
+        for k in range(M + 1):
+            if pos[k] != prev_pos[k]:
+                same = False
+            prev_pos[k] = pos[k]
+        if same or (it > 1 and prev_cost - cost <= tol * prev_cost):
+            return it, True
+        prev_cost = cost
+    return max_iter, False
+
+
+@jit
+def sse_exact(u, W, pos, levels):
+    """Exact weighted squared error of ``levels`` on the cells ``pos`` (no prefix sums)."""
+    total = 0.0
+    for k in range(pos.shape[0] - 1):
+        y = levels[k]
+        for i in range(pos[k], pos[k + 1]):
+            e = u[i] - y
+            total += (W[i + 1] - W[i]) * e * e
+    return total
+
+
+@jit
+def _best_split(A, W, S1, jlo, jhi, i):
+    """argmin over j in [jlo, jhi] of ``A[j] - (S1[i] - S1[j])**2 / (W[i] - W[j])``.
+
+    With ``A = D_prev - S2`` this is the DP recurrence up to the constant ``S2[i]``;
+    the leftmost minimiser is returned (the row minima of a Monge array are then
+    monotone, which divide and conquer relies on).
+    """
+    s1 = S1[i]
+    w = W[i]
+    best = np.inf
+    bj = jlo
+    for j in range(jlo, jhi + 1):
+        d = s1 - S1[j]
+        v = A[j] - d * d / (w - W[j])
+        if v < best:
+            best = v
+            bj = j
+    return best, bj
+
+
+@jit
+def optimal_partition(W, S1, S2, n_cells, pos):
+    """Exact minimum-cost partition of ``k`` sorted points into ``n_cells`` cells.
+
+    Dynamic programming ``D[m, i] = min_j D[m-1, j] + cost(j, i)`` layer by layer. The
+    cost of 1-D k-means cells is a Monge array, so the leftmost optimal split is
+    monotone in ``i`` and each layer is solved by divide and conquer in O(k log k):
+    O(M k log k) in all. The last layer needs only ``D[M, k]``.
+
+    Parameters
+    ----------
+    W, S1, S2 : prefix sums of a column summary (k + 1,), IN; all weights positive.
+    n_cells : int, IN, with ``1 <= n_cells <= k``.
+    pos : (n_cells + 1,) int64 array, OUT: the cell boundaries.
+
+    Returns
+    -------
+    cost : the minimum weighted squared error.
+    """
+    k = W.shape[0] - 1
+    M = n_cells
+    pos[0] = 0
+    pos[M] = k
+    if M == 1:
+        return _cell_cost(W, S1, S2, 0, k)
+    A = np.empty(k + 1, dtype=np.float64)  # D_prev[j] - S2[j]
+    for j in range(k + 1):
+        A[j] = _cell_cost(W, S1, S2, 0, j) - S2[j]
+    cur = np.empty(k + 1, dtype=np.float64)
+    arg = np.zeros((M, k + 1), dtype=np.int32)
+    stack = np.empty((256, 4), dtype=np.int64)  # (lo, hi, optlo, opthi), depth ~log2 k
+    for m in range(1, M - 1):
+        # m + 1 cells over the first i points, i in [m + 1, k - (M - m - 1)]
+        lo0 = m + 1
+        hi0 = k - (M - m - 1)
+        stack[0, 0] = lo0
+        stack[0, 1] = hi0
+        stack[0, 2] = m
+        stack[0, 3] = hi0 - 1
+        top = 1
+        while top > 0:
+            top -= 1
+            lo = stack[top, 0]
+            hi = stack[top, 1]
+            olo = stack[top, 2]
+            ohi = stack[top, 3]
+            mid = (lo + hi) >> 1
+            # the optimal split also never moves left when a cell is added
+            # (arg[m - 1, mid] <= arg[m, mid]): a tighter lower bound, same optimum
+            jlo = max(olo, arg[m - 1, mid]) if m > 1 else olo
+            best, bj = _best_split(A, W, S1, jlo, min(ohi, mid - 1), mid)
+            cur[mid] = best + S2[mid]
+            arg[m, mid] = bj
+            if lo < mid:
+                stack[top, 0] = lo
+                stack[top, 1] = mid - 1
+                stack[top, 2] = olo
+                stack[top, 3] = bj
+                top += 1
+            if mid < hi:
+                stack[top, 0] = mid + 1
+                stack[top, 1] = hi
+                stack[top, 2] = bj
+                stack[top, 3] = ohi
+                top += 1
+        for i in range(lo0, hi0 + 1):
+            A[i] = cur[i] - S2[i]
+    jlo = max(M - 1, arg[M - 2, k]) if M > 2 else M - 1
+    best, bj = _best_split(A, W, S1, jlo, k - 1, k)
+    pos[M - 1] = bj
+    for m in range(M - 2, 0, -1):
+        pos[m] = arg[m, pos[m + 1]]
+    return max(best + S2[k], 0.0)

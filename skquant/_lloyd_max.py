@@ -1,0 +1,345 @@
+"""LloydMaxQuantizer: the MSE-optimal scalar quantizer of each feature."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _kernels as K
+from ._base import BaseScalarQuantizer
+from ._compat import Interval, StrOptions, _fit_context
+
+# Above this many DP cells (n_levels x distinct values) "optimal" would need more than
+# ~1 GiB for its back-pointers; the error says so instead of running out of memory.
+_MAX_DP_CELLS = 2**28
+
+
+def _quantile_points(summary, n_points):
+    """``n_points`` weighted quantiles at equally spaced probabilities in [0, 1]."""
+    W = summary.W
+    cdf = 0.5 * (W[1:] + W[:-1]) / W[-1]  # mid-point plotting positions
+    return np.interp(np.linspace(0.0, 1.0, n_points), cdf, summary.u)
+
+
+def compander_init(summary, n_levels):
+    """High-rate design from the sample: point density proportional to f^(1/3).
+
+    The density is estimated on ``B`` equal-mass cells of the weighted empirical
+    distribution: a cell of width ``dq`` and mass ``1/B`` has density ``1/(B dq)``, so
+    it contributes ``f^(1/3) dq ∝ dq^(2/3)`` to the compressor ``g``. Thresholds and
+    levels are ``g^-1(k/M)`` and ``g^-1((k + 1/2)/M)`` (the lecture's design C).
+    """
+    k = summary.u.shape[0]
+    n_cells = int(min(k - 1, max(4 * n_levels, np.sqrt(summary.total_weight), 64)))
+    q = _quantile_points(summary, n_cells + 1)
+    g = np.concatenate([[0.0], np.cumsum(np.diff(q) ** (2.0 / 3.0))])
+    if g[-1] <= 0:
+        return quantile_init(summary, n_levels)
+    g /= g[-1]
+    return np.interp((np.arange(n_levels) + 0.5) / n_levels, g, q)
+
+
+def quantile_init(summary, n_levels):
+    """Levels at the weighted quantiles ``(k + 1/2) / M``."""
+    return _quantile_points(summary, 2 * n_levels + 1)[1::2]
+
+
+def uniform_init(summary, n_levels):
+    """Levels at the centres of ``M`` equal cells spanning the data range."""
+    lo, hi = summary.u[0], summary.u[-1]
+    return lo + (np.arange(n_levels) + 0.5) * (hi - lo) / n_levels
+
+
+def _strictly_increasing(levels, u):
+    """Make initial levels strictly increasing by snapping ties to distinct data values.
+
+    Levels that coincide (an init on tied data) would stay tied forever under Lloyd;
+    snapping to the nearest distinct values with at least one index between
+    neighbours keeps every level useful. Needs ``len(u) >= len(levels)``.
+    """
+    if np.all(np.diff(levels) > 0):
+        return levels
+    M, k = len(levels), len(u)
+    idx = np.clip(np.searchsorted(u, levels), 0, k - 1)
+    for i in range(1, M):
+        idx[i] = max(idx[i], idx[i - 1] + 1)
+    idx[M - 1] = min(idx[M - 1], k - 1)
+    for i in range(M - 2, -1, -1):
+        idx[i] = min(idx[i], idx[i + 1] - 1)
+    return u[idx].astype(np.float64)
+
+
+def _cell_costs(summary, a, b):
+    """Centroid squared error of the cells ``u[a:b]`` (vectorised over a, b)."""
+    W, S1, S2 = summary.W, summary.S1, summary.S2
+    wt = W[b] - W[a]
+    d = S1[b] - S1[a]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(wt > 0, np.maximum(S2[b] - S2[a] - d * d / wt, 0.0), 0.0)
+
+
+def _split_merge(summary, levels):
+    """One escape move from a Lloyd fixed point, or ``None`` if none lowers the cost.
+
+    Lloyd stops at local minima, often with a level wasted on an empty or tiny cell
+    (tied or multi-modal data). The move merges the adjacent pair of cells whose
+    merge costs least and splits, at its best point, the cell whose split gains most;
+    it is taken only when the gain exceeds the merge cost, so the distortion still
+    decreases. A cell's split gain is below its own cost, so only cells costing more
+    than the cheapest merge are scanned: on smooth data none is, and this is O(M).
+    """
+    M = levels.shape[0]
+    if M < 3:
+        return None
+    pos = summary.positions(0.5 * (levels[1:] + levels[:-1]))
+    cost = _cell_costs(summary, pos[:-1], pos[1:])
+    merge = _cell_costs(summary, pos[:-2], pos[2:]) - cost[:-1] - cost[1:]
+    best_gain, best = 0.0, None
+    for k in np.argsort(-cost, kind="stable"):
+        allowed = np.ones(M - 1, dtype=bool)
+        allowed[max(k - 1, 0) : k + 1] = False  # the merged pair must not contain k
+        p = int(np.argmin(np.where(allowed, merge, np.inf)))
+        if cost[k] - merge[p] <= best_gain:
+            break  # cells come by decreasing cost: no later one can gain more
+        a, b = pos[k], pos[k + 1]
+        if b - a < 2:
+            continue
+        s = np.arange(a + 1, b)
+        split = _cell_costs(summary, a, s) + _cell_costs(summary, s, b)
+        i = int(np.argmin(split))
+        gain = cost[k] - split[i] - merge[p]
+        if gain > best_gain:
+            best_gain, best = gain, (int(s[i]), p)
+    if best is None or best_gain <= 1e-12 * cost.sum():
+        return None
+    cut, p = best
+    new_pos = np.sort(np.append(np.delete(pos, p + 1), cut))
+    return summary.centroids(new_pos, np.zeros(M))
+
+
+_INITS = {"compander": compander_init, "quantile": quantile_init, "uniform": uniform_init}
+
+
+class LloydMaxQuantizer(BaseScalarQuantizer):
+    """MSE-optimal scalar quantizer of each feature (Lloyd–Max, i.e. 1-D k-means).
+
+    Each column is quantized to ``M = 2 ** n_bits`` levels chosen to minimise the
+    (weighted) mean squared error. ``algorithm="lloyd"`` alternates the Lloyd–Max
+    conditions — thresholds at the midpoints of adjacent levels, levels at the
+    centroids of their cells — on the sorted column, at O(M log n) per iteration.
+    ``algorithm="optimal"`` finds the exact global minimum by dynamic programming.
+
+    Parameters
+    ----------
+    n_bits : int, default=4
+        Bits per value, 1 to 16; each feature gets ``2 ** n_bits`` levels.
+    encode : {"ordinal", "onehot", "onehot-dense", "reconstruct"}, default="ordinal"
+        Output of ``transform``: integer codes, a sparse or dense one-hot matrix, or
+        the quantized values themselves (same float dtype as X), for pipelines that
+        feed quantize–dequantize values to a model.
+    algorithm : {"lloyd", "optimal"}, default="lloyd"
+        ``"lloyd"``: the Lloyd–Max iteration from ``init`` (a local optimum; the
+        distortion never increases between iterations). ``"optimal"``: the exact
+        global minimum of the empirical MSE, by dynamic programming over the sorted
+        distinct values (divide and conquer, O(M k log k) for k distinct values).
+    init : {"compander", "quantile", "uniform"} or array-like, default="compander"
+        Initial levels for ``"lloyd"``. ``"compander"`` is the high-rate design with
+        point density proportional to ``f^(1/3)``, estimated from the sample.
+        ``"quantile"`` puts levels at quantiles, ``"uniform"`` spreads them evenly over
+        the range. An array of shape ``(M,)`` or ``(n_features, M)`` gives the levels.
+    max_iter : int, default=1000
+        Maximum number of Lloyd iterations per start and feature (an iteration
+        costs O(M log n), so a high cap is cheap; convergence slows as M grows).
+    tol : float, default=1e-7
+        Stop when the relative decrease of the distortion in one iteration is at
+        most ``tol``; iteration also stops at an exact fixed point.
+    n_init : int, default=3
+        Number of deterministic starts for ``"lloyd"``, 1 to 3: ``init`` first, then
+        the remaining ones of ``"compander"``, ``"quantile"``, ``"uniform"`` in that
+        order; the run with the lowest distortion is kept. Each run also escapes
+        Lloyd's local minima by merge-and-split moves that lower the distortion.
+        Runs cost O(M log n) per iteration on the sorted column, so extra starts
+        are cheap next to the sort.
+
+    Attributes
+    ----------
+    thresholds_ : ndarray of shape (n_features, 2 ** n_bits - 1)
+        Decision thresholds, increasing along each row, in the dtype of the fitted
+        data (float32 thresholds are rounded up, so float32 data gets exactly the
+        codes the float64 thresholds would give). A feature with fewer levels is
+        padded with ``+inf``, so its padding never assigns a code.
+    levels_ : ndarray of shape (n_features, 2 ** n_bits)
+        Reconstruction levels; a feature with fewer levels repeats its last level.
+    n_levels_ : ndarray of shape (n_features,)
+        Number of levels really used by each feature.
+    n_iter_ : ndarray of shape (n_features,)
+        Lloyd iterations run per feature, summed over the starts (0 where the design
+        is exact without any).
+    mse_ : ndarray of shape (n_features,)
+        Weighted mean squared error of each feature on the training data.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    sklearn.preprocessing.KBinsDiscretizer : Binning with a ragged ``bin_edges_``;
+        its ``"kmeans"`` strategy runs full k-means per feature.
+
+    Notes
+    -----
+    Values equal to a threshold go to the upper cell. Columns with at most ``M``
+    distinct values get one level per distinct value (zero error) and a warning.
+    Columns are fitted in parallel on up to ``numba.get_num_threads()`` threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skquant import LloydMaxQuantizer
+    >>> X = np.random.default_rng(0).standard_normal((10_000, 2))
+    >>> q = LloydMaxQuantizer(n_bits=2).fit(X)
+    >>> q.levels_.round(1)
+    array([[-1.5, -0.5,  0.5,  1.5],
+           [-1.5, -0.5,  0.5,  1.5]])
+    >>> q.transform([[0.1, -3.0]])
+    array([[2, 0]], dtype=uint8)
+    >>> round(-q.score(X), 3)  # Lloyd–Max MSE of N(0, 1) with 4 levels: 0.1175
+    0.117
+    """
+
+    _parameter_constraints: dict = {
+        **BaseScalarQuantizer._parameter_constraints,
+        "algorithm": [StrOptions({"lloyd", "optimal"})],
+        "init": [StrOptions(set(_INITS)), "array-like"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, len(_INITS), closed="both")],
+    }
+
+    def __init__(
+        self,
+        n_bits=4,
+        *,
+        encode="ordinal",
+        algorithm="lloyd",
+        init="compander",
+        max_iter=1000,
+        tol=1e-7,
+        n_init=3,
+    ):
+        super().__init__(n_bits=n_bits, encode=encode)
+        self.algorithm = algorithm
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the levels and thresholds of every feature.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, finite. float32 is kept, other numerics become float64.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the weighted MSE is minimised.
+
+        Returns
+        -------
+        self : LloydMaxQuantizer
+            Fitted estimator.
+        """
+        X, sample_weight = self._validate_fit_input(X, sample_weight)
+        self._init_levels = self._check_init(X.shape[1])
+        infos = self._fit_columns(X, sample_weight)
+        self.n_iter_ = np.array([info.get("n_iter", 0) for info in infos], dtype=np.int64)
+        self.mse_ = np.array([info.get("mse", 0.0) for info in infos])
+        del self._init_levels
+        not_converged = [j for j, info in enumerate(infos) if info.get("converged") is False]
+        if not_converged:
+            warnings.warn(
+                f"Lloyd iteration reached max_iter={self.max_iter} before converging on "
+                f"feature(s) {not_converged}; increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=3,  # user -> _fit_context wrapper -> fit
+            )
+        return self
+
+    def _check_init(self, n_features):
+        if isinstance(self.init, str):
+            return None
+        M = 2**self.n_bits
+        init = np.asarray(self.init, dtype=np.float64)
+        if init.ndim == 1:
+            init = np.broadcast_to(init, (n_features, init.shape[0]))
+        if init.shape != (n_features, M):
+            raise ValueError(
+                f"init array must have shape ({M},) or ({n_features}, {M}) for "
+                f"n_bits={self.n_bits}, got {np.shape(self.init)}."
+            )
+        if not np.isfinite(init).all():
+            raise ValueError("init array must be finite.")
+        return np.sort(init, axis=1)
+
+    def _starts(self, summary, n_levels, j):
+        """The ``n_init`` deterministic initial levels: ``init`` first, then the others."""
+        user = isinstance(self.init, str)
+        names = [name for name in _INITS if not (user and name == self.init)]
+        if self._init_levels is not None:
+            first = self._init_levels[j].copy()
+        else:
+            first = _INITS[self.init](summary, n_levels)
+        starts = [first] + [_INITS[name](summary, n_levels) for name in names]
+        return [_strictly_increasing(s, summary.u) for s in starts[: self.n_init]]
+
+    def _fit_column(self, summary, n_levels, j):
+        if self.algorithm == "optimal":
+            return self._fit_optimal(summary, n_levels)
+        best = None
+        n_iter = 0
+        for levels in self._starts(summary, n_levels, j):
+            for _ in range(n_levels):  # escapes: each one strictly lowers the cost
+                levels, iters, converged = self._lloyd(summary, levels)
+                n_iter += iters
+                better = _split_merge(summary, levels)
+                if better is None:
+                    break
+                levels = better
+            cost = summary.cost(summary.positions(0.5 * (levels[1:] + levels[:-1])))
+            if best is None or cost < best[0]:
+                best = (cost, levels, converged)
+        _, levels, converged = best
+        thresholds = 0.5 * (levels[1:] + levels[:-1])
+        mse = summary.sse(thresholds, levels) / summary.total_weight
+        return thresholds, levels, {"n_iter": n_iter, "mse": mse, "converged": converged}
+
+    def _lloyd(self, summary, levels):
+        """Lloyd–Max iterations from ``levels`` until a fixed point or ``tol``."""
+        levels = np.array(levels, dtype=np.float64)
+        n_iter, converged = K.lloyd(
+            summary.u, summary.W, summary.S1, summary.S2, summary.shift,
+            levels, self.max_iter, self.tol,
+        )
+        return levels, n_iter, converged
+
+    def _fit_optimal(self, summary, n_levels):
+        k = summary.u.shape[0]
+        if n_levels * k > _MAX_DP_CELLS:
+            raise ValueError(
+                f"algorithm='optimal' with {n_levels} levels on a column with {k} "
+                f"distinct values needs {n_levels * k} DP cells (limit {_MAX_DP_CELLS}); "
+                "use fewer bits, algorithm='lloyd', or round the data."
+            )
+        pos = np.empty(n_levels + 1, dtype=np.int64)
+        K.optimal_partition(summary.W, summary.S1, summary.S2, n_levels, pos)
+        levels = summary.centroids(pos, np.zeros(n_levels))
+        # the boundary between cells is any point in (u[pos-1], u[pos]); the midpoint
+        # of the adjacent levels is in that gap (nearest-neighbour condition).
+        thresholds = 0.5 * (levels[1:] + levels[:-1])
+        mse = summary.sse(thresholds, levels) / summary.total_weight
+        return thresholds, levels, {"n_iter": 0, "mse": mse}

@@ -1,0 +1,78 @@
+"""Slow, obviously correct NumPy twins of the numba kernels (stumpy's tests/naive.py idea)."""
+
+import itertools
+
+import numpy as np
+
+
+def encode(X, thresholds):
+    """Code = number of thresholds <= x, per column."""
+    return np.stack(
+        [np.searchsorted(thresholds[j], X[:, j], side="right") for j in range(X.shape[1])],
+        axis=1,
+    )
+
+
+def decode(codes, levels):
+    return np.stack([levels[j][codes[:, j]] for j in range(codes.shape[1])], axis=1)
+
+
+def summary(x, w=None):
+    """Distinct values with total weights (zero-weight values dropped)."""
+    w = np.ones_like(x) if w is None else np.asarray(w, dtype=float)
+    u = np.unique(x)
+    tot = np.array([w[x == v].sum() for v in u])
+    keep = tot > 0
+    return u[keep], tot[keep]
+
+
+def sse(u, w, thresholds, levels):
+    codes = np.searchsorted(thresholds, u, side="right")
+    return float((w * (u - levels[codes]) ** 2).sum())
+
+
+def cell_cost(u, w):
+    if w.sum() == 0:
+        return 0.0
+    c = (w * u).sum() / w.sum()
+    return float((w * (u - c) ** 2).sum())
+
+
+def lloyd_step(u, w, levels):
+    """Midpoint thresholds, then centroids (empty cells keep their level)."""
+    thresholds = 0.5 * (levels[1:] + levels[:-1])
+    codes = np.searchsorted(thresholds, u, side="right")
+    new = levels.astype(float).copy()
+    for k in range(len(levels)):
+        m = codes == k
+        if w[m].sum() > 0:
+            new[k] = (w[m] * u[m]).sum() / w[m].sum()
+    return thresholds, new
+
+
+def reference_dp(u, w, n_cells):
+    """O(M k^2) dynamic programme over every split: the exact optimum and its cells."""
+    k = len(u)
+    D = np.full((n_cells + 1, k + 1), np.inf)
+    arg = np.zeros((n_cells + 1, k + 1), dtype=int)
+    D[0, 0] = 0.0
+    for m in range(1, n_cells + 1):
+        for i in range(m, k + 1):
+            for j in range(m - 1, i):
+                v = D[m - 1, j] + cell_cost(u[j:i], w[j:i])
+                if v < D[m, i]:
+                    D[m, i], arg[m, i] = v, j
+    pos = [k]
+    for m in range(n_cells, 0, -1):
+        pos.append(arg[m, pos[-1]])
+    return D[n_cells, k], np.array(pos[::-1])
+
+
+def exhaustive(u, w, n_cells):
+    """Minimum over every partition of the sorted points into contiguous cells."""
+    k = len(u)
+    best = np.inf
+    for cuts in itertools.combinations(range(1, k), n_cells - 1):
+        pos = (0, *cuts, k)
+        best = min(best, sum(cell_cost(u[a:b], w[a:b]) for a, b in zip(pos[:-1], pos[1:])))
+    return best

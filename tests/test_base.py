@@ -1,0 +1,215 @@
+"""The scalar-quantizer contract, checked on every scalar quantizer."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skquant import LloydMaxQuantizer
+
+SCALAR_QUANTIZERS = [LloydMaxQuantizer]
+
+
+@pytest.fixture(params=SCALAR_QUANTIZERS, ids=lambda c: c.__name__)
+def Quantizer(request):
+    return request.param
+
+
+def test_dtypes_and_shapes(Quantizer, global_dtype, rng):
+    X = rng.standard_normal((300, 3)).astype(global_dtype)
+    q = Quantizer(n_bits=3).fit(X)
+    assert q.thresholds_.shape == (3, 7) and q.levels_.shape == (3, 8)
+    assert q.thresholds_.dtype == global_dtype and q.levels_.dtype == global_dtype
+    assert np.all(np.diff(q.thresholds_, axis=1) > 0)
+    codes = q.transform(X)
+    assert codes.dtype == np.uint8 and codes.shape == X.shape
+    assert q.inverse_transform(codes).dtype == global_dtype
+    with pytest.warns(UserWarning, match="fewer distinct values"):
+        q16 = Quantizer(n_bits=9).fit(X)
+    assert q16.transform(X).dtype == np.uint16
+
+
+def test_integer_input_becomes_float64(Quantizer, rng):
+    X = rng.integers(0, 1000, (200, 2))
+    q = Quantizer(n_bits=2).fit(X)
+    assert q.levels_.dtype == np.float64
+
+
+def test_code_semantics_and_out_of_range_values(Quantizer, rng):
+    X = rng.standard_normal((500, 2))
+    q = Quantizer(n_bits=2).fit(X)
+    t = q.thresholds_.astype(np.float64)
+    probe = np.array([[t[0, 0], t[1, 2]], [-1e9, 1e9]])
+    np.testing.assert_array_equal(q.transform(probe), [[1, 3], [0, 3]])
+
+
+def test_reconstruction_is_a_level_and_idempotent(Quantizer, rng):
+    X = rng.standard_normal((400, 3))
+    q = Quantizer(n_bits=3).fit(X)
+    codes = q.transform(X)
+    X_hat = q.inverse_transform(codes)
+    for j in range(3):
+        assert np.isin(X_hat[:, j], q.levels_[j]).all()
+    np.testing.assert_array_equal(q.transform(X_hat), codes)
+
+
+def test_encode_options_agree(Quantizer, global_dtype, rng):
+    X = rng.standard_normal((200, 2)).astype(global_dtype)
+    codes = Quantizer(n_bits=2).fit(X).transform(X)
+    rec = Quantizer(n_bits=2, encode="reconstruct").fit(X)
+    Xr = rec.transform(X)
+    assert Xr.dtype == global_dtype
+    np.testing.assert_array_equal(Xr, rec.inverse_transform(codes))
+    oh = Quantizer(n_bits=2, encode="onehot").fit(X)
+    S = oh.transform(X)
+    assert sparse.issparse(S) and S.format == "csr" and S.shape == (200, 8)
+    np.testing.assert_array_equal(S.toarray()[:, :4].argmax(axis=1), codes[:, 0])
+    np.testing.assert_array_equal(oh.inverse_transform(S), rec.inverse_transform(codes))
+    dense = Quantizer(n_bits=2, encode="onehot-dense").fit(X).transform(X)
+    np.testing.assert_array_equal(dense, S.toarray())
+    assert list(oh.get_feature_names_out()) == [f"x{j}_{k}" for j in range(2) for k in range(4)]
+
+
+def test_few_distinct_values_get_one_level_each(Quantizer):
+    X = np.array([[0.0, 5.0], [1.0, 5.0], [1.0, 5.0], [3.0, 5.0]] * 10)
+    with pytest.warns(UserWarning, match=r"Column\(s\) 0, 1 have fewer distinct values"):
+        q = Quantizer(n_bits=3).fit(X)
+    assert q.n_levels_.tolist() == [3, 1]
+    np.testing.assert_array_equal(q.inverse_transform(q.transform(X)), X)
+    assert np.isinf(q.thresholds_[0, 2:]).all() and np.isinf(q.thresholds_[1]).all()
+    np.testing.assert_array_equal(q.levels_[0], [0, 1, 3, 3, 3, 3, 3, 3])
+    assert q.score(X) == 0.0
+
+
+def test_single_sample(Quantizer):
+    with pytest.warns(UserWarning):
+        q = Quantizer(n_bits=4).fit([[2.5, -1.0]])
+    np.testing.assert_array_equal(q.inverse_transform(q.transform([[7.0, 0.0]])), [[2.5, -1.0]])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nonfinite_input_names_the_column(Quantizer, rng, bad):
+    X = rng.standard_normal((50, 3))
+    X[7, 2] = bad
+    with pytest.raises(ValueError, match=r"NaN or inf in column\(s\) 2"):
+        Quantizer().fit(X)
+    q = Quantizer(n_bits=2).fit(np.nan_to_num(X, nan=0, posinf=0, neginf=0))
+    with pytest.raises(ValueError, match=r"NaN or inf in column\(s\) 2"):
+        q.transform(X)
+
+
+def test_nonfinite_error_uses_feature_names(Quantizer, rng):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(rng.standard_normal((20, 2)), columns=["a", "b"])
+    df.loc[3, "b"] = np.nan
+    with pytest.raises(ValueError, match=r"column\(s\) 1 \('b'\)"):
+        Quantizer().fit(df)
+
+
+def test_sparse_input_is_refused(Quantizer):
+    with pytest.raises(TypeError, match="Sparse data"):
+        Quantizer().fit(sparse.random(20, 3, density=0.5, format="csr"))
+
+
+def test_bad_codes(Quantizer, rng):
+    X = rng.standard_normal((100, 2))
+    q = Quantizer(n_bits=2).fit(X)
+    with pytest.raises(ValueError, match="out of range in column"):
+        q.inverse_transform([[0, 4]])
+    with pytest.raises(ValueError, match="out of range in column"):
+        q.inverse_transform(np.array([[-1, 0]]))
+    with pytest.raises(ValueError, match="Codes have 3 columns"):
+        q.inverse_transform([[0, 0, 0]])
+    with pytest.raises(ValueError, match="2-D array of codes"):
+        q.inverse_transform([0, 1])
+    with pytest.raises(ValueError, match="whole numbers"):
+        q.inverse_transform([[0.5, 1.0]])
+    with pytest.raises(TypeError, match="integer array"):
+        q.inverse_transform(np.array([["a", "b"]]))
+    np.testing.assert_array_equal(
+        q.inverse_transform([[1.0, 2.0]]), q.inverse_transform([[1, 2]])
+    )
+
+
+def test_wrong_number_of_features_at_transform(Quantizer, rng):
+    q = Quantizer().fit(rng.standard_normal((50, 3)))
+    with pytest.raises(ValueError, match="X has 2 features"):
+        q.transform(rng.standard_normal((5, 2)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_bits": 0}, "n_bits"),
+        ({"n_bits": 17}, "n_bits"),
+        ({"n_bits": 2.5}, "n_bits"),
+        ({"encode": "binary"}, "encode"),
+    ],
+)
+def test_bad_parameters(Quantizer, params, match):
+    with pytest.raises(ValueError, match=match):
+        Quantizer(**params).fit([[0.0], [1.0]])
+
+
+def test_sample_weight_equals_repetition(Quantizer, rng):
+    X = rng.standard_normal((300, 2))
+    w = rng.integers(0, 4, 300)
+    a = Quantizer(n_bits=3).fit(X, sample_weight=w)
+    b = Quantizer(n_bits=3).fit(np.repeat(X, w, axis=0))
+    np.testing.assert_allclose(a.levels_, b.levels_, rtol=1e-10)
+    np.testing.assert_allclose(a.thresholds_, b.thresholds_, rtol=1e-10)
+    with pytest.raises(ValueError, match="non-zero"):
+        Quantizer().fit(X, sample_weight=np.zeros(300))
+    with pytest.raises(ValueError, match="Negative values"):
+        Quantizer().fit(X, sample_weight=-np.ones(300))
+
+
+def test_score_is_minus_mse(Quantizer, rng):
+    X = rng.standard_normal((500, 2))
+    q = Quantizer(n_bits=2).fit(X)
+    X_hat = q.inverse_transform(q.transform(X))
+    assert q.score(X) == pytest.approx(-((X - X_hat) ** 2).mean())
+
+
+def test_float32_codes_equal_float64_codes(Quantizer, rng):
+    X = rng.standard_normal((5000, 2)).astype(np.float32)
+    q32 = Quantizer(n_bits=4).fit(X)
+    q64 = Quantizer(n_bits=4).fit(X.astype(np.float64))
+    np.testing.assert_array_equal(q32.transform(X), q64.transform(X.astype(np.float64)))
+    np.testing.assert_array_equal(q32.transform(X), q64.transform(X))
+
+
+def test_pickle_round_trip(Quantizer, rng):
+    X = rng.standard_normal((100, 2))
+    q = Quantizer(n_bits=3).fit(X)
+    q2 = pickle.loads(pickle.dumps(q))
+    np.testing.assert_array_equal(q2.transform(X), q.transform(X))
+
+
+def test_pandas_output(Quantizer, rng):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(rng.standard_normal((50, 2)), columns=["a", "b"])
+    out = Quantizer(n_bits=2).set_output(transform="pandas").fit(df).transform(df)
+    assert list(out.columns) == ["a", "b"] and out.shape == (50, 2)
+
+
+def test_pipeline_column_transformer_and_grid_search(Quantizer):
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    search = GridSearchCV(Quantizer(), {"n_bits": [1, 2, 3]}, cv=3).fit(X)
+    assert search.best_params_ == {"n_bits": 3}  # -MSE always prefers more bits
+    pipe = make_pipeline(
+        ColumnTransformer(
+            [("q", Quantizer(encode="reconstruct"), list(range(10)))],
+            remainder="passthrough",
+        ),
+        LogisticRegression(max_iter=5000),
+    )
+    grid = GridSearchCV(pipe, {"columntransformer__q__n_bits": [1, 4]}, cv=3).fit(X, y)
+    assert grid.best_score_ > 0.9

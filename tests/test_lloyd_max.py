@@ -1,0 +1,158 @@
+"""LloydMaxQuantizer: the lecture's table, exactness of "optimal", real-data quality."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import KBinsDiscretizer
+
+import naive
+from skquant import LloydMaxQuantizer
+from skquant._base import summarize_column
+
+# The lecture's 8-level Lloyd–Max quantizer for N(0, 1) (4 printed decimals).
+LECTURE_GAUSS_T = [-1.7479, -1.0500, -0.5005, 0.0, 0.5005, 1.0500, 1.7479]
+LECTURE_GAUSS_Y = [-2.1519, -1.3439, -0.7560, -0.2451, 0.2451, 0.7560, 1.3439, 2.1519]
+
+
+def test_gaussian_3_bits_matches_lecture_table():
+    x = np.random.default_rng(42).standard_normal((10**6, 1))
+    q = LloydMaxQuantizer(n_bits=3).fit(x)
+    np.testing.assert_allclose(q.thresholds_[0], LECTURE_GAUSS_T, atol=0.01)
+    np.testing.assert_allclose(q.levels_[0], LECTURE_GAUSS_Y, atol=0.01)
+    assert q.mse_[0] == pytest.approx(0.034548, rel=0.02)
+
+
+def _partitions_data(rng, n, weighted):
+    x = np.sort(rng.standard_normal(n)) * 3
+    w = rng.uniform(0.1, 3.0, n) if weighted else np.ones(n)
+    return x, w
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [5, 9, 12])
+@pytest.mark.parametrize("n_bits", [1, 2])
+def test_optimal_equals_exhaustive_search(rng, weighted, n, n_bits):
+    x, w = _partitions_data(rng, n, weighted)
+    q = LloydMaxQuantizer(n_bits=n_bits, algorithm="optimal").fit(
+        x[:, None], sample_weight=w if weighted else None
+    )
+    best = naive.exhaustive(x, w, 2**n_bits)
+    assert q.mse_[0] * w.sum() == pytest.approx(best, rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_optimal_equals_reference_dp_on_larger_samples(rng, weighted):
+    x = np.round(rng.standard_normal(150) * 2, 2) + 1e6  # ties and a large offset
+    w = rng.exponential(size=x.size) if weighted else None
+    q = LloydMaxQuantizer(n_bits=3, algorithm="optimal").fit(x[:, None], sample_weight=w)
+    u, tot = naive.summary(x, w)
+    expected, _ = naive.reference_dp(u - 1e6, tot, 8)
+    assert q.mse_[0] * tot.sum() == pytest.approx(expected, rel=1e-8)
+
+
+def test_lloyd_distortion_never_increases(rng):
+    x = np.concatenate([rng.standard_normal(3000), 6 + 0.3 * rng.standard_normal(500)])
+    s = summarize_column(x)
+    levels = np.linspace(x.min(), x.max(), 16)
+    costs = []
+    for _ in range(40):
+        t, levels = naive.lloyd_step(s.u, np.diff(s.W), levels)
+        costs.append(naive.sse(s.u, np.diff(s.W), t, levels))
+    assert np.all(np.diff(costs) <= 1e-9 * costs[0])
+    q = LloydMaxQuantizer(n_bits=4, init=np.linspace(x.min(), x.max(), 16), n_init=1)
+    q.fit(x[:, None])
+    assert q.mse_[0] * x.size <= costs[-1] * (1 + 1e-9)
+
+
+def test_lloyd_fixed_point_satisfies_lloyd_max_conditions(rng):
+    x = rng.laplace(size=(20000, 1))
+    w = rng.uniform(0.5, 1.5, 20000)
+    q = LloydMaxQuantizer(n_bits=3, tol=0).fit(x, sample_weight=w)
+    t, y = q.thresholds_[0], q.levels_[0]
+    np.testing.assert_allclose(t, 0.5 * (y[1:] + y[:-1]))  # nearest neighbour
+    codes = q.transform(x)[:, 0]
+    for k in range(8):  # centroid
+        m = codes == k
+        assert y[k] == pytest.approx(np.average(x[m, 0], weights=w[m]), rel=1e-9)
+
+
+def _column_mse(q, X):
+    return ((X - q.inverse_transform(q.transform(X))) ** 2).mean(axis=0)
+
+
+@pytest.mark.parametrize("loader", ["digits", "wine", "diabetes", "breast_cancer"])
+def test_beats_kbins_kmeans_on_bundled_datasets(loader):
+    X = getattr(datasets, f"load_{loader}")().data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n_bits in range(1, 5):
+            kb = KBinsDiscretizer(n_bins=2**n_bits, strategy="kmeans", encode="ordinal")
+            kb_mse = _column_mse(kb.fit(X), X)
+            lloyd = _column_mse(LloydMaxQuantizer(n_bits=n_bits).fit(X), X)
+            opt = _column_mse(LloydMaxQuantizer(n_bits=n_bits, algorithm="optimal").fit(X), X)
+            # KBinsDiscretizer reconstructs constant columns as NaN; ours are exact
+            constant = np.ptp(X, axis=0) == 0
+            assert np.all(lloyd[constant] == 0) and np.all(opt[constant] == 0)
+            slack = 1e-9 * kb_mse + 1e-12
+            ok = lloyd[~constant] <= kb_mse[~constant] + slack[~constant]
+            assert ok.all(), (loader, n_bits, np.flatnonzero(~ok))
+            assert np.all(opt <= lloyd * (1 + 1e-9) + 1e-12), (loader, n_bits)
+
+
+def test_optimal_matches_exact_peer():
+    kmeans1d = pytest.importorskip("kmeans1d")
+    x = np.random.default_rng(3).gamma(2.0, size=3000)
+    q = LloydMaxQuantizer(n_bits=3, algorithm="optimal").fit(x[:, None])
+    _, centroids = kmeans1d.cluster(x, 8)
+    np.testing.assert_allclose(q.levels_[0], centroids, rtol=1e-9)
+
+
+@pytest.mark.parametrize("init", ["compander", "quantile", "uniform"])
+def test_each_init_runs_and_is_close_to_optimal(rng, init):
+    x = rng.standard_normal((20000, 1))
+    q = LloydMaxQuantizer(n_bits=4, init=init, n_init=1).fit(x)
+    opt = LloydMaxQuantizer(n_bits=4, algorithm="optimal").fit(x)
+    assert opt.mse_[0] <= q.mse_[0] <= 1.01 * opt.mse_[0]
+
+
+def test_array_init_shapes(rng):
+    X = rng.standard_normal((500, 2))
+    q = LloydMaxQuantizer(n_bits=1, init=[-1.0, 1.0], max_iter=1, n_init=1).fit(X)
+    assert q.n_iter_.tolist() == [1, 1]
+    with pytest.raises(ValueError, match=r"init array must have shape \(2,\) or \(2, 2\)"):
+        LloydMaxQuantizer(n_bits=1, init=[0.0, 1.0, 2.0]).fit(X)
+    with pytest.raises(ValueError, match="finite"):
+        LloydMaxQuantizer(n_bits=1, init=[0.0, np.nan]).fit(X)
+
+
+def test_convergence_warning_when_max_iter_is_hit(rng):
+    x = rng.standard_normal((5000, 1))
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        LloydMaxQuantizer(n_bits=4, init="uniform", n_init=1, max_iter=2, tol=0).fit(x)
+
+
+def test_tied_data_are_cheap_and_exact(rng):
+    x = rng.integers(0, 40, size=(200_000, 1)).astype(float)  # 40 distinct values
+    q = LloydMaxQuantizer(n_bits=4, algorithm="optimal").fit(x)
+    u, tot = naive.summary(x[:, 0])
+    expected, _ = naive.reference_dp(u, tot, 16)
+    assert q.mse_[0] * x.shape[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_empty_cells_are_deterministic():
+    # a far-away init level owns no data: it keeps its place, results repeat exactly
+    x = np.linspace(0, 1, 101)[:, None]
+    init = [0.1, 0.5, 0.9, 50.0]
+    a = LloydMaxQuantizer(n_bits=2, init=init, n_init=1).fit(x)
+    b = LloydMaxQuantizer(n_bits=2, init=init, n_init=1).fit(x)
+    np.testing.assert_array_equal(a.levels_, b.levels_)
+    assert np.all(np.diff(a.levels_[0]) > 0)
+
+
+def test_optimal_refuses_oversized_problems(rng):
+    x = rng.standard_normal((70000, 1))
+    with pytest.raises(ValueError, match="DP cells"):
+        LloydMaxQuantizer(n_bits=16, algorithm="optimal").fit(x)
