@@ -6,6 +6,7 @@ here means a future rename is a one-line change (imbalanced-learn does the same)
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
+    HasMethods,
     Hidden,
     Interval,
     Options,
@@ -21,6 +22,7 @@ from sklearn.utils.validation import (
 )
 
 __all__ = [
+    "HasMethods",
     "Hidden",
     "Interval",
     "Options",

@@ -7,8 +7,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
+from . import design
 from ._base import BaseScalarQuantizer
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import HasMethods, Interval, StrOptions, _fit_context
 
 # Above this many DP cells (n_levels x distinct values) "optimal" would need more than
 # ~1 GiB for its back-pointers; the error says so instead of running out of memory.
@@ -118,6 +119,24 @@ def _split_merge(summary, levels):
     return summary.centroids(new_pos, np.zeros(M))
 
 
+def _weighted_median(summary):
+    cum = summary.W[1:]
+    return float(summary.u[np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def _location_scale(summary, distribution):
+    """Location and scale of a column for the parametric design (see the class doc)."""
+    u, w, total = summary.u, summary.weights, summary.total_weight
+    if distribution == "laplace":  # maximum likelihood: median, mean absolute deviation
+        loc = _weighted_median(summary)
+        return loc, np.sqrt(2.0) * float(np.dot(w, np.abs(u - loc)) / total)
+    if distribution == "uniform":  # maximum likelihood: the range
+        return 0.5 * (u[0] + u[-1]), (u[-1] - u[0]) / (2.0 * np.sqrt(3.0))
+    mean = summary.S1[-1] / total
+    var = max(summary.S2[-1] / total - mean * mean, 0.0)
+    return summary.shift + mean, np.sqrt(var)  # Gaussian MLE; moments for scipy
+
+
 _INITS = {"compander": compander_init, "quantile": quantile_init, "uniform": uniform_init}
 
 
@@ -154,6 +173,19 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
     tol : float, default=1e-7
         Stop when the relative decrease of the distortion in one iteration is at
         most ``tol``; iteration also stops at an exact fixed point.
+    distribution : {"gaussian", "laplace", "uniform"}, frozen scipy.stats distribution \
+            or None, default=None
+        When set, the quantizer is *parametric*: fit only estimates each column's
+        location and scale, and the levels and thresholds are the analytic
+        Lloyd–Max design for that density (:func:`skquant.design.lloyd_max`) moved
+        to the column — few samples suffice. Location and scale are the maximum
+        likelihood estimates for ``"gaussian"`` (weighted mean and standard
+        deviation), ``"laplace"`` (weighted median, and ``sqrt(2)`` times the mean
+        absolute deviation from it) and ``"uniform"`` (mid-range and
+        ``range / (2 sqrt(3))``); a scipy distribution is matched by mean and
+        standard deviation (its design is standardised with its own ``mean()`` and
+        ``std()``). ``algorithm``, ``init``, ``n_init``, ``max_iter`` and ``tol`` are
+        then unused. ``None`` fits the levels to the sample.
     n_init : int, default=3
         Number of deterministic starts for ``"lloyd"``, 1 to 3: ``init`` first, then
         the remaining ones of ``"compander"``, ``"quantile"``, ``"uniform"`` in that
@@ -178,6 +210,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         is exact without any).
     mse_ : ndarray of shape (n_features,)
         Weighted mean squared error of each feature on the training data.
+    loc_, scale_ : ndarray of shape (n_features,)
+        Only with ``distribution``: the fitted location and scale of each feature
+        (NaN for a feature with at most ``M`` distinct values, which is exact).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -216,6 +251,11 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, len(_INITS), closed="both")],
+        "distribution": [
+            None,
+            StrOptions({"gaussian", "laplace", "uniform"}),
+            HasMethods(["pdf", "ppf", "mean", "std"]),
+        ],
     }
 
     def __init__(
@@ -228,6 +268,7 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         max_iter=1000,
         tol=1e-7,
         n_init=3,
+        distribution=None,
     ):
         super().__init__(n_bits=n_bits, encode=encode)
         self.algorithm = algorithm
@@ -235,6 +276,7 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         self.max_iter = max_iter
         self.tol = tol
         self.n_init = n_init
+        self.distribution = distribution
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -256,9 +298,17 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         """
         X, sample_weight = self._validate_fit_input(X, sample_weight)
         self._init_levels = self._check_init(X.shape[1])
-        infos = self._fit_columns(X, sample_weight)
+        if self.distribution is None:
+            infos = self._fit_columns(X, sample_weight)
+        else:
+            self._design = design.lloyd_max(self.distribution, 2**self.n_bits)
+            infos = self._fit_columns(X, sample_weight, fit_column=self._fit_parametric)
+            del self._design
         self.n_iter_ = np.array([info.get("n_iter", 0) for info in infos], dtype=np.int64)
         self.mse_ = np.array([info.get("mse", 0.0) for info in infos])
+        if self.distribution is not None:
+            self.loc_ = np.array([info.get("loc", np.nan) for info in infos])
+            self.scale_ = np.array([info.get("scale", np.nan) for info in infos])
         del self._init_levels
         not_converged = [j for j, info in enumerate(infos) if info.get("converged") is False]
         if not_converged:
@@ -326,6 +376,19 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
             levels, self.max_iter, self.tol,
         )
         return levels, n_iter, converged
+
+    def _fit_parametric(self, summary, n_levels, j):
+        """The analytic Lloyd–Max design for ``distribution``, moved to the column."""
+        loc, scale = _location_scale(summary, self.distribution)
+        d = self._design
+        if isinstance(self.distribution, str):
+            centre, unit = 0.0, 1.0  # the named designs are standardised
+        else:
+            centre, unit = float(self.distribution.mean()), float(self.distribution.std())
+        thresholds = loc + scale * (d.thresholds - centre) / unit
+        levels = loc + scale * (d.levels - centre) / unit
+        mse = summary.sse(thresholds, levels) / summary.total_weight
+        return thresholds, levels, {"n_iter": 0, "mse": mse, "loc": loc, "scale": scale}
 
     def _fit_optimal(self, summary, n_levels):
         k = summary.u.shape[0]

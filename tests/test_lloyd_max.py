@@ -156,3 +156,40 @@ def test_optimal_refuses_oversized_problems(rng):
     x = rng.standard_normal((70000, 1))
     with pytest.raises(ValueError, match="DP cells"):
         LloydMaxQuantizer(n_bits=16, algorithm="optimal").fit(x)
+
+
+@pytest.mark.parametrize(
+    "distribution, sampler",
+    [
+        ("gaussian", lambda r, n: 3.0 + 2.0 * r.standard_normal(n)),
+        ("laplace", lambda r, n: -1.0 + 0.5 * r.laplace(size=n)),
+        ("uniform", lambda r, n: r.uniform(2.0, 8.0, n)),
+    ],
+)
+def test_parametric_fit_moves_the_analytic_design(distribution, sampler):
+    from skquant.design import lloyd_max
+
+    x = sampler(np.random.default_rng(1), 200_000)[:, None]
+    q = LloydMaxQuantizer(n_bits=3, distribution=distribution).fit(x)
+    d = lloyd_max(distribution, 8)
+    np.testing.assert_allclose(q.levels_[0], q.loc_[0] + q.scale_[0] * d.levels)
+    # the location/scale estimates recover the generating parameters
+    expected = {"gaussian": (3.0, 2.0), "laplace": (-1.0, 0.5 * np.sqrt(2)),
+                "uniform": (5.0, 6 / (2 * np.sqrt(3)))}[distribution]
+    np.testing.assert_allclose([q.loc_[0], q.scale_[0]], expected, rtol=0.01, atol=0.01)
+    # and its MSE is close to the empirical optimum
+    opt = LloydMaxQuantizer(n_bits=3, algorithm="optimal").fit(x)
+    assert opt.mse_[0] <= q.mse_[0] <= 1.01 * opt.mse_[0]
+
+
+def test_parametric_fit_with_scipy_distribution_and_few_samples():
+    from scipy import stats
+
+    rng = np.random.default_rng(2)
+    dist = stats.t(5)
+    x = (10 + 3 * dist.rvs(size=(50, 2), random_state=rng))
+    q = LloydMaxQuantizer(n_bits=2, distribution=dist).fit(x)
+    assert q.levels_.shape == (2, 4) and np.all(np.diff(q.levels_, axis=1) > 0)
+    np.testing.assert_allclose(q.loc_, x.mean(axis=0))
+    with pytest.raises(ValueError, match="distribution"):
+        LloydMaxQuantizer(distribution="cauchy").fit(x)

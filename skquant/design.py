@@ -1,0 +1,885 @@
+"""Analytic quantizer design from a known density: no data, no numba.
+
+The functions here design scalar quantizers for a *density* rather than for samples,
+following the classical theory (Lloyd 1982, Max 1960, Panter & Dite 1951, Bennett
+1948):
+
+- :func:`lloyd_max` -- the MSE-optimal quantizer with ``n_levels`` levels
+  (centroid and nearest-neighbour conditions solved to ~1e-12);
+- :func:`high_rate_compander` -- the high-rate design whose point density is
+  proportional to ``f ** (1/3)``;
+- :func:`optimal_uniform` -- the uniform (midrise) quantizer with the MSE-optimal
+  clipping range;
+- :func:`panter_dite_mse` -- Zador's / Panter and Dite's asymptotic MSE;
+- :func:`normal_float_levels` -- the NormalFloat (NF4) codebook of QLoRA.
+
+A density is either a name -- ``"gaussian"``, ``"laplace"`` or ``"uniform"``, each
+with zero mean and unit variance, handled in closed form -- or any frozen continuous
+:mod:`scipy.stats` distribution with a finite variance, handled by numerical
+integration (:func:`scipy.integrate.tanhsinh`, which needs SciPy >= 1.15). Designs for
+a scipy distribution are in that distribution's own units.
+"""
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg, optimize, stats
+from scipy.special import ndtr, ndtri
+
+__all__ = [
+    "QuantizerDesign",
+    "high_rate_compander",
+    "lloyd_max",
+    "normal_float_levels",
+    "optimal_uniform",
+    "panter_dite_mse",
+]
+
+_NAMES = ("gaussian", "laplace", "uniform")
+_SQRT3 = math.sqrt(3.0)
+_LAPLACE_RATE = math.sqrt(2.0)  # unit variance Laplace: f(x) = (rate/2) exp(-rate |x|)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class QuantizerDesign:
+    """An immutable scalar quantizer designed for a density.
+
+    The quantizer maps ``x`` in ``[thresholds[k-1], thresholds[k])`` to
+    ``levels[k]`` (with ``thresholds[-1] = -inf`` and ``thresholds[M-1] = +inf``).
+
+    Attributes
+    ----------
+    thresholds : ndarray of shape (n_levels - 1,)
+        The interior decision thresholds, increasing (read-only, float64).
+    levels : ndarray of shape (n_levels,)
+        The reconstruction levels, increasing (read-only, float64).
+    mse : float
+        The exact mean squared error of the quantizer for the density.
+    distribution : str
+        The density: ``"gaussian"``, ``"laplace"``, ``"uniform"`` or a description of
+        the scipy distribution such as ``"t(5)"``.
+    method : str
+        ``"lloyd_max"``, ``"high_rate_compander"`` or ``"optimal_uniform"``.
+    n_iter : int or None
+        Iterations of the Lloyd-Max solver (``None`` for the other designs).
+    x_max : float or None
+        The optimised clipping half-range of :func:`optimal_uniform` (``nan`` when
+        ``n_levels == 1``, where it does not matter; ``None`` for the other designs).
+    """
+
+    thresholds: np.ndarray
+    levels: np.ndarray
+    mse: float
+    distribution: str
+    method: str
+    n_iter: int | None = None
+    x_max: float | None = None
+
+    def __post_init__(self):
+        for name in ("thresholds", "levels"):
+            value = np.array(getattr(self, name), dtype=np.float64)
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "mse", float(self.mse))
+
+    @property
+    def n_levels(self):
+        """Number of reconstruction levels ``M``."""
+        return self.levels.size
+
+    def quantize(self, x):
+        """Map values to their reconstruction levels.
+
+        Parameters
+        ----------
+        x : array-like
+            Values in the units of the design.
+
+        Returns
+        -------
+        ndarray
+            ``levels[k]`` for each value, where ``k`` is the cell of the value.
+        """
+        cells = np.searchsorted(self.thresholds, np.asarray(x, dtype=np.float64), "right")
+        return self.levels[cells]
+
+    def __repr__(self):
+        extra = "" if self.x_max is None else f", x_max={self.x_max:.6g}"
+        return (
+            f"QuantizerDesign(method={self.method!r}, distribution={self.distribution!r}, "
+            f"n_levels={self.n_levels}, mse={self.mse:.6g}{extra})"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Densities. Each family gives what the designs need: mass and centroid of cells, the
+# distortion of a cell around a level, the pdf, the quantile function, the inverse of
+# the high-rate compressor and the Panter-Dite constant.
+# --------------------------------------------------------------------------------------
+
+
+def _gaussian_tail(x):
+    """Tail moments ``int_x^inf t**k phi(t) dt``, k = 0, 1, 2, of N(0, 1) for x >= 0."""
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    q = ndtr(-x)
+    xf = np.where(np.isinf(x), 0.0, x)  # pdf is 0 there anyway
+    return q, pdf, q + xf * pdf
+
+
+def _laplace_tail(x):
+    """Tail moments ``int_x^inf t**k f(t) dt``, k = 0, 1, 2, of the unit-variance Laplace."""
+    r = _LAPLACE_RATE
+    half_sf = 0.5 * np.exp(-r * x)
+    xf = np.where(np.isinf(x), 0.0, x)  # half_sf is 0 there anyway
+    return half_sf, half_sf * (xf + 1 / r), half_sf * (xf * xf + 2 * xf / r + 2 / r**2)
+
+
+def _uniform_tail(x):
+    """Tail moments ``int_x^inf t**k f(t) dt``, k = 0, 1, 2, of U(-sqrt 3, sqrt 3)."""
+    a = _SQRT3
+    xc = np.minimum(x, a)
+    return (a - xc) / (2 * a), (a * a - xc * xc) / (4 * a), (a**3 - xc**3) / (6 * a)
+
+
+def _symmetric_moments(tail, a, b):
+    """Partial moments ``int_a^b x**k f(x) dx``, k = 0, 1, 2, of a density even about 0.
+
+    Every moment is a difference of two tail moments of the same sign of ``x``, so
+    small cells far out in a tail keep their relative accuracy.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    tail_a, tail_b, tail_0 = tail(np.abs(a)), tail(np.abs(b)), tail(np.zeros(1))
+    moments = []
+    for k in range(3):
+        sign = (-1.0) ** k
+        ta, tb, t0 = tail_a[k], tail_b[k], tail_0[k]
+        straddle = sign * (t0 - ta) + (t0 - tb)
+        moments.append(np.where(a >= 0, ta - tb, np.where(b <= 0, sign * (tb - ta), straddle)))
+    return moments
+
+
+class _NamedDensity:
+    """A zero-mean, unit-variance density symmetric about 0, in closed form."""
+
+    mean, std, centre = 0.0, 1.0, 0.0
+
+    def __init__(self, name, tail, pdf, ppf, ginv, zador, half_width=math.inf):
+        self.name = name
+        self._tail, self.pdf, self.ppf, self._ginv = tail, pdf, ppf, ginv
+        self.zador = zador  # (1/12) (int f^(1/3))^3
+        self.support = (-half_width, half_width)
+
+    def cells(self, a, b):
+        m0, m1, _ = _symmetric_moments(self._tail, a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m0, m1 / m0
+
+    def distortion(self, a, b, y):
+        m0, m1, m2 = _symmetric_moments(self._tail, a, b)
+        return m2 - 2 * y * m1 + y * y * m0
+
+    def compander_inverse(self, num, den):
+        """``g^-1(num / den)``; ``g^-1(u) = -g^-1(1 - u)`` is used above 1/2 for accuracy."""
+        lower = 2 * num <= den
+        u = np.where(lower, num, den - num) / den
+        return np.where(lower, 1.0, -1.0) * self._ginv(u)
+
+
+def _laplace_ppf(p):
+    p = np.asarray(p, dtype=np.float64)
+    lower = p <= 0.5
+    return np.where(lower, 1.0, -1.0) * np.log(2 * np.where(lower, p, 1 - p)) / _LAPLACE_RATE
+
+
+_NAMED = {
+    "gaussian": _NamedDensity(
+        "gaussian",
+        _gaussian_tail,
+        pdf=lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi),
+        ppf=ndtri,
+        ginv=lambda u: _SQRT3 * ndtri(u),  # g(x) = Phi(x / sqrt 3)
+        zador=_SQRT3 * math.pi / 2,
+    ),
+    "laplace": _NamedDensity(
+        "laplace",
+        _laplace_tail,
+        pdf=lambda x: 0.5 * _LAPLACE_RATE * np.exp(-_LAPLACE_RATE * np.abs(x)),
+        ppf=_laplace_ppf,
+        # f^(1/3) is a Laplace density of scale 3 s, s = 1 / sqrt 2; u <= 1/2 here.
+        ginv=lambda u: 3 / _LAPLACE_RATE * np.log(2 * u),
+        zador=4.5,
+    ),
+    "uniform": _NamedDensity(
+        "uniform",
+        _uniform_tail,
+        pdf=lambda x: np.where(np.abs(x) <= _SQRT3, 0.5 / _SQRT3, 0.0),
+        ppf=lambda p: _SQRT3 * (2 * np.asarray(p, dtype=np.float64) - 1),
+        ginv=lambda u: _SQRT3 * (2 * u - 1),
+        zador=1.0,
+        half_width=_SQRT3,
+    ),
+}
+
+
+def _elementwise_tools():
+    try:
+        from scipy.integrate import tanhsinh
+        from scipy.optimize.elementwise import find_root
+    except ImportError as exc:  # pragma: no cover - depends on the installed SciPy
+        raise ImportError(
+            "designs for scipy.stats distributions need SciPy >= 1.15 "
+            "(scipy.integrate.tanhsinh); the named densities 'gaussian', 'laplace' and "
+            "'uniform' work with any SciPy."
+        ) from exc
+    return tanhsinh, find_root
+
+
+def _describe(dist):
+    parts = [repr(a) for a in dist.args] + [f"{k}={v!r}" for k, v in dist.kwds.items()]
+    return f"{dist.dist.name}({', '.join(parts)})"
+
+
+class _ScipyDensity:
+    """A frozen continuous scipy.stats distribution, integrated numerically.
+
+    Cell masses come from ``cdf``/``sf``; first moments, distortions and the integrals
+    of ``f ** (1/3)`` from vectorised tanh-sinh quadrature.
+    """
+
+    def __init__(self, dist):
+        self.dist = dist
+        self.name = _describe(dist)
+        mean, var = float(dist.mean()), float(dist.var())
+        if not (np.isfinite(mean) and np.isfinite(var) and var > 0):
+            raise ValueError(
+                f"distribution {self.name} must have a finite mean and a finite, positive "
+                f"variance for an MSE design; got mean={mean}, variance={var}."
+            )
+        self.mean, self.std = mean, math.sqrt(var)
+        self.support = tuple(float(s) for s in dist.support())
+        self.centre = mean if self._is_symmetric() else None
+        self._cube_root_halves = None
+
+    def _is_symmetric(self):
+        lo, hi = self.support
+        if not math.isclose(self.mean - lo, hi - self.mean, rel_tol=1e-12):
+            return False
+        d = self.std * np.array([0.05, 0.3, 0.7, 1.3, 2.1, 3.7])
+        left, right = self.dist.pdf(self.mean - d), self.dist.pdf(self.mean + d)
+        return bool(np.any(right > 0) and np.allclose(left, right, rtol=1e-10, atol=0))
+
+    def pdf(self, x):
+        return self.dist.pdf(x)
+
+    def ppf(self, p):
+        return self.dist.ppf(p)
+
+    def _clip(self, a, b):
+        lo, hi = self.support
+        return (
+            np.clip(np.asarray(a, dtype=np.float64), lo, hi),
+            np.clip(np.asarray(b, dtype=np.float64), lo, hi),
+        )
+
+    def _mass(self, a, b):
+        upper = a >= self.mean  # differences of sf keep accuracy in the upper tail
+        dist = self.dist
+        return np.where(upper, dist.sf(a) - dist.sf(b), dist.cdf(b) - dist.cdf(a))
+
+    def _integrate(self, func, a, b, args=(), atol=0.0, rtol=1e-13):
+        tanhsinh, _ = _elementwise_tools()
+        a, b = np.broadcast_arrays(a, b)
+        out = np.zeros(a.shape)
+        todo = b > a
+        if np.any(todo):
+            args = tuple(np.broadcast_to(arg, a.shape)[todo] for arg in args)
+            # minlevel=4: tanh-sinh's error estimate can trust a coarse level too early
+            # (seen on exponential tails); starting finer costs only array size.
+            res = tanhsinh(func, a[todo], b[todo], args=args, atol=atol, rtol=rtol, minlevel=4)
+            if np.any(res.status != 0):
+                warnings.warn(
+                    f"numerical integration of {self.name} did not converge on "
+                    f"{np.count_nonzero(res.status != 0)} interval(s); the design may be "
+                    "inaccurate.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            out[todo] = res.integral
+        return out
+
+    def _guarded_pdf(self, x):
+        """The pdf with nan -> 0, for quadrature nodes that may lie extremely close to
+        the ends of the support (where some scipy pdfs fail, e.g. beta's at 1e-308)."""
+        try:
+            p = self.dist.pdf(x)
+        except ArithmeticError:
+            lo, hi = self.support
+            x = np.where(np.abs(x - lo) < 1e-290, lo, np.where(np.abs(hi - x) < 1e-290, hi, x))
+            try:
+                p = self.dist.pdf(x)
+            except ArithmeticError:
+                p = np.reshape([self._scalar_pdf(xi) for xi in np.ravel(x)], np.shape(x))
+        return np.nan_to_num(p, nan=0.0)
+
+    def _scalar_pdf(self, x):
+        try:
+            return float(self.dist.pdf(x))
+        except ArithmeticError:
+            return math.nan
+
+    def cells(self, a, b):
+        a, b = self._clip(a, b)
+        mass = self._mass(a, b)
+        finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+        ref = np.where(
+            finite_a & finite_b,
+            0.5 * (a + b),
+            np.where(finite_a, a, np.where(finite_b, b, self.mean)),
+        )
+        ok = mass > 0
+        safe_mass = np.where(ok, mass, 1.0)
+
+        def offset(x, ref, m):  # (x - ref) f(x) / mass: the centroid's offset from ref
+            p = self._guarded_pdf(x)
+            with np.errstate(invalid="ignore", over="ignore"):
+                return np.where(p > 0, (x - ref) * p, 0.0) / m
+
+        shift = self._integrate(
+            offset, np.where(ok, a, 0.0), np.where(ok, b, 0.0), (ref, safe_mass),
+            atol=1e-15 * self.std,
+        )
+        return mass, np.where(ok, ref + shift, np.nan)
+
+    def distortion(self, a, b, y):
+        a, b = self._clip(a, b)
+        y = np.broadcast_to(np.asarray(y, dtype=np.float64), a.shape)
+
+        def err2(x, y):
+            p = self._guarded_pdf(x)
+            with np.errstate(invalid="ignore", over="ignore"):
+                return np.where(p > 0, (x - y) ** 2 * p, 0.0)
+
+        return self._integrate(err2, a, b, (y,), atol=1e-300, rtol=1e-12)
+
+    def _cube_root(self, x):
+        return np.cbrt(self._guarded_pdf(x))
+
+    @property
+    def cube_root_halves(self):
+        """``(int_lo^mean f^(1/3), int_mean^hi f^(1/3))``."""
+        if self._cube_root_halves is None:
+            lo, hi = self.support
+            halves = self._integrate(
+                self._cube_root, np.array([lo, self.mean]), np.array([self.mean, hi]),
+                atol=1e-300, rtol=1e-13,
+            )
+            self._cube_root_halves = (float(halves[0]), float(halves[1]))
+        return self._cube_root_halves
+
+    @property
+    def zador(self):
+        return sum(self.cube_root_halves) ** 3 / 12.0
+
+    def compander_inverse(self, num, den):
+        """``g^-1(num / den)`` by bracketing root finding on tail integrals of f^(1/3)."""
+        _, find_root = _elementwise_tools()
+        num, den = np.broadcast_arrays(np.asarray(num, dtype=np.float64), float(den))
+        z_lo, z_hi = self.cube_root_halves
+        z = z_lo + z_hi
+        lo, hi = self.support
+        c = self.mean
+        out = np.full(num.shape, c)
+        if self.centre is not None:  # symmetric: solve the lower half only, mirror
+            lower_half = 2 * num <= den
+            num = np.where(lower_half, num, den - num)
+            sign = np.where(lower_half, 1.0, -1.0)
+            todo = 2 * num < den
+        else:
+            sign = np.ones(num.shape)
+            todo = np.ones(num.shape, dtype=bool)
+        # The lower side solves int_lo^x f^(1/3) = u z; the upper side solves
+        # int_x^hi f^(1/3) = (1 - u) z; both written as increasing functions of x.
+        lower = num / den * z <= z_lo
+        target = np.where(lower, num / den, (den - num) / den) * z
+
+        def phi(x, target, lower):
+            a = np.where(lower, lo, x)
+            b = np.where(lower, x, hi)
+            integral = self._integrate(self._cube_root, np.minimum(a, b), np.maximum(a, b))
+            integral = np.where(a <= b, integral, -integral)
+            return np.where(lower, integral - target, target - integral)
+
+        target, lower = target[todo], lower[todo]
+        # Bracket: the root lies on the side of the mean given by `lower`.
+        xl = np.where(lower, lo, c)
+        xr = np.where(lower, c, hi)
+        for direction, end in ((-1.0, xl), (1.0, xr)):  # expand an infinite end
+            step = self.std
+            unbounded = (lower if direction < 0 else ~lower) & ~np.isfinite(end)
+            while np.any(unbounded):
+                trial = c + direction * step
+                trials = np.full(np.count_nonzero(unbounded), trial)
+                value = phi(trials, target[unbounded], lower[unbounded])
+                end[unbounded] = trial
+                unbounded[np.flatnonzero(unbounded)[direction * value > 0]] = False
+                step *= 2.0
+        if target.size:
+            res = find_root(phi, (xl, xr), args=(target, lower))
+            out[todo] = res.x
+        return c + sign * (out - c)
+
+
+def _density(distribution):
+    if isinstance(distribution, str):
+        if distribution not in _NAMED:
+            raise ValueError(
+                f"distribution must be one of {_NAMES} or a frozen scipy.stats continuous "
+                f"distribution; got {distribution!r}."
+            )
+        return _NAMED[distribution]
+    frozen = getattr(distribution, "dist", None)
+    if isinstance(frozen, stats.rv_continuous) and hasattr(distribution, "pdf"):
+        return _ScipyDensity(distribution)
+    if isinstance(distribution, stats.rv_continuous):
+        raise TypeError(
+            f"distribution must be a frozen scipy.stats distribution such as "
+            f"scipy.stats.{distribution.name}(...); got the unfrozen {distribution.name!r}."
+        )
+    raise TypeError(
+        f"distribution must be one of {_NAMES} or a frozen scipy.stats continuous "
+        f"distribution; got {distribution!r} of type {type(distribution).__name__}."
+    )
+
+
+def _check_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an int >= {minimum}; got {value!r} of type {type(value).__name__}."
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}.")
+    return int(value)
+
+
+def _check_positive_real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a positive float; got {value!r} of type {type(value).__name__}."
+        )
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive, finite float; got {value}.")
+    return float(value)
+
+
+def _design_mse(density, thresholds, levels):
+    edges = np.concatenate(([-np.inf], thresholds, [np.inf]))
+    return float(np.sum(density.distortion(edges[:-1], edges[1:], levels)))
+
+
+def _single_level(density, method, **extra):
+    lo, hi = density.support
+    mse = density.distortion(np.array([lo]), np.array([hi]), np.array([density.mean]))
+    return QuantizerDesign(np.empty(0), [density.mean], mse[0], density.name, method, **extra)
+
+
+# --------------------------------------------------------------------------------------
+# Lloyd-Max
+# --------------------------------------------------------------------------------------
+
+
+def _lloyd_max_solve(density, t, lo, hi, y_left, tol, max_iter):
+    """Solve the Lloyd-Max conditions for the interior thresholds ``t``.
+
+    The cells have edges ``[lo, t..., hi]`` and their levels are the centroids, except
+    that with ``y_left`` given the first cell is virtual with the fixed level ``y_left``
+    (the mirror image of a symmetric design with an odd number of levels). The
+    residual ``r_i = t_i - (y_i + y_{i+1}) / 2`` is driven to zero by Newton steps on
+    its tridiagonal Jacobian; a step that fails to reduce ``max |r|`` is halved, and
+    if that fails too a plain Lloyd step ``t <- t - r`` (midpoints) is taken.
+    """
+    fixed = y_left is not None
+
+    def evaluate(t):
+        edges = np.concatenate(([lo], t, [hi]))
+        start = int(fixed)
+        mass, y = density.cells(edges[start:-1], edges[start + 1 :])
+        if fixed:  # infinite mass makes the virtual cell's derivatives zero
+            mass, y = np.concatenate(([np.inf], mass)), np.concatenate(([y_left], y))
+        return mass, y, t - 0.5 * (y[:-1] + y[1:])
+
+    def newton_step(t, mass, y, r):
+        ft = density.pdf(t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d_right = ft * (t - y[:-1]) / mass[:-1]  # d y_i / d t_i (t_i = right edge of cell i)
+            d_left = ft * (y[1:] - t) / mass[1:]  # d y_{i+1} / d t_i (left edge of cell i+1)
+        bands = np.zeros((3, t.size))
+        bands[0, 1:] = -0.5 * d_right[1:]
+        bands[1] = 1.0 - 0.5 * (d_right + d_left)
+        bands[2, :-1] = -0.5 * d_left[:-1]
+        if not np.all(np.isfinite(bands)):
+            return None
+        try:
+            return linalg.solve_banded((1, 1), bands, -r)
+        except (linalg.LinAlgError, ValueError):
+            return None
+
+    def valid(t):
+        return (
+            np.all(np.isfinite(t)) and np.all(np.diff(t) > 0) and t[0] > lo and t[-1] < hi
+        )
+
+    t = np.asarray(t, dtype=np.float64)
+    mass, y, r = evaluate(t)
+    goal = tol * density.std
+    n_iter = 0
+    while t.size and np.max(np.abs(r)) > goal:
+        if n_iter == max_iter:
+            warnings.warn(
+                f"lloyd_max did not converge for {density.name} with {y.size} levels in "
+                f"max_iter={max_iter} iterations (max residual {np.max(np.abs(r)):.3g}).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            break
+        n_iter += 1
+        current = np.max(np.abs(r))
+        step = newton_step(t, mass, y, r)
+        accepted = None
+        if step is not None:
+            for _ in range(12):
+                trial = t + step
+                if valid(trial):
+                    state = evaluate(trial)
+                    if np.all(np.isfinite(state[2])) and np.max(np.abs(state[2])) < current:
+                        accepted = trial, state
+                        break
+                step = 0.5 * step
+        if accepted is None:  # Lloyd step: thresholds to the midpoints of the levels
+            trial = t - r
+            accepted = trial, evaluate(trial)
+        moved = np.max(np.abs(accepted[0] - t))
+        t, (mass, y, r) = accepted[0], accepted[1]
+        if moved <= 4 * np.finfo(float).eps * max(1.0, np.max(np.abs(t))):
+            break  # at the rounding floor
+    return t, y, n_iter
+
+
+def lloyd_max(distribution, n_levels, *, tol=1e-12, max_iter=200):
+    """MSE-optimal scalar quantizer for a density, by the Lloyd-Max conditions.
+
+    Solves the centroid condition ``y_k = E[X | t_k <= X < t_{k+1}]`` and the
+    nearest-neighbour condition ``t_k = (y_{k-1} + y_k) / 2`` together, by Newton
+    steps on the fixed-point equations (with Lloyd steps as a fallback), from the
+    :func:`high_rate_compander` design. For a symmetric density the design is made
+    symmetric and only its positive half is solved: the middle threshold (even
+    ``n_levels``) or the middle level (odd ``n_levels``) is fixed at the centre. This
+    matters for the Laplacian with an even number of levels: there the MSE is flat to
+    second order along one direction (roughly a common shift of the thresholds) and
+    the Lloyd map has a unit eigenvalue, so plain Lloyd iteration crawls. For
+    log-concave densities (Gaussian, Laplace, uniform) the design is the unique
+    optimum.
+
+    Parameters
+    ----------
+    distribution : {"gaussian", "laplace", "uniform"} or frozen scipy.stats distribution
+        The density. The names stand for zero-mean, unit-variance densities with
+        closed-form partial moments. A frozen continuous distribution such as
+        ``scipy.stats.t(5)`` is integrated numerically and must have a finite
+        variance; it is treated as symmetric about its mean when its pdf is.
+    n_levels : int
+        Number of reconstruction levels ``M >= 1``. ``M = 1`` gives the mean.
+    tol : float, default=1e-12
+        Convergence tolerance on ``max_k |t_k - (y_{k-1} + y_k) / 2|`` relative to
+        the standard deviation of the distribution.
+    max_iter : int, default=200
+        Maximum number of Newton (or Lloyd) iterations; a ``RuntimeWarning`` is
+        raised if they run out.
+
+    Returns
+    -------
+    QuantizerDesign
+        With ``method="lloyd_max"`` and ``n_iter`` set.
+
+    See Also
+    --------
+    high_rate_compander : The asymptotically optimal design used as a start.
+    panter_dite_mse : The high-rate limit of ``mse * 4**n_bits``.
+
+    Examples
+    --------
+    >>> from skquant.design import lloyd_max
+    >>> design = lloyd_max("gaussian", 8)
+    >>> design.levels.round(4)
+    array([-2.1519, -1.3439, -0.756 , -0.2451,  0.2451,  0.756 ,  1.3439,  2.1519])
+    >>> design.thresholds.round(4)
+    array([-1.7479, -1.05  , -0.5005,  0.    ,  0.5005,  1.05  ,  1.7479])
+    >>> round(design.mse, 6)
+    0.034548
+
+    Any frozen scipy.stats distribution works, in its own units:
+
+    >>> from scipy import stats
+    >>> lloyd_max(stats.norm(loc=10, scale=2), 2).levels.round(6)
+    array([ 8.404231, 11.595769])
+    """
+    density = _density(distribution)
+    n_levels = _check_int(n_levels, "n_levels")
+    tol = _check_positive_real(tol, "tol")
+    max_iter = _check_int(max_iter, "max_iter")
+    if n_levels == 1:
+        return _single_level(density, "lloyd_max", n_iter=0)
+
+    start = _compander_thresholds(density, n_levels)
+    lo, hi = density.support
+    c = density.centre
+    if c is None:
+        t, y, n_iter = _lloyd_max_solve(density, start, lo, hi, None, tol, max_iter)
+        thresholds, levels = t, y
+    else:
+        half = n_levels // 2
+        odd = n_levels % 2
+        t_half = start[start.size - half + 1 - odd :]  # the thresholds above the centre
+        t, y, n_iter = _lloyd_max_solve(
+            density, t_half, c, hi, c if odd else None, tol, max_iter
+        )
+        if odd:
+            y = y[1:]
+        mirror_t, mirror_y = 2 * c - t[::-1], 2 * c - y[::-1]
+        thresholds = np.concatenate((mirror_t, [] if odd else [c], t))
+        levels = np.concatenate((mirror_y, [c] if odd else [], y))
+    mse = _design_mse(density, thresholds, levels)
+    return QuantizerDesign(thresholds, levels, mse, density.name, "lloyd_max", n_iter=n_iter)
+
+
+# --------------------------------------------------------------------------------------
+# High-rate compander
+# --------------------------------------------------------------------------------------
+
+
+def high_rate_compander(distribution, n_levels):
+    """High-rate (companding) quantizer: point density proportional to ``f ** (1/3)``.
+
+    The compressor is ``g(x) = int_{-inf}^x f^(1/3) / int f^(1/3)``; the thresholds are
+    ``t_k = g^-1(k / M)`` and the levels ``y_k = g^-1((k + 1/2) / M)``, i.e. the uniform
+    quantizer of ``g(X)`` mapped back. In closed form ``g^-1(u) = sqrt(3) Phi^-1(u)``
+    for the unit Gaussian, ``g^-1(u) = 3 s ln(2u)`` (``u < 1/2``, ``s = 1/sqrt 2``, and
+    mirrored above) for the unit Laplacian and ``sqrt(3) (2u - 1)`` for the uniform
+    density; numerically (tanh-sinh quadrature and bracketing root finding) for scipy
+    distributions. The levels are not centroids, so the reported ``mse`` -- the exact
+    MSE of this quantizer for the density -- exceeds the Lloyd-Max MSE, by a ratio that
+    tends to 1 as ``n_levels`` grows.
+
+    Parameters
+    ----------
+    distribution : {"gaussian", "laplace", "uniform"} or frozen scipy.stats distribution
+        The density, as in :func:`lloyd_max`.
+    n_levels : int
+        Number of levels ``M >= 1``.
+
+    Returns
+    -------
+    QuantizerDesign
+        With ``method="high_rate_compander"``.
+
+    Examples
+    --------
+    >>> from skquant.design import high_rate_compander, lloyd_max
+    >>> design = high_rate_compander("gaussian", 4)
+    >>> design.thresholds.round(4)
+    array([-1.1683,  0.    ,  1.1683])
+    >>> round(design.mse / lloyd_max("gaussian", 4).mse, 3)
+    1.291
+    """
+    density = _density(distribution)
+    n_levels = _check_int(n_levels, "n_levels")
+    thresholds = _compander_thresholds(density, n_levels)
+    levels = density.compander_inverse(2 * np.arange(n_levels) + 1, 2 * n_levels)
+    mse = _design_mse(density, thresholds, levels)
+    return QuantizerDesign(thresholds, levels, mse, density.name, "high_rate_compander")
+
+
+def _compander_thresholds(density, n_levels):
+    return density.compander_inverse(np.arange(1, n_levels), n_levels)
+
+
+# --------------------------------------------------------------------------------------
+# Optimised uniform quantizer
+# --------------------------------------------------------------------------------------
+
+
+def _uniform_cells(centre, x_max, n_levels):
+    """Edges ``(a, b)`` and levels of midrise uniform quantizers, one row per x_max."""
+    x_max = np.atleast_1d(x_max)[:, None]
+    step = 2 * x_max / n_levels
+    k = np.arange(n_levels + 1)
+    edges = centre - x_max + k * step
+    edges[:, 0], edges[:, -1] = -np.inf, np.inf
+    levels = centre - x_max + (k[:-1] + 0.5) * step
+    return edges[:, :-1], edges[:, 1:], levels
+
+
+def optimal_uniform(distribution, n_levels):
+    """Uniform quantizer with the MSE-optimal clipping range (the lecture's design A).
+
+    The midrise quantizer on ``[c - X, c + X]`` has step ``Delta = 2 X / M``, levels
+    ``c - X + (k + 1/2) Delta`` and thresholds ``c - X + k Delta``, the outer cells
+    extending to infinity. ``X`` minimises the exact MSE ``D(X)``: ``D`` is evaluated on a
+    grid of 64 values of ``X`` up to twice the ``1/(4 M^2)`` tail quantile (doubled
+    while the best grid point is the last), then refined by a bounded scalar minimiser
+    between the neighbours of the best grid point -- ``D`` need not be unimodal. The
+    centre ``c`` is 0 for the named densities and the mean for scipy distributions
+    (their centre of symmetry when they have one).
+
+    Parameters
+    ----------
+    distribution : {"gaussian", "laplace", "uniform"} or frozen scipy.stats distribution
+        The density, as in :func:`lloyd_max`.
+    n_levels : int
+        Number of levels ``M >= 1``. With ``M = 1`` the only level is ``c`` and
+        ``x_max`` is ``nan``.
+
+    Returns
+    -------
+    QuantizerDesign
+        With ``method="optimal_uniform"`` and ``x_max`` set.
+
+    Examples
+    --------
+    >>> from skquant.design import optimal_uniform
+    >>> design = optimal_uniform("gaussian", 2)
+    >>> round(design.x_max, 4), design.levels.round(4)
+    (1.5958, array([-0.7979,  0.7979]))
+    >>> round(optimal_uniform("uniform", 4).x_max, 6)  # sqrt(3): the uniform density's range
+    1.732051
+    """
+    density = _density(distribution)
+    n_levels = _check_int(n_levels, "n_levels")
+    if n_levels == 1:
+        return _single_level(density, "optimal_uniform", x_max=math.nan)
+    c = density.mean
+    s = density.std
+
+    def mse(x_max):
+        a, b, y = _uniform_cells(c, x_max, n_levels)
+        return density.distortion(a.ravel(), b.ravel(), y.ravel()).reshape(a.shape).sum(1)
+
+    q = 0.25 / n_levels**2
+    reach = max(c - float(density.ppf(q)), float(density.ppf(1 - q)) - c, 1.5 * s)
+    x_hi = 2 * reach
+    while True:
+        grid = np.linspace(x_hi / 64, x_hi, 64)
+        values = mse(grid)
+        best = int(np.argmin(values))
+        if best < grid.size - 1:
+            break
+        x_hi *= 2
+    bounds = (grid[best - 1] if best else 0.5 * grid[0], grid[best + 1])
+    res = optimize.minimize_scalar(
+        lambda x: mse(x)[0], bounds=bounds, method="bounded", options={"xatol": 1e-10 * s}
+    )
+    x_max = float(res.x) if res.fun <= values[best] else float(grid[best])
+    a, b, y = _uniform_cells(c, x_max, n_levels)
+    thresholds = b[0, :-1]
+    return QuantizerDesign(
+        thresholds, y[0], mse(x_max)[0], density.name, "optimal_uniform", x_max=x_max
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Panter-Dite / Zador and NormalFloat
+# --------------------------------------------------------------------------------------
+
+
+def panter_dite_mse(distribution, n_bits):
+    """High-rate MSE of the optimal quantizer: ``(1/12) (int f^(1/3))^3 2^(-2 b)``.
+
+    Zador's formula (Panter and Dite 1951 for scalars): the Lloyd-Max MSE with
+    ``2**b`` levels, multiplied by ``4**b``, tends to the constant
+    ``(1/12) (int f^(1/3))^3`` -- exactly ``sqrt(3) pi / 2 = 2.7207`` for the unit
+    Gaussian, ``9/2`` for the unit Laplacian and ``1`` for the unit uniform density
+    (for which the formula is exact at every ``b``). The integral is computed
+    numerically for scipy distributions.
+
+    Parameters
+    ----------
+    distribution : {"gaussian", "laplace", "uniform"} or frozen scipy.stats distribution
+        The density, as in :func:`lloyd_max`.
+    n_bits : float or array-like of float
+        Bits per sample ``b >= 0`` (need not be integers).
+
+    Returns
+    -------
+    float or ndarray
+        The asymptotic MSE, with the shape of ``n_bits``.
+
+    Examples
+    --------
+    >>> from skquant.design import panter_dite_mse
+    >>> round(panter_dite_mse("gaussian", 0), 4)
+    2.7207
+    >>> panter_dite_mse("laplace", [1, 2])
+    array([1.125  , 0.28125])
+    """
+    density = _density(distribution)
+    bits = np.asarray(n_bits)
+    if bits.dtype == bool or not (
+        np.issubdtype(bits.dtype, np.integer) or np.issubdtype(bits.dtype, np.floating)
+    ):
+        raise TypeError(f"n_bits must be a real number or an array of them; got {n_bits!r}.")
+    if not np.all(np.isfinite(bits) & (bits >= 0)):
+        raise ValueError(f"n_bits must be finite and >= 0; got {n_bits!r}.")
+    mse = density.zador * np.exp2(-2.0 * bits.astype(np.float64))
+    return float(mse) if mse.ndim == 0 else mse
+
+
+def _normal_float_offset(n_bits):
+    """QLoRA's offset ``1 - (1/(2(n - 1)) + 1/(2n)) / 2`` for ``n = 2**b``, to 7 decimals."""
+    n = 2**n_bits
+    return round(1 - 0.5 * (1 / (2 * (n - 1)) + 1 / (2 * n)), 7)
+
+
+def normal_float_levels(n_bits=4):
+    """The NormalFloat codebook of QLoRA (Dettmers et al. 2023), on ``[-1, 1]``.
+
+    With ``n = 2**n_bits`` levels and the offset ``p = 1 - (1/(2(n-1)) + 1/(2n)) / 2``
+    rounded to 7 decimals (``0.9677083`` for 4 bits, the constant of bitsandbytes'
+    ``create_normal_map``), the codebook holds ``n/2`` positive values
+    ``Phi^-1(linspace(p, 1/2, n/2 + 1)[:-1])``, ``n/2 - 1`` negative values
+    ``-Phi^-1(linspace(p, 1/2, n/2)[:-1])`` and an exact zero, sorted and divided by
+    the largest. The codebook is asymmetric (one more positive value) so that zero is
+    represented exactly. For ``n_bits=4`` these are the 16 NF4 values of bitsandbytes
+    to float32 precision (within ``2**-23``; bitsandbytes rounds the quantile
+    probabilities to float32, this function works in float64). For ``n_bits=1`` the
+    codebook is ``[0, 1]``.
+
+    Parameters
+    ----------
+    n_bits : int, default=4
+        Bits per value, ``>= 1``.
+
+    Returns
+    -------
+    ndarray of shape (2**n_bits,)
+        The increasing codebook (read-only, float64), from -1 to 1 (0 to 1 for
+        ``n_bits=1``), containing 0.
+
+    Examples
+    --------
+    >>> from skquant.design import normal_float_levels
+    >>> normal_float_levels(4).round(4)
+    array([-1.    , -0.6962, -0.5251, -0.3949, -0.2844, -0.1848, -0.091 ,
+            0.    ,  0.0796,  0.1609,  0.2461,  0.3379,  0.4407,  0.5626,
+            0.723 ,  1.    ])
+    """
+    n_bits = _check_int(n_bits, "n_bits")
+    half = 2 ** (n_bits - 1)
+    offset = _normal_float_offset(n_bits)
+    positive = ndtri(np.linspace(offset, 0.5, half + 1)[:-1])
+    negative = -ndtri(np.linspace(offset, 0.5, half)[:-1])
+    levels = np.sort(np.concatenate((positive, [0.0], negative)))
+    levels /= levels[-1]
+    levels.setflags(write=False)
+    return levels
