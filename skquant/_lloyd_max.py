@@ -71,54 +71,6 @@ def _strictly_increasing(levels, u):
     return u[idx].astype(np.float64)
 
 
-def _cell_costs(summary, a, b):
-    """Centroid squared error of the cells ``u[a:b]`` (vectorised over a, b)."""
-    W, S1, S2 = summary.W, summary.S1, summary.S2
-    wt = W[b] - W[a]
-    d = S1[b] - S1[a]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(wt > 0, np.maximum(S2[b] - S2[a] - d * d / wt, 0.0), 0.0)
-
-
-def _split_merge(summary, levels):
-    """One escape move from a Lloyd fixed point, or ``None`` if none lowers the cost.
-
-    Lloyd stops at local minima, often with a level wasted on an empty or tiny cell
-    (tied or multi-modal data). The move merges the adjacent pair of cells whose
-    merge costs least and splits, at its best point, the cell whose split gains most;
-    it is taken only when the gain exceeds the merge cost, so the distortion still
-    decreases. A cell's split gain is below its own cost, so only cells costing more
-    than the cheapest merge are scanned: on smooth data none is, and this is O(M).
-    """
-    M = levels.shape[0]
-    if M < 3:
-        return None
-    pos = summary.positions(0.5 * (levels[1:] + levels[:-1]))
-    cost = _cell_costs(summary, pos[:-1], pos[1:])
-    merge = _cell_costs(summary, pos[:-2], pos[2:]) - cost[:-1] - cost[1:]
-    best_gain, best = 0.0, None
-    for k in np.argsort(-cost, kind="stable"):
-        allowed = np.ones(M - 1, dtype=bool)
-        allowed[max(k - 1, 0) : k + 1] = False  # the merged pair must not contain k
-        p = int(np.argmin(np.where(allowed, merge, np.inf)))
-        if cost[k] - merge[p] <= best_gain:
-            break  # cells come by decreasing cost: no later one can gain more
-        a, b = pos[k], pos[k + 1]
-        if b - a < 2:
-            continue
-        s = np.arange(a + 1, b)
-        split = _cell_costs(summary, a, s) + _cell_costs(summary, s, b)
-        i = int(np.argmin(split))
-        gain = cost[k] - split[i] - merge[p]
-        if gain > best_gain:
-            best_gain, best = gain, (int(s[i]), p)
-    if best is None or best_gain <= 1e-12 * cost.sum():
-        return None
-    cut, p = best
-    new_pos = np.sort(np.append(np.delete(pos, p + 1), cut))
-    return summary.centroids(new_pos, np.zeros(M))
-
-
 def _weighted_median(summary):
     cum = summary.W[1:]
     return float(summary.u[np.searchsorted(cum, 0.5 * cum[-1])])
@@ -353,13 +305,12 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         best = None
         n_iter = 0
         for levels in self._starts(summary, n_levels, j):
-            for _ in range(n_levels):  # escapes: each one strictly lowers the cost
-                levels, iters, converged = self._lloyd(summary, levels)
-                n_iter += iters
-                better = _split_merge(summary, levels)
-                if better is None:
-                    break
-                levels = better
+            levels = np.array(levels, dtype=np.float64)
+            iters, converged = K.lloyd_escape(
+                summary.u, summary.W, summary.S1, summary.S2, summary.shift,
+                levels, self.max_iter, self.tol, 4 * n_levels,
+            )
+            n_iter += iters
             cost = summary.cost(summary.positions(0.5 * (levels[1:] + levels[:-1])))
             if best is None or cost < best[0]:
                 best = (cost, levels, converged)
@@ -367,15 +318,6 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         thresholds = 0.5 * (levels[1:] + levels[:-1])
         mse = summary.sse(thresholds, levels) / summary.total_weight
         return thresholds, levels, {"n_iter": n_iter, "mse": mse, "converged": converged}
-
-    def _lloyd(self, summary, levels):
-        """Lloyd–Max iterations from ``levels`` until a fixed point or ``tol``."""
-        levels = np.array(levels, dtype=np.float64)
-        n_iter, converged = K.lloyd(
-            summary.u, summary.W, summary.S1, summary.S2, summary.shift,
-            levels, self.max_iter, self.tol,
-        )
-        return levels, n_iter, converged
 
     def _fit_parametric(self, summary, n_levels, j):
         """The analytic Lloyd–Max design for ``distribution``, moved to the column."""

@@ -76,3 +76,22 @@ def exhaustive(u, w, n_cells):
         pos = (0, *cuts, k)
         best = min(best, sum(cell_cost(u[a:b], w[a:b]) for a, b in zip(pos[:-1], pos[1:])))
     return best
+
+
+def best_split_merge_gain(u, w, levels):
+    """Largest cost decrease of one merge-adjacent-pair + split-another-cell move."""
+    M = len(levels)
+    t = 0.5 * (levels[1:] + levels[:-1])
+    pos = np.concatenate([[0], np.searchsorted(u, t, side="left"), [len(u)]])
+    cost = [cell_cost(u[a:b], w[a:b]) for a, b in zip(pos[:-1], pos[1:])]
+    best = 0.0
+    for k in range(M):
+        for p in range(M - 1):
+            if p in (k - 1, k):
+                continue
+            merge = cell_cost(u[pos[p] : pos[p + 2]], w[pos[p] : pos[p + 2]]) - cost[p] - cost[p + 1]
+            a, b = pos[k], pos[k + 1]
+            for c in range(a + 1, b):
+                split = cell_cost(u[a:c], w[a:c]) + cell_cost(u[c:b], w[c:b])
+                best = max(best, cost[k] - split - merge)
+    return best

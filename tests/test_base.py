@@ -9,6 +9,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skquant import LloydMaxQuantizer
 
@@ -209,7 +210,8 @@ def test_pipeline_column_transformer_and_grid_search(Quantizer):
             [("q", Quantizer(encode="reconstruct"), list(range(10)))],
             remainder="passthrough",
         ),
-        LogisticRegression(max_iter=5000),
+        StandardScaler(),
+        LogisticRegression(),
     )
     grid = GridSearchCV(pipe, {"columntransformer__q__n_bits": [1, 4]}, cv=3).fit(X, y)
     assert grid.best_score_ > 0.9

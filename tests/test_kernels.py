@@ -144,3 +144,26 @@ def test_import_compiles_nothing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
+
+
+def test_split_merge_makes_the_best_move(rng):
+    # two clusters; a Lloyd fixed point that wastes levels on the small one
+    x = np.concatenate([rng.standard_normal(300), 20 + 0.01 * rng.standard_normal(40)])
+    s = summarize_column(x)
+    u, w = naive.summary(x)
+    levels = np.array([-0.5, 0.5, 19.99, 20.01])
+    before = naive.sse(u, w, 0.5 * (levels[1:] + levels[:-1]), levels)
+    gain = naive.best_split_merge_gain(u, w, levels)
+    assert gain > 0
+    moved = levels.copy()
+    assert K.split_merge(s.u, s.W, s.S1, s.S2, s.shift, moved)
+    pos = np.concatenate([[0], np.searchsorted(u, 0.5 * (moved[1:] + moved[:-1])), [len(u)]])
+    after = sum(naive.cell_cost(u[a:b], w[a:b]) for a, b in zip(pos[:-1], pos[1:]))
+    # the move's cells are at least as good as the best move's (midpoints re-partition)
+    assert after <= before - gain + 1e-9 * before
+    # at the global optimum no move helps
+    opt = np.empty(5, dtype=np.int64)
+    K.optimal_partition(s.W, s.S1, s.S2, 4, opt)
+    best = np.zeros(4)
+    K.centroids(s.W, s.S1, s.shift, opt, best)
+    assert not K.split_merge(s.u, s.W, s.S1, s.S2, s.shift, best.copy())

@@ -247,6 +247,91 @@ def lloyd(u, W, S1, S2, shift, levels, max_iter, tol):
 
 
 @jit
+def split_merge(u, W, S1, S2, shift, levels):
+    """One escape move from a Lloyd fixed point; returns False if none lowers the cost.
+
+    Lloyd stops at local minima, often with a level wasted on an empty or tiny cell
+    (tied or multi-modal data). The move merges the adjacent pair of cells whose
+    merge costs least and splits, at its best point, the cell whose split gains most;
+    it is made only when the gain exceeds the merge cost, so the distortion
+    decreases. A cell's split gain is below its own cost, so only cells costing more
+    than the cheapest merge are scanned: on smooth data none is, and this is O(M).
+
+    levels : (M,) float64, IN/OUT (the centroids of the new cells when True).
+    """
+    M = levels.shape[0]
+    if M < 3:
+        return False
+    thresholds = np.empty(M - 1, dtype=np.float64)
+    for k in range(M - 1):
+        thresholds[k] = 0.5 * (levels[k] + levels[k + 1])
+    pos = np.empty(M + 1, dtype=np.int64)
+    cell_positions(u, thresholds, pos)
+    cost = np.empty(M, dtype=np.float64)
+    total = 0.0
+    for k in range(M):
+        cost[k] = _cell_cost(W, S1, S2, pos[k], pos[k + 1])
+        total += cost[k]
+    merge = np.empty(M - 1, dtype=np.float64)
+    for p in range(M - 1):
+        merge[p] = _cell_cost(W, S1, S2, pos[p], pos[p + 2]) - cost[p] - cost[p + 1]
+    cheapest = np.argsort(merge)[:3]  # one of them avoids the pairs of any cell k
+    best_gain = 0.0
+    best_cut = -1
+    best_pair = -1
+    for k in np.argsort(-cost):
+        p = -1
+        for q in cheapest:
+            if q != k - 1 and q != k:
+                p = q
+                break
+        if p < 0:
+            continue
+        if cost[k] - merge[p] <= best_gain:
+            break  # cells come by decreasing cost: no later one can gain more
+        a = pos[k]
+        b = pos[k + 1]
+        for c in range(a + 1, b):
+            gain = cost[k] - _cell_cost(W, S1, S2, a, c) - _cell_cost(W, S1, S2, c, b) - merge[p]
+            if gain > best_gain:
+                best_gain = gain
+                best_cut = c
+                best_pair = p
+    if best_cut < 0 or best_gain <= 1e-12 * total:
+        return False
+    new_pos = np.empty(M + 1, dtype=np.int64)
+    i = 0
+    for k in range(M + 1):
+        if k == best_pair + 1:
+            continue  # the merged pair loses its inner boundary
+        new_pos[i] = pos[k]
+        i += 1
+    new_pos[M] = best_cut
+    new_pos.sort()
+    centroids(W, S1, shift, new_pos, levels)
+    return True
+
+
+@jit
+def lloyd_escape(u, W, S1, S2, shift, levels, max_iter, tol, max_moves):
+    """Lloyd from ``levels``, then escape moves each followed by Lloyd again.
+
+    levels : (M,) float64, IN/OUT.
+
+    Returns
+    -------
+    n_iter, converged : total Lloyd iterations, and whether the last run converged.
+    """
+    n_iter, converged = lloyd(u, W, S1, S2, shift, levels, max_iter, tol)
+    for _ in range(max_moves):
+        if not split_merge(u, W, S1, S2, shift, levels):
+            break
+        it, converged = lloyd(u, W, S1, S2, shift, levels, max_iter, tol)
+        n_iter += it
+    return n_iter, converged
+
+
+@jit
 def sse_exact(u, W, pos, levels):
     """Exact weighted squared error of ``levels`` on the cells ``pos`` (no prefix sums)."""
     total = 0.0
