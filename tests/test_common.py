@@ -5,13 +5,15 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skquant import LloydMaxQuantizer
+from skquant import BinarySphericalEncoder, LloydMaxQuantizer
 
 ESTIMATORS = [
     LloydMaxQuantizer(),
     LloydMaxQuantizer(algorithm="optimal", encode="onehot"),
     LloydMaxQuantizer(encode="reconstruct"),
     LloydMaxQuantizer(distribution="laplace", n_bits=2),
+    BinarySphericalEncoder(),
+    BinarySphericalEncoder(n_bits=2, rotation="itq", center=True, encode="index"),
 ]
 
 # n_iter_ is an array, one count per feature (the contract). scikit-learn's

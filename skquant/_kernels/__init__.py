@@ -21,3 +21,13 @@ from ._scalar import (  # noqa: F401
     sse_exact,
     summarize_sorted,
 )
+from ._binary import (  # noqa: F401
+    BLOCK,
+    CLAMP,
+    bsq_codebook_partials,
+    bsq_sample_terms,
+    hamming_knn,
+    hamming_matrix,
+    rotate_sign_pack,
+    sign_pack,
+)

@@ -1,0 +1,759 @@
+"""BinarySphericalEncoder: binary spherical codes (BSQ), fitted rotations, packed bits.
+
+Also the auxiliary entropy loss of binary spherical quantization,
+:func:`bsq_auxiliary_loss`, computed without enumerating the 2**D codebook per sample.
+"""
+
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_array, check_random_state
+
+from . import _kernels as K
+from ._compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+    validate_data,
+    validate_params,
+)
+from ._hamming import hamming_distances, hamming_knn  # noqa: F401 (re-exported)
+
+#: Default largest code dimension for which the codebook entropy is enumerated exactly.
+EXACT_MAX_DIM = 16
+#: Hard cap of ``exact_max_dim``: the mean distribution has 2**D float64 entries.
+_EXACT_DIM_CAP = 24
+
+
+# ------------------------------------------------------------------------ helpers
+def _nonfinite_rows(X):
+    """Indices of the rows of X holding a NaN or inf (one cheap pass when none do)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum(dtype=np.float64)):
+            return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(~np.isfinite(X).all(axis=1))
+
+
+def _raise_nonfinite(rows, name="X"):
+    shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+    raise ValueError(
+        f"Input {name} contains NaN or infinity in {len(rows)} row(s) (row(s) {shown}); "
+        "binary spherical codes need finite values: drop or impute those rows first."
+    )
+
+
+def _random_orthonormal(n, k, rng):
+    """The first ``k`` columns of a Haar-random ``n x n`` rotation.
+
+    QR of an ``n x n`` standard Gaussian matrix with the signs of ``diag(R)`` moved
+    into ``Q`` (without that fix QR's sign convention biases the distribution).
+    """
+    G = rng.standard_normal((n, n))
+    Q, R = np.linalg.qr(G)
+    Q *= np.where(np.diag(R) < 0, -1.0, 1.0)
+    return Q[:, :k]
+
+
+def _principal_directions(Xc, n_bits):
+    """Top ``n_bits`` eigenvectors of ``Xc.T @ Xc`` as rows, by decreasing eigenvalue.
+
+    Signs are made deterministic: the largest-magnitude entry of each row is positive.
+    """
+    evals, evecs = np.linalg.eigh(Xc.T @ Xc)
+    P = evecs[:, ::-1][:, :n_bits].T.copy()
+    top = np.argmax(np.abs(P), axis=1)
+    P *= np.where(P[np.arange(n_bits), top] < 0, -1.0, 1.0)[:, None]
+    return P
+
+
+def _itq(V, n_iter, rng):
+    """Iterative quantization (Gong & Lazebnik): rotation R minimising ||B - V R||_F^2.
+
+    Alternates ``B = sign(V R)`` (optimal for fixed R) and the orthogonal Procrustes
+    solution ``R = U W^T`` with ``U S W^T = svd(V^T B)`` (optimal for fixed B), from a
+    random rotation. Returns R and the loss ``||B_t - V R_t||^2`` before each update
+    and after the last one (``n_iter + 1`` values, non-increasing up to rounding).
+    """
+    b = V.shape[1]
+    R = _random_orthonormal(b, b, rng)
+    losses = np.empty(n_iter + 1)
+    for it in range(n_iter + 1):
+        VR = V @ R
+        B = np.where(VR > 0, 1.0, -1.0)
+        losses[it] = np.sum((B - VR) ** 2)
+        if it == n_iter:
+            break
+        U, _, Wt = np.linalg.svd(V.T @ B)
+        R = U @ Wt
+    return R, losses
+
+
+def _empirical_entropy(codes):
+    """Entropy (bits) of the empirical distribution of the rows of ``codes``."""
+    if codes.shape[0] == 0:
+        return 0.0
+    _, counts = np.unique(codes, axis=0, return_counts=True)
+    p = counts / codes.shape[0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def _binary_entropy(q):
+    """Entropy (nats) of Bernoulli(q), elementwise, with 0 log 0 = 0."""
+    q = np.asarray(q, dtype=np.float64)
+    out = np.zeros_like(q)
+    for p in (q, 1.0 - q):
+        pos = p > 0
+        out[pos] -= p[pos] * np.log(p[pos])
+    return out
+
+
+# -------------------------------------------------------------------- the aux loss
+class BSQAuxiliaryLoss(NamedTuple):
+    """Result of :func:`bsq_auxiliary_loss` (all entropies in nats).
+
+    Attributes
+    ----------
+    loss : float
+        ``entropy_loss_weight * (per_sample_entropy - diversity_gamma *
+        codebook_entropy)``, the reference module's ``aux_loss``.
+    per_sample_entropy : float
+        Mean over rows of the entropy of each row's soft code assignment.
+    codebook_entropy : float
+        Entropy of the soft assignment averaged over rows.
+    exact : bool
+        True when both terms are exactly the reference's (code dimension at most
+        ``exact_max_dim``); False when the factorised approximations were used.
+    """
+
+    loss: float
+    per_sample_entropy: float
+    codebook_entropy: float
+    exact: bool
+
+
+def _codebook_mean_exact(Q0, Q1):
+    """Mean over rows of the soft assignment to all 2**D codes (index order)."""
+    n, d = Q0.shape
+    h = d // 2
+    n_hi, n_lo = 1 << h, 1 << (d - h)
+    # up to 16 parts of >= 256 rows, each with its own sums; at most 2**24 floats of
+    # part sums in all (so only one part, on one thread, at D = 24)
+    n_parts = max(1, min(16, n // 256, (1 << 24) >> d))
+    # table blocks of ~512 KiB per thread, at least 64 rows
+    rows = max(64, min(1024, (1 << 16) // n_lo))
+    parts = np.empty((n_parts, n_hi, n_lo))
+    K.bsq_codebook_partials(Q0, Q1, h, rows, parts)
+    return parts.sum(axis=0).ravel() / n
+
+
+def _aux_loss(X, inv_temperature, diversity_gamma, entropy_loss_weight, exact_max_dim):
+    """:func:`bsq_auxiliary_loss` on validated, finite, C-ordered float64 rows."""
+    n, d = X.shape
+    scale = 4.0 * inv_temperature / np.sqrt(d)
+    exact = d <= exact_max_dim
+    entropy = np.empty(n)
+    Q0 = np.empty((n, d))
+    Q1 = np.empty((n, d))
+    K.bsq_sample_terms(X, scale, exact, entropy, Q0, Q1)
+    per_sample = float(entropy.mean())
+    if exact:
+        avg = _codebook_mean_exact(Q0, Q1)
+        codebook = float(-(avg * np.log(np.maximum(avg, K.CLAMP))).sum())
+    else:
+        codebook = float(_binary_entropy(Q1.sum(axis=0) / n).sum())
+    loss = entropy_loss_weight * (per_sample - diversity_gamma * codebook)
+    return BSQAuxiliaryLoss(float(loss), per_sample, codebook, bool(exact))
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "inv_temperature": [Interval(Real, 0, None, closed="left")],
+        "diversity_gamma": [Real],
+        "entropy_loss_weight": [Real],
+        "exact_max_dim": [Interval(Integral, 0, _EXACT_DIM_CAP, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def bsq_auxiliary_loss(
+    X,
+    *,
+    inv_temperature=100.0,
+    diversity_gamma=1.0,
+    entropy_loss_weight=0.1,
+    exact_max_dim=EXACT_MAX_DIM,
+):
+    """Entropy auxiliary loss of binary spherical quantization, without the 2**D blow-up.
+
+    The reference module L2-normalises each row ``x`` of dimension ``D`` and softly
+    assigns it to the ``2**D`` codes ``c`` in ``{-1/sqrt(D), +1/sqrt(D)}**D`` with
+    probabilities ``softmax(2 * inv_temperature * <x, c>)``. It returns
+    ``entropy_loss_weight * (H_sample - diversity_gamma * H_codebook)``: the mean
+    per-row entropy of that assignment (pushed down: confident codes) minus the
+    entropy of its mean over rows (pushed up: every code used). Both entropies are
+    the reference's, ``-sum p log(max(p, 1e-5))``.
+
+    Because ``<x, c>`` is a sum over dimensions, the softmax is a product of
+    independent Bernoullis: bit ``d`` is 1 with probability
+    ``sigmoid(4 * inv_temperature * x_d / sqrt(D))``. Hence:
+
+    - the per-row Shannon entropy is the sum of ``D`` binary entropies, O(D); the
+      reference's clamp lowers it by ``sum_{p < 1e-5} p log(1e-5 / p)`` when some
+      code has ``p < 1e-5``, computed exactly by a meet-in-the-middle over the two
+      halves of the dimensions in O(2**(D/2)) per such row;
+    - the codebook entropy needs the mean of the ``2**D`` probabilities, enumerated
+      exactly up to ``D = exact_max_dim`` as a product of two half-dimension tables
+      (a matrix product, O(n 2**D)).
+
+    Above ``exact_max_dim`` both terms use the factorised forms of the BSQ paper
+    (Zhao, Xiong, Krähenbühl 2024): the per-row Shannon entropy without the clamp,
+    and the codebook entropy approximated by ``sum_d H(mean_i q_id)``, the entropy of
+    the mean Bernoulli of each dimension, an upper bound of the true codebook entropy.
+    ``exact`` is False in that case.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, D) or (batch, tokens, D)
+        Vectors to quantize; a 3-D input is flattened to ``batch * tokens`` rows, as
+        the reference does. Rows need not be normalised (they are divided by
+        ``max(norm, 1e-12)``); NaN or inf raise ``ValueError``.
+    inv_temperature : float, default=100.0
+        Inverse temperature of the soft assignment, finite and ``>= 0``.
+    diversity_gamma : float, default=1.0
+        Weight of the codebook entropy.
+    entropy_loss_weight : float, default=0.1
+        Overall weight of the loss.
+    exact_max_dim : int, default=16
+        Largest ``D`` handled exactly (at most 24). The exact codebook term costs
+        ``O(n 2**D)`` time and ``2**D`` floats of memory.
+
+    Returns
+    -------
+    result : BSQAuxiliaryLoss
+        Named tuple ``(loss, per_sample_entropy, codebook_entropy, exact)``; the
+        entropies are in nats.
+
+    See Also
+    --------
+    BinarySphericalEncoder.auxiliary_loss : The loss of the rotated, centred codes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skquant import bsq_auxiliary_loss
+    >>> X = np.array([[1.0, -2.0], [0.5, 0.5], [-1.0, 0.1]])
+    >>> res = bsq_auxiliary_loss(X, inv_temperature=1.0)
+    >>> res.exact
+    True
+    >>> round(res.per_sample_entropy, 4), round(res.codebook_entropy, 4)
+    (0.8073, 1.3756)
+    >>> round(res.loss, 5)
+    -0.05683
+    """
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError("bsq_auxiliary_loss needs a dense array, got a sparse matrix.")
+    X = np.asarray(X)
+    if X.ndim == 3:
+        X = X.reshape(-1, X.shape[-1])
+    elif X.ndim != 2:
+        raise ValueError(
+            "X must be 2-D (n_samples, D) or 3-D (batch, tokens, D); got an array of "
+            f"shape {X.shape}."
+        )
+    # the entropy kernels work in float64 (probabilities down to 1e-300 matter), so
+    # float32 input is converted once here rather than compiled for separately
+    X = check_array(X, dtype=np.float64, order="C", ensure_all_finite=False)
+    rows = _nonfinite_rows(X)
+    if rows.size:
+        _raise_nonfinite(rows)
+    return _aux_loss(
+        X,
+        float(inv_temperature),
+        float(diversity_gamma),
+        float(entropy_loss_weight),
+        int(exact_max_dim),
+    )
+
+
+# ---------------------------------------------------------------------- estimator
+class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Binary spherical codes: one bit per (rotated) coordinate, ``x > 0 -> 1``.
+
+    The scikit-learn counterpart of binary spherical quantization (BSQ, Zhao, Xiong &
+    Krähenbühl 2024): each row is projected onto the unit sphere and every coordinate
+    is quantized to ``±1/sqrt(n_bits)`` by its sign, so the code is a point of the
+    "binary sphere" and its bits are the sign pattern. With the defaults
+    (``rotation=None``, ``center=False``) the codes are exactly those of the
+    reference PyTorch module. An optional fitted rotation first maps the (centred)
+    input to ``n_bits`` directions: random, principal components, or ITQ
+    (Gong & Lazebnik), which rotates the principal components to minimise the
+    quantization loss. Codes are meant for compression and Hamming-distance search
+    (:func:`hamming_knn`).
+
+    Parameters
+    ----------
+    n_bits : int, default=None
+        Bits per code; ``None`` means ``n_features``. With a rotation it may be lower
+        (dimensionality reduction), never higher than ``n_features``.
+    rotation : {None, "random", "pca", "itq"}, default=None
+        ``None``: the input coordinates themselves (needs ``n_bits == n_features``).
+        ``"random"``: the first ``n_bits`` columns of a Haar-random rotation (QR of a
+        Gaussian matrix, sign-fixed; seeded by ``random_state``). ``"pca"``: the top
+        ``n_bits`` eigenvectors of ``Xc.T @ Xc``, ``Xc`` being the data as transform
+        sees it (centred when ``center=True``; without centring these are the
+        uncentred second-moment directions, as TruncatedSVD). ``"itq"``: those
+        directions followed by the ITQ rotation, ``n_iter`` iterations from a random
+        start. PCA and ITQ are meant for centred data: use ``center=True``.
+    center : bool, default=False
+        Subtract the training mean before the rotation (and before the sign).
+    n_iter : int, default=50
+        ITQ iterations (ignored for other rotations).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random rotation and the ITQ start.
+    encode : {"packed", "index", "sign"}, default="packed"
+        Output of ``transform``. ``"packed"``: uint8 array of shape
+        ``(n_samples, ceil(n_bits / 8))``, bits in ``np.packbits`` order (bit ``j`` is
+        bit ``7 - j % 8`` of byte ``j // 8``: the first bit is the most significant;
+        padding bits are 0). ``"index"``: int64 array of shape ``(n_samples, 1)``, the
+        sign pattern read as a binary number with the first bit most significant
+        (the reference's index); needs ``n_bits <= 63``. ``"sign"``: the reference's
+        quantized vector, ``±1/sqrt(n_bits)`` per bit, in the float dtype of X.
+
+    Attributes
+    ----------
+    n_bits_ : int
+        The number of bits actually used.
+    components_ : ndarray of shape (n_bits_, n_features_in_)
+        The projection, with orthonormal rows: the code of ``x`` is the sign
+        pattern of ``z = components_ @ (x - mean_)``. The identity when
+        ``rotation=None``.
+    mean_ : ndarray of shape (n_features_in_,)
+        The training mean when ``center=True``, zeros otherwise.
+    itq_loss_ : ndarray of shape (n_iter + 1,)
+        Only for ``rotation="itq"``: the quantization loss ``||B - V R||_F^2`` of the
+        training data before each ITQ update and after the last one.
+    bit_balance_ : ndarray of shape (n_bits_,)
+        Fraction of ones of each bit on the training data (0.5 is balanced).
+    code_entropy_ : float
+        Entropy in bits of the empirical distribution of the training codes (at most
+        ``min(n_bits_, log2(n_samples))``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    hamming_knn : Exact nearest neighbours of packed codes in Hamming distance.
+    bsq_auxiliary_loss : The reference's entropy auxiliary loss.
+
+    Notes
+    -----
+    A bit is 1 exactly when its coordinate is ``> 0``. Dividing a vector by its norm
+    changes no sign, so the bits are computed from ``z`` directly (the reference's
+    float32 normalisation can underflow or overflow for extreme values; this never
+    does). A zero vector (after centring) gets all bits 0 -- index 0, the code
+    ``-1/sqrt(n_bits)`` everywhere -- as in the reference, since ``0 > 0`` is false.
+    Rows with NaN or inf raise ``ValueError`` naming the rows.
+
+    ``inverse_transform`` returns ``mean_ + components_.T @ s`` with ``s`` the code
+    on the unit sphere: a unit vector (before the mean is added) in the direction
+    the code represents. Norms are not stored, so it reconstructs directions only;
+    ``score`` measures exactly that, as a mean cosine similarity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skquant import BinarySphericalEncoder
+    >>> X = np.array([[0.5, -1.0, 2.0], [-0.1, 0.3, 0.0], [1.0, 1.0, -1.0]])
+    >>> enc = BinarySphericalEncoder(encode="index").fit(X)
+    >>> enc.transform(X).ravel()  # bits 101, 010, 110
+    array([5, 2, 6])
+    >>> enc.set_params(encode="packed").transform(X)
+    array([[160],
+           [ 64],
+           [192]], dtype=uint8)
+    >>> enc.inverse_transform(np.array([[160]], dtype=np.uint8)).round(4)
+    array([[ 0.5774, -0.5774,  0.5774]])
+    >>> round(enc.score(X), 4)
+    0.8707
+    """
+
+    _parameter_constraints: dict = {
+        "n_bits": [Interval(Integral, 1, None, closed="left"), None],
+        "rotation": [StrOptions({"random", "pca", "itq"}), None],
+        "center": ["boolean"],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "encode": [StrOptions({"packed", "index", "sign"})],
+    }
+
+    def __init__(
+        self,
+        n_bits=None,
+        *,
+        rotation=None,
+        center=False,
+        n_iter=50,
+        random_state=None,
+        encode="packed",
+    ):
+        self.n_bits = n_bits
+        self.rotation = rotation
+        self.center = center
+        self.n_iter = n_iter
+        self.random_state = random_state
+        self.encode = encode
+
+    # ------------------------------------------------------------------ fitting
+    def _validate(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            order="C",
+            ensure_all_finite=False,
+            reset=reset,
+        )
+        return X
+
+    def _check_index_bits(self, n_bits):
+        if self.encode == "index" and n_bits > 63:
+            raise ValueError(
+                f'encode="index" packs the code into one int64, so it needs n_bits <= 63; '
+                f'got n_bits={n_bits}. Use encode="packed" for longer codes.'
+            )
+
+    def _fit(self, X):
+        """Fit on validated X; returns the packed training codes."""
+        rows = _nonfinite_rows(X)
+        if rows.size:
+            _raise_nonfinite(rows)
+        n_samples, n_features = X.shape
+        n_bits = n_features if self.n_bits is None else self.n_bits
+        if n_bits > n_features:
+            raise ValueError(
+                f"n_bits={n_bits} exceeds n_features={n_features}: a rotation has at "
+                "most n_features orthonormal directions; use n_bits <= n_features."
+            )
+        if self.rotation is None and n_bits != n_features:
+            raise ValueError(
+                f"rotation=None keeps the {n_features} input coordinates, so n_bits must "
+                f"be None or {n_features}; got n_bits={n_bits}. Use rotation='random', "
+                "'pca' or 'itq' to reduce the dimension."
+            )
+        self._check_index_bits(n_bits)
+        if self.center:
+            mean = X.mean(axis=0, dtype=np.float64)
+        else:
+            mean = np.zeros(n_features)
+        rng = check_random_state(self.random_state)
+        if self.rotation is None:
+            components = np.eye(n_features)
+        elif self.rotation == "random":
+            components = _random_orthonormal(n_features, n_bits, rng).T.copy()
+        else:
+            Xc = X.astype(np.float64)
+            Xc -= mean
+            P = _principal_directions(Xc, n_bits)
+            if self.rotation == "itq":
+                R, self.itq_loss_ = _itq(Xc @ P.T, self.n_iter, rng)
+                components = R.T @ P
+            else:
+                components = P
+        self.mean_ = mean
+        self.components_ = components
+        self.n_bits_ = n_bits
+        self._identity = self.rotation is None
+        codes = self._pack(X)
+        self.bit_balance_ = np.unpackbits(codes, axis=1, count=n_bits).mean(axis=0)
+        self.code_entropy_ = _empirical_entropy(codes)
+        return codes
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the centring and the rotation, and record diagnostics of the codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; float32 stays float32, other numerics become float64.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : BinarySphericalEncoder
+            The fitted encoder.
+        """
+        self._fit(self._validate(X, reset=True))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit, then encode X (without encoding it twice).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        codes : ndarray
+            As :meth:`transform`.
+        """
+        X = self._validate(X, reset=True)
+        return self._format(self._fit(X), X.dtype)
+
+    # ---------------------------------------------------------------- transform
+    def _pack(self, X):
+        """Packed codes of validated X; raises ValueError naming NaN/inf rows."""
+        n = X.shape[0]
+        out = np.empty((n, (self.n_bits_ + 7) // 8), dtype=np.uint8)
+        bad = np.empty(n, dtype=np.bool_)
+        offset = self.mean_.astype(X.dtype)
+        if self._identity:
+            K.sign_pack(X, offset, out, bad)
+        else:
+            W = np.ascontiguousarray(self.components_.T, dtype=X.dtype)
+            K.rotate_sign_pack(X, offset, W, out, bad)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            nonfinite = rows[~np.isfinite(X[rows]).all(axis=1)]
+            if nonfinite.size:
+                _raise_nonfinite(nonfinite)
+            raise ValueError(
+                f"The rotated values of {len(rows)} row(s) of X overflow {X.dtype} "
+                f"(row(s) {', '.join(map(str, rows[:10]))}); rescale X or pass float64."
+            )
+        return out
+
+    def _format(self, packed, dtype):
+        if self.encode == "packed":
+            return packed
+        n_bits = self.n_bits_
+        if self.encode == "index":
+            self._check_index_bits(n_bits)
+            index = np.zeros(packed.shape[0], dtype=np.uint64)
+            for b in range(packed.shape[1]):
+                index = (index << np.uint64(8)) | packed[:, b]
+            index >>= np.uint64(8 * packed.shape[1] - n_bits)
+            return index.astype(np.int64)[:, None]
+        bits = np.unpackbits(packed, axis=1, count=n_bits)
+        level = dtype.type(1.0 / np.sqrt(n_bits))
+        return np.where(bits.astype(bool), level, -level).astype(dtype, copy=False)
+
+    def transform(self, X):
+        """Encode X as binary spherical codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode; rows with NaN or inf raise ``ValueError``.
+
+        Returns
+        -------
+        codes : ndarray
+            ``encode="packed"``: uint8 of shape ``(n_samples, ceil(n_bits_ / 8))``;
+            ``"index"``: int64 of shape ``(n_samples, 1)``; ``"sign"``: shape
+            ``(n_samples, n_bits_)`` of ``±1/sqrt(n_bits_)`` in the dtype of X.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return self._format(self._pack(X), X.dtype)
+
+    # -------------------------------------------------------- inverse_transform
+    def _bits_from_codes(self, codes):
+        """Decode any of the three encodings to a (n, n_bits_) bool array.
+
+        uint8 means packed; another integer dtype means index; a float dtype means
+        sign codes (read by their sign). Returns the bits and the output dtype.
+        """
+        n_bits = self.n_bits_
+        n_bytes = (n_bits + 7) // 8
+        if hasattr(codes, "toarray") or hasattr(codes, "tocsr"):
+            raise TypeError("inverse_transform needs a dense array of codes, got sparse.")
+        codes = check_array(codes, dtype=None, ensure_2d=False, ensure_all_finite=False)
+        kind = codes.dtype.kind
+        if codes.dtype == np.uint8:
+            if codes.ndim != 2 or codes.shape[1] != n_bytes:
+                raise ValueError(
+                    f"uint8 codes are read as packed codes of shape (n_samples, "
+                    f"{n_bytes}) for n_bits_={n_bits}; got shape {codes.shape}."
+                )
+            bits = np.unpackbits(codes, axis=1)
+            pad = np.flatnonzero(bits[:, n_bits:].any(axis=1))
+            if pad.size:
+                raise ValueError(
+                    f"Packed codes have non-zero padding bits (bits {n_bits} and up of "
+                    f"the last byte) in row(s) {', '.join(map(str, pad[:10]))}; they "
+                    f"are not codes of this encoder."
+                )
+            return bits[:, :n_bits].astype(bool), np.float64
+        if kind in "iu":
+            if n_bits > 63:
+                raise ValueError(
+                    f"Integer codes are read as indices, which need n_bits_ <= 63; "
+                    f"this encoder has n_bits_={n_bits}: pass packed uint8 codes."
+                )
+            if not (codes.ndim == 1 or (codes.ndim == 2 and codes.shape[1] == 1)):
+                raise ValueError(
+                    "Integer codes are read as indices of shape (n_samples,) or "
+                    f"(n_samples, 1); got shape {codes.shape}."
+                )
+            codes = codes.reshape(-1)
+            out = np.flatnonzero((codes < 0) | (codes >= 2**n_bits))
+            if out.size:
+                raise ValueError(
+                    f"Index codes must lie in [0, 2**{n_bits}); got out-of-range values "
+                    f"in row(s) {', '.join(map(str, out[:10]))}."
+                )
+            index = codes.astype(np.int64)
+            shifts = np.arange(n_bits - 1, -1, -1, dtype=np.int64)
+            return ((index[:, None] >> shifts) & 1).astype(bool), np.float64
+        if kind == "f":
+            if codes.ndim != 2 or codes.shape[1] != n_bits:
+                raise ValueError(
+                    f"Float codes are read as sign codes of shape (n_samples, {n_bits}); "
+                    f"got shape {codes.shape}."
+                )
+            rows = _nonfinite_rows(codes)
+            if rows.size:
+                _raise_nonfinite(rows, name="codes")
+            dtype = np.float32 if codes.dtype == np.float32 else np.float64
+            return codes > 0, dtype
+        raise TypeError(
+            f"Codes of dtype {codes.dtype} are not understood: pass uint8 packed codes, "
+            "integer indices or float sign codes (what transform returns)."
+        )
+
+    def inverse_transform(self, X):
+        """Map codes back to unit directions in input space.
+
+        Parameters
+        ----------
+        X : array-like
+            Codes in any of the three encodings, recognised by dtype: uint8 of shape
+            ``(n_samples, ceil(n_bits_ / 8))`` is packed; any other integer dtype, of
+            shape ``(n_samples,)`` or ``(n_samples, 1)``, is index; a float dtype of
+            shape ``(n_samples, n_bits_)`` is sign codes, read by their sign (``> 0``
+            is a 1). Wrong shapes, out-of-range indices and non-zero padding bits
+            raise ``ValueError``.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features_in_)
+            ``mean_ + s @ components_`` with ``s`` the code's ``±1/sqrt(n_bits_)``
+            vector: a unit vector mapped back to input space (plus the mean when
+            centred); norms are not stored. float32 for float32 sign codes, float64
+            otherwise.
+        """
+        check_is_fitted(self)
+        bits, dtype = self._bits_from_codes(X)
+        level = 1.0 / np.sqrt(self.n_bits_)
+        S = np.where(bits, level, -level)
+        X_hat = S @ self.components_
+        if np.any(self.mean_):
+            X_hat += self.mean_
+        return X_hat.astype(dtype, copy=False)
+
+    # -------------------------------------------------------------- evaluation
+    def score(self, X, y=None):
+        """Mean cosine similarity between X and its reconstruction (higher is better).
+
+        Cosines are taken after centring (``x - mean_`` against
+        ``inverse_transform(transform(x)) - mean_``, a unit vector); a row equal to
+        ``mean_`` counts as 0.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode and compare.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            The mean cosine similarity, in [-1, 1].
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        bits = np.unpackbits(self._pack(X), axis=1, count=self.n_bits_).astype(bool)
+        level = 1.0 / np.sqrt(self.n_bits_)
+        recon = np.where(bits, level, -level) @ self.components_
+        Xc = X.astype(np.float64) - self.mean_
+        den = np.linalg.norm(Xc, axis=1) * np.linalg.norm(recon, axis=1)
+        num = np.einsum("ij,ij->i", Xc, recon)
+        cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        return float(cos.mean())
+
+    def auxiliary_loss(
+        self,
+        X,
+        *,
+        inv_temperature=100.0,
+        diversity_gamma=1.0,
+        entropy_loss_weight=0.1,
+        exact_max_dim=EXACT_MAX_DIM,
+    ):
+        """The reference's entropy auxiliary loss of the rotated vectors of X.
+
+        :func:`bsq_auxiliary_loss` applied to ``(X - mean_) @ components_.T``, the
+        ``n_bits_``-dimensional vectors whose signs are the codes: low per-sample
+        entropy means confident bits, high codebook entropy means well-spread codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        inv_temperature, diversity_gamma, entropy_loss_weight, exact_max_dim
+            As in :func:`bsq_auxiliary_loss`.
+
+        Returns
+        -------
+        result : BSQAuxiliaryLoss
+            ``(loss, per_sample_entropy, codebook_entropy, exact)``.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        rows = _nonfinite_rows(X)
+        if rows.size:
+            _raise_nonfinite(rows)
+        Z = np.ascontiguousarray((X.astype(np.float64) - self.mean_) @ self.components_.T)
+        return bsq_auxiliary_loss(
+            Z,
+            inv_temperature=inv_temperature,
+            diversity_gamma=diversity_gamma,
+            entropy_loss_weight=entropy_loss_weight,
+            exact_max_dim=exact_max_dim,
+        )
+
+    # ------------------------------------------------------------------- sklearn
+    @property
+    def _n_features_out(self):
+        """Columns of ``transform``'s output, for ``get_feature_names_out``."""
+        if self.encode == "packed":
+            return (self.n_bits_ + 7) // 8
+        if self.encode == "index":
+            return 1
+        return self.n_bits_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # packed and index codes are integers; sign codes keep the float dtype of X
+        if self.encode == "sign":
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        else:
+            tags.transformer_tags.preserves_dtype = []
+        return tags

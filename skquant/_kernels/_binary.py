@@ -1,0 +1,606 @@
+"""Kernels of the binary spherical encoder: sign + pack, Hamming search, BSQ entropies.
+
+Conventions shared by every kernel here:
+
+- ``X`` is C-ordered ``(n_samples, n_features)`` float32 or float64. Packed codes are
+  C-ordered ``uint8`` rows in ``np.packbits`` order: bit ``j`` of a row is bit
+  ``7 - j % 8`` of byte ``j // 8`` (first bit = most significant), padding bits are 0.
+- A bit is 1 exactly when its coordinate is ``> 0``: zero and negative give 0, as in the
+  reference module (``x > 0``). Scaling a vector by a positive number changes no sign,
+  so the sign kernels never divide by the norm (which also avoids the reference's
+  float32 overflow of the squared norm for huge vectors).
+- Rows are processed in fixed blocks of ``BLOCK`` rows and every output element
+  is written by exactly one block, so no result depends on the number of threads.
+- Hamming kernels work on codes viewed as ``uint64`` words (rows padded with zero
+  bytes to a multiple of 8); the bit order inside a word does not matter for a
+  popcount of an XOR.
+"""
+
+import sys
+
+import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
+
+from ._config import jit, prange
+
+BLOCK = 256
+#: The reference module clamps probabilities at ``CLAMP`` inside the logarithm.
+CLAMP = 1e-5
+LOG_CLAMP = float(np.log(CLAMP))
+#: ``torch.nn.functional.normalize`` divides by ``max(norm, NORM_EPS)``.
+NORM_EPS = 1e-12
+
+
+# --------------------------------------------------------------------------- encoding
+#: ``(w * PACK_MAGIC) >> 56`` gathers the lowest bit of each of the 8 bytes of the
+#: uint64 word ``w`` (read from memory in native byte order) into one byte, the byte
+#: at the lowest address in the most significant position (np.packbits order). Every
+#: partial product lands on its own bit, so no carries occur.
+PACK_MAGIC = np.uint64(
+    0x8040201008040201 if sys.byteorder == "little" else 0x8102040810204080
+)
+PACK_SHIFT = np.uint64(56)
+
+
+@jit
+def _pack_bits(flags, words, out_row):
+    """Pack the 0/1 bytes ``flags`` (viewed as ``words``) into ``out_row``."""
+    for b in range(out_row.shape[0]):
+        out_row[b] = (words[b] * PACK_MAGIC) >> PACK_SHIFT
+
+
+@jit(parallel=True)
+def sign_pack(X, offset, out, bad):
+    """Codes of ``X - offset`` without rotation (the reference's quantizer when
+    ``offset`` is zero; subtracting 0.0 changes no sign).
+
+    One pass over the rows: each row's ``x - offset > 0`` flags go to a small byte
+    buffer (a vectorised compare) and are packed eight at a time by one multiply;
+    finiteness is checked on the way. No temporary beyond one row of bytes per block.
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    offset : (d,) float array (same dtype), IN.
+    out : (n, ceil(d / 8)) uint8 array, OUT: the packed codes (padding bits 0).
+    bad : (n,) bool array, OUT: True where the row of ``X`` holds a NaN or inf (its
+        code is then meaningless and the caller raises).
+    """
+    n, d = X.shape
+    n_bytes = out.shape[1]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        flags = np.zeros(8 * n_bytes, dtype=np.uint8)  # padding flags stay 0
+        words = flags.view(np.uint64)
+        for i in range(blk * BLOCK, min((blk + 1) * BLOCK, n)):
+            finite = True
+            for j in range(d):
+                x = X[i, j]
+                finite &= x - x == 0.0
+                flags[j] = x - offset[j] > 0
+            _pack_bits(flags, words, out[i])
+            bad[i] = not finite
+
+
+@jit(parallel=True)
+def rotate_sign_pack(X, offset, W, out, bad):
+    """Codes of ``(X - offset) @ W``: centre, rotate, sign and pack, in one pass.
+
+    Rows go four at a time, so each element of ``W`` loaded feeds four products; the
+    rotated rows live in a ``(4, n_bits)`` buffer per block of rows (the only float
+    temporary). ``z[j]`` is accumulated over the input coordinates in increasing
+    order (``z = 0; z += (x[k] - offset[k]) * W[k]`` for k = 0, 1, ...), in the dtype
+    of ``X``.
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    offset : (d,) float array (same dtype), IN.
+    W : (d, n_bits) float array (same dtype), IN: the projection, ``components_.T``.
+    out : (n, ceil(n_bits / 8)) uint8 array, OUT.
+    bad : (n,) bool array, OUT: True where the rotated row is not finite (a NaN or inf
+        in the row of ``X``, or an overflow).
+    """
+    n, d = X.shape
+    n_bits = W.shape[1]
+    n_bytes = out.shape[1]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        xc = np.empty((4, d), dtype=X.dtype)
+        z = np.empty((4, n_bits), dtype=X.dtype)
+        flags = np.zeros(8 * n_bytes, dtype=np.uint8)
+        words = flags.view(np.uint64)
+        stop = min((blk + 1) * BLOCK, n)
+        for i0 in range(blk * BLOCK, stop, 4):
+            m = min(4, stop - i0)
+            for r in range(4):  # a short last group repeats its last row
+                i = i0 + min(r, m - 1)
+                for k in range(d):
+                    xc[r, k] = X[i, k] - offset[k]
+            z[:] = 0.0
+            for k in range(d):
+                x0 = xc[0, k]
+                x1 = xc[1, k]
+                x2 = xc[2, k]
+                x3 = xc[3, k]
+                for j in range(n_bits):
+                    w = W[k, j]
+                    z[0, j] += x0 * w
+                    z[1, j] += x1 * w
+                    z[2, j] += x2 * w
+                    z[3, j] += x3 * w
+            for r in range(m):
+                finite = True
+                for j in range(n_bits):
+                    v = z[r, j]
+                    finite &= v - v == 0.0
+                    flags[j] = v > 0
+                _pack_bits(flags, words, out[i0 + r])
+                bad[i0 + r] = not finite
+
+
+# --------------------------------------------------------------------------- Hamming
+@intrinsic
+def _popcount(typingctx, x):
+    """Number of set bits of a uint64 (LLVM ``ctpop``: one instruction where available)."""
+    if not (isinstance(x, types.Integer) and x.bitwidth == 64 and not x.signed):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    # the count (0..64) is returned as int64, so sums stay integers in numba's typing
+    return types.int64(types.uint64), codegen
+
+
+@jit(parallel=True)
+def hamming_matrix(A, B, out):
+    """All Hamming distances between the rows of ``A`` and of ``B``.
+
+    Parameters
+    ----------
+    A : (n, w) uint64 array, IN: packed codes as words.
+    B : (m, w) uint64 array, IN.
+    out : (n, m) int32 array, OUT: ``out[i, j]`` = number of differing bits.
+    """
+    n, w = A.shape
+    m = B.shape[0]
+    for i in prange(n):
+        for j in range(m):
+            c = 0
+            for t in range(w):
+                c += _popcount(A[i, t] ^ B[j, t])
+            out[i, j] = c
+
+
+@jit
+def _distance(Q, i, B, j):
+    if Q.shape[1] == 1:  # codes of up to 64 bits: one word
+        return _popcount(Q[i, 0] ^ B[j, 0])
+    c = 0
+    for t in range(Q.shape[1]):
+        c += _popcount(Q[i, t] ^ B[j, t])
+    return c
+
+
+@jit(parallel=True)
+def hamming_knn(Q, B, k, out_dist, out_idx):
+    """The ``k`` nearest rows of ``B`` to each row of ``Q`` in Hamming distance.
+
+    One pass over ``B`` per query. A row is a candidate when it would enter the
+    current top ``k`` in (distance, index) order: its distance ``c`` is below the
+    threshold ``tau``, or equal to it while fewer than ``k`` candidates lie at or below
+    ``tau``. Candidates go to a small buffer (in index order) and to a histogram of
+    distances; ``tau`` drops as soon as ``k`` candidates lie strictly below it, so after
+    the first rows almost every row costs one popcount and one comparison. A full
+    buffer is compacted to the candidates still at or below ``tau`` (at most ``2k``).
+    The survivors are then placed by a counting sort on the distance, stable in the
+    index. The result is ordered by (distance, index): ties go to the smaller index,
+    whatever the thread count.
+
+    Parameters
+    ----------
+    Q : (n, w) uint64 array, IN: query codes as words.
+    B : (m, w) uint64 array, IN: base codes, ``m >= k``.
+    k : int, IN, ``1 <= k <= m``.
+    out_dist : (n, k) int32 array, OUT.
+    out_idx : (n, k) int64 array, OUT.
+    """
+    for i in prange(Q.shape[0]):
+        _knn_one(Q, i, B, k, out_dist[i], out_idx[i])
+
+
+@jit
+def _knn_one(Q, i, B, k, out_dist, out_idx):
+    """:func:`hamming_knn` for query ``i`` (rows ``out_dist``, ``out_idx``)."""
+    m = B.shape[0]
+    max_d = 64 * Q.shape[1]
+    cap = 4 * k + 64
+    hist = np.zeros(max_d + 1, dtype=np.int64)
+    cand_d = np.empty(cap, dtype=np.int64)
+    cand_j = np.empty(cap, dtype=np.int64)
+    size = 0
+    tau = max_d
+    count = 0  # candidates with distance <= tau
+    for j in range(m):
+        c = _distance(Q, i, B, j)
+        if c < tau or (c == tau and count < k):
+            if size == cap:  # compact: drop candidates above tau
+                kept = 0
+                for t in range(size):
+                    if cand_d[t] <= tau:
+                        cand_d[kept] = cand_d[t]
+                        cand_j[kept] = cand_j[t]
+                        kept += 1
+                size = kept
+            cand_d[size] = c
+            cand_j[size] = j
+            size += 1
+            hist[c] += 1
+            count += 1
+            while count - hist[tau] >= k:
+                count -= hist[tau]
+                tau -= 1
+    # hist[d] becomes the first output slot of distance d (exact for d <= tau)
+    start = 0
+    for dd in range(tau + 1):
+        n_d = hist[dd]
+        hist[dd] = start
+        start += n_d
+    for t in range(size):
+        c = cand_d[t]
+        if c <= tau:
+            pos = hist[c]
+            if pos < k:
+                out_dist[pos] = c
+                out_idx[pos] = cand_j[t]
+                hist[c] = pos + 1
+
+
+# --------------------------------------------------------------------------- entropies
+# The reference's soft assignment of a normalised row x to the 2**D codes
+# c in {-1/sqrt(D), +1/sqrt(D)}**D is softmax(2 * inv_temperature * <x, c>). The logit is
+# a sum over dimensions, so the softmax is a product of independent Bernoullis: bit d
+# is 1 with probability sigmoid(t_d), t_d = scale * x_d, scale = 4 * inv_temperature /
+# sqrt(D). Per dimension the kernels keep a_d = |t_d| and e_d = exp(-a_d): the likely
+# value of bit d has probability 1 / (1 + e_d), the other e_d / (1 + e_d). A code is
+# described by the set F of bits it sets to their unlikely value; its probability is
+# p_max * exp(-C) with p_max the probability of the most likely code and C the sum of
+# a_d over F (its "cost"), so p < CLAMP exactly when C > B = log p_max - log CLAMP.
+
+
+@jit
+def _row_costs(x, scale, a, e):
+    """``a[d] = |t_d|`` and ``e[d] = exp(-a[d])`` for one row; returns ``sum log1p(e)``.
+
+    The row is normalised as ``torch.nn.functional.normalize`` does (divided by
+    ``max(norm, NORM_EPS)``). The entropy kernels take float64 rows only (the caller
+    converts), so they compile once.
+    """
+    d = x.shape[0]
+    big = 0.0
+    for k in range(d):
+        big = max(big, abs(x[k]))
+    s = 0.0
+    if big > 0.0:  # scaled sum of squares: no overflow for entries above 1e154
+        inv_big = 1.0 / big
+        for k in range(d):
+            v = x[k] * inv_big
+            s += v * v
+    factor = scale / max(big * np.sqrt(s), NORM_EPS)
+    lse = 0.0
+    for k in range(d):
+        ak = abs(factor * x[k])
+        a[k] = ak
+        e[k] = np.exp(-ak)
+        lse += np.log1p(e[k])
+    return lse
+
+
+@jit
+def _sorted_costs(a, e, start, stop, cost, weight, tmp_c, tmp_w):
+    """Costs of all 2**(stop-start) patterns of dims start..stop-1, sorted increasingly.
+
+    ``weight`` gets ``exp(-cost)`` (as products of the ``e``). Each dimension doubles
+    the sorted list by merging it with itself shifted by ``a[d]``: O(2**k) in all.
+    Returns the number of entries.
+    """
+    cost[0] = 0.0
+    weight[0] = 1.0
+    size = 1
+    for dd in range(start, stop):
+        ad = a[dd]
+        ed = e[dd]
+        i = 0
+        j = 0
+        k = 0
+        # the shifted list's last entry is the largest, so the first list ends first
+        while j < size:
+            v = cost[j] + ad
+            if i < size and cost[i] <= v:
+                tmp_c[k] = cost[i]
+                tmp_w[k] = weight[i]
+                i += 1
+            else:
+                tmp_c[k] = v
+                tmp_w[k] = weight[j] * ed
+                j += 1
+            k += 1
+        size *= 2
+        for t in range(size):
+            cost[t] = tmp_c[t]
+            weight[t] = tmp_w[t]
+    return size
+
+
+@jit
+def _low_mass_correction(a, e, budget, p_max, c1, w1, c2, w2, tmp_c, tmp_w, W2, S2):
+    """``sum over codes with C > budget of p * (budget - C)`` (<= 0), meet in the middle.
+
+    That is ``sum_{p < CLAMP} p log(p / CLAMP)``: added to the Shannon entropy it gives
+    the reference's ``-sum p log(max(p, CLAMP))``. Both halves of the dimensions are
+    enumerated with sorted costs; for each first-half cost ``C1`` the second-half codes
+    with ``C2 > budget - C1`` form a suffix whose weight and weighted-cost sums ``W2``,
+    ``S2`` are precomputed. O(2**(D/2)) per row instead of O(2**D).
+    """
+    d = a.shape[0]
+    h = d // 2
+    n1 = _sorted_costs(a, e, 0, h, c1, w1, tmp_c, tmp_w)
+    n2 = _sorted_costs(a, e, h, d, c2, w2, tmp_c, tmp_w)
+    W2[n2] = 0.0
+    S2[n2] = 0.0
+    for t in range(n2 - 1, -1, -1):
+        W2[t] = W2[t + 1] + w2[t]
+        S2[t] = S2[t + 1] + w2[t] * c2[t]
+    corr = 0.0
+    k = n2  # first second-half index with c2 > budget - c1[i]; only moves down
+    for i in range(n1):
+        thr = budget - c1[i]
+        while k > 0 and c2[k - 1] > thr:
+            k -= 1
+        if k < n2:
+            corr += w1[i] * ((budget - c1[i]) * W2[k] - S2[k])
+    return p_max * corr
+
+
+@jit
+def _high_mass_entropy(a, e, budget, p_max, log_p_max, order, st_i, st_c, st_p, cap):
+    """The reference's clamped entropy by enumerating the codes with ``p >= CLAMP``.
+
+    ``-sum_{p >= CLAMP} p log p - log(CLAMP) * (1 - sum_{p >= CLAMP} p)``: depth-first
+    over flip sets in increasing-cost order, pruned at the budget. Returns NaN when
+    more than ``cap`` codes qualify (the caller then uses the meet in the middle).
+    """
+    d = a.shape[0]
+    m = 0
+    for k in range(d):  # insertion sort of the affordable dimensions by cost
+        if a[k] <= budget:
+            j = m
+            while j > 0 and a[order[j - 1]] > a[k]:
+                order[j] = order[j - 1]
+                j -= 1
+            order[j] = k
+            m += 1
+    plogp = p_max * log_p_max
+    other = 0.0
+    count = 0
+    top = 1
+    st_i[0] = 0
+    st_c[0] = 0.0
+    st_p[0] = p_max
+    while top > 0:
+        top -= 1
+        start = st_i[top]
+        c = st_c[top]
+        p = st_p[top]
+        for j in range(start, m):
+            c2 = c + a[order[j]]
+            if c2 > budget:
+                break
+            p2 = p * e[order[j]]
+            plogp += p2 * (log_p_max - c2)
+            other += p2
+            count += 1
+            if count > cap:
+                return np.nan
+            if j + 1 < m:
+                st_i[top] = j + 1
+                st_c[top] = c2
+                st_p[top] = p2
+                top += 1
+    low_mass = -np.expm1(log_p_max) - other
+    return -plogp - LOG_CLAMP * low_mass
+
+
+@jit
+def _row_terms(x, scale, clamp, cap, a, e, order, st_i, st_c, st_p, work, q0, q1):
+    """Entropy (clamped or not) and bit probabilities of one row; see below."""
+    d = x.shape[0]
+    lse = _row_costs(x, scale, a, e)
+    entropy = lse
+    total_cost = 0.0
+    for k in range(d):
+        q_high = 1.0 / (1.0 + e[k])
+        q_low = e[k] * q_high
+        entropy += a[k] * q_low
+        total_cost += a[k]
+        if x[k] > 0:
+            q0[k] = q_low
+            q1[k] = q_high
+        else:
+            q0[k] = q_high
+            q1[k] = q_low
+    log_p_max = -lse
+    budget = log_p_max - LOG_CLAMP
+    if not (clamp and total_cost > budget):  # no code has p < CLAMP
+        return entropy
+    if budget < 0.0:
+        return -LOG_CLAMP
+    p_max = np.exp(log_p_max)
+    value = _high_mass_entropy(a, e, budget, p_max, log_p_max, order, st_i, st_c, st_p, cap)
+    if value == value:
+        return value
+    h = d // 2
+    n1 = 1 << h
+    n2 = 1 << (d - h)
+    c1 = work[:n1]
+    w1 = work[n1 : 2 * n1]
+    rest = work[2 * n1 :]
+    c2 = rest[:n2]
+    w2 = rest[n2 : 2 * n2]
+    tmp_c = rest[2 * n2 : 3 * n2]
+    tmp_w = rest[3 * n2 : 4 * n2]
+    W2 = rest[4 * n2 : 5 * n2 + 1]
+    S2 = rest[5 * n2 + 1 : 6 * n2 + 2]
+    return entropy + _low_mass_correction(
+        a, e, budget, p_max, c1, w1, c2, w2, tmp_c, tmp_w, W2, S2
+    )
+
+
+@jit(parallel=True)
+def bsq_sample_terms(X, scale, clamp, out_entropy, out_q0, out_q1):
+    """Per-row entropy of the factorised soft assignment, and its bit probabilities.
+
+    The Shannon entropy of a row is the sum of its binary entropies,
+    ``log1p(e_d) + a_d e_d / (1 + e_d)``, O(D). With ``clamp`` it becomes the
+    reference's ``-sum p log(max(p, CLAMP))``, which differs only for rows whose least
+    likely code has ``p < CLAMP``: if even the most likely code is below ``CLAMP`` the
+    value is ``-log CLAMP``; otherwise the codes above ``CLAMP`` are enumerated when
+    there are few (peaked rows), else the mass below is handled by a meet in the middle.
+
+    Parameters
+    ----------
+    X : (n, D) float64 array, IN.
+    scale : float, IN: ``4 * inv_temperature / sqrt(D)``.
+    clamp : bool, IN: compute the reference's clamped entropy (cost up to O(2**(D/2))
+        per row) instead of the Shannon entropy.
+    out_entropy : (n,) float64 array, OUT: per-row entropy (nats).
+    out_q0, out_q1 : (n, D) float64 arrays, OUT: probabilities of bit 0 and of bit 1
+        (each computed directly, so that tiny ones keep their relative precision).
+    """
+    n, d = X.shape
+    h = d // 2
+    n1 = 1 << h
+    n2 = 1 << (d - h)
+    cap = n1 + n2
+    n_stack = d * (d + 1) // 2 + 1
+    n_work = 2 * n1 + 6 * n2 + 2 if clamp else 0
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        a = np.empty(d)
+        e = np.empty(d)
+        order = np.empty(d, dtype=np.int64)
+        st_i = np.empty(n_stack, dtype=np.int64)
+        st_c = np.empty(n_stack)
+        st_p = np.empty(n_stack)
+        work = np.empty(n_work)
+        for i in range(blk * BLOCK, min((blk + 1) * BLOCK, n)):
+            out_entropy[i] = _row_terms(
+                X[i], scale, clamp, cap, a, e, order, st_i, st_c, st_p, work,
+                out_q0[i], out_q1[i],
+            )
+
+
+@jit
+def _accumulate_pairs(A, B, out):
+    """``out += A.T @ B`` on one thread.
+
+    Two rows of ``out`` at a time, summed over the rows of ``A`` and ``B`` four at a
+    time: each load of ``B`` feeds two products and each partial sum collects four,
+    in a fixed order.
+    """
+    r, n_hi = A.shape
+    n_lo = B.shape[1]
+    r4 = r - r % 4
+    o0 = np.empty(n_lo)
+    o1 = np.empty(n_lo)
+    for h0 in range(0, n_hi, 2):
+        h1 = min(h0 + 1, n_hi - 1)
+        o0[:] = 0.0
+        o1[:] = 0.0
+        for i in range(0, r4, 4):
+            a00 = A[i, h0]
+            a01 = A[i + 1, h0]
+            a02 = A[i + 2, h0]
+            a03 = A[i + 3, h0]
+            a10 = A[i, h1]
+            a11 = A[i + 1, h1]
+            a12 = A[i + 2, h1]
+            a13 = A[i + 3, h1]
+            for lo in range(n_lo):
+                b0 = B[i, lo]
+                b1 = B[i + 1, lo]
+                b2 = B[i + 2, lo]
+                b3 = B[i + 3, lo]
+                o0[lo] += a00 * b0 + a01 * b1 + a02 * b2 + a03 * b3
+                o1[lo] += a10 * b0 + a11 * b1 + a12 * b2 + a13 * b3
+        for i in range(r4, r):
+            a0 = A[i, h0]
+            a1 = A[i, h1]
+            for lo in range(n_lo):
+                o0[lo] += a0 * B[i, lo]
+                o1[lo] += a1 * B[i, lo]
+        for lo in range(n_lo):
+            out[h0, lo] += o0[lo]
+        if h1 != h0:
+            for lo in range(n_lo):
+                out[h1, lo] += o1[lo]
+
+
+@jit(parallel=True)
+def bsq_codebook_partials(Q0, Q1, h, rows, out):
+    """Per-part sums of all 2**D code probabilities, in one parallel region.
+
+    The probability of code ``(hi << (D-h)) | lo`` for row ``i`` is ``A[i, hi] *
+    B[i, lo]``, with ``A`` the probabilities of every pattern of the first ``h`` bits
+    and ``B`` those of the remaining bits (index order, first bit most significant).
+    The rows are split into ``n_parts = out.shape[0]`` consecutive parts of equal size
+    (a function of ``n`` and ``n_parts`` only); each part builds ``A`` and ``B`` for
+    ``rows`` rows at a time and adds ``A.T @ B`` to its own ``out[p]``. The caller adds
+    the parts in order, so the result does not depend on the thread count.
+
+    Parameters
+    ----------
+    Q0, Q1 : (n, D) float64 arrays, IN: bit probabilities from :func:`bsq_sample_terms`.
+    h : int, IN: bits of the first half.
+    rows : int, IN: rows per table block (the tables take ``rows * (2**h + 2**(D-h))``
+        floats per thread).
+    out : (n_parts, 2**h, 2**(D-h)) float64 array, OUT.
+    """
+    n = Q0.shape[0]
+    n_parts = out.shape[0]
+    size = (n + n_parts - 1) // n_parts
+    for p in prange(n_parts):
+        _part_sums(Q0, Q1, h, rows, p * size, min(n, (p + 1) * size), out[p])
+
+
+@jit
+def _part_sums(Q0, Q1, h, rows, start, stop, out):
+    """``out`` = sum over rows ``start..stop-1`` of their code probabilities."""
+    d = Q0.shape[1]
+    n_hi, n_lo = out.shape
+    A = np.empty((rows, n_hi))
+    B = np.empty((rows, n_lo))
+    out[:] = 0.0
+    for first in range(start, stop, rows):
+        r = min(rows, stop - first)
+        for t in range(r):
+            _expand(Q0[first + t], Q1[first + t], 0, h, A[t])
+            _expand(Q0[first + t], Q1[first + t], h, d, B[t])
+        _accumulate_pairs(A[:r], B[:r], out)
+
+
+@jit
+def _expand(q0, q1, start, stop, out):
+    """Product probabilities of all bit patterns of dims ``start..stop-1`` (index order)."""
+    out[0] = 1.0
+    size = 1
+    for dd in range(start, stop):
+        p1 = q1[dd]
+        p0 = q0[dd]
+        for m in range(size - 1, -1, -1):
+            v = out[m]
+            out[2 * m + 1] = v * p1
+            out[2 * m] = v * p0
+        size *= 2
