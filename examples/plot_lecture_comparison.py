@@ -94,7 +94,7 @@ def main(argv=None):
     Returns the results: for each source, the arrays ``bits``, ``uniform``,
     ``lloyd_max``, ``compander`` and ``zador``.
     """
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[1])
+    parser = argparse.ArgumentParser(description="Lecture comparison of quantizer designs.")
     parser.add_argument("--plot", metavar="FILE", help="save the figure to FILE (PNG, PDF, ...)")
     parser.add_argument("--max-bits", type=int, default=8, help="largest bit width (default 8)")
     args = parser.parse_args(argv)

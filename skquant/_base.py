@@ -95,6 +95,22 @@ def summarize_column(column, sample_weight=None):
     return ColumnSummary(u, W, S1, S2, shift)
 
 
+def unit_summary(summary):
+    """The summary of the column divided by a power of two near its largest ``|x|``,
+    and that power (1 for columns of ordinary magnitude).
+
+    Designs square the data: near 1e300 the squares overflow and on subnormal columns
+    they underflow. Dividing by a power of two is exact, so a design on the scaled
+    column, multiplied back, is the design of the column itself.
+    """
+    exponent = int(np.frexp(max(-summary.u[0], summary.u[-1], np.finfo(float).tiny))[1])
+    if -64 <= exponent <= 64:
+        return summary, 1.0
+    unit = float(np.ldexp(1.0, exponent))
+    u, W, S1, S2 = K.summarize_sorted(summary.u / unit, summary.weights, summary.shift / unit)
+    return ColumnSummary(u, W, S1, S2, summary.shift / unit), unit
+
+
 def _ceil_to_dtype(values, dtype):
     """Round float64 thresholds up to ``dtype``.
 
@@ -136,7 +152,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_bits": [Interval(Integral, 1, 16, closed="both")],
+        "n_bits": [Interval(Integral, 1, 16, closed="both"), "array-like"],
         "encode": [StrOptions({"ordinal", "onehot", "onehot-dense", "reconstruct"})],
     }
 
@@ -160,17 +176,32 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             )
         return X, sample_weight
 
+    def _bits_per_feature(self, n_features):
+        """``n_bits`` as an int array of one width per feature (validated)."""
+        bits = np.asarray(self.n_bits)
+        if bits.ndim == 0:
+            return np.full(n_features, int(bits), dtype=np.int64)
+        if bits.ndim != 1 or bits.shape[0] != n_features:
+            raise ValueError(
+                f"n_bits must be an int or an array of {n_features} ints (one per "
+                f"feature), got shape {bits.shape}."
+            )
+        if bits.dtype.kind not in "iu" or bits.min() < 1 or bits.max() > 16:
+            raise ValueError(f"n_bits values must be integers in [1, 16], got {bits.tolist()}.")
+        return bits.astype(np.int64)
+
     def _fit_columns(self, X, sample_weight, fit_column=None):
         """Summarise and design every column; set the codebook attributes."""
         fit_column = self._fit_column if fit_column is None else fit_column
-        M = 2**self.n_bits
         n_features = X.shape[1]
+        bits = self._bits_per_feature(n_features)
 
         def one(j):
             summary = summarize_column(X[:, j], sample_weight)
             if summary is None:
                 return None
             k = summary.u.shape[0]
+            M = 2 ** int(bits[j])
             if k <= M:
                 levels = summary.u.copy()
                 thresholds = 0.5 * (levels[1:] + levels[:-1])
@@ -190,21 +221,24 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                 f"Input X contains NaN or inf in column(s) {_column_names(self, bad)}; "
                 "quantizers need finite values: impute or drop them first."
             )
-        self._set_codebook(X.dtype, [r[0] for r in results], [r[1] for r in results])
-        few = [j for j, r in enumerate(results) if r[2].get("exact") and len(r[1]) < M]
+        self._set_codebook(
+            X.dtype, [r[0] for r in results], [r[1] for r in results], 2 ** int(bits.max())
+        )
+        few = [
+            j for j, r in enumerate(results) if r[2].get("exact") and len(r[1]) < 2 ** bits[j]
+        ]
         if few:
             warnings.warn(
                 f"Column(s) {_column_names(self, few)} have fewer distinct values than "
-                f"the {M} levels of n_bits={self.n_bits}: each distinct value gets its "
-                "own level (zero error); n_levels_ holds the real count.",
+                f"their 2**n_bits levels (n_bits={self.n_bits}): each distinct value "
+                "gets its own level (zero error); n_levels_ holds the real count.",
                 UserWarning,
                 stacklevel=4,  # user -> _fit_context wrapper -> fit -> here
             )
         return [r[2] for r in results]
 
-    def _set_codebook(self, dtype, thresholds, levels):
-        """Store dense, padded ``thresholds_`` / ``levels_`` from per-feature lists."""
-        M = 2**self.n_bits
+    def _set_codebook(self, dtype, thresholds, levels, M):
+        """Store dense ``thresholds_`` / ``levels_``, padded to ``M`` levels per feature."""
         d = len(levels)
         T = np.full((d, M - 1), np.inf, dtype=np.float64)
         L = np.empty((d, M), dtype=np.float64)
@@ -222,7 +256,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     # ---------------------------------------------------------------- transform
     @property
     def _codes_dtype(self):
-        return np.uint8 if self.n_bits <= 8 else np.uint16
+        return np.uint8 if self.levels_.shape[1] <= 256 else np.uint16
 
     def _encode(self, X):
         """Validated X -> ordinal codes, raising on NaN/inf."""

@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
 from . import design
-from ._base import BaseScalarQuantizer
+from ._base import BaseScalarQuantizer, unit_summary
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
 
 # Above this many DP cells (n_levels x distinct values) "optimal" would need more than
@@ -103,8 +103,10 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
 
     Parameters
     ----------
-    n_bits : int, default=4
-        Bits per value, 1 to 16; each feature gets ``2 ** n_bits`` levels.
+    n_bits : int or array-like of shape (n_features,), default=4
+        Bits per value, 1 to 16; each feature gets ``2 ** n_bits`` levels. An array
+        gives each feature its own width (see :func:`skquant.allocate_bits`); the
+        fitted arrays are then padded to the widest feature.
     encode : {"ordinal", "onehot", "onehot-dense", "reconstruct"}, default="ordinal"
         Output of ``transform``: integer codes, a sparse or dense one-hot matrix, or
         the quantized values themselves (same float dtype as X), for pipelines that
@@ -253,9 +255,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         if self.distribution is None:
             infos = self._fit_columns(X, sample_weight)
         else:
-            self._design = design.lloyd_max(self.distribution, 2**self.n_bits)
+            self._designs = {}
             infos = self._fit_columns(X, sample_weight, fit_column=self._fit_parametric)
-            del self._design
+            del self._designs
         self.n_iter_ = np.array([info.get("n_iter", 0) for info in infos], dtype=np.int64)
         self.mse_ = np.array([info.get("mse", 0.0) for info in infos])
         if self.distribution is not None:
@@ -275,6 +277,8 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
     def _check_init(self, n_features):
         if isinstance(self.init, str):
             return None
+        if np.ndim(self.n_bits) != 0:
+            raise ValueError("An init array needs a single n_bits for every feature.")
         M = 2**self.n_bits
         init = np.asarray(self.init, dtype=np.float64)
         if init.ndim == 1:
@@ -300,6 +304,11 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         return [_strictly_increasing(s, summary.u) for s in starts[: self.n_init]]
 
     def _fit_column(self, summary, n_levels, j):
+        scaled, unit = unit_summary(summary)  # exact power-of-two rescaling
+        if unit != 1.0:
+            t, y, info = self._fit_column(scaled, n_levels, j)
+            info["mse"] = summary.sse(t * unit, y * unit) / summary.total_weight
+            return t * unit, y * unit, info
         if self.algorithm == "optimal":
             return self._fit_optimal(summary, n_levels)
         best = None
@@ -322,7 +331,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
     def _fit_parametric(self, summary, n_levels, j):
         """The analytic Lloyd–Max design for ``distribution``, moved to the column."""
         loc, scale = _location_scale(summary, self.distribution)
-        d = self._design
+        if n_levels not in self._designs:  # one design per width (dicts are thread-safe)
+            self._designs[n_levels] = design.lloyd_max(self.distribution, n_levels)
+        d = self._designs[n_levels]
         if isinstance(self.distribution, str):
             centre, unit = 0.0, 1.0  # the named designs are standardised
         else:

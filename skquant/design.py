@@ -841,6 +841,19 @@ def _normal_float_offset(n_bits):
     return round(1 - 0.5 * (1 / (2 * (n - 1)) + 1 / (2 * n)), 7)
 
 
+def _linspace_float32(start, end, steps):
+    """``torch.linspace`` in float32: ``start + i*step`` for the first half of the
+    points, ``end - (steps-1-i)*step`` for the second (bitsandbytes' probabilities)."""
+    start, end = np.float32(start), np.float32(end)
+    if steps == 1:
+        return np.array([start], dtype=np.float64)
+    step = (end - start) / np.float32(steps - 1)
+    i = np.arange(steps, dtype=np.float32)
+    first = start + step * i
+    second = end - step * (np.float32(steps - 1) - i)
+    return np.where(np.arange(steps) < steps // 2, first, second).astype(np.float64)
+
+
 def normal_float_levels(n_bits=4):
     """The NormalFloat codebook of QLoRA (Dettmers et al. 2023), on ``[-1, 1]``.
 
@@ -850,10 +863,11 @@ def normal_float_levels(n_bits=4):
     ``Phi^-1(linspace(p, 1/2, n/2 + 1)[:-1])``, ``n/2 - 1`` negative values
     ``-Phi^-1(linspace(p, 1/2, n/2)[:-1])`` and an exact zero, sorted and divided by
     the largest. The codebook is asymmetric (one more positive value) so that zero is
-    represented exactly. For ``n_bits=4`` these are the 16 NF4 values of bitsandbytes
-    to float32 precision (within ``2**-23``; bitsandbytes rounds the quantile
-    probabilities to float32, this function works in float64). For ``n_bits=1`` the
-    codebook is ``[0, 1]``.
+    represented exactly. The arithmetic follows bitsandbytes: the probabilities are a
+    float32 ``torch.linspace``, the quantiles are rounded to float32 and divided by
+    the largest in float32, so for ``n_bits=4`` the codebook is *exactly* the 16 NF4
+    values of bitsandbytes (as float32 numbers, returned in float64). For
+    ``n_bits=1`` the codebook is ``[0, 1]``.
 
     Parameters
     ----------
@@ -870,16 +884,16 @@ def normal_float_levels(n_bits=4):
     --------
     >>> from skquant.design import normal_float_levels
     >>> normal_float_levels(4).round(4)
-    array([-1.    , -0.6962, -0.5251, -0.3949, -0.2844, -0.1848, -0.091 ,
+    array([-1.    , -0.6962, -0.5251, -0.3949, -0.2844, -0.1848, -0.0911,
             0.    ,  0.0796,  0.1609,  0.2461,  0.3379,  0.4407,  0.5626,
             0.723 ,  1.    ])
     """
     n_bits = _check_int(n_bits, "n_bits")
     half = 2 ** (n_bits - 1)
     offset = _normal_float_offset(n_bits)
-    positive = ndtri(np.linspace(offset, 0.5, half + 1)[:-1])
-    negative = -ndtri(np.linspace(offset, 0.5, half)[:-1])
-    levels = np.sort(np.concatenate((positive, [0.0], negative)))
-    levels /= levels[-1]
+    positive = ndtri(_linspace_float32(offset, 0.5, half + 1)[:-1])
+    negative = -ndtri(_linspace_float32(offset, 0.5, half)[:-1])
+    levels = np.sort(np.concatenate((positive, [0.0], negative)).astype(np.float32))
+    levels = (levels / levels[-1]).astype(np.float64)  # divided in float32, as NF4
     levels.setflags(write=False)
     return levels

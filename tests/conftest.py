@@ -1,5 +1,16 @@
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Bounded examples by default so the suite stays fast; ``--hypothesis-profile=thorough``
+# searches much longer.
+settings.register_profile(
+    "default", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("default")
 
 
 @pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])

@@ -95,3 +95,51 @@ def best_split_merge_gain(u, w, levels):
                 split = cell_cost(u[a:c], w[a:c]) + cell_cost(u[c:b], w[c:b])
                 best = max(best, cost[k] - split - merge)
     return best
+
+
+# --- range-searching quantizers (skquant/_kernels/_uniform.py) -------------------------
+
+
+def family_sse(u, w, t, y, offsets, scales, centroid=False):
+    """Error of each quantizer (offset + scale * t, offset + scale * y), one at a time."""
+    out = []
+    for o, s in zip(offsets, scales):
+        thresholds, levels = o + s * t, o + s * y
+        codes = np.searchsorted(thresholds, u, side="right")
+        if centroid:
+            levels = levels.copy()
+            for k in np.unique(codes):
+                m = codes == k
+                if w[m].sum() > 0:
+                    levels[k] = np.average(u[m], weights=w[m])
+        out.append(float((w * (u - levels[codes]) ** 2).sum()))
+    return np.array(out)
+
+
+def affine_encode(X, scale, zero_point, n_codes):
+    """PyTorch / ONNX QuantizeLinear: clip(round_half_even(x / scale) + zp, 0, n - 1)."""
+    q = np.rint(X.astype(np.float64) / scale) + zero_point
+    return np.clip(q, 0, n_codes - 1).astype(np.int64)
+
+
+def line_minimum(u, w, alpha, beta, gamma, delta, theta_lo, centroid=False):
+    """Minimum over theta > theta_lo of the error of the quantizer with thresholds
+    alpha + theta beta and levels gamma + theta delta (or the cells' centroids), piece
+    by piece: between two crossings of a threshold and a value the cells are fixed and
+    the error quadratic (constant with centroids)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = (u[:, None] - alpha[None, :]) / beta[None, :]
+    cross = np.unique(cross[np.isfinite(cross) & (cross > theta_lo)])
+    ends = np.concatenate([[theta_lo], cross, [np.inf]])
+    best = np.inf
+    for a, b in zip(ends[:-1], ends[1:]):
+        inside = a + 1.0 if np.isinf(b) else 0.5 * (a + b)
+        codes = np.searchsorted(alpha + inside * beta, u, side="right")
+        if centroid:
+            best = min(best, sum(cell_cost(u[codes == k], w[codes == k]) for k in set(codes)))
+            continue
+        r, d = u - gamma[codes], delta[codes]
+        A, B = (w * d * d).sum(), (w * r * d).sum()
+        theta = np.clip(B / A, a, b) if A > 0 else a
+        best = min(best, float((w * (r - theta * d) ** 2).sum()))
+    return best

@@ -87,3 +87,12 @@ def test_budget_errors():
         allocate_bits(LloydMaxQuantizer(), X, 5, min_bits=2)
     with pytest.raises(ValueError, match="smaller than min_bits"):
         allocate_bits(LloydMaxQuantizer(), X, 9, min_bits=3, max_bits=2)
+
+
+def test_allocation_fits_as_measured():
+    X = datasets.load_diabetes().data
+    est = LloydMaxQuantizer()
+    alloc = allocate_bits(est, X, 3 * X.shape[1], max_bits=6)
+    q = LloydMaxQuantizer(n_bits=alloc.n_bits).fit(X)
+    mse = ((X - q.inverse_transform(q.transform(X))) ** 2).mean(axis=0)
+    np.testing.assert_allclose(mse, alloc.mse, rtol=1e-12)

@@ -11,9 +11,9 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skquant import LloydMaxQuantizer
+from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
 
-SCALAR_QUANTIZERS = [LloydMaxQuantizer]
+SCALAR_QUANTIZERS = [LloydMaxQuantizer, UniformClipQuantizer, CompanderQuantizer]
 
 
 @pytest.fixture(params=SCALAR_QUANTIZERS, ids=lambda c: c.__name__)
@@ -215,3 +215,22 @@ def test_pipeline_column_transformer_and_grid_search(Quantizer):
     )
     grid = GridSearchCV(pipe, {"columntransformer__q__n_bits": [1, 4]}, cv=3).fit(X, y)
     assert grid.best_score_ > 0.9
+
+
+def test_per_feature_bit_widths(Quantizer, rng):
+    X = rng.standard_normal((400, 3))
+    q = Quantizer(n_bits=[1, 3, 2]).fit(X)
+    assert q.thresholds_.shape == (3, 7) and q.levels_.shape == (3, 8)
+    assert q.n_levels_.tolist() == [2, 8, 4]
+    for j, b in enumerate([1, 3, 2]):
+        single = Quantizer(n_bits=b).fit(X[:, [j]])
+        M = 2**b
+        np.testing.assert_array_equal(q.thresholds_[j, : M - 1], single.thresholds_[0])
+        assert np.isinf(q.thresholds_[j, M - 1 :]).all()
+        np.testing.assert_array_equal(q.transform(X)[:, j], single.transform(X[:, [j]])[:, 0])
+    assert q.transform(X).dtype == np.uint8
+    assert Quantizer(n_bits=[1, 9, 2]).fit(X).transform(X).dtype == np.uint16
+    with pytest.raises(ValueError, match="one per feature"):
+        Quantizer(n_bits=[1, 2]).fit(X)
+    with pytest.raises(ValueError, match=r"integers in \[1, 16\]"):
+        Quantizer(n_bits=[1, 2, 17]).fit(X)

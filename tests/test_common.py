@@ -5,15 +5,20 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skquant import BinarySphericalEncoder, LloydMaxQuantizer
+from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
 
 ESTIMATORS = [
     LloydMaxQuantizer(),
     LloydMaxQuantizer(algorithm="optimal", encode="onehot"),
     LloydMaxQuantizer(encode="reconstruct"),
     LloydMaxQuantizer(distribution="laplace", n_bits=2),
-    BinarySphericalEncoder(),
-    BinarySphericalEncoder(n_bits=2, rotation="itq", center=True, encode="index"),
+    UniformClipQuantizer(),
+    UniformClipQuantizer(symmetric=True, mode="midtread", n_bits=8, encode="onehot"),
+    UniformClipQuantizer(clip="percentile", encode="reconstruct"),
+    CompanderQuantizer(),
+    CompanderQuantizer(compander="optimal", reconstruction="centroid", encode="reconstruct"),
+    CompanderQuantizer(compander="a-law", clip="mse", n_bits=3),
+    CompanderQuantizer(compander="normal-float", encode="onehot-dense"),
 ]
 
 # n_iter_ is an array, one count per feature (the contract). scikit-learn's

@@ -43,3 +43,46 @@ def test_code_entropy():
         code_entropy([0.5, 1.0])
     with pytest.raises(ValueError, match="non-negative"):
         code_entropy([-1, 0])
+
+
+def test_storage_report_orders_the_sizes(rng):
+    from skquant.metrics import storage_report
+
+    X = np.stack([rng.exponential(size=20000), rng.standard_normal(20000)], axis=1)
+    q = LloydMaxQuantizer(n_bits=[5, 3]).fit(X)
+    r = storage_report(q, X)
+    assert r["n_bits"].tolist() == [5, 3]
+    assert r["fixed_bytes"] == r["packed_bytes"] == 20000  # 8 bits per row
+    assert np.all(r["entropy_bits"] <= [5, 3]) and r["entropy_bits"][0] < 5
+    assert r["entropy_bytes"] < r["zlib_bytes"] <= r["packed_bytes"] * 1.01
+    assert r["entropy_bytes"] < r["lzma_bytes"]
+    assert r["float_bytes"] == 20000 * 2 * 8
+
+
+def test_rate_distortion_scorer_in_search_and_cross_val(rng):
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skquant.metrics import make_rate_distortion_scorer, rate_distortion_score
+
+    X = rng.standard_normal((3000, 2))
+    scorer = make_rate_distortion_scorer(0.02)
+    bits = [1, 2, 3, 4, 5, 6]
+    search = GridSearchCV(LloydMaxQuantizer(), {"n_bits": bits}, scoring=scorer, cv=3).fit(X)
+    # the knee: one more bit must cut the normalised MSE by more than lam
+    assert search.best_params_ == {"n_bits": 4}
+    entropy = GridSearchCV(
+        LloydMaxQuantizer(), {"n_bits": bits}, scoring=make_rate_distortion_scorer(0.02, rate="entropy"), cv=3
+    ).fit(X)
+    assert entropy.best_params_["n_bits"] >= 4  # entropy-coded bits are cheaper
+    pipe = make_pipeline(StandardScaler(), LloydMaxQuantizer(n_bits=3))
+    scores = cross_val_score(pipe, X, scoring=scorer, cv=3)
+    direct = -(0.034548 + 0.02 * 3)  # the Lloyd-Max NMSE of N(0, 1) at 3 bits
+    np.testing.assert_allclose(scores, direct, atol=0.004)
+    q = LloydMaxQuantizer(n_bits=3).fit(X)
+    assert rate_distortion_score(q, X, lam=0.0) == pytest.approx(q.score(X) / X.var(axis=0).mean(), rel=0.02)
+    with pytest.raises(ValueError, match="lam"):
+        make_rate_distortion_scorer(-1.0)
+    with pytest.raises(ValueError, match="encode='ordinal'"):
+        rate_distortion_score(LloydMaxQuantizer(encode="reconstruct").fit(X), X, lam=0.1)

@@ -31,3 +31,21 @@ from ._binary import (  # noqa: F401
     rotate_sign_pack,
     sign_pack,
 )
+from ._bitpack import (  # noqa: F401
+    PACK_CHUNK,
+    pack_bits,
+    packed_size,
+    unpack_bits,
+)
+from ._uniform import (  # noqa: F401
+    affine_encode,
+    family_sse,
+    grid_encode,
+    line_sweep,
+)
+from ._sketch import (  # noqa: F401
+    bin_index,
+    bin_range,
+    sketch_add,
+    sketch_merge_into,
+)

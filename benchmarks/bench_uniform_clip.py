@@ -1,0 +1,123 @@
+"""UniformClipQuantizer against its peers, same data, same run.
+
+Usage: python benchmarks/bench_uniform_clip.py [--n-samples 1000000] [--n-features 8]
+       [--n-bits 4]
+
+Peers with uniform codes: faiss ``ScalarQuantizer`` (QT_4bit / QT_8bit, per-dimension
+min-max range, float32) and scikit-learn's ``KBinsDiscretizer(strategy="uniform")``.
+Reports fit and transform times — transform against ``X.copy()``, with numba's threads
+and with one thread (``X.copy()`` uses one) — and each method's MSE relative to the
+best method of the run.
+"""
+
+import argparse
+import os
+import warnings
+
+import numba
+import numpy as np
+from common import best_time, first_call_time, mixed_columns, print_table
+
+from skquant import UniformClipQuantizer
+
+
+def faiss_sq(n_bits, d):
+    import faiss
+
+    qtype = {4: faiss.ScalarQuantizer.QT_4bit, 8: faiss.ScalarQuantizer.QT_8bit}.get(n_bits)
+    return None if qtype is None else faiss.ScalarQuantizer(d, qtype)
+
+
+def peer_rows(X, n_bits, add):
+    """faiss and KBinsDiscretizer on the same data; shared with bench_compander.py."""
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    kb = KBinsDiscretizer(n_bins=2**n_bits, strategy="uniform", encode="ordinal")
+    t_fit = best_time(lambda: kb.fit(X), repeat=1)
+    t_tr = best_time(lambda: kb.transform(X), repeat=3)
+    add("KBinsDiscretizer uniform", t_fit, t_tr, kb.inverse_transform(kb.transform(X)))
+    try:
+        sq = faiss_sq(n_bits, X.shape[1])
+    except ImportError:
+        print("# faiss not installed: pip install faiss-cpu")
+        return
+    if sq is None:
+        print(f"# faiss ScalarQuantizer has no uniform {n_bits}-bit type")
+        return
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    t_fit = best_time(lambda: sq.train(X32), repeat=1)
+    t_tr = best_time(lambda: sq.compute_codes(X32), repeat=3)
+    add(f"faiss ScalarQuantizer QT_{n_bits}bit (float32)", t_fit, t_tr,
+        sq.decode(sq.compute_codes(X32)).astype(np.float64))
+
+
+def run(estimators, title, args):
+    warnings.simplefilter("ignore")
+    n, d, b = args.n_samples, args.n_features, args.n_bits
+    X = mixed_columns(n, d)
+    print(f"# {title}: {n} x {d} float64 (normal, Laplace, logistic, gamma columns), "
+          f"{b} bits, numba threads {numba.get_num_threads()}, cores {os.cpu_count()}")
+    first = {name: first_call_time(lambda e=est: e.fit(X[:1000]).transform(X[:1000]))
+             for name, est in estimators(b)}
+    t_copy = best_time(lambda: X.copy(), repeat=15)
+    results = []
+
+    def add(name, t_fit, t_tr, X_hat):
+        results.append((name, t_fit, t_tr, ((X - X_hat) ** 2).mean(axis=0)))
+
+    single = {}
+    for name, est in estimators(b):
+        t_fit = best_time(lambda e=est: e.fit(X), repeat=1)
+        t_tr = best_time(lambda e=est: e.transform(X), repeat=15)
+        add(name, t_fit, t_tr, est.inverse_transform(est.transform(X)))
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)  # X.copy() is single-threaded: the like-for-like ratio
+        try:
+            single[name] = best_time(lambda e=est: e.transform(X), repeat=15)
+        finally:
+            numba.set_num_threads(threads)
+    peer_rows(X, b, add)
+    best = np.min([r[3] for r in results], axis=0)
+    rows = []
+    for name, t_fit, t_tr, mse in results:
+        rel = mse / best - 1
+        rows.append({
+            "method": name,
+            "fit s": f"{t_fit:.3f}",
+            "transform s": f"{t_tr:.4f}",
+            "transform / X.copy()": f"{t_tr / t_copy:.2f}",
+            "1 thread / X.copy()": f"{single[name] / t_copy:.2f}" if name in single else "",
+            "MSE over best (mean, max)": f"{rel.mean():+.3f}, {rel.max():+.3f}",
+            "first call s": f"{first[name]:.2f}" if name in first else "",
+        })
+    rows.append({"method": "floor: X.copy()", "transform s": f"{t_copy:.4f}",
+                 "transform / X.copy()": "1.00"})
+    print_table(rows, ["method", "fit s", "transform s", "transform / X.copy()",
+                       "1 thread / X.copy()", "MSE over best (mean, max)", "first call s"])
+    print("# first call: fit + transform of 1000 rows in this process (numba compile "
+          "or cache load)")
+
+
+def estimators(b):
+    return [
+        ("skquant mse, affine midrise (default)", UniformClipQuantizer(b)),
+        ("skquant mse, symmetric midrise", UniformClipQuantizer(b, symmetric=True)),
+        ("skquant mse, affine midtread", UniformClipQuantizer(b, symmetric=False,
+                                                              mode="midtread")),
+        ("skquant minmax, affine midrise", UniformClipQuantizer(b, clip="minmax",
+                                                                symmetric=False)),
+        ("skquant minmax, affine midtread", UniformClipQuantizer(
+            b, clip="minmax", symmetric=False, mode="midtread")),
+    ]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n-samples", type=int, default=1_000_000)
+    parser.add_argument("--n-features", type=int, default=8)
+    parser.add_argument("--n-bits", type=int, default=4)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    run(estimators, "UniformClipQuantizer", parse_args())

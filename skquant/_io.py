@@ -1,0 +1,681 @@
+"""The skquant file format: fitted estimators (and bit-packed codes) without pickle.
+
+A skquant file is a ZIP archive readable by ``np.load`` (an ``.npz``) holding
+
+- ``header.json``: UTF-8 JSON describing everything (format name and version, the
+  estimator's class and parameters, the type, dtype and shape of every fitted
+  attribute, the codes' shape, bit width, data dtype and column names, and a SHA-256
+  digest of the whole content);
+- one ``.npy`` member per array: ``param.<name>.npy`` for array parameters,
+  ``attr.<name>.npy`` for fitted arrays and ``codes.npy`` for the codes, bit-packed at
+  ``n_bits`` per value (layout in :mod:`skquant._kernels._bitpack`).
+
+Reading never unpickles and never imports a name found in the file: arrays are read
+with ``allow_pickle=False`` and must be boolean or numeric; the class is looked up in
+a registry of skquant's own estimators; every field is checked for type, dtype and
+shape, and a digest mismatch, a truncated archive or any inconsistency raises
+``ValueError`` naming the file and the problem. ``doc/file_format.rst`` is the
+specification.
+"""
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import zipfile
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import NotFittedError
+
+from . import _kernels as K
+from ._compat import check_is_fitted
+
+FORMAT = "skquant"
+FORMAT_VERSION = 1
+HEADER = "header.json"
+CODES = "codes"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so equal content gives equal files
+_MAX_HEADER_BYTES = 64 * 2**20
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_MEMBER = re.compile(r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes\.npy\Z")
+_ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else is read
+
+
+class Encoded:
+    """What a skquant file holds: the estimator and, optionally, codes with metadata."""
+
+    def __init__(self, estimator, codes=None, columns=None, data_dtype=None):
+        self.estimator = estimator
+        self.codes = codes
+        self.columns = columns
+        self.data_dtype = data_dtype
+
+
+# ----------------------------------------------------------------------- registry
+def registry():
+    """Class name -> class of every estimator :func:`save` and :func:`load` accept.
+
+    The skquant estimator classes exported by the ``skquant`` package (so estimators
+    register themselves by being exported). :func:`load` looks class names up here and
+    nowhere else.
+    """
+    import skquant
+
+    return {
+        name: obj
+        for name, obj in vars(skquant).items()
+        if not name.startswith("_")
+        and isinstance(obj, type)
+        and issubclass(obj, BaseEstimator)
+        and obj.__module__.startswith("skquant.")
+        and obj.__name__ == name
+    }
+
+
+# ------------------------------------------------------------------ value coding
+def _is_frozen_scipy(value):
+    dist = getattr(value, "dist", None)
+    return (
+        type(value).__name__ == "rv_continuous_frozen"
+        and type(value).__module__.startswith("scipy.stats")
+        and dist is not None
+    )
+
+
+def _scipy_distribution(name):
+    """The scipy.stats continuous distribution ``name`` (only those), or None."""
+    import scipy.stats
+
+    dist = getattr(scipy.stats, name, None) if _NAME.match(name) else None
+    return dist if isinstance(dist, scipy.stats.rv_continuous) else None
+
+
+def _float_json(x):
+    x = float(x)
+    return x if math.isfinite(x) else repr(x)  # "inf", "-inf", "nan"
+
+
+def _encode_value(what, value, arrays, key):
+    """JSON description of ``value``; arrays go to ``arrays[key]``."""
+    if value is None:
+        return {"type": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"type": "bool", "value": bool(value)}
+    if isinstance(value, np.integer):
+        return {"type": "int", "dtype": value.dtype.name, "value": int(value)}
+    if isinstance(value, Integral):
+        return {"type": "int", "value": int(value)}
+    if isinstance(value, np.floating):
+        return {"type": "float", "dtype": value.dtype.name, "value": _float_json(value)}
+    if isinstance(value, Real):
+        return {"type": "float", "value": _float_json(value)}
+    if isinstance(value, str):
+        return {"type": "str", "value": value}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object and value.ndim == 1 and all(isinstance(v, str) for v in value):
+            return {"type": "str_array", "value": [str(v) for v in value]}
+        if value.dtype.kind not in _ARRAY_KINDS or value.dtype.fields is not None:
+            raise ValueError(
+                f"cannot save {what}: arrays of dtype {value.dtype} are not supported "
+                "(only bool, integer and float arrays, and 1-D arrays of str)"
+            )
+        arrays[key] = value
+        return {"type": "array", "dtype": value.dtype.str, "shape": list(value.shape)}
+    if type(value) in (list, tuple):
+        if all(isinstance(v, (Real, np.number)) and not isinstance(v, (bool, np.bool_))
+               for v in value):
+            ints = all(isinstance(v, Integral) for v in value)
+            arrays[key] = np.asarray(value, dtype=np.int64 if ints else np.float64)
+            return {"type": type(value).__name__, "length": len(value)}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = {}
+        for k, v in value.items():
+            if not (v is None or isinstance(v, (str, bool, int, float))):
+                break
+            items[k] = _encode_value(f"{what}[{k!r}]", v, {}, None)
+        else:
+            return {"type": "dict", "value": items}
+    if _is_frozen_scipy(value) and _scipy_distribution(value.dist.name) is not None:
+        if type(_scipy_distribution(value.dist.name)) is type(value.dist):
+            args = [_float_json(a) for a in value.args]
+            kwds = {str(k): _float_json(v) for k, v in value.kwds.items()}
+            return {"type": "scipy_distribution", "name": value.dist.name, "args": args,
+                    "kwds": kwds}
+    raise ValueError(
+        f"cannot save {what}={value!r}: skquant files store only None, bool, int, float, "
+        "str, numeric arrays, lists of numbers, flat dicts and frozen scipy.stats "
+        "distributions (no pickles)"
+    )
+
+
+class _Bad(ValueError):
+    """A malformed file; the message says what is wrong (the path is added later)."""
+
+
+def _expect(cond, message):
+    if not cond:
+        raise _Bad(message)
+
+
+def _json_float(what, v):
+    if isinstance(v, str):
+        _expect(v in ("inf", "-inf", "nan"), f"{what}: expected a number, got {v!r}")
+        return float(v)
+    _expect(isinstance(v, (int, float)) and not isinstance(v, bool),
+            f"{what}: expected a number, got {v!r}")
+    return float(v)
+
+
+def _keys(what, spec, required, optional=()):
+    _expect(isinstance(spec, dict), f"{what}: expected a JSON object, got {spec!r}")
+    missing = set(required) - set(spec)
+    extra = set(spec) - set(required) - set(optional)
+    _expect(not missing, f"{what}: missing field(s) {sorted(missing)}")
+    _expect(not extra, f"{what}: unexpected field(s) {sorted(extra)}")
+
+
+_SCALAR_DTYPES = {
+    "int": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+    "float": ("float16", "float32", "float64"),
+}
+
+
+def _decode_value(what, spec, arrays, key):
+    _expect(isinstance(spec, dict) and "type" in spec, f"{what}: expected a typed value")
+    kind = spec["type"]
+    if kind == "none":
+        _keys(what, spec, ["type"])
+        return None
+    if kind == "bool":
+        _keys(what, spec, ["type", "value"])
+        _expect(isinstance(spec["value"], bool), f"{what}: expected true or false")
+        return spec["value"]
+    if kind in ("int", "float"):
+        _keys(what, spec, ["type", "value"], ["dtype"])
+        if kind == "int":
+            v = spec["value"]
+            _expect(isinstance(v, int) and not isinstance(v, bool),
+                    f"{what}: expected an integer, got {v!r}")
+        else:
+            v = _json_float(what, spec["value"])
+        if "dtype" not in spec:
+            return v
+        dtype = spec["dtype"]
+        _expect(dtype in _SCALAR_DTYPES[kind], f"{what}: bad {kind} dtype {dtype!r}")
+        info = np.iinfo(dtype) if kind == "int" else None
+        _expect(info is None or info.min <= v <= info.max, f"{what}: {v} overflows {dtype}")
+        return np.dtype(dtype).type(v)
+    if kind == "str":
+        _keys(what, spec, ["type", "value"])
+        _expect(isinstance(spec["value"], str), f"{what}: expected a string")
+        return spec["value"]
+    if kind == "str_array":
+        _keys(what, spec, ["type", "value"])
+        v = spec["value"]
+        _expect(isinstance(v, list) and all(isinstance(s, str) for s in v),
+                f"{what}: expected a list of strings")
+        return np.asarray(v, dtype=object)
+    if kind == "array":
+        _keys(what, spec, ["type", "dtype", "shape"])
+        _expect(key in arrays, f"{what}: its array member is missing")
+        arr = arrays.pop(key)
+        shape = spec["shape"]
+        _expect(isinstance(shape, list) and all(isinstance(s, int) for s in shape),
+                f"{what}: bad shape {shape!r}")
+        _expect(arr.dtype.str == spec["dtype"] and list(arr.shape) == shape,
+                f"{what}: header says dtype {spec['dtype']} and shape {shape}, the array "
+                f"has dtype {arr.dtype.str} and shape {list(arr.shape)}")
+        return arr
+    if kind in ("list", "tuple"):
+        _keys(what, spec, ["type", "length"])
+        _expect(key in arrays, f"{what}: its array member is missing")
+        arr = arrays.pop(key)
+        _expect(arr.dtype in (np.int64, np.float64) and arr.shape == (spec["length"],),
+                f"{what}: expected an int64 or float64 array of length {spec['length']}")
+        return list(arr.tolist()) if kind == "list" else tuple(arr.tolist())
+    if kind == "dict":
+        _keys(what, spec, ["type", "value"])
+        _expect(isinstance(spec["value"], dict), f"{what}: expected an object")
+        out = {}
+        for k, v in spec["value"].items():
+            item = _decode_value(f"{what}[{k!r}]", v, {}, None)
+            _expect(item is None or isinstance(item, (str, bool, int, float)),
+                    f"{what}[{k!r}]: a dict holds only plain values")
+            out[k] = item
+        return out
+    if kind == "scipy_distribution":
+        _keys(what, spec, ["type", "name", "args", "kwds"])
+        name = spec["name"]
+        dist = _scipy_distribution(name) if isinstance(name, str) else None
+        _expect(dist is not None, f"{what}: {name!r} is not a scipy.stats continuous distribution")
+        _expect(isinstance(spec["args"], list) and isinstance(spec["kwds"], dict),
+                f"{what}: bad distribution parameters")
+        args = [_json_float(what, a) for a in spec["args"]]
+        kwds = {k: _json_float(what, v) for k, v in spec["kwds"].items()}
+        try:
+            return dist(*args, **kwds)
+        except Exception as exc:  # scipy rejects the parameters
+            raise _Bad(f"{what}: invalid parameters for scipy.stats.{name}: {exc}") from None
+    raise _Bad(f"{what}: unknown value type {kind!r}")
+
+
+# ------------------------------------------------------------- estimator checks
+def _check_scalar_quantizer(est):
+    """The codebook a scalar quantizer's transform and inverse_transform rely on."""
+    d = est.n_features_in_
+    _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
+    widths = _widths(est)
+    M = 2 ** int(widths.max())
+    T, L, n = est.thresholds_, est.levels_, est.n_levels_
+    for name, arr in (("thresholds_", T), ("levels_", L), ("n_levels_", n)):
+        _expect(isinstance(arr, np.ndarray), f"{name} must be an array")
+    _expect(T.dtype in (np.float32, np.float64) and T.shape == (d, M - 1),
+            f"thresholds_ must be float32/float64 of shape ({d}, {M - 1}), got "
+            f"{T.dtype} {T.shape}")
+    _expect(L.dtype == T.dtype and L.shape == (d, M),
+            f"levels_ must be {T.dtype} of shape ({d}, {M}), got {L.dtype} {L.shape}")
+    _expect(n.dtype == np.int64 and n.shape == (d,), f"n_levels_ must be int64 of shape ({d},)")
+    _expect(np.all((n >= 1) & (n <= 2**widths)), "n_levels_ must be within 1 .. 2**n_bits")
+    _expect(np.isfinite(L).all(), "levels_ must be finite")
+    _expect(not np.isnan(T).any() and np.all(T[:, 1:] >= T[:, :-1]),
+            "thresholds_ must increase along each row")
+    names = getattr(est, "feature_names_in_", None)
+    _expect(names is None or names.shape == (d,), "feature_names_in_ must have one name per feature")
+
+
+def _check_binary_spherical(est):
+    d, b = est.n_features_in_, est.n_bits_
+    _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
+    _expect(isinstance(b, int) and 1 <= b <= d, f"n_bits_ must be an integer in 1..{d}")
+    C, m = est.components_, est.mean_
+    _expect(isinstance(C, np.ndarray) and C.dtype == np.float64 and C.shape == (b, d),
+            f"components_ must be float64 of shape ({b}, {d})")
+    _expect(isinstance(m, np.ndarray) and m.dtype == np.float64 and m.shape == (d,),
+            f"mean_ must be float64 of shape ({d},)")
+    _expect(np.isfinite(C).all() and np.isfinite(m).all(), "components_ and mean_ must be finite")
+    _expect(isinstance(getattr(est, "_identity", None), bool), "_identity must be a bool")
+
+
+def _estimator_check(est):
+    from ._base import BaseScalarQuantizer
+
+    if isinstance(est, BaseScalarQuantizer):
+        return _check_scalar_quantizer
+    if type(est).__name__ == "BinarySphericalEncoder":
+        return _check_binary_spherical
+    return None
+
+
+# --------------------------------------------------------------------- writing
+def _state(estimator):
+    """(params, attributes) of a fitted skquant estimator."""
+    cls = type(estimator)
+    if registry().get(cls.__name__) is not cls:
+        raise TypeError(
+            f"skquant.save stores skquant estimators only ({', '.join(sorted(registry()))}); "
+            f"got {cls.__module__}.{cls.__qualname__}"
+        )
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise ValueError(f"{cls.__name__} is not fitted: call fit before saving it") from None
+    params = estimator.get_params(deep=False)
+    attributes = {k: v for k, v in vars(estimator).items() if k not in params}
+    return params, attributes
+
+
+def _npy_bytes(arr):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _digest(header, arrays):
+    """SHA-256 of the header (without its digest) and of every array, in name order."""
+    h = hashlib.sha256()
+    body = {k: v for k, v in header.items() if k != "sha256"}
+    h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    for key in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[key])
+        h.update(f"\0{key}\0{arr.dtype.str}\0{arr.shape}\0".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def _widths(estimator):
+    """Bits per column of a scalar quantizer's codes, as an int64 array."""
+    d = estimator.n_features_in_
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(estimator.n_bits, dtype=np.int64), (d,)))
+
+
+def pack_codes(codes, widths):
+    """Bit-pack 2-D integer codes (row-major), ``widths[j]`` bits for column ``j``."""
+    codes = np.ascontiguousarray(codes)
+    if codes.dtype.kind not in "iu":
+        raise TypeError(f"codes must be integers, got dtype {codes.dtype}")
+    widths = np.ascontiguousarray(widths, dtype=np.int64)
+    out = np.empty(K.packed_size(codes.shape[0], widths), dtype=np.uint8)
+    if K.pack_bits(codes, widths, out).any():
+        raise ValueError("codes must be within 0 .. 2**n_bits - 1")
+    return out
+
+
+def unpack_codes(packed, widths, n_rows):
+    """Inverse of :func:`pack_codes`: codes (uint8 up to 8 bits, else uint16)."""
+    widths = np.ascontiguousarray(widths, dtype=np.int64)
+    dtype = np.uint8 if widths.max(initial=1) <= 8 else np.uint16
+    out = np.empty((n_rows, widths.shape[0]), dtype=dtype)
+    K.unpack_bits(packed, widths, out)
+    return out
+
+
+def write(file, estimator, codes=None, columns=None):
+    """Write ``estimator`` (and ``codes`` it produced) to ``file`` (a path or binary file).
+
+    ``codes`` are the ordinal codes of a scalar quantizer, shape ``(n_samples,
+    n_features_in_)``; ``columns`` optionally names their columns.
+    """
+    params, attributes = _state(estimator)
+    arrays = {}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "estimator": {
+            "class": type(estimator).__name__,
+            "params": {
+                k: _encode_value(f"parameter {k}", v, arrays, f"param.{k}")
+                for k, v in params.items()
+            },
+            "attributes": {
+                k: _encode_value(f"attribute {k}", v, arrays, f"attr.{k}")
+                for k, v in attributes.items()
+            },
+        },
+        "codes": None,
+    }
+    for k in attributes:
+        if not _NAME.match(k) or k.startswith("__"):
+            raise ValueError(f"cannot save attribute {k!r}: not a plain name")
+    if codes is not None:
+        from ._base import BaseScalarQuantizer
+
+        if not isinstance(estimator, BaseScalarQuantizer):
+            raise TypeError("codes can be stored with a per-feature scalar quantizer only")
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != estimator.n_features_in_:
+            raise ValueError(
+                f"codes must have shape (n_samples, {estimator.n_features_in_}), "
+                f"got {codes.shape}"
+            )
+        widths = _widths(estimator)
+        arrays[CODES] = pack_codes(codes, widths)
+        if columns is not None:
+            columns = [str(c) for c in columns]
+            if len(columns) != codes.shape[1]:
+                raise ValueError(f"{len(columns)} column names for {codes.shape[1]} columns")
+        header["codes"] = {
+            "shape": list(codes.shape),
+            "n_bits": int(widths[0]) if np.all(widths == widths[0]) else widths.tolist(),
+            "bit_order": "little",
+            "data_dtype": estimator.levels_.dtype.name,
+            "columns": columns,
+        }
+    header["sha256"] = _digest(header, arrays)
+    text = json.dumps(header, indent=1, allow_nan=False).encode("utf-8")
+
+    def member(name):
+        info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    own = isinstance(file, (str, os.PathLike))
+    fh = open(file, "wb") if own else file
+    try:
+        with zipfile.ZipFile(fh, "w") as zf:
+            zf.writestr(member(HEADER), text)
+            for key in sorted(arrays):
+                zf.writestr(member(key + ".npy"), _npy_bytes(arrays[key]))
+    finally:
+        if own:
+            fh.close()
+
+
+# --------------------------------------------------------------------- reading
+def _read_array(zf, name):
+    with zf.open(name) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise _Bad(f"member {name}: unsupported .npy version {version}")
+        if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
+            raise _Bad(
+                f"member {name} has dtype {dtype}: refused (skquant files hold only bool "
+                "and numeric arrays, never pickled objects)"
+            )
+        # the data must fill the member exactly: checked before anything is allocated
+        expected = f.tell() + math.prod(shape) * dtype.itemsize
+        if expected != zf.getinfo(name).file_size:
+            raise _Bad(
+                f"member {name}: shape {shape} of {dtype} needs {expected} bytes, the "
+                f"member holds {zf.getinfo(name).file_size}"
+            )
+    with zf.open(name) as f:
+        arr = np.lib.format.read_array(f, allow_pickle=False)
+        if f.read(1):
+            raise _Bad(f"member {name}: trailing bytes after the array")
+    return arr
+
+
+def _read(file):
+    try:
+        zf = zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise _Bad(f"not a skquant file: not a ZIP archive, or truncated ({exc})") from None
+    with zf:
+        names = zf.namelist()
+        _expect(len(names) == len(set(names)), "duplicate members in the archive")
+        _expect(HEADER in names, f"not a skquant file: no {HEADER}")
+        for name in names:
+            _expect(name == HEADER or _MEMBER.match(name),
+                    f"unexpected member {name!r} (a skquant file holds {HEADER} and "
+                    "param./attr./codes .npy arrays only)")
+        _expect(zf.getinfo(HEADER).file_size <= _MAX_HEADER_BYTES, f"{HEADER} is too large")
+
+        def parse_constant(c):
+            raise _Bad(f"{HEADER}: {c} is not valid JSON")
+
+        try:
+            header = json.loads(zf.read(HEADER).decode("utf-8"), parse_constant=parse_constant)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _Bad(f"{HEADER} is not valid JSON ({exc})") from None
+        _keys(HEADER, header, ["format", "format_version", "estimator", "codes", "sha256"])
+        _expect(header["format"] == FORMAT, f"not a skquant file (format {header['format']!r})")
+        version = header["format_version"]
+        _expect(isinstance(version, int) and not isinstance(version, bool) and version >= 1,
+                f"bad format_version {version!r}")
+        _expect(version <= FORMAT_VERSION,
+                f"format version {version} is newer than this skquant reads "
+                f"({FORMAT_VERSION}): upgrade skquant")
+        arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names if name != HEADER}
+    _expect(header["sha256"] == _digest(header, arrays),
+            "checksum mismatch: the file was modified or corrupted after it was written")
+    return header, arrays
+
+
+def _build_estimator(spec, arrays):
+    _keys("estimator", spec, ["class", "params", "attributes"])
+    name = spec["class"]
+    cls = registry().get(name) if isinstance(name, str) else None
+    _expect(cls is not None, f"unknown estimator class {name!r} (known: {', '.join(sorted(registry()))})")
+    _expect(isinstance(spec["params"], dict) and isinstance(spec["attributes"], dict),
+            "estimator params and attributes must be JSON objects")
+    expected = set(cls().get_params(deep=False))
+    _expect(set(spec["params"]) == expected,
+            f"{name} parameters must be {sorted(expected)}, got {sorted(spec['params'])}")
+    params = {k: _decode_value(f"parameter {k}", v, arrays, f"param.{k}")
+              for k, v in spec["params"].items()}
+    est = cls(**params)
+    try:
+        est._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise _Bad(f"invalid parameters for {name}: {exc}") from None
+    for k, v in spec["attributes"].items():
+        _expect(_NAME.match(k) and not k.startswith("__") and k not in expected,
+                f"bad attribute name {k!r}")
+        # set the instance dict directly: no property or descriptor runs
+        est.__dict__[k] = _decode_value(f"attribute {k}", v, arrays, f"attr.{k}")
+    check = _estimator_check(est)
+    if check is not None:
+        try:
+            check(est)
+        except AttributeError as exc:
+            raise _Bad(f"{name}: missing fitted attribute ({exc})") from None
+    return est
+
+
+def _build_codes(spec, arrays, est):
+    if spec is None:
+        _expect(CODES not in arrays, "codes member present but the header declares none")
+        return None, None, None
+    from ._base import BaseScalarQuantizer
+
+    _expect(isinstance(est, BaseScalarQuantizer), "codes stored with a non-scalar quantizer")
+    _keys("codes", spec, ["shape", "n_bits", "bit_order", "data_dtype", "columns"])
+    shape, n_bits = spec["shape"], spec["n_bits"]
+    _expect(isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
+            f"codes: bad shape {shape!r}")
+    _expect(shape[1] == est.n_features_in_,
+            f"codes: {shape[1]} columns, the estimator has {est.n_features_in_}")
+    widths = _widths(est)
+    _expect(n_bits == (int(widths[0]) if np.all(widths == widths[0]) else widths.tolist()),
+            f"codes: n_bits {n_bits!r} differs from the estimator's")
+    _expect(spec["bit_order"] == "little", f"codes: unknown bit order {spec['bit_order']!r}")
+    _expect(spec["data_dtype"] == est.levels_.dtype.name, "codes: data dtype differs from levels_")
+    columns = spec["columns"]
+    _expect(columns is None or (isinstance(columns, list) and len(columns) == shape[1]
+                                and all(isinstance(c, str) for c in columns)),
+            "codes: columns must be null or one string per column")
+    _expect(CODES in arrays, "codes: the codes.npy member is missing")
+    packed = arrays.pop(CODES)
+    size = K.packed_size(shape[0], widths)
+    _expect(packed.dtype == np.uint8 and packed.shape == (size,),
+            f"codes: expected {size} packed bytes (uint8), got {packed.dtype} {packed.shape}")
+    tail = shape[0] * int(widths.sum()) % 8
+    _expect(tail == 0 or packed[-1] >> tail == 0, "codes: nonzero padding bits")
+    codes = unpack_codes(packed, widths, shape[0])
+    bad = (codes >= est.n_levels_).any(axis=0) if codes.size else np.zeros(shape[1], bool)
+    _expect(not bad.any(), f"codes out of range in column(s) {np.flatnonzero(bad).tolist()}")
+    return codes, columns, np.dtype(spec["data_dtype"])
+
+
+def read(file):
+    """Read a skquant file written by :func:`write`; returns an :class:`Encoded`.
+
+    Raises ``ValueError`` naming the file and the problem for anything malformed.
+    """
+    where = os.fspath(file) if isinstance(file, (str, os.PathLike)) else "file"
+    try:
+        if isinstance(file, (str, os.PathLike)) and not os.path.isfile(file):
+            raise FileNotFoundError(f"no such file: {where}")
+        header, arrays = _read(file)
+        est = _build_estimator(header["estimator"], arrays)
+        codes, columns, dtype = _build_codes(header["codes"], arrays, est)
+        _expect(not arrays, f"array member(s) not described by the header: {sorted(arrays)}")
+    except _Bad as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    except FileNotFoundError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # zip/zlib/CRC errors, truncated members, malformed .npy headers: nothing read
+        # from the file is ever executed, so any failure here means a damaged file
+        text = " ".join(str(exc).split())
+        raise ValueError(
+            f"{where}: corrupted or truncated skquant file ({type(exc).__name__}: {text})"
+        ) from None
+    return Encoded(est, codes, columns, dtype)
+
+
+def save(estimator, path):
+    """Save a fitted skquant estimator to a file, without pickle.
+
+    The file is a ZIP archive (``.npz``-compatible) with a JSON header describing the
+    estimator's class, parameters and fitted attributes, and one ``.npy`` array per
+    fitted array; see the file-format page of the documentation.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A fitted skquant estimator (any class exported by ``skquant``).
+    path : str, path-like or binary file object
+        Where to write; the name is used as given (no suffix is added).
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not a skquant estimator.
+    ValueError
+        If it is not fitted, or holds a parameter or attribute the format cannot
+        store (for example a callable or a random-state object).
+
+    See Also
+    --------
+    load : Read the estimator back.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> import skquant
+    >>> X = np.random.default_rng(0).standard_normal((1000, 3))
+    >>> q = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
+    >>> buf = io.BytesIO()
+    >>> skquant.save(q, buf)
+    >>> q2 = skquant.load(io.BytesIO(buf.getvalue()))
+    >>> bool(np.array_equal(q2.transform(X), q.transform(X)))
+    True
+    """
+    write(path, estimator)
+
+
+def load(path):
+    """Load an estimator saved by :func:`save` (or by ``skquant encode``).
+
+    Loading never unpickles and never imports a name read from the file; the class
+    must be one of skquant's estimators. The loaded estimator's ``transform`` and
+    ``inverse_transform`` are bit-identical to the saved one's.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+        The file to read.
+
+    Returns
+    -------
+    estimator : estimator instance
+        The fitted estimator.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a skquant file, or is truncated, corrupted or edited
+        (the checksum or any field's type, dtype or shape does not match); the
+        message names the problem.
+
+    See Also
+    --------
+    save : Write an estimator.
+    """
+    return read(path).estimator

@@ -1,0 +1,98 @@
+"""Kernels of the streaming column sketch: a mergeable histogram with exact moments.
+
+A value ``x`` of a feature is mapped to ``v = (x - centre) * 2**-e`` (``2**e`` is the
+sketch's scale) and then to an integer bin index in the manner of a floating-point
+number with ``m`` mantissa bits:
+
+- ``|v| < 1``: linear bins of width ``2**-m``: ``index = floor(v * 2**m)``;
+- ``|v| >= 1``: ``2**m`` bins per octave ``[2**p, 2**(p+1))``, so the width relative
+  to ``|v|`` is at most ``2**-m``.
+
+Indices are monotone in ``x``; coarsening by ``level`` merges ``2**level`` adjacent
+indices (``index >> level``), so sketches at different levels merge exactly. Each bin
+keeps its total weight and the sums of ``w * v`` and ``w * v**2`` in double-double
+arithmetic (a high and a low float64 each: 6 rows), so adding and merging in any
+order round to the same float64 sums.
+"""
+
+import math
+
+import numpy as np
+
+from ._config import jit
+
+
+@jit
+def bin_index(v, m):
+    """The bin of ``v`` (a scaled, centred value) with ``m`` mantissa bits, at level 0."""
+    a = abs(v)
+    if a < 1.0:
+        i = np.int64(np.floor(v * 2.0**m))
+        return i
+    mant, ex = math.frexp(a)  # a = mant * 2**ex, mant in [0.5, 1)
+    p = ex - 1  # octave: a in [2**p, 2**(p+1))
+    frac = np.int64((mant * 2.0 - 1.0) * 2.0**m)  # 0 .. 2**m - 1
+    i = np.int64(2**m) * (p + 1) + frac
+    return i if v > 0 else -i - 1
+
+
+@jit
+def bin_range(x, centre, inv_scale, m):
+    """Smallest and largest level-0 bin index of the values ``x``; and whether all are finite."""
+    lo = np.int64(2**62)
+    hi = -np.int64(2**62)
+    finite = True
+    for i in range(x.shape[0]):
+        xi = x[i]
+        if not (xi - xi == 0.0):
+            finite = False
+            continue
+        b = bin_index((xi - centre) * inv_scale, m)
+        lo = min(lo, b)
+        hi = max(hi, b)
+    return lo, hi, finite
+
+
+@jit
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@jit
+def _dd_add(store, r, j, hi, lo):
+    s, e = _two_sum(store[r, j], hi)
+    store[r, j] = s
+    store[r + 1, j] += e + lo
+
+
+@jit
+def sketch_add(x, w, centre, inv_scale, m, level, start, store):
+    """Add values (weights ``w``; an empty array means 1) to the bins of ``store``.
+
+    store : (6, n_bins) float64, IN/OUT: weight, sum of w*v and sum of w*v**2, each as
+        a (high, low) pair, for bins ``start .. start + n_bins - 1`` at ``level``;
+        every value must fall inside.
+    """
+    weighted = w.shape[0] > 0
+    for i in range(x.shape[0]):
+        wi = w[i] if weighted else 1.0
+        if wi == 0.0:
+            continue
+        v = (x[i] - centre) * inv_scale
+        j = (bin_index(v, m) >> level) - start
+        _dd_add(store, 0, j, wi, 0.0)
+        _dd_add(store, 2, j, wi * v, 0.0)
+        _dd_add(store, 4, j, wi * v * v, 0.0)
+
+
+@jit
+def sketch_merge_into(dst, dst_start, src, src_start, shift):
+    """Add the bins of ``src`` (coarsened by ``shift`` levels) into ``dst``, exactly."""
+    for k in range(src.shape[1]):
+        if src[0, k] == 0.0 and src[1, k] == 0.0:
+            continue
+        j = ((src_start + k) >> shift) - dst_start
+        for r in (0, 2, 4):
+            _dd_add(dst, r, j, src[r, k], src[r + 1, k])

@@ -1,0 +1,418 @@
+"""skquant.save / skquant.load and the file format: exact round trips, no pickle, clear errors."""
+
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.stats
+from sklearn.preprocessing import StandardScaler
+
+import skquant
+from skquant import _io
+
+
+def _estimators():
+    """A fitted-estimator factory for each estimator class present, with varied params."""
+    cases = {
+        "lloyd": lambda: skquant.LloydMaxQuantizer(n_bits=3),
+        "optimal-8bit": lambda: skquant.LloydMaxQuantizer(n_bits=8, algorithm="optimal"),
+        "init-list": lambda: skquant.LloydMaxQuantizer(n_bits=2, init=[-1.0, 0.0, 0.5, 2.0]),
+        "init-int-tuple": lambda: skquant.LloydMaxQuantizer(n_bits=2, init=(-2, -1, 1, 2)),
+        "init-array": lambda: skquant.LloydMaxQuantizer(
+            n_bits=2, init=np.array([[-1.0, 0.0, 0.5, 2.0]] * 3, dtype=np.float32)
+        ),
+        "gaussian": lambda: skquant.LloydMaxQuantizer(n_bits=4, distribution="gaussian"),
+        "student-t": lambda: skquant.LloydMaxQuantizer(
+            n_bits=3, distribution=scipy.stats.t(5, loc=0.5)
+        ),
+        "onehot": lambda: skquant.LloydMaxQuantizer(n_bits=2, encode="onehot-dense"),
+    }
+    if hasattr(skquant, "BinarySphericalEncoder"):
+        cases["bsq"] = lambda: skquant.BinarySphericalEncoder()
+        cases["bsq-itq"] = lambda: skquant.BinarySphericalEncoder(
+            n_bits=3, rotation="itq", center=True, random_state=0
+        )
+    if hasattr(skquant, "UniformClipQuantizer"):
+        cases["uniform-clip"] = lambda: skquant.UniformClipQuantizer(n_bits=3)
+        cases["uniform-midtread"] = lambda: skquant.UniformClipQuantizer(
+            n_bits=8, mode="midtread", symmetric=False
+        )
+    if hasattr(skquant, "CompanderQuantizer"):
+        cases["mu-law"] = lambda: skquant.CompanderQuantizer(n_bits=4, compander="mu-law")
+        cases["normal-float"] = lambda: skquant.CompanderQuantizer(
+            n_bits=4, compander="normal-float"
+        )
+    return cases
+
+
+CASES = _estimators()
+
+
+@pytest.fixture
+def X(rng):
+    return np.c_[rng.standard_normal(600), rng.laplace(size=600), rng.uniform(-2, 5, 600)]
+
+
+def _roundtrip(est):
+    buf = io.BytesIO()
+    skquant.save(est, buf)
+    return skquant.load(io.BytesIO(buf.getvalue())), buf.getvalue()
+
+
+def _same_params(a, b):
+    pa, pb = a.get_params(), b.get_params()
+    assert pa.keys() == pb.keys()
+    for k in pa:
+        if hasattr(pa[k], "dist"):  # a frozen scipy distribution
+            assert (pa[k].dist.name, pa[k].args, pa[k].kwds) == (
+                pb[k].dist.name, pb[k].args, pb[k].kwds
+            )
+        elif isinstance(pa[k], np.ndarray):
+            np.testing.assert_array_equal(pa[k], pb[k])
+        else:
+            assert pa[k] == pb[k] and type(pa[k]) is type(pb[k]), k
+            if isinstance(pa[k], (list, tuple)):
+                assert [type(v) for v in pa[k]] == [type(v) for v in pb[k]], k
+
+
+def _bit_identical(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_round_trip_is_bit_identical(case, dtype, X):
+    X = X.astype(dtype)
+    est = CASES[case]().fit(X)
+    loaded, data = _roundtrip(est)
+    assert type(loaded) is type(est)
+    _same_params(est, loaded)
+    Xt = est.transform(X)
+    _bit_identical(loaded.transform(X), Xt)
+    _bit_identical(loaded.inverse_transform(Xt), est.inverse_transform(Xt))
+    for name, value in vars(est).items():  # every fitted attribute, with its type
+        other = vars(loaded)[name]
+        assert type(other) is type(value), name
+        if isinstance(value, np.ndarray):
+            _bit_identical(other, value)
+    # equal content gives equal bytes (no timestamps in the archive)
+    assert _roundtrip(loaded)[1] == data
+
+
+def test_feature_names_and_output_config_survive(X):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    est = skquant.LloydMaxQuantizer(n_bits=2).set_output(transform="pandas").fit(df)
+    loaded, _ = _roundtrip(est)
+    assert list(loaded.feature_names_in_) == ["a", "b", "c"]
+    out = loaded.transform(df)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["a", "b", "c"]
+    pd.testing.assert_frame_equal(out, est.transform(df))
+
+
+def test_save_to_a_path_uses_the_name_as_given(tmp_path, X):
+    est = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    path = tmp_path / "model.skq"
+    skquant.save(est, path)
+    assert path.is_file() and not (tmp_path / "model.skq.npz").exists()
+    _bit_identical(skquant.load(str(path)).transform(X), est.transform(X))
+    # an .npz that numpy reads: the arrays, and the JSON header as bytes
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["attr.levels_"], est.levels_)
+        header = json.loads(npz["header.json"])
+    assert header["format"] == "skquant" and header["format_version"] == 1
+    assert header["estimator"]["class"] == "LloydMaxQuantizer"
+
+
+def test_codes_are_bit_packed_and_read_back(X):
+    est = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
+    codes = est.transform(X)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=codes, columns=["x", "y", "z"])
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        packed = np.load(io.BytesIO(zf.read("codes.npy")))
+    assert packed.dtype == np.uint8 and packed.shape == (600 * 3 * 3 // 8,)
+    enc = _io.read(io.BytesIO(buf.getvalue()))
+    _bit_identical(enc.codes, codes)
+    assert enc.columns == ["x", "y", "z"] and enc.data_dtype == np.float64
+
+
+def test_save_refuses_what_it_cannot_store(X):
+    with pytest.raises(TypeError, match="skquant estimators only"):
+        skquant.save(StandardScaler().fit(X), io.BytesIO())
+    with pytest.raises(ValueError, match="not fitted"):
+        skquant.save(skquant.LloydMaxQuantizer(), io.BytesIO())
+    if hasattr(skquant, "BinarySphericalEncoder"):
+        est = skquant.BinarySphericalEncoder(
+            n_bits=2, rotation="random", random_state=np.random.RandomState(0)
+        ).fit(X)
+        with pytest.raises(ValueError, match="cannot save parameter random_state"):
+            skquant.save(est, io.BytesIO())
+
+
+# ------------------------------------------------------------------ bad files
+@pytest.fixture
+def saved(X):
+    est = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"])
+    return buf.getvalue()
+
+
+def _members(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        header = json.loads(zf.read("header.json"))
+        arrays = {
+            n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
+            for n in zf.namelist()
+            if n != "header.json"
+        }
+    return header, arrays
+
+
+def _zip(header, arrays, raw=None):
+    """A skquant-like archive from a header and arrays (raw: extra members as bytes)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for key, arr in arrays.items():
+            member = io.BytesIO()
+            np.save(member, arr, allow_pickle=True)
+            zf.writestr(key + ".npy", member.getvalue())
+        for name, data in (raw or {}).items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _edited(data, edit, fix_digest=True):
+    """Apply ``edit(header, arrays)`` and rewrite, recomputing the digest like a forger."""
+    header, arrays = _members(data)
+    edit(header, arrays)
+    if fix_digest:
+        header["sha256"] = _io._digest(header, arrays)
+    return _zip(header, arrays)
+
+
+def _load_error(data, match):
+    with pytest.raises(ValueError, match=match) as info:
+        skquant.load(io.BytesIO(data))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("file: ")
+    return message
+
+
+def test_untouched_fixture_loads(saved):
+    assert isinstance(skquant.load(io.BytesIO(saved)), skquant.LloydMaxQuantizer)
+    assert isinstance(skquant.load(io.BytesIO(_edited(saved, lambda h, a: None))),
+                      skquant.LloydMaxQuantizer)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.9, 0.99])
+def test_truncated_files_are_refused(saved, fraction):
+    _load_error(saved[: int(len(saved) * fraction)], "ZIP|truncated|corrupted")
+
+
+def test_corrupted_member_data_is_refused(saved):
+    with zipfile.ZipFile(io.BytesIO(saved)) as zf:
+        infos = zf.infolist()
+    for info in infos:  # flip one byte in the middle of each member's stored data
+        data = bytearray(saved)
+        start = info.header_offset + 30 + len(info.filename.encode())
+        data[start + info.compress_size // 2] ^= 0x5A
+        _load_error(bytes(data), "corrupted|truncated|checksum|not valid JSON")
+
+
+def test_not_a_skquant_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        skquant.load(tmp_path / "missing.skq")
+    (tmp_path / "a.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a ZIP archive"):
+        skquant.load(tmp_path / "a.csv")
+    plain = io.BytesIO()
+    np.savez(plain, X=np.zeros(3))
+    _load_error(plain.getvalue(), "no header.json")
+
+
+def test_hand_edit_without_digest_is_detected(saved):
+    def edit(header, arrays):
+        header["estimator"]["params"]["n_bits"]["value"] = 4
+
+    _load_error(_edited(saved, edit, fix_digest=False), "checksum mismatch")
+
+    def edit_levels(header, arrays):
+        arrays["attr.levels_"] = arrays["attr.levels_"] + 1.0
+
+    _load_error(_edited(saved, edit_levels, fix_digest=False), "checksum mismatch")
+
+
+def _set(path, value):
+    def edit(header, arrays):
+        node = header
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (_set(["format"], "other"), "not a skquant file"),
+        (_set(["format_version"], 2), "newer than this skquant reads"),
+        (_set(["estimator", "class"], "os.system"), "unknown estimator class 'os.system'"),
+        (_set(["estimator", "class"], "StandardScaler"), "unknown estimator class"),
+        (_set(["estimator", "params", "n_bits", "value"], 99), "invalid parameters"),
+        (_set(["estimator", "params", "n_bits"], {"type": "str", "value": "3"}),
+         "invalid parameters"),
+        (_set(["estimator", "params", "tol"], {"type": "float", "value": "1e-7; rm -rf"}),
+         "expected a number"),
+        (_set(["estimator", "params", "extra"], {"type": "none"}), "parameters must be"),
+        (_set(["estimator", "attributes", "__class__"], {"type": "str", "value": "x"}),
+         "bad attribute name"),
+        (_set(["estimator", "attributes", "levels_", "shape"], [3, 9]), "header says"),
+        (_set(["estimator", "attributes", "levels_", "type"], "pickle"), "unknown value type"),
+        (_set(["estimator", "attributes", "n_features_in_", "value"], 4), "thresholds_ must be"),
+        (_set(["codes", "n_bits"], 4), "n_bits 4 differs"),
+        (_set(["codes", "shape"], [601, 3]), "packed bytes"),
+        (_set(["codes", "columns"], ["a"]), "one string per column"),
+        (_set(["codes", "bit_order"], "big"), "bit order"),
+        (_set(["unexpected"], 1), "unexpected field"),
+    ],
+)
+def test_hand_edited_header_gets_a_clear_error(saved, edit, match):
+    _load_error(_edited(saved, edit), match)
+
+
+def _array_edit(key, func, sync=True):
+    """Replace ``arrays[key]`` by ``func(arrays[key])``; ``sync`` updates the header to match."""
+
+    def edit(header, arrays):
+        arrays[key] = func(arrays[key])
+        spec = header["estimator"]["attributes"].get(key.split(".", 1)[1])
+        if sync and spec is not None:
+            spec["dtype"], spec["shape"] = arrays[key].dtype.str, list(arrays[key].shape)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (_array_edit("attr.thresholds_", lambda t: t[:, ::-1].copy()),
+         "thresholds_ must increase"),
+        (_array_edit("attr.levels_", lambda v: np.where(v > 1, np.nan, v)),
+         "levels_ must be finite"),
+        (_array_edit("attr.n_levels_", lambda n: n + 1), "n_levels_ must be within"),
+        (_array_edit("attr.levels_", lambda v: v[:, :4].copy()), "levels_ must be float64 of shape"),
+        (_array_edit("attr.levels_", lambda v: v.astype(np.float32)), "levels_ must be float64"),
+        (_array_edit("attr.levels_", lambda v: v.astype(np.float32), sync=False), "header says"),
+        (lambda h, a: a.pop("attr.levels_"), "array member is missing"),
+        (lambda h, a: a.__setitem__("attr.surplus", np.zeros(2)), "not described by the header"),
+        (lambda h, a: a.__setitem__("codes", a["codes"][:-1].copy()), "packed bytes"),
+        (lambda h, a: a.pop("codes"), "codes.npy member is missing"),
+    ],
+)
+def test_hand_edited_arrays_get_a_clear_error(saved, edit, match):
+    _load_error(_edited(saved, edit), match)
+
+
+def test_codes_out_of_range_and_padding_are_checked(rng):
+    # column 0 has 3 distinct values, so 3 levels; 5 rows x 2 columns x 3 bits = 30 bits
+    X = np.c_[[0.0, 1.0, 2.0, 1.0, 0.0], rng.standard_normal(5)]
+    with pytest.warns(UserWarning, match="fewer distinct values"):
+        est = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=est.transform(X))
+    saved = buf.getvalue()
+    assert _io.read(io.BytesIO(saved)).codes.tolist() == est.transform(X).tolist()
+
+    def out_of_range(header, arrays):
+        codes = np.zeros((5, 2), dtype=np.uint8)
+        codes[2, 0] = 7
+        arrays["codes"] = _io.pack_codes(codes, [3, 3])
+
+    _load_error(_edited(saved, out_of_range), r"codes out of range in column\(s\) \[0\]")
+
+    def padding(header, arrays):
+        arrays["codes"] = arrays["codes"].copy()
+        arrays["codes"][-1] |= 0x80
+
+    _load_error(_edited(saved, padding), "nonzero padding bits")
+
+
+class _Trap:
+    """Unpickling this would create a file: loading must never get that far."""
+
+    path = None
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_loading_never_unpickles(saved, tmp_path):
+    _Trap.path = str(tmp_path / "pwned")
+    header, arrays = _members(saved)
+    trap = np.array([_Trap()], dtype=object)
+    # an object array in place of a fitted array, with a forged digest
+    arrays["attr.levels_"] = trap
+    header["estimator"]["attributes"]["levels_"]["dtype"] = "|O"
+    bad = _zip(header, arrays)
+    _load_error(bad, "refused")
+    # a raw pickle as an extra member
+    evil = _zip(*_members(saved), raw={"payload.pkl": pickle.dumps(_Trap())})
+    _load_error(evil, "unexpected member 'payload.pkl'")
+    # a pickle disguised as a .npy member name
+    evil = _zip(*_members(saved), raw={"attr.x.npy": pickle.dumps(_Trap())})
+    _load_error(evil, "corrupted|truncated|member")
+    assert not (tmp_path / "pwned").exists()
+    # and np.load with pickles allowed would indeed have run the trap (the test is real)
+    member = io.BytesIO()
+    np.save(member, trap, allow_pickle=True)
+    np.load(io.BytesIO(member.getvalue()), allow_pickle=True)
+    assert (tmp_path / "pwned").exists()
+
+
+def test_structured_and_string_arrays_are_refused(saved):
+    header, arrays = _members(saved)
+    arrays["attr.levels_"] = np.zeros(3, dtype=[("a", "<f8")])
+    _load_error(_zip(header, arrays), "refused")
+    header, arrays = _members(saved)
+    arrays["attr.levels_"] = np.array(["a", "b"])
+    _load_error(_zip(header, arrays), "refused")
+
+
+def test_nan_in_json_is_refused(saved):
+    header, arrays = _members(saved)
+    text = json.dumps(header).replace('"value": 1e-07', '"value": NaN')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("header.json", text)
+        for key, arr in arrays.items():
+            m = io.BytesIO()
+            np.save(m, arr)
+            zf.writestr(key + ".npy", m.getvalue())
+    _load_error(buf.getvalue(), "not valid JSON")
+
+
+def test_declared_shape_must_match_the_member_size(saved):
+    """A header promising a huge array is refused before anything is allocated."""
+    header, arrays = _members(saved)
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
+    member.write(b"\0" * 64)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for key, arr in arrays.items():
+            m = io.BytesIO()
+            np.save(m, arr)
+            zf.writestr(key + ".npy", m.getvalue() if key != "attr.levels_" else member.getvalue())
+    _load_error(buf.getvalue(), r"needs 8000000000\d+ bytes")
