@@ -18,11 +18,12 @@ import numba
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
-def jit(func=None, *, parallel=False):
-    """Compile ``func`` with the project's JIT options (optionally ``parallel``)."""
+def jit(func=None, *, parallel=False, inline="never"):
+    """Compile ``func`` with the project's JIT options (optionally ``parallel``, or
+    ``inline="always"`` for small helpers whose constant arguments should fold)."""
 
     def wrap(f):
-        return numba.njit(parallel=parallel, **JIT_OPTIONS)(f)
+        return numba.njit(parallel=parallel, inline=inline, **JIT_OPTIONS)(f)
 
     return wrap if func is None else wrap(func)
 
