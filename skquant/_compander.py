@@ -5,7 +5,7 @@ from numbers import Real
 import numpy as np
 
 from . import design
-from ._base import BaseScalarQuantizer
+from ._base import BaseScalarQuantizer, unit_summary
 from ._compat import Interval, StrOptions, _fit_context
 from ._lloyd_max import _location_scale
 from ._uniform_clip import (
@@ -13,7 +13,6 @@ from ._uniform_clip import (
     _GridEncoder,
     clip_range,
     search_scale,
-    unit_summary,
     weighted_quantile,
 )
 

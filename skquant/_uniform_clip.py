@@ -13,7 +13,7 @@ import numpy as np
 from scipy import optimize
 
 from . import _kernels as K
-from ._base import BaseScalarQuantizer, ColumnSummary, _ceil_to_dtype
+from ._base import BaseScalarQuantizer, _ceil_to_dtype, unit_summary
 from ._compat import Interval, StrOptions, _fit_context
 
 # Cost budget of a range scan, in bisection steps per column (~10 ms): the scan has
@@ -83,22 +83,6 @@ def uniform_family(n_levels, zero_index):
     """
     k = np.arange(n_levels, dtype=np.float64)
     return Family(k[1:] - zero_index - 0.5, k - zero_index, nearest=True)
-
-
-def unit_summary(summary):
-    """The summary of the column divided by a power of two near its largest ``|x|``,
-    and that power (1 for columns of ordinary magnitude).
-
-    The range searches square the data: on columns near 1e300 the squares overflow,
-    and on subnormal columns they underflow. Dividing by a power of two is exact, so
-    designs on the scaled column, scaled back, are those of the column itself.
-    """
-    exponent = int(np.frexp(max(-summary.u[0], summary.u[-1]))[1])
-    if -64 <= exponent <= 64:
-        return summary, 1.0
-    unit = float(np.ldexp(1.0, exponent))
-    u, W, S1, S2 = K.summarize_sorted(summary.u / unit, summary.weights, summary.shift / unit)
-    return ColumnSummary(u, W, S1, S2, summary.shift / unit), unit
 
 
 # ------------------------------------------------------------------ range rules
