@@ -1,15 +1,16 @@
 """The scalar-quantizer contract shared by every per-feature quantizer in skquant.
 
 A subclass decides only how one column is designed, in ``_fit_column``; this base
-validates input, sorts and summarises the columns, handles columns with fewer distinct
-values than levels, stores the dense codebook and implements ``transform``,
-``inverse_transform``, ``score`` and the feature names.
+validates input, summarises the columns (sorted in ``fit``, sketched in
+``partial_fit``), handles columns with fewer distinct values than levels, stores the
+dense codebook and implements ``transform``, ``inverse_transform``, ``score`` and the
+feature names.
 """
 
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
-from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -22,93 +23,11 @@ from ._compat import (
     StrOptions,
     _check_feature_names_in,
     _check_sample_weight,
+    _fit_context,
     check_is_fitted,
     validate_data,
 )
-
-_NO_WEIGHTS = np.empty(0, dtype=np.float64)
-
-
-class ColumnSummary(NamedTuple):
-    """A sorted column collapsed to distinct values with weights.
-
-    ``u`` holds the ``k`` distinct values (increasing); ``W``, ``S1``, ``S2`` the prefix
-    sums (length ``k + 1``) of the weights, of ``w * (u - shift)`` and of
-    ``w * (u - shift) ** 2``. Every column design works from this summary, so the
-    same code serves weighted data, tied data and (later) streamed summaries.
-    """
-
-    u: np.ndarray
-    W: np.ndarray
-    S1: np.ndarray
-    S2: np.ndarray
-    shift: float
-
-    @property
-    def weights(self):
-        """The weight of each distinct value."""
-        return np.diff(self.W)
-
-    @property
-    def total_weight(self):
-        return self.W[-1]
-
-    def cost(self, pos):
-        """Weighted squared error of the partition ``pos`` with centroid levels."""
-        return K.partition_cost(self.W, self.S1, self.S2, pos)
-
-    def centroids(self, pos, levels):
-        """Centroids of the cells ``pos``; empty cells keep ``levels`` (a copy is returned)."""
-        out = np.array(levels, dtype=np.float64)
-        K.centroids(self.W, self.S1, self.shift, np.asarray(pos, dtype=np.int64), out)
-        return out
-
-    def positions(self, thresholds):
-        """Cell boundaries (indices into ``u``) of the given thresholds."""
-        pos = np.empty(len(thresholds) + 2, dtype=np.int64)
-        K.cell_positions(self.u, np.asarray(thresholds, dtype=np.float64), pos)
-        return pos
-
-    def sse(self, thresholds, levels):
-        """Exact weighted squared error of the quantizer (thresholds, levels)."""
-        pos = self.positions(thresholds)
-        return K.sse_exact(self.u, self.W, pos, np.asarray(levels, dtype=np.float64))
-
-
-def summarize_column(column, sample_weight=None):
-    """Sort one column and collapse it to a :class:`ColumnSummary`.
-
-    Returns ``None`` when the column holds NaN or inf (sorting puts them at the ends).
-    """
-    if sample_weight is None:
-        xs = np.array(column, dtype=np.float64)
-        xs.sort()
-        ws = _NO_WEIGHTS
-    else:
-        order = np.argsort(column, kind="stable")
-        xs = np.asarray(column, dtype=np.float64)[order]
-        ws = sample_weight[order]
-    if not (np.isfinite(xs[0]) and np.isfinite(xs[-1])):
-        return None
-    shift = float(xs[xs.shape[0] // 2])
-    u, W, S1, S2 = K.summarize_sorted(xs, ws, shift)
-    return ColumnSummary(u, W, S1, S2, shift)
-
-
-def unit_summary(summary):
-    """The summary of the column divided by a power of two near its largest ``|x|``,
-    and that power (1 for columns of ordinary magnitude).
-
-    Designs square the data: near 1e300 the squares overflow and on subnormal columns
-    they underflow. Dividing by a power of two is exact, so a design on the scaled
-    column, multiplied back, is the design of the column itself.
-    """
-    exponent = int(np.frexp(max(-summary.u[0], summary.u[-1], np.finfo(float).tiny))[1])
-    if -64 <= exponent <= 64:
-        return summary, 1.0
-    unit = float(np.ldexp(1.0, exponent))
-    u, W, S1, S2 = K.summarize_sorted(summary.u / unit, summary.weights, summary.shift / unit)
-    return ColumnSummary(u, W, S1, S2, summary.shift / unit), unit
+from ._summary import ColumnSketch, ColumnSummary, summarize_column, unit_summary  # noqa: F401
 
 
 def _ceil_to_dtype(values, dtype):
@@ -133,6 +52,17 @@ def _map_columns(func, n_columns):
         return [func(j) for j in range(n_columns)]
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         return list(pool.map(func, range(n_columns)))
+
+
+def _user_stacklevel():
+    """The ``stacklevel`` of the first frame outside skquant (and scikit-learn's
+    wrappers), so warnings point at the user's call, whichever path led here."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "skquant", "sklearn"
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _column_names(estimator, columns):
@@ -161,7 +91,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         self.encode = encode
 
     # ------------------------------------------------------------------ fitting
-    def _validate_fit_input(self, X, sample_weight):
+    def _validate_fit_input(self, X, sample_weight, reset=True):
         X = validate_data(
             self,
             X,
@@ -169,11 +99,17 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             order="C",
             ensure_all_finite=False,
             accept_sparse=False,
+            reset=reset,
         )
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+            if not np.isfinite(sample_weight.sum()):
+                raise ValueError(
+                    "sample_weight sums to inf: the weights are too large to add up in "
+                    "float64; divide them by a common factor."
+                )
         return X, sample_weight
 
     def _bits_per_feature(self, n_features):
@@ -190,14 +126,88 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_bits values must be integers in [1, 16], got {bits.tolist()}.")
         return bits.astype(np.int64)
 
-    def _fit_columns(self, X, sample_weight, fit_column=None):
-        """Summarise and design every column; set the codebook attributes."""
+    def _fit(self, X, sample_weight):
+        """``fit``: design every column from its exact summary (the sorted column)."""
+        X, sample_weight = self._validate_fit_input(X, sample_weight)
+        for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
+            self.__dict__.pop(name, None)
+        self._design(
+            lambda j: summarize_column(X[:, j], sample_weight), X.shape[1], X.dtype
+        )
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Add a batch of rows to the per-feature sketches and refit the codebook.
+
+        Each feature keeps a :class:`~skquant._summary.ColumnSketch`, a weighted
+        histogram of at most ``2**16`` bins with exact moments per bin, whatever the
+        number of rows; the codebook is redesigned from the sketches after every batch
+        with the same algorithm as ``fit``. Batches may come in any order: sketches
+        merge associatively and commutatively. The bins' centre and scale are taken
+        from the first batch, so it should hold at least a few hundred rows. See
+        :ref:`streaming` for the accuracy guarantee. ``fit`` discards the sketches; a
+        ``partial_fit`` after ``fit`` starts a new stream.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training rows, finite.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows.
+
+        Returns
+        -------
+        self : object
+            The estimator, fitted on all batches so far.
+        """
+        first = not hasattr(self, "sketches_")
+        X, sample_weight = self._validate_fit_input(X, sample_weight, reset=first)
+        self._bits_per_feature(X.shape[1])
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
+        if bad.size:
+            raise ValueError(
+                f"Input X contains NaN or inf in column(s) {_column_names(self, bad)}; "
+                "quantizers need finite values: impute or drop them first."
+            )
+        if first:
+            sketches = _map_columns(
+                lambda j: ColumnSketch.from_batch(X[:, j], sample_weight), X.shape[1]
+            )
+            dtype = X.dtype
+        else:
+            sketches = self.sketches_
+            _map_columns(lambda j: sketches[j].add(X[:, j], sample_weight), X.shape[1])
+            dtype = self.levels_.dtype
+        self._fit_sketches(sketches, dtype)
+        self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + X.shape[0]
+        return self
+
+    def _fit_sketches(self, sketches, dtype):
+        """Design every column from its sketch (partial_fit, skquant.dask)."""
+        self.sketches_ = sketches
+        self._design(lambda j: sketches[j].to_summary(), len(sketches), np.dtype(dtype))
+
+    def _design(self, summary_of, n_features, dtype):
+        """Design the codebook from ``summary_of(j)`` for each feature; subclasses
+        resolve their parameters around :meth:`_fit_summaries` and set the fitted
+        attributes from the per-feature infos."""
+        raise NotImplementedError
+
+    def _fit_summaries(self, summary_of, n_features, dtype, fit_column=None):
+        """Summarise and design every column; set the codebook attributes.
+
+        ``summary_of(j)`` gives the :class:`ColumnSummary` of feature ``j`` (``None``
+        if the column holds NaN or inf). Returns the per-feature infos, each with the
+        column's ``"min"`` and ``"max"``.
+        """
         fit_column = self._fit_column if fit_column is None else fit_column
-        n_features = X.shape[1]
         bits = self._bits_per_feature(n_features)
 
         def one(j):
-            summary = summarize_column(X[:, j], sample_weight)
+            summary = summary_of(j)
             if summary is None:
                 return None
             k = summary.u.shape[0]
@@ -205,9 +215,11 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             if k <= M:
                 levels = summary.u.copy()
                 thresholds = 0.5 * (levels[1:] + levels[:-1])
-                return thresholds, levels, {"exact": True}
-            thresholds, levels, info = fit_column(summary, M, j)
-            info.setdefault("exact", False)
+                info = {"exact": True}
+            else:
+                thresholds, levels, info = fit_column(summary, M, j)
+                info.setdefault("exact", False)
+            info.update(min=float(summary.u[0]), max=float(summary.u[-1]))
             return (
                 np.asarray(thresholds, dtype=np.float64),
                 np.asarray(levels, dtype=np.float64),
@@ -222,7 +234,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                 "quantizers need finite values: impute or drop them first."
             )
         self._set_codebook(
-            X.dtype, [r[0] for r in results], [r[1] for r in results], 2 ** int(bits.max())
+            dtype, [r[0] for r in results], [r[1] for r in results], 2 ** int(bits.max())
         )
         few = [
             j for j, r in enumerate(results) if r[2].get("exact") and len(r[1]) < 2 ** bits[j]
@@ -233,7 +245,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                 f"their 2**n_bits levels (n_bits={self.n_bits}): each distinct value "
                 "gets its own level (zero error); n_levels_ holds the real count.",
                 UserWarning,
-                stacklevel=4,  # user -> _fit_context wrapper -> fit -> here
+                stacklevel=_user_stacklevel(),
             )
         return [r[2] for r in results]
 
@@ -351,6 +363,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             codes = codes.astype(np.uint8)
         elif kind not in "iu":
             raise TypeError(f"Codes must be an integer array, got dtype {codes.dtype}.")
+        elif codes.dtype == np.uint64:  # saturate: 2**63 and up must not wrap to < 0
+            codes = np.minimum(codes, np.uint64(np.iinfo(np.int64).max))
         if codes.dtype not in (np.uint8, np.uint16):
             codes = codes.astype(np.int64, copy=False)
         return np.ascontiguousarray(codes)

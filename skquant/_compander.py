@@ -5,9 +5,10 @@ from numbers import Real
 import numpy as np
 
 from . import design
-from ._base import BaseScalarQuantizer, unit_summary
+from ._base import BaseScalarQuantizer
 from ._compat import Interval, StrOptions, _fit_context
 from ._lloyd_max import _location_scale
+from ._summary import unit_summary
 from ._uniform_clip import (
     Family,
     _GridEncoder,
@@ -58,8 +59,7 @@ def _empirical_compressor(summary, n_levels):
     Returns the thresholds ``g^-1(k / M)`` and levels ``g^-1((k + 1/2) / M)``.
     """
     u, w, total = summary.u, summary.weights, summary.total_weight
-    mean = summary.S1[-1] / total
-    std = np.sqrt(max(summary.S2[-1] / total - mean * mean, 0.0))
+    std = summary.mean_std()[1]
     iqr = weighted_quantile(u, w, 0.75) - weighted_quantile(u, w, 0.25)
     spread = min(std, iqr / 1.34) if iqr > 0 else std
     h = 0.9 * spread * total ** -0.2
@@ -163,11 +163,17 @@ class CompanderQuantizer(_GridEncoder, BaseScalarQuantizer):
         Location and scale of ``"gaussian"`` and ``"laplace"`` (NaN for features
         stored exactly).
     mse_ : ndarray of shape (n_features,)
-        Weighted mean squared error of each feature on the training data.
+        Weighted mean squared error of each feature on the training data (after
+        ``partial_fit``: on the sketches, each bin coded as a whole).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string feature names.
+    sketches_ : list of ColumnSketch
+        Only after :meth:`partial_fit`: the per-feature sketches of every batch seen
+        (see :ref:`streaming`); ``fit`` removes them.
+    n_samples_seen_ : int
+        Only after :meth:`partial_fit`: the number of rows seen.
 
     See Also
     --------
@@ -256,11 +262,13 @@ class CompanderQuantizer(_GridEncoder, BaseScalarQuantizer):
         self : CompanderQuantizer
             Fitted estimator.
         """
-        X, sample_weight = self._validate_fit_input(X, sample_weight)
-        widths = np.unique(self._bits_per_feature(X.shape[1]))
+        return self._fit(X, sample_weight)
+
+    def _design(self, summary_of, n_features, dtype):
+        widths = np.unique(self._bits_per_feature(n_features))
         self._shapes = {2**b: self._unit_shape(2**b) for b in widths.tolist()}
         try:
-            infos = self._fit_columns(X, sample_weight)
+            infos = self._fit_summaries(summary_of, n_features, dtype)
         finally:
             del self._shapes
         names = []
@@ -273,7 +281,6 @@ class CompanderQuantizer(_GridEncoder, BaseScalarQuantizer):
         for name in names:
             setattr(self, name, np.array([i.get(name, np.nan) for i in infos]))
         self.mse_ = np.array([i.get("mse_", 0.0) for i in infos])
-        return self
 
     @property
     def _ranged(self):

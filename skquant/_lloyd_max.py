@@ -8,8 +8,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
 from . import design
-from ._base import BaseScalarQuantizer, unit_summary
+from ._base import BaseScalarQuantizer, _user_stacklevel
 from ._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._summary import unit_summary
 
 # Above this many DP cells (n_levels x distinct values) "optimal" would need more than
 # ~1 GiB for its back-pointers; the error says so instead of running out of memory.
@@ -84,9 +85,7 @@ def _location_scale(summary, distribution):
         return loc, np.sqrt(2.0) * float(np.dot(w, np.abs(u - loc)) / total)
     if distribution == "uniform":  # maximum likelihood: the range
         return 0.5 * (u[0] + u[-1]), (u[-1] - u[0]) / (2.0 * np.sqrt(3.0))
-    mean = summary.S1[-1] / total
-    var = max(summary.S2[-1] / total - mean * mean, 0.0)
-    return summary.shift + mean, np.sqrt(var)  # Gaussian MLE; moments for scipy
+    return summary.mean_std()  # Gaussian MLE; moments for scipy
 
 
 _INITS = {"compander": compander_init, "quantile": quantile_init, "uniform": uniform_init}
@@ -163,7 +162,8 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         Lloyd iterations run per feature, summed over the starts (0 where the design
         is exact without any).
     mse_ : ndarray of shape (n_features,)
-        Weighted mean squared error of each feature on the training data.
+        Weighted mean squared error of each feature on the training data (after
+        ``partial_fit``: on the sketches, each bin coded as a whole).
     loc_, scale_ : ndarray of shape (n_features,)
         Only with ``distribution``: the fitted location and scale of each feature
         (NaN for a feature with at most ``M`` distinct values, which is exact).
@@ -171,6 +171,11 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string feature names.
+    sketches_ : list of ColumnSketch
+        Only after :meth:`partial_fit`: the per-feature sketches of every batch seen
+        (see :ref:`streaming`); ``fit`` removes them.
+    n_samples_seen_ : int
+        Only after :meth:`partial_fit`: the number of rows seen.
 
     See Also
     --------
@@ -250,13 +255,17 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         self : LloydMaxQuantizer
             Fitted estimator.
         """
-        X, sample_weight = self._validate_fit_input(X, sample_weight)
-        self._init_levels = self._check_init(X.shape[1])
+        return self._fit(X, sample_weight)
+
+    def _design(self, summary_of, n_features, dtype):
+        self._init_levels = self._check_init(n_features)
         if self.distribution is None:
-            infos = self._fit_columns(X, sample_weight)
+            infos = self._fit_summaries(summary_of, n_features, dtype)
         else:
             self._designs = {}
-            infos = self._fit_columns(X, sample_weight, fit_column=self._fit_parametric)
+            infos = self._fit_summaries(
+                summary_of, n_features, dtype, fit_column=self._fit_parametric
+            )
             del self._designs
         self.n_iter_ = np.array([info.get("n_iter", 0) for info in infos], dtype=np.int64)
         self.mse_ = np.array([info.get("mse", 0.0) for info in infos])
@@ -270,9 +279,8 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
                 f"Lloyd iteration reached max_iter={self.max_iter} before converging on "
                 f"feature(s) {not_converged}; increase max_iter or tol.",
                 ConvergenceWarning,
-                stacklevel=3,  # user -> _fit_context wrapper -> fit
+                stacklevel=_user_stacklevel(),
             )
-        return self
 
     def _check_init(self, n_features):
         if isinstance(self.init, str):

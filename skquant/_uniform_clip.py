@@ -13,8 +13,9 @@ import numpy as np
 from scipy import optimize
 
 from . import _kernels as K
-from ._base import BaseScalarQuantizer, _ceil_to_dtype, unit_summary
+from ._base import BaseScalarQuantizer, _ceil_to_dtype
 from ._compat import Interval, StrOptions, _fit_context
+from ._summary import unit_summary
 
 # Cost budget of a range scan, in bisection steps per column (~10 ms): the scan has
 # up to _SCAN points (1-D) or _SCAN_2D ** 2 points (affine), fewer for large M.
@@ -109,9 +110,8 @@ def clip_range(summary, clip, symmetric, n_std, percentile):
     if isinstance(clip, Real):
         return -float(clip), float(clip)
     if clip == "std":
-        mean = summary.S1[-1] / summary.total_weight
-        var = max(summary.S2[-1] / summary.total_weight - mean * mean, 0.0)
-        mean += summary.shift
+        mean, std = summary.mean_std()
+        var = std * std
         if symmetric:
             hi = n_std * np.sqrt(var + mean * mean)
             lo = -hi
@@ -551,7 +551,8 @@ class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
         With ``mode="midtread"`` only: the integer code of 0 (int64); -1 for
         features stored exactly.
     mse_ : ndarray of shape (n_features,)
-        Weighted mean squared error of each feature on the training data.
+        Weighted mean squared error of each feature on the training data (after
+        ``partial_fit``: on the sketches, each bin coded as a whole).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -565,6 +566,11 @@ class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
         ``clip="minmax", symmetric=False`` with ragged bin edges.
 
     Notes
+    sketches_ : list of ColumnSketch
+        Only after :meth:`partial_fit`: the per-feature sketches of every batch seen
+        (see :ref:`streaming`); ``fit`` removes them.
+    n_samples_seen_ : int
+        Only after :meth:`partial_fit`: the number of rows seen.
     -----
     Columns with at most ``2 ** n_bits`` distinct values get one level per value
     (zero error) and a warning, as for every scalar quantizer of skquant; their codes
@@ -640,16 +646,16 @@ class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
         self : UniformClipQuantizer
             Fitted estimator.
         """
-        X, sample_weight = self._validate_fit_input(X, sample_weight)
-        infos = self._fit_columns(X, sample_weight)
-        lows, highs = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
-        self.clip_min_ = np.array([i.get("lo", v) for i, v in zip(infos, lows)])
-        self.clip_max_ = np.array([i.get("hi", v) for i, v in zip(infos, highs)])
+        return self._fit(X, sample_weight)
+
+    def _design(self, summary_of, n_features, dtype):
+        infos = self._fit_summaries(summary_of, n_features, dtype)
+        self.clip_min_ = np.array([i.get("lo", i["min"]) for i in infos])
+        self.clip_max_ = np.array([i.get("hi", i["max"]) for i in infos])
         self.scale_ = np.array([i.get("scale", np.nan) for i in infos])
         if self.mode == "midtread":
             self.zero_point_ = np.array([i.get("zero_point", -1) for i in infos], dtype=np.int64)
         self.mse_ = np.array([i.get("mse", 0.0) for i in infos])
-        return self
 
     def _fit_column(self, summary, n_levels, j):
         M = n_levels

@@ -15,24 +15,23 @@ arithmetic (a high and a low float64 each: 6 rows), so adding and merging in any
 order round to the same float64 sums.
 """
 
-import math
-
 import numpy as np
 
 from ._config import jit
 
 
-@jit
+@jit(inline="always")
 def bin_index(v, m):
-    """The bin of ``v`` (a scaled, centred value) with ``m`` mantissa bits, at level 0."""
-    a = abs(v)
-    if a < 1.0:
-        i = np.int64(np.floor(v * 2.0**m))
-        return i
-    mant, ex = math.frexp(a)  # a = mant * 2**ex, mant in [0.5, 1)
-    p = ex - 1  # octave: a in [2**p, 2**(p+1))
-    frac = np.int64((mant * 2.0 - 1.0) * 2.0**m)  # 0 .. 2**m - 1
-    i = np.int64(2**m) * (p + 1) + frac
+    """The bin of ``v`` (a scaled, centred value) with ``m`` mantissa bits, at level 0.
+
+    For ``|v| >= 1`` the index is read from the bits of ``|v|``: its biased exponent
+    ``1023 + p`` and the top ``m`` bits of its mantissa, i.e. ``2**m * (p + 1) +
+    frac`` for ``|v| = 2**p * (1 + (frac + r) / 2**m)``, ``0 <= r < 1``.
+    """
+    if abs(v) < 1.0:
+        return np.int64(np.floor(v * 2.0**m))
+    bits = np.float64(abs(v)).view(np.int64)
+    i = (bits >> (52 - m)) - (np.int64(1022) << m)
     return i if v > 0 else -i - 1
 
 

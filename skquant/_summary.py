@@ -1,0 +1,284 @@
+"""Column summaries: what every scalar-quantizer design works from.
+
+A :class:`ColumnSummary` is a column collapsed to increasing support points with
+weights and prefix sums. ``fit`` builds it exactly from the sorted column
+(:func:`summarize_column`); ``partial_fit`` and the Dask fit build it from a
+:class:`ColumnSketch`, a mergeable weighted histogram of bounded size whose support
+points are the centroids of its bins (see ``doc/streaming.rst`` for the accuracy
+guarantee).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _kernels as K
+
+_NO_WEIGHTS = np.empty(0, dtype=np.float64)
+
+class ColumnSummary(NamedTuple):
+    """A sorted column collapsed to distinct values with weights.
+
+    ``u`` holds the ``k`` distinct values (increasing); ``W``, ``S1``, ``S2`` the prefix
+    sums (length ``k + 1``) of the weights, of ``w * (u - shift)`` and of
+    ``w * (u - shift) ** 2``. Every column design works from this summary, so the
+    same code serves weighted data, tied data and streamed summaries.
+
+    A sketch's summary puts each bin's weight at the bin's centroid; ``within`` is the
+    weighted squared error of the data about those centroids (zero for an exact
+    summary). No design can change it, so designs ignore it; :meth:`sse` adds it.
+    """
+
+    u: np.ndarray
+    W: np.ndarray
+    S1: np.ndarray
+    S2: np.ndarray
+    shift: float
+    within: float = 0.0
+
+    @property
+    def weights(self):
+        """The weight of each distinct value."""
+        return np.diff(self.W)
+
+    @property
+    def total_weight(self):
+        return self.W[-1]
+
+    def mean_std(self):
+        """Weighted mean and standard deviation of the column (``within`` included)."""
+        total = self.W[-1]
+        mean = self.S1[-1] / total
+        var = max((self.S2[-1] + self.within) / total - mean * mean, 0.0)
+        return self.shift + mean, float(np.sqrt(var))
+
+    def cost(self, pos):
+        """Weighted squared error of the partition ``pos`` with centroid levels."""
+        return K.partition_cost(self.W, self.S1, self.S2, pos)
+
+    def centroids(self, pos, levels):
+        """Centroids of the cells ``pos``; empty cells keep ``levels`` (a copy is returned)."""
+        out = np.array(levels, dtype=np.float64)
+        K.centroids(self.W, self.S1, self.shift, np.asarray(pos, dtype=np.int64), out)
+        return out
+
+    def positions(self, thresholds):
+        """Cell boundaries (indices into ``u``) of the given thresholds."""
+        pos = np.empty(len(thresholds) + 2, dtype=np.int64)
+        K.cell_positions(self.u, np.asarray(thresholds, dtype=np.float64), pos)
+        return pos
+
+    def sse(self, thresholds, levels):
+        """Weighted squared error of the quantizer (thresholds, levels): exact for an
+        exact summary; for a sketch's, each bin is coded as its centroid."""
+        pos = self.positions(thresholds)
+        sse = K.sse_exact(self.u, self.W, pos, np.asarray(levels, dtype=np.float64))
+        return sse + self.within
+
+
+def summarize_column(column, sample_weight=None):
+    """Sort one column and collapse it to a :class:`ColumnSummary`.
+
+    Returns ``None`` when the column holds NaN or inf (sorting puts them at the ends).
+    """
+    if sample_weight is None:
+        xs = np.array(column, dtype=np.float64)
+        xs.sort()
+        ws = _NO_WEIGHTS
+    else:
+        order = np.argsort(column, kind="stable")
+        xs = np.asarray(column, dtype=np.float64)[order]
+        ws = sample_weight[order]
+    if not (np.isfinite(xs[0]) and np.isfinite(xs[-1])):
+        return None
+    shift = float(xs[xs.shape[0] // 2])
+    u, W, S1, S2 = K.summarize_sorted(xs, ws, shift)
+    return ColumnSummary(u, W, S1, S2, shift)
+
+
+def unit_summary(summary):
+    """The summary of the column divided by a power of two near its largest ``|x|``,
+    and that power (1 for columns of ordinary magnitude).
+
+    Designs square the data: near 1e300 the squares overflow and on subnormal columns
+    they underflow. Dividing by a power of two is exact, so a design on the scaled
+    column, multiplied back, is the design of the column itself.
+    """
+    exponent = int(np.frexp(max(-summary.u[0], summary.u[-1], np.finfo(float).tiny))[1])
+    if -64 <= exponent <= 64:
+        return summary, 1.0
+    # 2**(exponent - 1) <= max|x| < 2**exponent; 2**1024 itself would overflow
+    unit = float(np.ldexp(1.0, exponent - 1))
+    u, W, S1, S2 = K.summarize_sorted(summary.u / unit, summary.weights, summary.shift / unit)
+    return ColumnSummary(u, W, S1, S2, summary.shift / unit, summary.within / unit / unit), unit
+
+
+MANTISSA_BITS = 12  # 4096 bins per octave: width <= 2**-12 of |x - centre|, or of scale
+MAX_BINS = 2**16  # per feature: 6 float64 rows, 3 MiB at most
+
+
+def _robust_log2_scale(x, w):
+    """log2 of a power-of-two scale near the spread of the first batch (never zero)."""
+    q25, q50, q75 = np.percentile(x, [25, 50, 75]) if w is None else _wq(x, w)
+    spread = q75 - q25
+    if not spread > 0:
+        spread = np.max(np.abs(x - q50))
+    if not spread > 0:  # a constant first batch: bins relative to its magnitude
+        spread = abs(q50) * 2.0**-20 if q50 != 0 else 2.0**-20
+    return int(np.round(np.log2(spread))), float(q50)
+
+
+def _wq(x, w):
+    order = np.argsort(x, kind="stable")
+    cw = np.cumsum(w[order])
+    return [float(x[order][np.searchsorted(cw, p * cw[-1])]) for p in (0.25, 0.5, 0.75)]
+
+
+class ColumnSketch:
+    """Mergeable weighted histogram of one feature, with exact moments per bin.
+
+    The summary behind ``partial_fit`` and :func:`skquant.dask.fit` (see
+    :ref:`streaming`): values are binned as ``v = (x - centre) * 2**-log2_scale`` into
+    ``2**mantissa_bits`` equal bins for ``|v| < 1`` and as many per octave beyond, and
+    every bin keeps its weight and the sums of ``w v`` and ``w v**2`` in double-double
+    arithmetic. Adding and merging are sums of bins, so batches and merges in any order
+    give the same moments; at most ``max_bins`` bins are kept (adjacent bins merge in
+    pairs when the range grows), so the size does not depend on the number of rows.
+
+    Parameters
+    ----------
+    centre : float
+        Subtracted before binning (the first batch's median in :meth:`from_batch`).
+    log2_scale : int
+        The scale ``2**log2_scale`` of the equal bins near the centre.
+    mantissa_bits : int, default=12
+        Bins per unit of scale and per octave: ``2**mantissa_bits``.
+    max_bins : int, default=65536
+        Largest number of bins (six float64 each: 3 MiB by default).
+
+    Attributes
+    ----------
+    level : int
+        How many times adjacent bins were merged in pairs.
+    nbytes : int
+        Memory held by the bins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skquant import ColumnSketch
+    >>> rng = np.random.default_rng(0)
+    >>> a = ColumnSketch.from_batch(rng.standard_normal(10_000))
+    >>> b = ColumnSketch(a.centre, a.log2_scale).add(rng.standard_normal(10_000))
+    >>> s = a.merge(b).to_summary()
+    >>> float(s.total_weight), a.merge(b).nbytes <= 6 * 8 * 2**16
+    (20000.0, True)
+    """
+
+    def __init__(self, centre, log2_scale, *, mantissa_bits=MANTISSA_BITS, max_bins=MAX_BINS):
+        self.centre = float(centre)
+        self.log2_scale = int(log2_scale)
+        self.mantissa_bits = int(mantissa_bits)
+        self.max_bins = int(max_bins)
+        self.level = 0
+        self.start = 0
+        self.store = np.zeros((6, 0))
+
+    @classmethod
+    def from_batch(cls, x, sample_weight=None, **kwargs):
+        """A sketch whose centre and scale come from this batch, holding it."""
+        x = np.asarray(x, dtype=np.float64)
+        positive = x if sample_weight is None else x[sample_weight > 0]
+        log2_scale, centre = _robust_log2_scale(
+            positive, None if sample_weight is None else sample_weight[sample_weight > 0]
+        )
+        return cls(centre, log2_scale, **kwargs).add(x, sample_weight)
+
+    @property
+    def inv_scale(self):
+        return 2.0**-self.log2_scale
+
+    @property
+    def nbytes(self):
+        return self.store.nbytes
+
+    def _same_grid(self, other):
+        if (self.centre, self.log2_scale, self.mantissa_bits) != (
+            other.centre, other.log2_scale, other.mantissa_bits
+        ):
+            raise ValueError(
+                "Only sketches with the same centre, scale and mantissa bits merge; got "
+                f"({self.centre}, 2**{self.log2_scale}) and ({other.centre}, 2**{other.log2_scale})."
+            )
+
+    def _resize(self, lo0, hi0, level):
+        """Re-bin to cover level-0 indices [lo0, hi0] (plus current bins) within max_bins."""
+        n_old = self.store.shape[1]
+        if n_old:
+            lo0 = min(lo0, self.start << self.level)
+            hi0 = max(hi0, ((self.start + n_old) << self.level) - 1)
+        level = max(level, self.level)
+        while (hi0 >> level) - (lo0 >> level) + 1 > self.max_bins:
+            level += 1
+        start, n = lo0 >> level, (hi0 >> level) - (lo0 >> level) + 1
+        if n_old and (start, n, level) == (self.start, n_old, self.level):
+            return
+        store = np.zeros((6, n))
+        if n_old:
+            K.sketch_merge_into(store, start, self.store, self.start, level - self.level)
+        self.store, self.start, self.level = store, start, level
+
+    def add(self, x, sample_weight=None):
+        """Add a batch of values (1-D, finite) with optional non-negative weights."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.size == 0:
+            return self
+        lo, hi, finite = K.bin_range(x, self.centre, self.inv_scale, self.mantissa_bits)
+        if not finite:
+            raise ValueError("ColumnSketch.add got NaN or inf values.")
+        self._resize(lo, hi, self.level)
+        w = np.empty(0) if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
+        K.sketch_add(
+            x, w, self.centre, self.inv_scale, self.mantissa_bits, self.level, self.start, self.store
+        )
+        return self
+
+    def merge(self, other):
+        """A new sketch holding both (the operands are unchanged).
+
+        The sketches must share ``centre``, ``log2_scale`` and ``mantissa_bits``.
+        """
+        self._same_grid(other)
+        out = ColumnSketch(
+            self.centre, self.log2_scale, mantissa_bits=self.mantissa_bits,
+            max_bins=max(self.max_bins, other.max_bins),
+        )
+        for sk in (self, other):
+            if sk.store.shape[1]:
+                lo0 = sk.start << sk.level
+                hi0 = ((sk.start + sk.store.shape[1]) << sk.level) - 1
+                out._resize(lo0, hi0, sk.level)
+        for sk in (self, other):
+            if sk.store.shape[1]:
+                K.sketch_merge_into(out.store, out.start, sk.store, sk.start, out.level - sk.level)
+        return out
+
+    def to_summary(self):
+        """The non-empty bins as a :class:`ColumnSummary`: each bin's weight at its
+        centroid, and the squared error about the centroids in ``within``."""
+        s = self.store
+        w = s[0] + s[1]
+        keep = w > 0
+        if not keep.any():
+            raise ValueError("The sketch is empty (no value with a positive weight).")
+        scale = 2.0**self.log2_scale
+        w = w[keep]
+        s1 = (s[2] + s[3])[keep]
+        mean = s1 / w  # scaled units
+        # per bin: sum w v^2 - (sum w v)^2 / w, from the double-double sums
+        spread = (s[4][keep] - s1 * mean) + s[5][keep]
+        within = float(np.maximum(spread, 0.0).sum()) * scale * scale
+        u = self.centre + mean * scale
+        # bin centroids increase with the bins; equal ones (rounding) are merged
+        u, W, S1, S2 = K.summarize_sorted(u, w, self.centre)
+        return ColumnSummary(u, W, S1, S2, self.centre, within)
