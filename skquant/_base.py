@@ -140,7 +140,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     def partial_fit(self, X, y=None, sample_weight=None):
         """Add a batch of rows to the per-feature sketches and refit the codebook.
 
-        Each feature keeps a :class:`~skquant._summary.ColumnSketch`, a weighted
+        Each feature keeps a :class:`~skquant.ColumnSketch`, a weighted
         histogram of at most ``2**16`` bins with exact moments per bin, whatever the
         number of rows; the codebook is redesigned from the sketches after every batch
         with the same algorithm as ``fit``. Batches may come in any order: sketches
@@ -179,6 +179,12 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             dtype = X.dtype
         else:
             sketches = self.sketches_
+            batch = X.shape[0] if sample_weight is None else sample_weight.sum()
+            if not np.isfinite(sketches[0].total_weight + batch):
+                raise ValueError(
+                    "The weights of all partial_fit batches sum to inf: they are too large "
+                    "to add up in float64; divide them by a common factor."
+                )
             _map_columns(lambda j: sketches[j].add(X[:, j], sample_weight), X.shape[1])
             dtype = self.levels_.dtype
         self._fit_sketches(sketches, dtype)

@@ -30,6 +30,8 @@ from ._hamming import hamming_distances, hamming_knn  # noqa: F401 (re-exported)
 EXACT_MAX_DIM = 16
 #: Hard cap of ``exact_max_dim``: the mean distribution has 2**D float64 entries.
 _EXACT_DIM_CAP = 24
+#: Rows per call of the sign kernels in ``transform`` (their flags: 64 KiB at most).
+_PACK_ROWS = 2**16
 
 
 # ------------------------------------------------------------------------ helpers
@@ -49,6 +51,27 @@ def _raise_nonfinite(rows, name="X"):
     )
 
 
+def _power_of_two_unit(largest):
+    """A power of two within a factor 2 of ``largest`` when that is extreme, else 1.
+
+    Dividing by a power of two is exact (short of underflow), and it changes no sign
+    and no direction: fit and transform rescale by it where squares or sums of
+    values near 1e308, or products of subnormals, would overflow or lose their bits.
+    """
+    exponent = int(np.frexp(max(float(largest), np.finfo(np.float64).tiny))[1])
+    return 1.0 if -64 <= exponent <= 64 else float(np.ldexp(1.0, exponent - 1))
+
+
+def _column_mean(X):
+    """The float64 mean of each column, without overflow for values near 1e308."""
+    with np.errstate(over="ignore"):
+        mean = X.mean(axis=0, dtype=np.float64)
+    if np.isfinite(mean).all():
+        return mean
+    unit = _power_of_two_unit(np.abs(X).max())
+    return np.divide(X, unit, dtype=np.float64).mean(axis=0) * unit
+
+
 def _random_orthonormal(n, k, rng):
     """The first ``k`` columns of a Haar-random ``n x n`` rotation.
 
@@ -61,25 +84,28 @@ def _random_orthonormal(n, k, rng):
     return Q[:, :k]
 
 
-def _principal_directions(Xc, n_bits):
-    """Top ``n_bits`` eigenvectors of ``Xc.T @ Xc`` as rows, by decreasing eigenvalue.
+def _principal_directions(gram, n_bits):
+    """Top ``n_bits`` eigenvectors of ``gram`` (``Xc.T @ Xc``) as rows, by decreasing
+    eigenvalue.
 
     Signs are made deterministic: the largest-magnitude entry of each row is positive.
     """
-    evals, evecs = np.linalg.eigh(Xc.T @ Xc)
+    evals, evecs = np.linalg.eigh(gram)
     P = evecs[:, ::-1][:, :n_bits].T.copy()
     top = np.argmax(np.abs(P), axis=1)
     P *= np.where(P[np.arange(n_bits), top] < 0, -1.0, 1.0)[:, None]
     return P
 
 
-def _itq(V, n_iter, rng):
+def _itq(V, n_iter, rng, unit=1.0):
     """Iterative quantization (Gong & Lazebnik): rotation R minimising ||B - V R||_F^2.
 
     Alternates ``B = sign(V R)`` (optimal for fixed R) and the orthogonal Procrustes
     solution ``R = U W^T`` with ``U S W^T = svd(V^T B)`` (optimal for fixed B), from a
     random rotation. Returns R and the loss ``||B_t - V R_t||^2`` before each update
     and after the last one (``n_iter + 1`` values, non-increasing up to rounding).
+    Both steps are unchanged when V is scaled, so V may be given divided by ``unit``
+    (a power of two); the losses are those of ``unit * V``.
     """
     b = V.shape[1]
     R = _random_orthonormal(b, b, rng)
@@ -87,7 +113,8 @@ def _itq(V, n_iter, rng):
     for it in range(n_iter + 1):
         VR = V @ R
         B = np.where(VR > 0, 1.0, -1.0)
-        losses[it] = np.sum((B - VR) ** 2)
+        with np.errstate(over="ignore"):  # inf is the loss of data near 1e308
+            losses[it] = np.sum((B - unit * VR) ** 2)
         if it == n_iter:
             break
         U, _, Wt = np.linalg.svd(V.T @ B)
@@ -431,8 +458,14 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f'got n_bits={n_bits}. Use encode="packed" for longer codes.'
             )
 
-    def _fit(self, X):
-        """Fit on validated X; returns the packed training codes."""
+    def _fit(self, X, moments=None):
+        """Fit on validated X; returns the packed training codes.
+
+        ``moments`` (from :func:`skquant.dask.fit`) is ``(mean, gram)`` of the whole
+        data set, ``gram`` a positive multiple of ``Xc.T @ Xc``: the mean and the
+        principal directions then come from it, and X is a sample of the rows for the
+        ITQ rotation and the diagnostics.
+        """
         rows = _nonfinite_rows(X)
         if rows.size:
             _raise_nonfinite(rows)
@@ -451,7 +484,7 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         self._check_index_bits(n_bits)
         if self.center:
-            mean = X.mean(axis=0, dtype=np.float64)
+            mean = _column_mean(X) if moments is None else moments[0]
         else:
             mean = np.zeros(n_features)
         rng = check_random_state(self.random_state)
@@ -460,11 +493,15 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         elif self.rotation == "random":
             components = _random_orthonormal(n_features, n_bits, rng).T.copy()
         else:
-            Xc = X.astype(np.float64)
-            Xc -= mean
-            P = _principal_directions(Xc, n_bits)
+            # directions do not depend on the scale: work in units where X.T @ X
+            # neither overflows nor underflows (unit is 1 for ordinary data)
+            unit = _power_of_two_unit(max(np.abs(X).max(), np.abs(mean).max()))
+            Xc = np.divide(X, unit, dtype=np.float64)  # float64 first: unit may be tiny
+            Xc -= mean / unit
+            gram = Xc.T @ Xc if moments is None else moments[1]
+            P = _principal_directions(gram, n_bits)
             if self.rotation == "itq":
-                R, self.itq_loss_ = _itq(Xc @ P.T, self.n_iter, rng)
+                R, self.itq_loss_ = _itq(Xc @ P.T, self.n_iter, rng, unit)
                 components = R.T @ P
             else:
                 components = P
@@ -517,26 +554,54 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     # ---------------------------------------------------------------- transform
     def _pack(self, X):
-        """Packed codes of validated X; raises ValueError naming NaN/inf rows."""
+        """Packed codes of validated X; raises ValueError naming NaN/inf rows.
+
+        Rows go to the kernel in slices of ``_PACK_ROWS``, so its per-row flags take
+        a fixed buffer: the codes are the only allocation that grows with X.
+        """
         n = X.shape[0]
         out = np.empty((n, (self.n_bits_ + 7) // 8), dtype=np.uint8)
-        bad = np.empty(n, dtype=np.bool_)
         offset = self.mean_.astype(X.dtype)
-        if self._identity:
+        W = None if self._identity else np.ascontiguousarray(self.components_.T, X.dtype)
+        bad = np.empty(min(n, _PACK_ROWS), dtype=np.bool_)
+        for start in range(0, n, _PACK_ROWS):
+            stop = min(start + _PACK_ROWS, n)
+            flags = bad[: stop - start]
+            self._sign_pack(X[start:stop], offset, W, out[start:stop], flags)
+            if flags.any():
+                self._repack(X, start + np.flatnonzero(flags), W, out)
+        return out
+
+    def _repack(self, X, rows, W, out):
+        """Codes of the ``rows`` the kernel flagged; raises if X holds NaN or inf.
+
+        Finite rows are flagged when their centred or rotated values overflow
+        (entries near the largest float). Signs do not change when the rows and the
+        mean are multiplied by a power of two, one small enough here for a sum of
+        ``n_features`` terms to stay below 1.
+        """
+        if not np.isfinite(X[rows]).all():
+            _raise_nonfinite(_nonfinite_rows(X))
+        largest = max(np.abs(X[rows]).max(), np.abs(self.mean_).max())
+        extra = 2 + int(np.ceil(np.log2(X.shape[1])))
+        factor = np.ldexp(1.0, 1 - int(np.frexp(largest)[1]) - extra)
+        sub_out = np.empty((rows.size, out.shape[1]), dtype=np.uint8)
+        sub_bad = np.empty(rows.size, dtype=np.bool_)
+        self._sign_pack(
+            X[rows] * X.dtype.type(factor), (self.mean_ * factor).astype(X.dtype), W,
+            sub_out, sub_bad,
+        )
+        if sub_bad.any():  # cannot happen: |rotated values| <= 1 after the scaling
+            raise ValueError(f"X rows {rows[sub_bad][:10].tolist()} overflow {X.dtype}.")
+        out[rows] = sub_out
+
+    @staticmethod
+    def _sign_pack(X, offset, W, out, bad):
+        """The sign-and-pack kernel: without rotation when ``W`` is None."""
+        if W is None:
             K.sign_pack(X, offset, out, bad)
         else:
-            W = np.ascontiguousarray(self.components_.T, dtype=X.dtype)
             K.rotate_sign_pack(X, offset, W, out, bad)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            nonfinite = rows[~np.isfinite(X[rows]).all(axis=1)]
-            if nonfinite.size:
-                _raise_nonfinite(nonfinite)
-            raise ValueError(
-                f"The rotated values of {len(rows)} row(s) of X overflow {X.dtype} "
-                f"(row(s) {', '.join(map(str, rows[:10]))}); rescale X or pass float64."
-            )
-        return out
 
     def _format(self, packed, dtype):
         if self.encode == "packed":
@@ -545,13 +610,14 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         if self.encode == "index":
             self._check_index_bits(n_bits)
             index = np.zeros(packed.shape[0], dtype=np.uint64)
-            for b in range(packed.shape[1]):
-                index = (index << np.uint64(8)) | packed[:, b]
+            for b in range(packed.shape[1]):  # in place: no temporary of n words
+                index <<= np.uint64(8)
+                index |= packed[:, b]
             index >>= np.uint64(8 * packed.shape[1] - n_bits)
-            return index.astype(np.int64)[:, None]
+            return index.view(np.int64)[:, None]  # below 2**63: the same values
         bits = np.unpackbits(packed, axis=1, count=n_bits)
         level = dtype.type(1.0 / np.sqrt(n_bits))
-        return np.where(bits.astype(bool), level, -level).astype(dtype, copy=False)
+        return np.where(bits.view(np.bool_), level, -level).astype(dtype, copy=False)
 
     def transform(self, X):
         """Encode X as binary spherical codes.
@@ -583,7 +649,9 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         n_bytes = (n_bits + 7) // 8
         if hasattr(codes, "toarray") or hasattr(codes, "tocsr"):
             raise TypeError("inverse_transform needs a dense array of codes, got sparse.")
-        codes = check_array(codes, dtype=None, ensure_2d=False, ensure_all_finite=False)
+        codes = check_array(
+            codes, dtype=None, ensure_2d=False, ensure_all_finite=False, ensure_min_samples=0
+        )
         kind = codes.dtype.kind
         if codes.dtype == np.uint8:
             if codes.ndim != 2 or codes.shape[1] != n_bytes:
@@ -692,7 +760,11 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         bits = np.unpackbits(self._pack(X), axis=1, count=self.n_bits_).astype(bool)
         level = 1.0 / np.sqrt(self.n_bits_)
         recon = np.where(bits, level, -level) @ self.components_
-        Xc = X.astype(np.float64) - self.mean_
+        # cosines do not depend on the scale: centre in units where nothing overflows,
+        # then bring each row to a largest entry in [1, 2) (powers of two: exact)
+        unit = _power_of_two_unit(max(np.abs(X).max(), np.abs(self.mean_).max()))
+        Xc = np.divide(X, unit, dtype=np.float64) - self.mean_ / unit
+        Xc = np.ldexp(Xc, -np.frexp(np.abs(Xc).max(axis=1, keepdims=True))[1] + 1)
         den = np.linalg.norm(Xc, axis=1) * np.linalg.norm(recon, axis=1)
         num = np.einsum("ij,ij->i", Xc, recon)
         cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)

@@ -43,6 +43,9 @@ _MAX_HEADER_BYTES = 64 * 2**20
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MEMBER = re.compile(r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes\.npy\Z")
 _ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else is read
+#: DEFLATE expands at most 1032-fold (a 258-byte match in 2 bits): a member declaring
+#: more is forged, and is refused before its declared size is allocated
+_MAX_EXPANSION = 1032
 
 
 class Encoded:
@@ -447,6 +450,12 @@ def write(file, estimator, codes=None, columns=None):
 
 # --------------------------------------------------------------------- reading
 def _read_array(zf, name):
+    info = zf.getinfo(name)
+    if info.file_size > _MAX_EXPANSION * info.compress_size + 1024:
+        raise _Bad(
+            f"member {name} declares {info.file_size} bytes from {info.compress_size} "
+            "compressed ones, more than DEFLATE can expand to: the archive is forged"
+        )
     with zf.open(name) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -673,6 +682,10 @@ def load(path):
         If the file is not a skquant file, or is truncated, corrupted or edited
         (the checksum or any field's type, dtype or shape does not match); the
         message names the problem.
+    MemoryError
+        If the arrays of a valid file do not fit in memory (a member cannot declare
+        more than 1032 times its compressed size, DEFLATE's limit, so a small file
+        cannot make the reader allocate much).
 
     See Also
     --------

@@ -338,7 +338,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
 
     def _fit_parametric(self, summary, n_levels, j):
         """The analytic Lloyd–Max design for ``distribution``, moved to the column."""
-        loc, scale = _location_scale(summary, self.distribution)
+        scaled, unit = unit_summary(summary)  # the moments square the values
+        loc, scale = _location_scale(scaled, self.distribution)
+        loc, scale = loc * unit, scale * unit
         if n_levels not in self._designs:  # one design per width (dicts are thread-safe)
             self._designs[n_levels] = design.lloyd_max(self.distribution, n_levels)
         d = self._designs[n_levels]

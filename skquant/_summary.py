@@ -199,6 +199,11 @@ class ColumnSketch:
         return 2.0**-self.log2_scale
 
     @property
+    def total_weight(self):
+        """The total weight added so far."""
+        return float(self.store[0].sum() + self.store[1].sum())
+
+    @property
     def nbytes(self):
         return self.store.nbytes
 

@@ -424,6 +424,13 @@ def grid_tables(thresholds, n_levels):
     rounded up from the float64 design; see ``_ceil_to_dtype``).
     """
     T = np.asarray(thresholds, dtype=np.float64)
+    # near the largest float the spans overflow, between subnormals their inverse does:
+    # such codebooks are encoded by bisection (None), without floating-point warnings
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _grid_tables(T, n_levels)
+
+
+def _grid_tables(T, n_levels):
     d = T.shape[0]
     rows = [T[j, : n_levels[j] - 1] for j in range(d)]
     G = 1
@@ -444,6 +451,8 @@ def grid_tables(thresholds, n_levels):
         start[j] = t[0]
         if t.size >= 2:
             inv_width[j] = G / (t[-1] - t[0])
+            if not 0.0 < inv_width[j] < np.inf:
+                return None
         cell = np.clip((t - start[j]) * inv_width[j], 0, G - 1).astype(np.int64)
         if np.any(np.diff(cell) == 0):
             return None
@@ -557,6 +566,11 @@ class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string feature names.
+    sketches_ : list of ColumnSketch
+        Only after :meth:`partial_fit`: the per-feature sketches of every batch seen
+        (see :ref:`streaming`); ``fit`` removes them.
+    n_samples_seen_ : int
+        Only after :meth:`partial_fit`: the number of rows seen.
 
     See Also
     --------
@@ -566,11 +580,6 @@ class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
         ``clip="minmax", symmetric=False`` with ragged bin edges.
 
     Notes
-    sketches_ : list of ColumnSketch
-        Only after :meth:`partial_fit`: the per-feature sketches of every batch seen
-        (see :ref:`streaming`); ``fit`` removes them.
-    n_samples_seen_ : int
-        Only after :meth:`partial_fit`: the number of rows seen.
     -----
     Columns with at most ``2 ** n_bits`` distinct values get one level per value
     (zero error) and a warning, as for every scalar quantizer of skquant; their codes

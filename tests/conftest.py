@@ -1,6 +1,13 @@
+import os
+
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# ../conftest.py lets numba launch up to 4 threads, before numba is imported (for the
+# determinism tests); the tests start at the core count, so they do not oversubscribe
+numba.set_num_threads(min(numba.config.NUMBA_NUM_THREADS, os.cpu_count() or 1))
 
 # Bounded examples by default so the suite stays fast; ``--hypothesis-profile=thorough``
 # searches much longer.

@@ -1,139 +1,427 @@
-"""Every row of doc/bad_input.rst: a correct result or a clear error, never a crash.
+"""Every row of doc/bad_input.rst: a correct result or the error the page names.
 
-Each test names its row of the table. Runs on every scalar quantizer.
+The page is the specification. Its answers (an exception type and a fragment of the
+message, or "result") are read from it here; every test case is named after its row
+(``<row>-<estimator>``), and ``test_every_row_has_a_test`` fails when a row of the
+page has no test for an estimator it applies to, or a test names a row the page does
+not have.
 """
 
+import re
 import warnings
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
-from sklearn.utils._param_validation import InvalidParameterError
+from scipy import sparse
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    generate_invalid_param_val,
+    make_constraint,
+)
 
+from skquant import BinarySphericalEncoder
 from test_base import SCALAR_QUANTIZERS
 
+PAGE = Path(__file__).resolve().parents[1] / "doc" / "bad_input.rst"
+ESTIMATORS = [*SCALAR_QUANTIZERS, BinarySphericalEncoder]
+ERRORS = {e.__name__: e for e in (ValueError, TypeError, InvalidParameterError, NotFittedError)}
 
-@pytest.fixture(params=SCALAR_QUANTIZERS, ids=lambda c: c.__name__)
-def Q(request):
-    return request.param
+
+# ------------------------------------------------------------------ the page
+class Answer(NamedTuple):
+    """An exception type and a message fragment, or ``error=None`` for a result."""
+
+    error: type | None
+    text: str
 
 
+def _answer(cell):
+    if cell == "—":
+        return None
+    if cell.startswith("result:"):
+        return Answer(None, cell)
+    match = re.fullmatch(r"``(\w+)``: ``(.+)``", cell)
+    if match is None or match[1] not in ERRORS:
+        raise ValueError(f"{PAGE.name}: unreadable answer {cell!r}")
+    return Answer(ERRORS[match[1]], match[2])
+
+
+def read_page(path=PAGE):
+    """``{row: (scalar answer, encoder answer)}`` from the list-tables of the page.
+
+    An answer is an :class:`Answer`, or None where the row does not apply.
+    """
+    table, cells = [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("   * - "):
+            cells = [line[7:].strip()]
+            table.append(cells)
+        elif cells is not None and line.startswith("     - "):
+            cells.append(line[7:].strip())
+        elif cells is not None and line.startswith("       "):
+            cells[-1] += " " + line.strip()
+        elif line.strip():
+            cells = None
+    rows = {}
+    for cells in table:
+        assert len(cells) == 4, cells
+        if cells[0] != "row":  # the header of each table
+            name = cells[0].strip("`")
+            assert name not in rows, f"row {name!r} appears twice"
+            rows[name] = (_answer(cells[2]), _answer(cells[3]))
+    return rows
+
+
+ANSWERS = read_page()
+REQUESTED = set()  # every row a test names
+CHECKED = set()  # (row, is the encoder) pairs a test case checks
+
+
+def answer(row, Est):
+    return ANSWERS[row][Est is BinarySphericalEncoder]
+
+
+def cases(*rows, result=False):
+    """Parametrize ``(row, Est)`` over the estimators whose answer for each row is an
+    error (or, with ``result=True``, a result)."""
+    REQUESTED.update(rows)
+    params = []
+    for row in rows:
+        for Est in ESTIMATORS:
+            a = ANSWERS.get(row, (None, None))[Est is BinarySphericalEncoder]
+            if a is not None and (a.error is None) == result:
+                CHECKED.add((row, Est is BinarySphericalEncoder))
+                params.append(pytest.param(row, Est, id=f"{row}-{Est.__name__}"))
+    return pytest.mark.parametrize("row, Est", params)
+
+
+# ------------------------------------------------------------------- helpers
 @pytest.fixture
 def X(rng):
     return rng.standard_normal((60, 2))
 
 
-def fit_quiet(q, X):
+def make(Est, **params):
+    """The estimator of the page: 2 bits for the scalar quantizers, 2 for the encoder
+    (one per feature)."""
+    if Est is not BinarySphericalEncoder:
+        params.setdefault("n_bits", 2)
+    return Est(**params)
+
+
+def fit(Est, data, **kwargs):
+    """Fit quietly (few distinct values warn, and are not what these rows test)."""
+    est = kwargs.pop("est", None) or make(Est)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return q.fit(X)
+        return est.fit(data, **kwargs)
 
 
-@pytest.mark.parametrize(
-    "row, data, match",
-    [
-        ("empty rows", np.empty((0, 2)), "0 sample"),
-        ("empty columns", np.empty((5, 0)), "0 feature"),
-        ("1-D input", np.arange(5.0), "Expected 2D array"),
-        ("3-D input", np.zeros((2, 2, 2)), "dim 3"),
-        ("object with text", np.array([[1.0, "a"]], dtype=object), "could not convert"),
-        ("complex", np.ones((3, 2)) + 1j, "Complex data not supported"),
-        ("NaN", np.array([[0.0, np.nan], [1.0, 2.0]]), r"NaN or inf in column\(s\) 1"),
-        ("+inf", np.array([[np.inf, 0.0], [1.0, 2.0]]), r"NaN or inf in column\(s\) 0"),
-        ("-inf", np.array([[0.0, 1.0], [1.0, -np.inf]]), r"NaN or inf in column\(s\) 1"),
-    ],
-)
-def test_fit_refuses(Q, row, data, match):
-    with pytest.raises(ValueError, match=match):
-        Q().fit(data)
+def put(X, row, value):
+    """``X`` with ``value`` in column 1 of ``row``."""
+    Y = np.array(X, dtype=np.result_type(X, np.asarray(value)))
+    Y[row, 1] = value
+    return Y
 
 
-def test_pandas_nullable_with_na_names_the_column(Q):
+def frame(X, dtype, na):
+    """DataFrame of X with column "b" of a nullable ``dtype`` (pd.NA in row 1 if ``na``)."""
     pd = pytest.importorskip("pandas")
-    df = pd.DataFrame({"a": [0.5, 1.5, 2.5], "b": pd.array([1.0, None, 2.0], dtype="Float64")})
-    with pytest.raises(ValueError, match=r"column\(s\) 1 \('b'\)"):
-        Q().fit(df)
-    ints = pd.DataFrame({"a": pd.array([1, 3, 2, 7], dtype="Int64")})
-    assert fit_quiet(Q(n_bits=1), ints).levels_.dtype == np.float64
+    b = X[:, 1] > 0 if dtype == "boolean" else X[:, 1] * 10 if dtype == "Int64" else X[:, 1]
+    b = pd.array(np.round(b) if dtype == "Int64" else b, dtype=dtype)
+    if na:
+        b[1] = pd.NA
+    return pd.DataFrame({"a": X[:, 0], "b": b})
 
 
-@pytest.mark.parametrize("dtype", [bool, np.float16, np.int8, np.uint32])
-def test_other_numeric_dtypes_become_float64(Q, X, dtype):
-    data = (X > 0) if dtype is bool else (X * 10).astype(dtype)
-    q = fit_quiet(Q(n_bits=2), data)
-    assert q.levels_.dtype == np.float64
-    np.testing.assert_array_equal(q.transform(data), q.transform(data.astype(np.float64)))
+def codes_for(Est, scalar, encoder):
+    return np.asarray(encoder if Est is BinarySphericalEncoder else scalar)
 
 
-@pytest.mark.parametrize("scale, offset", [(1e300, 0.0), (1e-300, 0.0), (1e-310, 0.0), (1.0, 1e8)])
-def test_extreme_magnitudes_quantize_like_unit_data(Q, scale, offset):
-    if offset and Q.__name__ == "CompanderQuantizer":
-        pytest.skip("companders are defined around zero: an offset column is not unit data")
-    z = np.random.default_rng(0).standard_normal((5000, 1))
-    unit = fit_quiet(Q(n_bits=3), z)
-    x = scale * z + offset
-    q = fit_quiet(Q(n_bits=3), x)
-    nmse = np.mean(((x - q.inverse_transform(q.transform(x))) / scale) ** 2)
+# ------------------------------------------------------------------ errors
+# Each error row: the calls that must raise the page's error (all of them).
+BAD_CALLS = {
+    "nan": lambda E, X: [lambda: fit(E, put(X, 0, np.nan))],
+    "pos-inf": lambda E, X: [lambda: fit(E, put(X, 0, np.inf))],
+    "neg-inf": lambda E, X: [lambda: fit(E, put(X, 0, -np.inf))],
+    "nan-transform": lambda E, X: [
+        lambda: fit(E, X).transform(put(X, 3, np.nan)),
+        lambda: fit(E, X).score(put(X, 3, np.nan)),
+    ],
+    "inf-transform": lambda E, X: [
+        lambda: fit(E, X).transform(put(X, 3, np.inf)),
+        lambda: fit(E, X).transform(put(X, 3, -np.inf)),
+        lambda: fit(E, X).score(put(X, 3, -np.inf)),
+    ],
+    "no-rows": lambda E, X: [lambda: fit(E, X[:0]), lambda: fit(E, X).transform(X[:0])],
+    "no-columns": lambda E, X: [lambda: fit(E, np.empty((5, 0)))],
+    "1-d": lambda E, X: [lambda: fit(E, X[:, 0]), lambda: fit(E, X).transform(X[:, 0])],
+    "3-d": lambda E, X: [lambda: fit(E, X[None]), lambda: fit(E, X).transform(X[None])],
+    "scalar": lambda E, X: [lambda: fit(E, 3.0), lambda: fit(E, X).transform(3.0)],
+    "ragged": lambda E, X: [lambda: fit(E, [[1.0, 2.0], [3.0]])],
+    "sparse": lambda E, X: [
+        lambda: fit(E, sparse.csr_matrix(X)),
+        lambda: fit(E, X).transform(sparse.csr_matrix(X)),
+    ],
+    "object-text": lambda E, X: [lambda: fit(E, np.array([[1.0, "a"], [2.0, 3.0]], dtype=object))],
+    "str-text": lambda E, X: [lambda: fit(E, np.array([["a", "b"], ["c", "d"]]))],
+    "complex": lambda E, X: [lambda: fit(E, X + 1j), lambda: fit(E, X).transform(X + 1j)],
+    "pandas-float-na": lambda E, X: [lambda: fit(E, frame(X, "Float64", na=True))],
+    "pandas-int-na": lambda E, X: [lambda: fit(E, frame(X, "Int64", na=True))],
+    "pandas-boolean-na": lambda E, X: [lambda: fit(E, frame(X, "boolean", na=True))],
+    "pandas-object-na": lambda E, X: [
+        lambda: fit(E, frame(X, "Float64", na=True).astype(object))
+    ],
+    "n-features": lambda E, X: [
+        lambda: fit(E, X).transform(X[:, :1]),
+        lambda: fit(E, X).score(X[:, :1]),
+    ],
+    "feature-names": lambda E, X: [
+        lambda: fit(E, frame(X, "Float64", na=False)).transform(
+            frame(X, "Float64", na=False).rename(columns={"b": "c"})
+        )
+    ],
+    "not-fitted": lambda E, X: [lambda: make(E).transform(X), lambda: make(E).inverse_transform(X)],
+    # sample weights
+    "weight-negative": lambda E, X: [lambda: fit(E, X, sample_weight=np.r_[-1.0, np.ones(59)])],
+    "weight-nan": lambda E, X: [lambda: fit(E, X, sample_weight=np.r_[np.nan, np.ones(59)])],
+    "weight-inf": lambda E, X: [lambda: fit(E, X, sample_weight=np.r_[np.inf, np.ones(59)])],
+    "weight-zero": lambda E, X: [lambda: fit(E, X, sample_weight=np.zeros(60))],
+    "weight-length": lambda E, X: [lambda: fit(E, X, sample_weight=np.ones(6))],
+    "weight-overflow": lambda E, X: [lambda: fit(E, X, sample_weight=np.full(60, 1e308))],
+    # codes
+    "codes-too-large": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(codes_for(E, [[0, 9]], [[4]]))
+    ],
+    "codes-negative": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(codes_for(E, [[-1, 0]], [[-1]]))
+    ],
+    "codes-uint64": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(
+            codes_for(E, [[2**63, 0]], [[2**63]]).astype(np.uint64)
+        )
+    ],
+    "codes-fraction": lambda E, X: [lambda: fit(E, X).inverse_transform([[0.5, 1.0]])],
+    "codes-nan": lambda E, X: [lambda: fit(E, X).inverse_transform([[np.nan, 1.0]])],
+    "codes-str": lambda E, X: [lambda: fit(E, X).inverse_transform(np.array([["a", "b"]]))],
+    "codes-object": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(np.array([[1, 0]], dtype=object))
+    ],
+    "codes-bool": lambda E, X: [lambda: fit(E, X).inverse_transform(np.array([[True, False]]))],
+    "codes-columns": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(codes_for(E, [[0, 1, 2]], [[0, 0]]).astype(np.uint8))
+    ],
+    "codes-1-d": lambda E, X: [lambda: fit(E, X).inverse_transform(np.array([0, 1]))],
+    "codes-3-d": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(np.zeros((1, 1, 2), dtype=np.uint8))
+    ],
+    "codes-padding": lambda E, X: [
+        lambda: fit(E, X).inverse_transform(np.array([[0b11100000]], dtype=np.uint8))
+    ],
+    "codes-not-one-hot": lambda E, X: [
+        lambda: fit(E, X, est=make(E, encode="onehot-dense")).inverse_transform(
+            [[1, 1, 0, 0, 0, 1, 0, 0]]
+        )
+    ],
+    # parameters
+    "param-type": lambda E, X: [
+        lambda: fit(E, X, est=make(E, n_bits="4")),
+        lambda: fit(E, X, est=make(E, n_bits=2.0)),
+    ],
+    "param-range": lambda E, X: [lambda: fit(E, X, est=make(E, n_bits=0))]
+    + ([] if E is BinarySphericalEncoder else [lambda: fit(E, X, est=make(E, n_bits=17))]),
+    "param-option": lambda E, X: [lambda: fit(E, X, est=make(E, encode="bits"))],
+    "n-bits-shape": lambda E, X: [lambda: fit(E, X, est=make(E, n_bits=[2, 3, 4]))],
+    "n-bits-values": lambda E, X: [lambda: fit(E, X, est=make(E, n_bits=[0, 3]))],
+    "n-bits-too-many": lambda E, X: [lambda: fit(E, X, est=E(n_bits=3, rotation="random"))],
+    "n-bits-no-rotation": lambda E, X: [lambda: fit(E, X, est=E(n_bits=1))],
+    "index-too-wide": lambda E, X: [
+        lambda: fit(E, np.random.default_rng(0).standard_normal((10, 64)), est=E(encode="index"))
+    ],
+}
+
+
+@cases(*BAD_CALLS)
+def test_error_rows(row, Est, X):
+    error, fragment = answer(row, Est)
+    calls = BAD_CALLS[row](Est, X)
+    assert calls
+    for call in calls:
+        with pytest.raises(error, match=re.escape(fragment)):
+            call()
+
+
+def _invalid_values(Est):
+    """``(name, value)`` pairs outside each parameter's constraints: a value of no
+    accepted type, and the out-of-range values scikit-learn's generator finds."""
+    for name, constraints in Est._parameter_constraints.items():
+        yield name, object()
+        constraints = [make_constraint(c) for c in constraints]
+        for constraint in constraints:
+            try:
+                value = generate_invalid_param_val(constraint)
+            except NotImplementedError:
+                continue
+            if not any(c.is_satisfied_by(value) for c in constraints):
+                yield name, value
+
+
+@cases("param-any")
+def test_every_parameter_is_validated(row, Est, X):
+    error, fragment = answer(row, Est)
+    tried = 0
+    for name, value in _invalid_values(Est):
+        with pytest.raises(error, match=f"The '{name}' {re.escape(fragment)} {Est.__name__}"):
+            fit(Est, X, est=make(Est, **{name: value}))
+        tried += 1
+    assert tried >= len(Est._parameter_constraints)
+
+
+# ------------------------------------------------------------------ results
+def _same_fit(Est, data, reference):
+    """Fitting and transforming ``data`` gives what the float64 ``reference`` gives."""
+    got, ref = fit(Est, data), fit(Est, reference)
+    np.testing.assert_array_equal(got.transform(data), ref.transform(reference))
+    if Est is BinarySphericalEncoder:
+        np.testing.assert_array_equal(got.components_, ref.components_)
+    else:
+        assert got.levels_.dtype == np.float64
+        np.testing.assert_array_equal(got.levels_, ref.levels_)
+    return got
+
+
+CONVERSIONS = {  # row -> [(input, the same values as a float64 array)]
+    "object-numbers": lambda X: [(X.astype(object), X)],
+    "str-numbers": lambda X: [(X.astype(str), X.astype(str).astype(np.float64))],
+    "bool": lambda X: [(X > 0, (X > 0).astype(np.float64))],
+    "float16": lambda X: [(X.astype(np.float16), X.astype(np.float16).astype(np.float64))],
+    "integers": lambda X: [
+        ((X * 10).astype(t), (X * 10).astype(t).astype(np.float64))
+        for t in (np.int8, np.uint32, np.int64)
+    ],
+    "pandas-nullable": lambda X: [
+        (df, df.to_numpy(dtype=np.float64))
+        for df in (frame(X, t, na=False) for t in ("Int64", "Float64", "boolean"))
+    ],
+}
+
+
+@cases(*CONVERSIONS, result=True)
+def test_converted_inputs_give_the_float64_result(row, Est, X):
+    pairs = CONVERSIONS[row](X)
+    for data, reference in pairs:
+        got = _same_fit(Est, data, reference)
+    if row == "bool" and Est is not BinarySphericalEncoder:
+        np.testing.assert_array_equal(got.levels_[:, :2], [[0.0, 1.0]] * 2)
+
+
+SCALES = {  # row -> scales of N(0, 1) data (the scalar quantizers)
+    "huge": [1e300, "largest"],
+    "tiny": [1e-300],
+    "subnormal": [1e-310],
+}
+POWERS = {  # row -> (float64 power of two, float32 power of two or None) (the encoder)
+    "huge": (2.0**1021, 2.0**125),
+    "tiny": (2.0**-1000, None),
+    "subnormal": (2.0**-1040, None),
+}
+ENCODERS = [
+    {},
+    {"center": True},
+    {"rotation": "random", "random_state": 0},
+    {"rotation": "pca", "center": True},
+    {"rotation": "itq", "center": True, "random_state": 0},
+]
+
+
+@cases(*SCALES, result=True)
+def test_extreme_magnitudes(row, Est):
+    rng = np.random.default_rng(0)
+    if Est is BinarySphericalEncoder:  # signs do not depend on the scale
+        X = rng.standard_normal((300, 4))
+        power64, power32 = POWERS[row]
+        for params in ENCODERS:
+            unit = Est(**params).fit(X)
+            big = X * power64
+            est = Est(**params).fit(big)
+            np.testing.assert_array_equal(est.transform(big), unit.transform(X))
+            assert est.score(big) == pytest.approx(unit.score(X), rel=1e-12)
+            if power32 is not None:
+                X32 = (X * power32).astype(np.float32)
+                ref32 = Est(**params).fit(X.astype(np.float32)).transform(X.astype(np.float32))
+                np.testing.assert_array_equal(Est(**params).fit(X32).transform(X32), ref32)
+        return
+    z = rng.standard_normal((5000, 1))
+    unit = fit(Est, z, est=Est(n_bits=3))
     ref = np.mean((z - unit.inverse_transform(unit.transform(z))) ** 2)
-    # subnormals hold fewer significant bits; everything else matches closely
-    assert nmse == pytest.approx(ref, rel=0.05 if scale < 1e-307 else 1e-3)
+    for scale in SCALES[row]:
+        if scale == "largest":  # the largest |x| is 1.7e308
+            scale = 1.7e308 / np.abs(z).max()
+        x = scale * z
+        with np.errstate(over="ignore"):  # mse_ of such data is inf, as it should be
+            q = fit(Est, x, est=Est(n_bits=3))
+        nmse = np.mean(((x - q.inverse_transform(q.transform(x))) / scale) ** 2)
+        # subnormals hold fewer significant bits; everything else matches closely
+        assert nmse == pytest.approx(ref, rel=0.05 if row == "subnormal" else 1e-3)
 
 
-def test_read_only_memmap_fortran_and_strided_views(Q, X, tmp_path):
+def _layouts(X, tmp_path):
     path = tmp_path / "x.dat"
     mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
     mm[:] = X
     mm.flush()
-    ro = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
-    ref = fit_quiet(Q(n_bits=2), X).transform(X)
-    np.testing.assert_array_equal(fit_quiet(Q(n_bits=2), ro).transform(ro), ref)
-    F = np.asfortranarray(X)
-    np.testing.assert_array_equal(fit_quiet(Q(n_bits=2), F).transform(F), ref)
-    big = np.zeros((120, 4))
+    big = np.zeros((2 * X.shape[0], 2 * X.shape[1]))
     big[::2, 1::2] = X
-    view = big[::2, 1::2]
-    np.testing.assert_array_equal(fit_quiet(Q(n_bits=2), view).transform(view), ref)
+    return {
+        "read-only-memmap": np.memmap(path, dtype=np.float64, mode="r", shape=X.shape),
+        "fortran-order": np.asfortranarray(X),
+        "strided-view": big[::2, 1::2],
+    }
 
 
-def test_transform_input_errors(Q, X):
-    q = fit_quiet(Q(n_bits=2), X)
-    with pytest.raises(ValueError, match="X has 1 features"):
-        q.transform(X[:, :1])
-    with pytest.raises(ValueError, match="0 sample"):
-        q.transform(np.empty((0, 2)))
-    bad = X.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match=r"NaN or inf in column\(s\) 1"):
-        q.transform(bad)
+@cases("read-only-memmap", "fortran-order", "strided-view", result=True)
+def test_layouts_give_the_same_codes(row, Est, X, tmp_path):
+    data = _layouts(X, tmp_path)[row]
+    assert not data.flags.c_contiguous or not data.flags.writeable
+    _same_fit(Est, data, X)
 
 
-@pytest.mark.parametrize(
-    "codes, error, match",
-    [
-        (np.array([[0, 9]]), ValueError, "out of range in column"),
-        (np.array([[-1, 0]]), ValueError, "out of range in column"),
-        (np.array([[0.5, 1.0]]), ValueError, "whole numbers"),
-        (np.array([[np.nan, 1.0]]), ValueError, "whole numbers"),
-        (np.array([["a", "b"]]), TypeError, "integer array"),
-        (np.array([[0, 1, 2]]), ValueError, "Codes have 3 columns"),
-        (np.array([0, 1]), ValueError, "2-D array of codes"),
-    ],
-)
-def test_inverse_transform_refuses_bad_codes(Q, X, codes, error, match):
-    q = fit_quiet(Q(n_bits=2), X)
-    with pytest.raises(error, match=match):
-        q.inverse_transform(codes)
+ACCEPTED_CODES = {  # row -> (scalar codes, encoder codes), each with its equivalent
+    "codes-fraction": (None, ([[0.5, -0.25]], np.array([[0b10000000]], dtype=np.uint8))),
+    "codes-whole-float": (
+        ([[1.0, 2.0]], [[1, 2]]),
+        ([[1.0, 0.0]], np.array([[0b10000000]], dtype=np.uint8)),
+    ),
+    "codes-bool": ((np.array([[True, False]]), [[1, 0]]), None),
+    "codes-1-d": (None, (np.array([2, 1]), np.array([[0b10000000], [0b01000000]], np.uint8))),
+    "codes-no-rows": (
+        (np.empty((0, 2), dtype=np.uint8), np.empty((0, 2), dtype=np.int64)),
+        (np.empty((0, 1), dtype=np.uint8), np.empty((0, 2))),
+    ),
+}
 
 
-def test_inverse_transform_accepts_integral_floats_and_empty(Q, X):
-    q = fit_quiet(Q(n_bits=2), X)
-    np.testing.assert_array_equal(q.inverse_transform([[1.0, 2.0]]), q.inverse_transform([[1, 2]]))
-    assert q.inverse_transform(np.empty((0, 2), dtype=np.uint8)).shape == (0, 2)
+@cases(*ACCEPTED_CODES, result=True)
+def test_accepted_codes(row, Est, X):
+    est = fit(Est, X)
+    codes, same = ACCEPTED_CODES[row][Est is BinarySphericalEncoder]
+    got = est.inverse_transform(codes)
+    np.testing.assert_array_equal(got, est.inverse_transform(same))
+    assert got.shape == (np.shape(same)[0], 2) and got.dtype == np.float64
 
 
-@pytest.mark.parametrize(
-    "params", [{"n_bits": "4"}, {"n_bits": 0}, {"n_bits": 17}, {"n_bits": 2.0}, {"encode": "bits"}]
-)
-def test_bad_parameters_name_the_parameter(Q, X, params):
-    name = next(iter(params))
-    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
-        Q(**params).fit(X)
+# ---------------------------------------------------------------- the tie
+def test_every_row_has_a_test():
+    assert len(ANSWERS) >= 50
+    assert REQUESTED - set(ANSWERS) == set(), "rows tested but missing from the page"
+    assert set(ANSWERS) - REQUESTED == set(), "rows of the page without a test"
+    expected = {
+        (row, encoder)
+        for row, answers in ANSWERS.items()
+        for encoder, a in enumerate(answers)
+        if a is not None
+    }
+    assert expected - CHECKED == set(), "(row, is the encoder) pairs without a test case"

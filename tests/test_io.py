@@ -3,7 +3,9 @@
 import io
 import json
 import pickle
+import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -416,3 +418,117 @@ def test_declared_shape_must_match_the_member_size(saved):
             np.save(m, arr)
             zf.writestr(key + ".npy", m.getvalue() if key != "attr.levels_" else member.getvalue())
     _load_error(buf.getvalue(), r"needs 8000000000\d+ bytes")
+
+
+# ------------------------------------------------------------------- fuzzing
+def _fuzz_sources(X):
+    """Valid files of several estimator types (one with bit-packed codes), and one
+    with a pickle trap in place of a fitted array (its digest forged to match)."""
+    files = []
+    for case in ("lloyd", "uniform-midtread", "normal-float", "bsq-itq", "student-t"):
+        if case in CASES:
+            files.append(_roundtrip(CASES[case]().fit(X))[1])
+    est = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"])
+    files.append(buf.getvalue())
+    header, arrays = _members(buf.getvalue())
+    arrays["attr.levels_"] = np.array([_Trap()], dtype=object)
+    header["estimator"]["attributes"]["levels_"]["dtype"] = "|O"
+    header["sha256"] = _io._digest(header, arrays)
+    return files, _zip(header, arrays)
+
+
+def _mutate(data, rng, kind):
+    data = bytearray(data)
+    if kind == "random-bytes":
+        return rng.randbytes(rng.randint(0, 4096))
+    if kind == "truncation":
+        return bytes(data[: rng.randrange(len(data))])
+    if kind == "bit-flips":
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    elif kind == "byte-mutations":  # overwrite, insert or delete a few bytes
+        for _ in range(rng.randint(1, 4)):
+            p, op = rng.randrange(len(data)), rng.randrange(3)
+            if op == 0:
+                data[p] = rng.randrange(256)
+            elif op == 1:
+                data[p:p] = rng.randbytes(rng.randint(1, 8))
+            else:
+                del data[p : p + rng.randint(1, 8)]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "truncation", "bit-flips", "byte-mutations"])
+def test_fuzzed_files_load_exactly_or_raise_value_error(kind, X, tmp_path):
+    """Hundreds of damaged files: each loads to the very estimator that was saved (the
+    damage hit nothing the digest covers, e.g. a timestamp), or raises ValueError
+    naming the file; never another exception, never a crash, never the trap."""
+    import random
+
+    _Trap.path = str(tmp_path / "pwned")
+    files, trap = _fuzz_sources(X)
+    originals = [skquant.load(io.BytesIO(f)) for f in files]
+    rng = random.Random(kind)
+    loaded = refused = 0
+    for i in range(250):
+        source = i % (len(files) + 1)
+        data = _mutate(trap if source == len(files) else files[source], rng, kind)
+        try:
+            est = skquant.load(io.BytesIO(data))
+        except ValueError as exc:
+            message = str(exc)
+            assert message.startswith("file: ") and "\n" not in message, message
+            refused += 1
+            continue
+        assert source < len(files)  # the trap file never loads
+        original = originals[source]
+        assert type(est) is type(original)
+        for a, b in ((est.transform(X), original.transform(X)),):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        loaded += 1
+    assert refused >= 150 and loaded + refused == 250
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_forged_member_size_is_refused_before_allocating(saved):
+    """A member whose central-directory size is forged to match a huge .npy header:
+    refused from the sizes alone, without allocating the declared 3.2 GB."""
+    import struct
+    import tracemalloc
+
+    header = io.BytesIO()
+    shape = (4 * 10**8,)
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": shape}
+    )
+    declared = len(header.getvalue()) + 8 * shape[0]
+    with zipfile.ZipFile(io.BytesIO(saved)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["attr.levels_.npy"] = header.getvalue() + b"\0" * 64
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    data = bytearray(buf.getvalue())
+    entry = data.find(b"PK\x01\x02")  # the central directory entry of the member
+    while data[entry + 46 : entry + 46 + len("attr.levels_.npy")] != b"attr.levels_.npy":
+        entry = data.find(b"PK\x01\x02", entry + 4)
+    data[entry + 24 : entry + 28] = struct.pack("<I", declared)  # uncompressed size
+    tracemalloc.start()
+    try:
+        _load_error(bytes(data), "more than DEFLATE can expand to")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
+def test_reader_never_allows_pickle():
+    """Every array read in skquant/_io.py passes allow_pickle=False."""
+    source = Path(_io.__file__).read_text(encoding="utf-8")
+    calls = re.findall(r"(?:\bnp\.load|\.format\.read_array)\((.*)\)", source)
+    assert calls
+    for args in calls:
+        assert "allow_pickle=False" in args, args

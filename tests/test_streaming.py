@@ -208,5 +208,8 @@ def test_partial_fit_contract(rng):
     assert q.n_samples_seen_ == 500
     q.fit(X)
     assert not hasattr(q, "sketches_") and not hasattr(q, "n_samples_seen_")
+    big = LloydMaxQuantizer().partial_fit(X, sample_weight=np.full(500, 3e305))
+    with pytest.raises(ValueError, match="batches sum to inf"):
+        big.partial_fit(X, sample_weight=np.full(500, 3e305))
     with pytest.raises(ValueError, match="at least one non-zero"):
         LloydMaxQuantizer().partial_fit(X, sample_weight=np.zeros(500))

@@ -1,0 +1,17 @@
+"""Session setup that must happen before numba is imported (pytest loads this file
+before any test module, and before anything else imports numba).
+
+numba fixes its largest thread count when it is imported: 4 (or the core count, if
+higher) lets the determinism tests compare 1, 2 and 4 threads on any machine;
+tests/conftest.py then starts the tests at the core count, so that nothing else
+oversubscribes the machine.
+"""
+
+import os
+
+os.environ.setdefault("NUMBA_NUM_THREADS", str(max(4, os.cpu_count() or 1)))
+
+
+def pytest_configure(config):
+    # here rather than in pyproject.toml: resolving the category imports numba
+    config.addinivalue_line("filterwarnings", "error::numba.NumbaWarning")

@@ -1,0 +1,115 @@
+"""Peak memory of transform, inverse_transform and fit, measured with tracemalloc.
+
+NumPy reports its allocations to tracemalloc, so the peak covers every array the
+library makes (numba kernels allocate only small per-chunk buffers). The bounds are
+generous but fail if a whole copy of X is made. benchmarks/bench_memory.py measures
+the same peaks exactly on 10**8 values.
+"""
+
+import tracemalloc
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+from skquant import (
+    BinarySphericalEncoder,
+    CompanderQuantizer,
+    LloydMaxQuantizer,
+    UniformClipQuantizer,
+)
+
+MiB = 2**20
+
+
+def traced_peak(func):
+    """``(func(), peak bytes allocated by NumPy and Python during the call)``."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        result = func()
+        return result, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+SCALAR = {
+    "lloyd-max": lambda: LloydMaxQuantizer(n_bits=4),
+    "lloyd-max-optimal": lambda: LloydMaxQuantizer(n_bits=2, algorithm="optimal"),
+    "uniform-clip": lambda: UniformClipQuantizer(n_bits=4),
+    "uniform-midtread": lambda: UniformClipQuantizer(n_bits=4, mode="midtread"),
+    "compander": lambda: CompanderQuantizer(n_bits=4),
+    "compander-optimal": lambda: CompanderQuantizer(n_bits=4, compander="optimal"),
+}
+
+
+@pytest.fixture(scope="module")
+def big():
+    # 2 * 10**7 float32 values (80 MB): the codes are 20 MB
+    return np.random.default_rng(0).standard_normal((5_000_000, 4), dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["lloyd-max", "uniform-clip", "uniform-midtread", "compander"])
+def test_transform_allocates_only_its_output(name, big):
+    q = SCALAR[name]().fit(big[:20_000])
+    q.inverse_transform(q.transform(big[:10]))  # compile and build lazy tables first
+    codes, peak = traced_peak(lambda: q.transform(big))
+    d, M = q.levels_.shape
+    slack = MiB + 64 * d * M * 8  # O(n_features * M): codebook copies, tables
+    assert codes.nbytes == big.size  # uint8
+    assert peak <= codes.nbytes + slack, (peak, codes.nbytes)
+    X_hat, peak = traced_peak(lambda: q.inverse_transform(codes))
+    assert X_hat.dtype == np.float32
+    assert peak <= X_hat.nbytes + slack, (peak, X_hat.nbytes)
+
+
+def test_encoder_transform_allocates_only_its_output(big):
+    enc = BinarySphericalEncoder(4, rotation="random", random_state=0).fit(big[:20_000])
+    enc.transform(big[:10])
+    codes, peak = traced_peak(lambda: enc.transform(big))
+    assert codes.shape == (big.shape[0], 1)  # 4 bits in one byte per row
+    assert peak <= codes.nbytes + MiB, (peak, codes.nbytes)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    # 24 columns: a copy of X is 24 columns, the fit bound below 10 (+ the DP table)
+    return np.random.default_rng(1).standard_normal((50_000, 24))
+
+
+@pytest.mark.parametrize("name", SCALAR)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_fit_needs_a_few_columns_not_a_copy_of_X(name, weighted, wide):
+    """One thread designs one column at a time: the sorted copy of the column and its
+    summary (distinct values, prefix sums), never a copy of X."""
+    column = wide.shape[0] * 8
+    w = np.random.default_rng(2).uniform(0.5, 2.0, wide.shape[0]) if weighted else None
+    est = SCALAR[name]()
+    est.fit(wide[:1000, :2])  # compile first
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)  # columns are designed one at a time
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, peak = traced_peak(lambda: est.fit(wide, sample_weight=w))
+    finally:
+        numba.set_num_threads(before)
+    # the exact DP of algorithm="optimal" keeps an index table of M x n_distinct
+    dp = 2**est.n_bits * column if getattr(est, "algorithm", "") == "optimal" else 0
+    bound = 10 * column + dp + MiB
+    assert peak <= bound < wide.nbytes, (peak / column, bound / column)
+    assert est.levels_.shape == (24, 2**est.n_bits)
+
+
+@pytest.mark.parametrize("params", [{}, {"rotation": "pca", "center": True, "n_bits": 16}])
+def test_encoder_fit_memory(params, wide):
+    """Without rotation, a few columns; PCA and ITQ work on one float64 copy of the
+    centred X (documented in doc/guarantees.rst)."""
+    column = wide.shape[0] * 8
+    enc = BinarySphericalEncoder(**params)
+    enc.fit(wide[:1000])
+    _, peak = traced_peak(lambda: enc.fit(wide))
+    copies = 1 if params else 0
+    assert peak <= copies * wide.nbytes + 10 * column + MiB, peak / column
