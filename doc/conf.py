@@ -49,6 +49,7 @@ autodoc_default_options = {
                          "_SetOutputMixin, ClassNamePrefixFeaturesOutMixin",
     "exclude-members": "set_fit_request, set_transform_request, "
                        "set_inverse_transform_request, set_score_request, "
+                       "set_partial_fit_request, "
                        "get_metadata_routing, set_output",
 }
 autodoc_typehints = "none"

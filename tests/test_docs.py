@@ -1,11 +1,20 @@
-"""The documentation covers the public API, and every page is reachable."""
+"""The documentation covers the public API, every page is reachable, and the tests
+the Guarantees page names exist."""
 
+import ast
 import re
 from pathlib import Path
 
 import skquant
 import skquant.design
 import skquant.metrics
+
+try:  # an optional extra: its names are checked when dask is installed
+    import skquant.dask
+except ImportError:  # pragma: no cover
+    MODULES = (skquant.metrics, skquant.design)
+else:
+    MODULES = (skquant.metrics, skquant.design, skquant.dask)
 
 DOC = Path(__file__).resolve().parents[1] / "doc"
 
@@ -36,13 +45,14 @@ def test_api_reference_lists_every_public_name():
         name for name in _public(skquant)
         if not isinstance(getattr(skquant, name.split(".", 1)[1]), type(skquant))  # modules
     }
-    public |= _public(skquant.metrics) | _public(skquant.design)
+    for module in MODULES:
+        public |= _public(module)
     assert public - entries == set(), "add these to doc/api.rst"
+    modules = {m.__name__: m for m in (skquant, *MODULES)}
     for entry in entries:  # and nothing that does not exist
         module, name = entry.rsplit(".", 1)
-        obj = {"skquant": skquant, "skquant.metrics": skquant.metrics,
-               "skquant.design": skquant.design}[module]
-        assert hasattr(obj, name), entry
+        if module in modules or module != "skquant.dask":
+            assert hasattr(modules[module], name), entry
 
 
 def test_every_page_is_in_a_toctree():
@@ -52,3 +62,22 @@ def test_every_page_is_in_a_toctree():
     listed = set(re.findall(r"^   ([\w/]+)$", toctrees, re.M))
     pages = {p.stem for p in DOC.glob("*.rst")} - {"index", "sg_execution_times"}
     assert pages - listed == set(), "add these pages to a toctree"
+
+
+def test_guarantees_name_existing_tests():
+    """Every ``tests/<file>.py::<test>`` of doc/guarantees.rst is a test function there."""
+    page = (DOC / "guarantees.rst").read_text(encoding="utf-8")
+    refs = re.findall(r"``(tests/[\w/]+\.py)::(\w+)``", page)
+    assert len(refs) >= 30
+    root = DOC.parent
+    defined = {}
+    for path, name in refs:
+        if path not in defined:
+            tree = ast.parse((root / path).read_text(encoding="utf-8"))
+            defined[path] = {
+                node.name for node in tree.body
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+            }
+        assert name in defined[path], f"{path}::{name} named in doc/guarantees.rst"
+    # and no reference is written in another form that this parser would miss
+    assert len(re.findall(r"tests/\w+\.py::", page)) == len(refs)
