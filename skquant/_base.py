@@ -180,7 +180,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         else:
             sketches = self.sketches_
             batch = X.shape[0] if sample_weight is None else sample_weight.sum()
-            if not np.isfinite(sketches[0].total_weight + batch):
+            if batch > np.finfo(np.float64).max - sketches[0].total_weight:
                 raise ValueError(
                     "The weights of all partial_fit batches sum to inf: they are too large "
                     "to add up in float64; divide them by a common factor."

@@ -20,7 +20,7 @@ _MAX_DP_CELLS = 2**28
 def _quantile_points(summary, n_points):
     """``n_points`` weighted quantiles at equally spaced probabilities in [0, 1]."""
     W = summary.W
-    cdf = 0.5 * (W[1:] + W[:-1]) / W[-1]  # mid-point plotting positions
+    cdf = (0.5 * W[1:] + 0.5 * W[:-1]) / W[-1]  # mid-point plotting positions
     return np.interp(np.linspace(0.0, 1.0, n_points), cdf, summary.u)
 
 
@@ -364,6 +364,11 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         pos = np.empty(n_levels + 1, dtype=np.int64)
         K.optimal_partition(summary.W, summary.S1, summary.S2, n_levels, pos)
         levels = summary.centroids(pos, np.zeros(n_levels))
+        # a cell whose weights vanish from the float64 prefix sums (below 2**-52 of the
+        # total) has no centroid: its level is the middle of its values instead
+        weightless = (np.diff(summary.W[pos]) == 0) & (np.diff(pos) > 0)
+        for c in np.flatnonzero(weightless):
+            levels[c] = 0.5 * (summary.u[pos[c]] + summary.u[pos[c + 1] - 1])
         # the boundary between cells is any point in (u[pos-1], u[pos]); the midpoint
         # of the adjacent levels is in that gap (nearest-neighbour condition).
         thresholds = 0.5 * (levels[1:] + levels[:-1])

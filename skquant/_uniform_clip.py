@@ -690,7 +690,18 @@ class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
                 zero_point = c
         else:
             family = uniform_family(M, 0 if midtread else -0.5)
-            if clip == "mse":
+            if clip == "mse" and not midtread:
+                # midrise is translation-equivariant: search on the column centred on
+                # its median, so a column far from 0 (1e8 + N(0, 1)) is searched like
+                # one at 0, without cancellation
+                c = summary.shift
+                centred = summary._replace(u=summary.u - c, shift=0.0)
+                (offset, step, _), _ = search_affine(
+                    centred, M, False, [(a - c, b - c) for a, b in ranges]
+                )
+                offset += c
+                lo, hi = offset, offset + span * step
+            elif clip == "mse":
                 (offset, step, zero_point), _ = search_affine(summary, M, midtread, ranges)
                 lo, hi = offset, offset + span * step
             else:
