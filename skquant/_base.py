@@ -25,6 +25,7 @@ from ._compat import (
     _check_sample_weight,
     _fit_context,
     check_is_fitted,
+    check_not_bool,
     validate_data,
 )
 from ._summary import ColumnSketch, ColumnSummary, summarize_column, unit_summary  # noqa: F401
@@ -114,6 +115,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
 
     def _bits_per_feature(self, n_features):
         """``n_bits`` as an int array of one width per feature (validated)."""
+        check_not_bool(self, "n_bits")
         bits = np.asarray(self.n_bits)
         if bits.ndim == 0:
             return np.full(n_features, int(bits), dtype=np.int64)

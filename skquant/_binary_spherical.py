@@ -21,6 +21,7 @@ from ._compat import (
     StrOptions,
     _fit_context,
     check_is_fitted,
+    check_not_bool,
     validate_data,
     validate_params,
 )
@@ -466,6 +467,7 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         principal directions then come from it, and X is a sample of the rows for the
         ITQ rotation and the diagnostics.
         """
+        check_not_bool(self, "n_bits")
         rows = _nonfinite_rows(X)
         if rows.size:
             _raise_nonfinite(rows)

@@ -4,11 +4,14 @@ scikit-learn does not promise these names across releases; keeping every such im
 here means a future rename is a one-line change (imbalanced-learn does the same).
 """
 
+from numbers import Integral
+
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     HasMethods,
     Hidden,
     Interval,
+    InvalidParameterError,
     Options,
     RealNotInt,
     StrOptions,
@@ -25,13 +28,31 @@ __all__ = [
     "HasMethods",
     "Hidden",
     "Interval",
+    "InvalidParameterError",
     "Options",
     "RealNotInt",
     "StrOptions",
     "_check_feature_names_in",
     "_check_sample_weight",
     "_fit_context",
+    "check_not_bool",
     "check_is_fitted",
     "validate_data",
     "validate_params",
 ]
+
+
+def check_not_bool(estimator, name):
+    """Refuse ``True``/``False`` for an integer parameter.
+
+    ``Interval(Integral, ...)`` admits bools (``bool`` is an ``Integral``); a bit count
+    of ``True`` is a mistake, not 1.
+    """
+    value = getattr(estimator, name)
+    if isinstance(value, bool) or (
+        not isinstance(value, Integral) and getattr(value, "dtype", None) == bool
+    ):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {type(estimator).__name__} must be an int, not "
+            f"a bool; got {value!r}."
+        )

@@ -230,6 +230,7 @@ BAD_CALLS = {
     "param-type": lambda E, X: [
         lambda: fit(E, X, est=make(E, n_bits="4")),
         lambda: fit(E, X, est=make(E, n_bits=2.0)),
+        lambda: fit(E, X, est=make(E, n_bits=True)),
     ],
     "param-range": lambda E, X: [lambda: fit(E, X, est=make(E, n_bits=0))]
     + ([] if E is BinarySphericalEncoder else [lambda: fit(E, X, est=make(E, n_bits=17))]),
