@@ -9,6 +9,7 @@ feature names.
 
 import sys
 import warnings
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
@@ -41,6 +42,66 @@ def _ceil_to_dtype(values, dtype):
     low = out < values
     out[low] = np.nextafter(out[low], np.inf)
     return out
+
+
+# The O(1) encoder's grid: at most this many cells per feature, and in all; it is used
+# from _GRID_MIN_LEVELS levels on (below, bisection takes as few comparisons).
+_GRID_CELLS = 2**16
+_GRID_ENTRIES = 2**23
+_GRID_MIN_LEVELS = 8
+
+
+def grid_tables(thresholds, n_levels):
+    """The grid of :func:`K.grid_encode` for a codebook, or ``None``.
+
+    The grid has ``G`` cells over each feature's thresholds, at least two per gap
+    between consecutive thresholds, so that each cell holds at most one. ``None`` when
+    that needs more than ``_GRID_CELLS`` cells (thresholds far more unevenly spaced
+    than any compander's): the estimator then encodes by bisection. Thresholds are
+    compared as float64, which for float32 data gives the float32 codes (they are
+    rounded up from the float64 design; see ``_ceil_to_dtype``).
+    """
+    T = np.asarray(thresholds, dtype=np.float64)
+    # near the largest float the spans overflow, between subnormals their inverse does:
+    # such codebooks are encoded by bisection (None), without floating-point warnings
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _grid_tables(T, n_levels)
+
+
+def _grid_tables(T, n_levels):
+    d = T.shape[0]
+    rows = [T[j, : n_levels[j] - 1] for j in range(d)]
+    G = 1
+    for t in rows:
+        if t.size >= 2:
+            gap = np.diff(t).min()
+            if not gap > 0:
+                return None
+            G = max(G, int(np.ceil(min(2.0 * (t[-1] - t[0]) / gap, 2.0 * _GRID_CELLS))) + 1)
+    if G > _GRID_CELLS or G * d > _GRID_ENTRIES:
+        return None
+    start, inv_width = np.zeros(d), np.zeros(d)
+    table = np.zeros((d, G, 2))
+    table[:, :, 1] = np.inf
+    for j, t in enumerate(rows):
+        if t.size == 0:
+            continue
+        start[j] = t[0]
+        if t.size >= 2:
+            inv_width[j] = G / (t[-1] - t[0])
+            if not 0.0 < inv_width[j] < np.inf:
+                return None
+        cell = np.clip((t - start[j]) * inv_width[j], 0, G - 1).astype(np.int64)
+        if np.any(np.diff(cell) == 0):
+            return None
+        table[j, :, 0] = np.searchsorted(cell, np.arange(G), side="left")
+        table[j, cell, 1] = t
+    return start, inv_width, table
+
+
+# The grids are derived data: cached per estimator outside its __dict__, so they are
+# neither pickled nor saved in skquant files, and transform leaves the estimator as it is.
+_GRIDS = weakref.WeakKeyDictionary()
 
 
 def _map_columns(func, n_columns):
@@ -278,8 +339,31 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     def _codes_dtype(self):
         return np.uint8 if self.levels_.shape[1] <= 256 else np.uint16
 
+    def _grid(self):
+        """The grid of :func:`grid_tables` for ``thresholds_`` (``None``: bisection).
+
+        Built on first use and rebuilt when a refit replaces ``thresholds_``.
+        """
+        entry = _GRIDS.get(self)
+        if entry is None or entry[0] is not self.thresholds_:
+            grid = None
+            if self.levels_.shape[1] >= _GRID_MIN_LEVELS:
+                grid = grid_tables(self.thresholds_, self.n_levels_)
+            entry = (self.thresholds_, grid)
+            _GRIDS[self] = entry
+        return entry[1]
+
     def _encode(self, X):
-        """Validated X -> ordinal codes, raising on NaN/inf."""
+        """Validated X -> ordinal codes, raising on NaN/inf.
+
+        In O(1) per value through a grid over the thresholds when there is one (with
+        the thresholds' exact semantics), else by bisection.
+        """
+        grid = self._grid()
+        if grid is not None:
+            codes = np.empty(X.shape, dtype=self._codes_dtype)
+            if not K.grid_encode(X, *grid, codes).any():
+                return codes  # else: NaN or inf, named by the bisection below
         thresholds = self.thresholds_
         if thresholds.dtype != X.dtype:
             thresholds = _ceil_to_dtype(thresholds.astype(np.float64), X.dtype)

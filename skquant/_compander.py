@@ -11,7 +11,6 @@ from ._lloyd_max import _location_scale
 from ._summary import unit_summary
 from ._uniform_clip import (
     Family,
-    _GridEncoder,
     clip_range,
     search_scale,
     weighted_quantile,
@@ -78,7 +77,7 @@ def _empirical_compressor(summary, n_levels):
 
 
 # ---------------------------------------------------------------- estimator
-class CompanderQuantizer(_GridEncoder, BaseScalarQuantizer):
+class CompanderQuantizer(BaseScalarQuantizer):
     """Companding scalar quantizer of each feature: compress, quantize uniformly, expand.
 
     A monotone compressor ``g`` maps each feature's range onto ``[-1, 1]``, which is

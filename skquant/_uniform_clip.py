@@ -5,7 +5,6 @@ The range search here is shared with :class:`~skquant.CompanderQuantizer`: a qua
 empirical MSE of any member is one kernel call on the column summary.
 """
 
-import weakref
 from numbers import Real
 from typing import NamedTuple
 
@@ -31,9 +30,6 @@ _N_PIECES = 64
 _N_DESCENT = 2  # polished affine starts refined by coordinate descent with sweeps
 _MAX_ROUNDS = 16  # rounds of that descent
 _N_ZERO_POINTS = 3  # zero points of the affine midtread scan given a full scale search
-# The O(1) encoder's grid: at most this many cells per feature, and in all.
-_GRID_CELLS = 2**16
-_GRID_ENTRIES = 2**23
 
 
 class Family(NamedTuple):
@@ -412,84 +408,8 @@ def _affine_members(lo, hi, M, midtread):
     return -zp * scale, scale, zp.astype(np.int64)
 
 
-# ------------------------------------------------------------------ encoding
-def grid_tables(thresholds, n_levels):
-    """The grid of :func:`K.grid_encode` for a codebook, or ``None``.
-
-    The grid has ``G`` cells over each feature's thresholds, at least two per gap
-    between consecutive thresholds, so that each cell holds at most one. ``None`` when
-    that needs more than ``_GRID_CELLS`` cells (thresholds far more unevenly spaced
-    than any compander's): the estimator then encodes by bisection. Thresholds are
-    compared as float64, which for float32 data gives the float32 codes (they are
-    rounded up from the float64 design; see ``_ceil_to_dtype``).
-    """
-    T = np.asarray(thresholds, dtype=np.float64)
-    # near the largest float the spans overflow, between subnormals their inverse does:
-    # such codebooks are encoded by bisection (None), without floating-point warnings
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _grid_tables(T, n_levels)
-
-
-def _grid_tables(T, n_levels):
-    d = T.shape[0]
-    rows = [T[j, : n_levels[j] - 1] for j in range(d)]
-    G = 1
-    for t in rows:
-        if t.size >= 2:
-            gap = np.diff(t).min()
-            if not gap > 0:
-                return None
-            G = max(G, int(np.ceil(min(2.0 * (t[-1] - t[0]) / gap, 2.0 * _GRID_CELLS))) + 1)
-    if G > _GRID_CELLS or G * d > _GRID_ENTRIES:
-        return None
-    start, inv_width = np.zeros(d), np.zeros(d)
-    table = np.zeros((d, G, 2))
-    table[:, :, 1] = np.inf
-    for j, t in enumerate(rows):
-        if t.size == 0:
-            continue
-        start[j] = t[0]
-        if t.size >= 2:
-            inv_width[j] = G / (t[-1] - t[0])
-            if not 0.0 < inv_width[j] < np.inf:
-                return None
-        cell = np.clip((t - start[j]) * inv_width[j], 0, G - 1).astype(np.int64)
-        if np.any(np.diff(cell) == 0):
-            return None
-        table[j, :, 0] = np.searchsorted(cell, np.arange(G), side="left")
-        table[j, cell, 1] = t
-    return start, inv_width, table
-
-
-# The grids are derived data: cached per estimator outside its __dict__, so they are
-# neither pickled nor saved in skquant files, and transform leaves the estimator as it is.
-_GRIDS = weakref.WeakKeyDictionary()
-
-
-class _GridEncoder:
-    """Mixin of the scalar quantizers that encode in O(1) per value, with the threshold
-    semantics of the base. The grid is built from ``thresholds_`` on first use and
-    rebuilt when a refit replaces ``thresholds_``."""
-
-    def _grid(self):
-        entry = _GRIDS.get(self)
-        if entry is None or entry[0] is not self.thresholds_:
-            entry = (self.thresholds_, grid_tables(self.thresholds_, self.n_levels_))
-            _GRIDS[self] = entry
-        return entry[1]
-
-    def _encode(self, X):
-        grid = self._grid()
-        if grid is None:
-            return super()._encode(X)
-        codes = np.empty(X.shape, dtype=self._codes_dtype)
-        if K.grid_encode(X, *grid, codes).any():
-            return super()._encode(X)  # raises the error naming the columns
-        return codes
-
-
 # ------------------------------------------------------------------ estimator
-class UniformClipQuantizer(_GridEncoder, BaseScalarQuantizer):
+class UniformClipQuantizer(BaseScalarQuantizer):
     """Uniform scalar quantizer of each feature with a clipping range.
 
     Each column gets ``M = 2 ** n_bits`` equally spaced levels over a range
