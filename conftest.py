@@ -15,3 +15,12 @@ os.environ.setdefault("NUMBA_NUM_THREADS", str(max(4, os.cpu_count() or 1)))
 def pytest_configure(config):
     # here rather than in pyproject.toml: resolving the category imports numba
     config.addinivalue_line("filterwarnings", "error::numba.NumbaWarning")
+
+
+# skquant/dask.py is collected for its doctests; without the dask extra it cannot be
+# imported (tests/test_dask.py skips itself).
+try:
+    import dask.array  # noqa: F401
+    import distributed  # noqa: F401
+except ImportError:
+    collect_ignore = ["skquant/dask.py"]
