@@ -29,7 +29,7 @@ from ._compat import (
     check_not_bool,
     validate_data,
 )
-from ._summary import ColumnSketch, ColumnSummary, summarize_column, unit_summary  # noqa: F401
+from ._summary import ColumnSketch, summarize_column
 
 
 def _ceil_to_dtype(values, dtype):
@@ -134,6 +134,14 @@ def _column_names(estimator, columns):
     )
 
 
+def _nonfinite_error(estimator, columns, where=""):
+    """The ValueError for NaN or inf in ``columns`` (named as ``estimator`` names them)."""
+    return ValueError(
+        f"Input X contains NaN or inf in column(s) {_column_names(estimator, columns)}; "
+        f"quantizers need finite values: impute or drop them first{where}."
+    )
+
+
 class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     """Base class of the per-feature scalar quantizers (not for direct use).
 
@@ -189,8 +197,29 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             raise ValueError(f"n_bits values must be integers in [1, 16], got {bits.tolist()}.")
         return bits.astype(np.int64)
 
-    def _fit(self, X, sample_weight):
-        """``fit``: design every column from its exact summary (the sorted column)."""
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the codebook of every feature from all of X.
+
+        Each column is sorted and summarised exactly, then designed by the estimator's
+        rule (see the class documentation). ``fit`` discards the sketches of an earlier
+        :meth:`partial_fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, finite. float32 is kept, other numerics become float64.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows, used by every estimate of the design
+            (weighted MSE, moments, percentiles, densities, centroids).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
         X, sample_weight = self._validate_fit_input(X, sample_weight)
         for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
             self.__dict__.pop(name, None)
@@ -231,10 +260,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         self._bits_per_feature(X.shape[1])
         bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
         if bad.size:
-            raise ValueError(
-                f"Input X contains NaN or inf in column(s) {_column_names(self, bad)}; "
-                "quantizers need finite values: impute or drop them first."
-            )
+            raise _nonfinite_error(self, bad)
         if first:
             sketches = _map_columns(
                 lambda j: ColumnSketch.from_batch(X[:, j], sample_weight), X.shape[1]
@@ -298,10 +324,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         results = _map_columns(one, n_features)
         bad = [j for j, r in enumerate(results) if r is None]
         if bad:
-            raise ValueError(
-                f"Input X contains NaN or inf in column(s) {_column_names(self, bad)}; "
-                "quantizers need finite values: impute or drop them first."
-            )
+            raise _nonfinite_error(self, bad)
         self._set_codebook(
             dtype, [r[0] for r in results], [r[1] for r in results], 2 ** int(bits.max())
         )
@@ -373,10 +396,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             chunk = np.flatnonzero(bad)[0]
             rows = X[chunk * K.CHUNK : (chunk + 1) * K.CHUNK]
             cols = np.flatnonzero(~np.isfinite(rows).all(axis=0))
-            raise ValueError(
-                f"Input X contains NaN or inf in column(s) {_column_names(self, cols)}; "
-                "quantizers need finite values: impute or drop them first."
-            )
+            raise _nonfinite_error(self, cols)
         return codes
 
     def transform(self, X):

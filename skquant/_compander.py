@@ -6,7 +6,7 @@ import numpy as np
 
 from . import design
 from ._base import BaseScalarQuantizer
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions
 from ._lloyd_max import _location_scale
 from ._summary import unit_summary
 from ._uniform_clip import (
@@ -241,27 +241,6 @@ class CompanderQuantizer(BaseScalarQuantizer):
         self.n_std = n_std
         self.percentile = percentile
         self.reconstruction = reconstruction
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        """Fit the compressor's range (or location and scale) and the codebook.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data, finite. float32 is kept, other numerics become float64.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, used by every estimate (ranges, percentiles,
-            location and scale, density, centroids, MSE).
-
-        Returns
-        -------
-        self : CompanderQuantizer
-            Fitted estimator.
-        """
-        return self._fit(X, sample_weight)
 
     def _design(self, summary_of, n_features, dtype):
         widths = np.unique(self._bits_per_feature(n_features))

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _kernels as K
 from . import design
 from ._base import BaseScalarQuantizer, _user_stacklevel
-from ._compat import HasMethods, Interval, StrOptions, _fit_context
+from ._compat import HasMethods, Interval, StrOptions
 from ._summary import unit_summary
 
 # Above this many DP cells (n_levels x distinct values) "optimal" would need more than
@@ -236,26 +236,6 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         self.tol = tol
         self.n_init = n_init
         self.distribution = distribution
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        """Fit the levels and thresholds of every feature.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data, finite. float32 is kept, other numerics become float64.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the weighted MSE is minimised.
-
-        Returns
-        -------
-        self : LloydMaxQuantizer
-            Fitted estimator.
-        """
-        return self._fit(X, sample_weight)
 
     def _design(self, summary_of, n_features, dtype):
         self._init_levels = self._check_init(n_features)

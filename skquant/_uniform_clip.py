@@ -13,7 +13,7 @@ from scipy import optimize
 
 from . import _kernels as K
 from ._base import BaseScalarQuantizer, _ceil_to_dtype
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions
 from ._summary import unit_summary
 
 # Cost budget of a range scan, in bisection steps per column (~10 ms): the scan has
@@ -555,27 +555,6 @@ class UniformClipQuantizer(BaseScalarQuantizer):
         self.mode = mode
         self.n_std = n_std
         self.percentile = percentile
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
-        """Fit the range, thresholds and levels of every feature.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data, finite. float32 is kept, other numerics become float64.
-        y : None
-            Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, used by every rule (weighted MSE, moments and
-            percentiles).
-
-        Returns
-        -------
-        self : UniformClipQuantizer
-            Fitted estimator.
-        """
-        return self._fit(X, sample_weight)
 
     def _design(self, summary_of, n_features, dtype):
         infos = self._fit_summaries(summary_of, n_features, dtype)

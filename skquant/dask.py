@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - dask.array without pandas: arrays only
 
 from sklearn.utils import check_random_state
 
-from ._base import BaseScalarQuantizer, _column_names
+from ._base import BaseScalarQuantizer, _nonfinite_error
 from ._binary_spherical import (
     BinarySphericalEncoder,
     _nonfinite_rows,
@@ -209,10 +209,9 @@ def _block_sketches(block, weights, grids, names, k, offset):
     x = _block_values(block, len(grids), k)
     bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
     if bad.size:
-        cols = _column_names(SimpleNamespace(feature_names_in_=names), bad)
-        raise ValueError(
-            f"Input X contains NaN or inf in column(s) {cols}; quantizers need finite "
-            f"values: impute or drop them first (in {_where(k, offset, x.shape[0])})."
+        raise _nonfinite_error(
+            SimpleNamespace(feature_names_in_=names), bad,
+            f" (in {_where(k, offset, x.shape[0])})",
         )
     w = _block_weights(weights, x.shape[0], k, offset)
     xt = np.ascontiguousarray(x.T)  # contiguous columns for the sketch kernels
