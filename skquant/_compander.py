@@ -7,14 +7,8 @@ import numpy as np
 from . import design
 from ._base import BaseScalarQuantizer
 from ._compat import Interval, StrOptions
-from ._lloyd_max import _location_scale
+from ._range_search import Family, clip_range, search_scale
 from ._summary import unit_summary
-from ._uniform_clip import (
-    Family,
-    clip_range,
-    search_scale,
-    weighted_quantile,
-)
 
 _RANGED = ("mu-law", "a-law", "log", "normal-float")  # shapes on [-X_max, X_max]
 _DENSITIES = ("gaussian", "laplace")
@@ -59,7 +53,7 @@ def _empirical_compressor(summary, n_levels):
     """
     u, w, total = summary.u, summary.weights, summary.total_weight
     std = summary.mean_std()[1]
-    iqr = weighted_quantile(u, w, 0.75) - weighted_quantile(u, w, 0.25)
+    iqr = summary.quantile(0.75) - summary.quantile(0.25)
     spread = min(std, iqr / 1.34) if iqr > 0 else std
     h = 0.9 * spread * total ** -0.2
     lo, hi = u[0] - 4.0 * h, u[-1] + 4.0 * h
@@ -322,7 +316,7 @@ class CompanderQuantizer(BaseScalarQuantizer):
             offset, scale = 0.0, 1.0
         elif self.compander in _DENSITIES:
             family = Family(*self._shapes[n_levels], centroid=centroid)
-            offset, scale = _location_scale(summary, self.compander)
+            offset, scale = summary.location_scale(self.compander)
             info.update(loc_=offset * unit, scale_=scale * unit)
         else:
             rule = "minmax" if self.clip == "absmax" else self.clip

@@ -72,22 +72,6 @@ def _strictly_increasing(levels, u):
     return u[idx].astype(np.float64)
 
 
-def _weighted_median(summary):
-    cum = summary.W[1:]
-    return float(summary.u[np.searchsorted(cum, 0.5 * cum[-1])])
-
-
-def _location_scale(summary, distribution):
-    """Location and scale of a column for the parametric design (see the class doc)."""
-    u, w, total = summary.u, summary.weights, summary.total_weight
-    if distribution == "laplace":  # maximum likelihood: median, mean absolute deviation
-        loc = _weighted_median(summary)
-        return loc, np.sqrt(2.0) * float(np.dot(w, np.abs(u - loc)) / total)
-    if distribution == "uniform":  # maximum likelihood: the range
-        return 0.5 * (u[0] + u[-1]), (u[-1] - u[0]) / (2.0 * np.sqrt(3.0))
-    return summary.mean_std()  # Gaussian MLE; moments for scipy
-
-
 _INITS = {"compander": compander_init, "quantile": quantile_init, "uniform": uniform_init}
 
 
@@ -319,7 +303,7 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
     def _fit_parametric(self, summary, n_levels, j):
         """The analytic Lloyd–Max design for ``distribution``, moved to the column."""
         scaled, unit = unit_summary(summary)  # the moments square the values
-        loc, scale = _location_scale(scaled, self.distribution)
+        loc, scale = scaled.location_scale(self.distribution)
         loc, scale = loc * unit, scale * unit
         if n_levels not in self._designs:  # one design per width (dicts are thread-safe)
             self._designs[n_levels] = design.lloyd_max(self.distribution, n_levels)

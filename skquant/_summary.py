@@ -16,6 +16,27 @@ from . import _kernels as K
 
 _NO_WEIGHTS = np.empty(0, dtype=np.float64)
 
+
+def weighted_quantile(values, weights, q):
+    """Inverted-CDF quantile(s): the smallest value whose cumulative weight reaches
+    ``q`` times the total (``q`` a float or an array of them in [0, 1]).
+
+    The one weighted quantile of skquant: clipping percentiles, medians, the sketch's
+    first-batch spread. ``weights=None`` weighs every value equally.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(np.ones(values.shape[0]) if weights is None else weights[order])
+    return _sorted_quantile(values[order], cum, q)
+
+
+def _sorted_quantile(u, cum, q):
+    """:func:`weighted_quantile` of increasing ``u`` with cumulative weights ``cum``."""
+    i = np.searchsorted(cum, np.asarray(q) * cum[-1], side="left")
+    out = u[np.minimum(i, u.shape[0] - 1)]
+    return float(out) if np.ndim(out) == 0 else out
+
+
 class ColumnSummary(NamedTuple):
     """A sorted column collapsed to distinct values with weights.
 
@@ -51,6 +72,24 @@ class ColumnSummary(NamedTuple):
         mean = self.S1[-1] / total
         var = max((self.S2[-1] + self.within) / total - mean * mean, 0.0)
         return self.shift + mean, float(np.sqrt(var))
+
+    def quantile(self, q):
+        """Weighted inverted-CDF quantile(s) of the column (see :func:`weighted_quantile`)."""
+        return _sorted_quantile(self.u, self.W[1:], q)
+
+    def location_scale(self, distribution):
+        """Maximum-likelihood location and scale of the column for a named density:
+        ``"laplace"``: the weighted median and ``sqrt(2)`` times the mean absolute
+        deviation from it; ``"uniform"``: the mid-range and ``range / (2 sqrt(3))``;
+        anything else (``"gaussian"``, scipy distributions): mean and standard deviation.
+        """
+        u = self.u
+        if distribution == "laplace":
+            loc = self.quantile(0.5)
+            return loc, np.sqrt(2.0) * float(np.dot(self.weights, np.abs(u - loc)) / self.W[-1])
+        if distribution == "uniform":
+            return 0.5 * (u[0] + u[-1]), (u[-1] - u[0]) / (2.0 * np.sqrt(3.0))
+        return self.mean_std()
 
     def cost(self, pos):
         """Weighted squared error of the partition ``pos`` with centroid levels."""
@@ -119,19 +158,13 @@ MAX_BINS = 2**16  # per feature: 6 float64 rows, 3 MiB at most
 
 def _robust_log2_scale(x, w):
     """log2 of a power-of-two scale near the spread of the first batch (never zero)."""
-    q25, q50, q75 = np.percentile(x, [25, 50, 75]) if w is None else _wq(x, w)
+    q25, q50, q75 = weighted_quantile(x, w, [0.25, 0.5, 0.75])
     spread = q75 - q25
     if not spread > 0:
         spread = np.max(np.abs(x - q50))
     if not spread > 0:  # a constant first batch: bins relative to its magnitude
         spread = abs(q50) * 2.0**-20 if q50 != 0 else 2.0**-20
     return int(np.round(np.log2(spread))), float(q50)
-
-
-def _wq(x, w):
-    order = np.argsort(x, kind="stable")
-    cw = np.cumsum(w[order])
-    return [float(x[order][np.searchsorted(cw, p * cw[-1])]) for p in (0.25, 0.5, 0.75)]
 
 
 class ColumnSketch:

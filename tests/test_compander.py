@@ -11,7 +11,6 @@ import naive
 
 from skquant import CompanderQuantizer
 from skquant._base import summarize_column
-from skquant._lloyd_max import _location_scale
 from skquant.design import high_rate_compander, lloyd_max, normal_float_levels
 
 # The 16 NF4 values of bitsandbytes (float32 constants of its dequantisation table).
@@ -197,7 +196,7 @@ def test_gaussian_midpoint_is_the_density_design(gaussian_sample):
     # for the density itself (so the 2% bound needs centroids)
     q = CompanderQuantizer(6, compander="gaussian").fit(gaussian_sample)
     design = high_rate_compander("gaussian", 64)
-    loc, scale = _location_scale(summarize_column(gaussian_sample[:, 0]), "gaussian")
+    loc, scale = summarize_column(gaussian_sample[:, 0]).location_scale("gaussian")
     assert (q.loc_[0], q.scale_[0]) == (loc, scale)
     np.testing.assert_allclose(q.thresholds_[0], loc + scale * design.thresholds, rtol=1e-12)
     np.testing.assert_allclose(q.levels_[0], loc + scale * design.levels, rtol=1e-12)

@@ -11,7 +11,7 @@ import naive
 from skquant import CompanderQuantizer, UniformClipQuantizer
 from skquant import _kernels as K
 from skquant._base import _ceil_to_dtype, grid_tables, summarize_column
-from skquant._uniform_clip import Family, uniform_family
+from skquant._range_search import Family, uniform_family
 from skquant.design import optimal_uniform
 
 MODES = [
