@@ -1,33 +1,47 @@
-"""skquant: scikit-learn compatible quantizers with numba kernels."""
+"""skquant: scikit-learn compatible quantizers with numba kernels.
 
-from . import design, metrics
-from ._allocation import BitAllocation, allocate_bits, reverse_water_filling
-from ._binary_spherical import BinarySphericalEncoder, bsq_auxiliary_loss, hamming_distances, hamming_knn  # noqa: E501,F401
-from ._compander import CompanderQuantizer
-from ._display import QuantizerDisplay, RateDistortionDisplay
-from ._io import load, save
-from ._lloyd_max import LloydMaxQuantizer
-from ._summary import ColumnSketch
-from ._uniform_clip import UniformClipQuantizer
+Names are loaded on first use: ``import skquant`` imports neither numba nor scipy,
+and each estimator's module (with its kernels, compiled on their first call) is
+imported when the estimator is first named. The estimators are those of the registry
+(``skquant._registry``).
+"""
+
+import importlib
+
+from ._registry import ESTIMATORS
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BinarySphericalEncoder",
-    "BitAllocation",
-    "ColumnSketch",
-    "CompanderQuantizer",
-    "LloydMaxQuantizer",
-    "QuantizerDisplay",
-    "RateDistortionDisplay",
-    "UniformClipQuantizer",
-    "allocate_bits",
-    "bsq_auxiliary_loss",
-    "design",
-    "hamming_distances",
-    "hamming_knn",
-    "load",
-    "metrics",
-    "reverse_water_filling",
-    "save",
-]
+# public name -> the module defining it; the estimators come from the registry
+_EXPORTS = {
+    **{name: module for name, (module, _) in ESTIMATORS.items()},
+    "BitAllocation": "skquant._allocation",
+    "allocate_bits": "skquant._allocation",
+    "reverse_water_filling": "skquant._allocation",
+    "bsq_auxiliary_loss": "skquant._binary_spherical",
+    "hamming_distances": "skquant._hamming",
+    "hamming_knn": "skquant._hamming",
+    "QuantizerDisplay": "skquant._display",
+    "RateDistortionDisplay": "skquant._display",
+    "ColumnSketch": "skquant._summary",
+    "load": "skquant._io",
+    "save": "skquant._io",
+}
+_SUBMODULES = ("design", "metrics")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"skquant.{name}")
+    else:
+        raise AttributeError(f"module 'skquant' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,10 +1,11 @@
 """The scalar-quantizer contract shared by every per-feature quantizer in skquant.
 
-A subclass decides only how one column is designed, in ``_fit_column``; this base
-validates input, summarises the columns (sorted in ``fit``, sketched in
-``partial_fit``), handles columns with fewer distinct values than levels, stores the
-dense codebook and implements ``transform``, ``inverse_transform``, ``score`` and the
-feature names.
+A subclass decides only how one column is designed, in its one hook ``_fit_column``,
+which returns a :class:`ColumnDesign` record; this base validates input and
+parameters, summarises the columns (sorted in ``fit``, sketched in ``partial_fit``),
+handles columns with fewer distinct values than levels, turns the records into the
+fitted attributes and implements ``transform``, ``inverse_transform``, ``score`` and
+the feature names.
 """
 
 import sys
@@ -12,24 +13,26 @@ import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
 from ._compat import (
     Interval,
+    InvalidParameterError,
     StrOptions,
     _check_feature_names_in,
     _check_sample_weight,
     _fit_context,
     check_is_fitted,
-    check_not_bool,
     validate_data,
 )
-from ._summary import ColumnSketch, summarize_column
+from ._summary import ColumnSketch, summarize_column, unit_summary
 
 
 def _ceil_to_dtype(values, dtype):
@@ -142,22 +145,192 @@ def _nonfinite_error(estimator, columns, where=""):
     )
 
 
+class ColumnDesign(NamedTuple):
+    """What the subclass hook :meth:`BaseScalarQuantizer._fit_column` returns for one
+    feature.
+
+    Attributes
+    ----------
+    thresholds : array-like of shape (n_levels - 1,)
+        Increasing decision thresholds (float64).
+    levels : array-like of shape (n_levels,)
+        Reconstruction levels (float64).
+    attributes : dict, default=None
+        Per-feature diagnostics keyed by the fitted attribute they go to (names end
+        with ``_``, e.g. ``{"scale_": 0.1}``); the base stacks them into arrays of
+        shape ``(n_features,)``. Features stored exactly, for which the hook is not
+        called, get the value the class declares in ``_exact_attributes`` (NaN if it
+        declares none).
+    n_iter : int or None, default=None
+        Iterations the design ran (``None``: the design does not iterate). The base
+        sets ``n_iter_per_feature_`` and ``n_iter_`` (their maximum) from them.
+    converged : bool, default=True
+        False when the iteration stopped at its limit; the base warns once for all
+        such features.
+    """
+
+    thresholds: np.ndarray
+    levels: np.ndarray
+    attributes: dict | None = None
+    n_iter: int | None = None
+    converged: bool = True
+
+
+# attributes that fit sets outside the codebook: validate_data's, partial_fit's
+_INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "sketches_", "n_samples_seen_")
+MAX_LEVELS = 2**16
+
+
+def _check_weights(sample_weight, X, what="sample_weight"):
+    """Validated float64 row weights (finite, non-negative, not all zero, with a
+    finite sum), or None."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    total = sample_weight.sum()
+    if not total > 0:
+        raise ValueError(f"{what} sums to zero: at least one row needs a positive weight.")
+    if not np.isfinite(total):
+        raise ValueError(
+            f"{what} sums to inf: the weights are too large to add up in float64; "
+            "divide them by a common factor."
+        )
+    return sample_weight
+
+
+class _Atomic:
+    """Restores an estimator's ``__dict__`` if the block raises: a fit that fails
+    leaves the estimator as it was."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __enter__(self):
+        self.state = dict(self.estimator.__dict__)
+        return self.estimator
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            self.estimator.__dict__.clear()
+            self.estimator.__dict__.update(self.state)
+        return False
+
+
+def _as_integer(value, name, lo, hi, what, owner):
+    """``value`` (an int, or a 1-D array-like of ints) as int64, within ``[lo, hi]``."""
+    if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == bool:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be an int, not a bool; got {value!r}."
+        )
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be an int or a 1-D array of ints "
+            f"(one per feature), not a 0-d array; got {value!r} (pass int(...) instead)."
+        )
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < lo or arr.max() > hi)):
+        shown = arr.tolist() if arr.dtype.kind in "biuf" and arr.size <= 20 else value
+        raise InvalidParameterError(
+            f"{name} values must be integers in [{lo}, {hi}] ({what}), got {shown!r}."
+        )
+    return arr.astype(np.int64)
+
+
+def resolve_levels(n_bits, n_levels, n_features, owner="the quantizer"):
+    """The number of levels of each feature, from the ``n_bits`` / ``n_levels``
+    parameters: an int64 array of shape ``(n_features,)``.
+
+    ``n_bits=b`` means ``n_levels=2**b``; with neither, 4 bits. Each is an int or one
+    per feature (a 1-D array-like of ints; 0-d arrays are refused). Raises
+    ``InvalidParameterError`` (a ``ValueError``) naming the parameter.
+    """
+    if n_bits is not None and n_levels is not None:
+        raise InvalidParameterError(
+            f"{owner} takes n_bits or n_levels, not both (got n_bits={n_bits!r} and "
+            f"n_levels={n_levels!r}): n_bits=b means n_levels=2**b."
+        )
+    if n_levels is None:
+        name, value, lo, hi = "n_bits", 4 if n_bits is None else n_bits, 1, 16
+        what = "bits per value"
+    else:
+        name, value, lo, hi = "n_levels", n_levels, 2, MAX_LEVELS
+        what = "levels per feature"
+    arr = _as_integer(value, name, lo, hi, what, owner)
+    if arr.ndim == 0:
+        arr = np.full(n_features, int(arr), dtype=np.int64)
+    elif arr.ndim != 1 or arr.shape[0] != n_features:
+        raise InvalidParameterError(
+            f"{name} must be an int or an array of {n_features} ints (one per "
+            f"feature), got shape {arr.shape}."
+        )
+    return np.left_shift(1, arr) if name == "n_bits" else arr
+
+
+def _mse(summary, thresholds, levels):
+    """Weighted MSE of a codebook on a summary, computed in power-of-two units so that
+    squares of extreme values do not overflow on the way (inf if the MSE itself does)."""
+    scaled, unit = unit_summary(summary)
+    if unit == 1.0:
+        return summary.sse(thresholds, levels) / summary.total_weight
+    with np.errstate(over="ignore"):
+        return scaled.sse(thresholds / unit, levels / unit) / scaled.total_weight * unit * unit
+
+
+def _codebook(dtype, thresholds, levels, M):
+    """Dense ``thresholds_`` / ``levels_`` padded to ``M`` levels, and ``n_levels_``."""
+    d = len(levels)
+    T = np.full((d, M - 1), np.inf, dtype=np.float64)
+    L = np.empty((d, M), dtype=np.float64)
+    n_levels = np.empty(d, dtype=np.int64)
+    for j, (t, y) in enumerate(zip(thresholds, levels)):
+        n = len(y)
+        n_levels[j] = n
+        T[j, : n - 1] = t
+        L[j, :n] = y
+        L[j, n:] = y[-1]
+    big = np.finfo(dtype).max  # levels beyond the dtype's range are clamped to it
+    return {
+        "thresholds_": _ceil_to_dtype(T, dtype),
+        "levels_": np.clip(L, -big, big).astype(dtype),
+        "n_levels_": n_levels,
+    }
+
+
 class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     """Base class of the per-feature scalar quantizers (not for direct use).
 
-    Subclasses implement ``_fit_column(summary, n_levels, j)`` returning
-    ``(thresholds, levels, info)``: float64 arrays of length ``n_levels - 1`` and
-    ``n_levels`` for a column with more than ``n_levels`` distinct values, and a dict of
-    per-feature diagnostics (``info["n_iter"]`` etc.) collected into fitted attributes.
+    A subclass implements one hook, ``_fit_column(summary, n_levels, j)``: the design
+    of feature ``j`` from its :class:`~skquant._summary.ColumnSummary` (sorted
+    distinct values with weights and prefix sums, exact in ``fit`` and sketched in
+    ``partial_fit``), for ``n_levels`` levels, returning a :class:`ColumnDesign`. The
+    hook is called only for columns with more distinct values than levels, in
+    parallel threads, and must not change the estimator (per-fit values it needs are
+    computed from its parameters; fitted attributes come from the records). A
+    subclass may also declare, in the class attribute ``_exact_attributes``, the
+    value each of its per-feature attributes takes on columns stored exactly (a
+    constant, or a function of the column's summary; NaN by default).
+
+    The base validates the input and the parameters, resolves ``n_bits`` /
+    ``n_levels`` once into ``max_levels_``, stores columns with few distinct values
+    exactly, stacks the records into the dense codebook (``thresholds_``,
+    ``levels_``, ``n_levels_``), ``mse_`` and the per-feature attributes, and
+    implements ``partial_fit``, ``transform``, ``inverse_transform``, ``score`` and
+    the feature names. Everything after fit reads only fitted attributes. A fit that
+    raises leaves the estimator as it was.
     """
 
     _parameter_constraints: dict = {
-        "n_bits": [Interval(Integral, 1, 16, closed="both"), "array-like"],
+        "n_bits": [Interval(Integral, 1, 16, closed="both"), "array-like", None],
+        "n_levels": [Interval(Integral, 2, MAX_LEVELS, closed="both"), "array-like", None],
         "encode": [StrOptions({"ordinal", "onehot", "onehot-dense", "reconstruct"})],
     }
+    _exact_attributes: dict = {}
 
-    def __init__(self, n_bits=4, *, encode="ordinal"):
+    def __init__(self, n_bits=None, *, n_levels=None, encode="ordinal"):
         self.n_bits = n_bits
+        self.n_levels = n_levels
         self.encode = encode
 
     # ------------------------------------------------------------------ fitting
@@ -171,31 +344,29 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             accept_sparse=False,
             reset=reset,
         )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-            if not np.isfinite(sample_weight.sum()):
-                raise ValueError(
-                    "sample_weight sums to inf: the weights are too large to add up in "
-                    "float64; divide them by a common factor."
-                )
-        return X, sample_weight
+        return X, _check_weights(sample_weight, X)
 
-    def _bits_per_feature(self, n_features):
-        """``n_bits`` as an int array of one width per feature (validated)."""
-        check_not_bool(self, "n_bits")
-        bits = np.asarray(self.n_bits)
-        if bits.ndim == 0:
-            return np.full(n_features, int(bits), dtype=np.int64)
-        if bits.ndim != 1 or bits.shape[0] != n_features:
-            raise ValueError(
-                f"n_bits must be an int or an array of {n_features} ints (one per "
-                f"feature), got shape {bits.shape}."
-            )
-        if bits.dtype.kind not in "iu" or bits.min() < 1 or bits.max() > 16:
-            raise ValueError(f"n_bits values must be integers in [1, 16], got {bits.tolist()}.")
-        return bits.astype(np.int64)
+    def _levels_per_feature(self, n_features):
+        """``n_bits`` / ``n_levels`` resolved to one level count per feature."""
+        return resolve_levels(self.n_bits, self.n_levels, n_features, type(self).__name__)
+
+    def _fit_column(self, summary, n_levels, j):
+        """The design of feature ``j`` (the subclass hook; see the class docstring).
+
+        Parameters
+        ----------
+        summary : ColumnSummary
+            The feature's summary, with more than ``n_levels`` distinct values.
+        n_levels : int
+            Number of levels to design.
+        j : int
+            Index of the feature (for per-feature parameters).
+
+        Returns
+        -------
+        design : ColumnDesign
+        """
+        raise NotImplementedError
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -220,13 +391,38 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X, sample_weight = self._validate_fit_input(X, sample_weight)
-        for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
-            self.__dict__.pop(name, None)
-        self._design(
-            lambda j: summarize_column(X[:, j], sample_weight), X.shape[1], X.dtype
-        )
+        with _Atomic(self):
+            X, sample_weight = self._validate_fit_input(X, sample_weight)
+            for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
+                self.__dict__.pop(name, None)
+            self._design(
+                lambda j: summarize_column(X[:, j], sample_weight), X.shape[1], X.dtype
+            )
         return self
+
+    def _sketch_batch(self, X, sample_weight=None):
+        """Validate a batch; return the sketches of every batch so far with it (new
+        sketches: the fitted ones are left unchanged), the data dtype and the rows."""
+        first = not hasattr(self, "sketches_")
+        X, sample_weight = self._validate_fit_input(X, sample_weight, reset=first)
+        self._levels_per_feature(X.shape[1])  # bad parameters fail before the work
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
+        if bad.size:
+            raise _nonfinite_error(self, bad)
+        if first:
+            return _map_columns(
+                lambda j: ColumnSketch.from_batch(X[:, j], sample_weight), X.shape[1]
+            ), X.dtype, X.shape[0]
+        sketches = self.sketches_
+        batch = X.shape[0] if sample_weight is None else sample_weight.sum()
+        if batch > np.finfo(np.float64).max - sketches[0].total_weight:
+            raise ValueError(
+                "The weights of all partial_fit batches sum to inf: they are too large "
+                "to add up in float64; divide them by a common factor."
+            )
+        return _map_columns(
+            lambda j: sketches[j].copy().add(X[:, j], sample_weight), X.shape[1]
+        ), self.levels_.dtype, X.shape[0]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -239,7 +435,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         merge associatively and commutatively. The bins' centre and scale are taken
         from the first batch, so it should hold at least a few hundred rows. See
         :ref:`streaming` for the accuracy guarantee. ``fit`` discards the sketches; a
-        ``partial_fit`` after ``fit`` starts a new stream.
+        ``partial_fit`` after ``fit`` starts a new stream. A saved and loaded
+        estimator continues its stream (the sketches are saved with it).
 
         Parameters
         ----------
@@ -255,107 +452,97 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         self : object
             The estimator, fitted on all batches so far.
         """
-        first = not hasattr(self, "sketches_")
-        X, sample_weight = self._validate_fit_input(X, sample_weight, reset=first)
-        self._bits_per_feature(X.shape[1])
-        bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
-        if bad.size:
-            raise _nonfinite_error(self, bad)
-        if first:
-            sketches = _map_columns(
-                lambda j: ColumnSketch.from_batch(X[:, j], sample_weight), X.shape[1]
-            )
-            dtype = X.dtype
-        else:
-            sketches = self.sketches_
-            batch = X.shape[0] if sample_weight is None else sample_weight.sum()
-            if batch > np.finfo(np.float64).max - sketches[0].total_weight:
-                raise ValueError(
-                    "The weights of all partial_fit batches sum to inf: they are too large "
-                    "to add up in float64; divide them by a common factor."
-                )
-            _map_columns(lambda j: sketches[j].add(X[:, j], sample_weight), X.shape[1])
-            dtype = self.levels_.dtype
-        self._fit_sketches(sketches, dtype)
-        self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + X.shape[0]
+        with _Atomic(self):
+            sketches, dtype, n_rows = self._sketch_batch(X, sample_weight)
+            self._fit_sketches(sketches, dtype)
+            self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + n_rows
         return self
 
     def _fit_sketches(self, sketches, dtype):
         """Design every column from its sketch (partial_fit, skquant.dask)."""
-        self.sketches_ = sketches
         self._design(lambda j: sketches[j].to_summary(), len(sketches), np.dtype(dtype))
+        self.sketches_ = sketches
 
     def _design(self, summary_of, n_features, dtype):
-        """Design the codebook from ``summary_of(j)`` for each feature; subclasses
-        resolve their parameters around :meth:`_fit_summaries` and set the fitted
-        attributes from the per-feature infos."""
-        raise NotImplementedError
-
-    def _fit_summaries(self, summary_of, n_features, dtype, fit_column=None):
-        """Summarise and design every column; set the codebook attributes.
+        """Summarise and design every column, then set every fitted attribute at once.
 
         ``summary_of(j)`` gives the :class:`ColumnSummary` of feature ``j`` (``None``
-        if the column holds NaN or inf). Returns the per-feature infos, each with the
-        column's ``"min"`` and ``"max"``.
+        if the column holds NaN or inf).
         """
-        fit_column = self._fit_column if fit_column is None else fit_column
-        bits = self._bits_per_feature(n_features)
+        max_levels = self._levels_per_feature(n_features)
 
         def one(j):
             summary = summary_of(j)
             if summary is None:
                 return None
-            k = summary.u.shape[0]
-            M = 2 ** int(bits[j])
-            if k <= M:
+            M = int(max_levels[j])
+            if summary.u.shape[0] <= M:  # stored exactly, one level per value
                 levels = summary.u.copy()
-                thresholds = 0.5 * (levels[1:] + levels[:-1])
-                info = {"exact": True}
+                derived = {  # declared as functions of the column's summary
+                    k: v(summary) for k, v in self._exact_attributes.items() if callable(v)
+                }
+                record = ColumnDesign(0.5 * (levels[1:] + levels[:-1]), levels, derived)
+                exact = True
             else:
-                thresholds, levels, info = fit_column(summary, M, j)
-                info.setdefault("exact", False)
-            info.update(min=float(summary.u[0]), max=float(summary.u[-1]))
-            return (
-                np.asarray(thresholds, dtype=np.float64),
-                np.asarray(levels, dtype=np.float64),
-                info,
-            )
+                record = self._fit_column(summary, M, j)
+                exact = False
+            t = np.asarray(record.thresholds, dtype=np.float64)
+            y = np.asarray(record.levels, dtype=np.float64)
+            return record, t, y, _mse(summary, t, y), exact
 
         results = _map_columns(one, n_features)
         bad = [j for j, r in enumerate(results) if r is None]
         if bad:
             raise _nonfinite_error(self, bad)
-        self._set_codebook(
-            dtype, [r[0] for r in results], [r[1] for r in results], 2 ** int(bits.max())
-        )
-        few = [
-            j for j, r in enumerate(results) if r[2].get("exact") and len(r[1]) < 2 ** bits[j]
-        ]
+        records = [r[0] for r in results]
+        exact = [r[4] for r in results]
+        fitted = _codebook(dtype, [r[1] for r in results], [r[2] for r in results],
+                           int(max_levels.max()))
+        fitted["max_levels_"] = max_levels
+        with np.errstate(over="ignore"):
+            fitted["mse_"] = np.array([r[3] for r in results], dtype=np.float64)
+        names = dict.fromkeys(k for r in records for k in (r.attributes or {}))
+        for name in names:
+            if not (name.endswith("_") and name.isidentifier()) or name in fitted:
+                raise RuntimeError(f"{type(self).__name__}._fit_column: bad attribute {name!r}")
+            fill = self._exact_attributes.get(name, np.nan)
+            fill = np.nan if callable(fill) else fill
+            kind = np.asarray(fill).dtype.kind
+            fitted[name] = np.array(
+                [(r.attributes or {}).get(name, fill) for r in records],
+                dtype=np.int64 if kind in "iu" else np.float64,
+            )
+        if any(r.n_iter is not None for r in records):
+            per_feature = np.array([r.n_iter or 0 for r in records], dtype=np.int64)
+            fitted["n_iter_per_feature_"] = per_feature
+            fitted["n_iter_"] = int(per_feature.max())
+        # the new fit replaces every fitted attribute of an earlier one
+        for name in [k for k in vars(self) if k.endswith("_") and k not in _INPUT_ATTRIBUTES]:
+            del self.__dict__[name]
+        self.__dict__.update(fitted)
+        self._warn(exact, records, fitted)
+
+    def _warn(self, exact, records, fitted):
+        few = [j for j, e in enumerate(exact)
+               if e and fitted["n_levels_"][j] < fitted["max_levels_"][j]]
         if few:
             warnings.warn(
                 f"Column(s) {_column_names(self, few)} have fewer distinct values than "
-                f"their 2**n_bits levels (n_bits={self.n_bits}): each distinct value "
-                "gets its own level (zero error); n_levels_ holds the real count.",
+                "their number of levels (max_levels_): each distinct value gets its own "
+                "level (zero error); n_levels_ holds the real count.",
                 UserWarning,
                 stacklevel=_user_stacklevel(),
             )
-        return [r[2] for r in results]
+        stopped = [j for j, r in enumerate(records) if not r.converged]
+        if stopped:
+            limit = getattr(self, "max_iter", None)
+            warnings.warn(
+                f"The iteration reached its limit (max_iter={limit}) before converging "
+                f"on feature(s) {_column_names(self, stopped)}; increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=_user_stacklevel(),
+            )
 
-    def _set_codebook(self, dtype, thresholds, levels, M):
-        """Store dense ``thresholds_`` / ``levels_``, padded to ``M`` levels per feature."""
-        d = len(levels)
-        T = np.full((d, M - 1), np.inf, dtype=np.float64)
-        L = np.empty((d, M), dtype=np.float64)
-        n_levels = np.empty(d, dtype=np.int64)
-        for j, (t, y) in enumerate(zip(thresholds, levels)):
-            n = len(y)
-            n_levels[j] = n
-            T[j, : n - 1] = t
-            L[j, :n] = y
-            L[j, n:] = y[-1]
-        self.thresholds_ = _ceil_to_dtype(T, dtype)
-        self.levels_ = L.astype(dtype)
-        self.n_levels_ = n_levels
 
     # ---------------------------------------------------------------- transform
     @property
@@ -376,6 +563,17 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             _GRIDS[self] = entry
         return entry[1]
 
+    def _bisection_thresholds(self, dtype, columns=slice(None)):
+        """``thresholds_[columns]`` in ``dtype`` (rounded up), padded with ``+inf`` to
+        ``2**b - 1`` columns, as :func:`K.encode`'s bisection needs."""
+        T = self.thresholds_[columns]
+        if T.dtype != dtype:
+            T = _ceil_to_dtype(T.astype(np.float64), dtype)
+        top = 1 << int(T.shape[1]).bit_length()  # the power of two above M - 1
+        if top - 1 != T.shape[1]:
+            T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
+        return np.ascontiguousarray(T)
+
     def _encode(self, X):
         """Validated X -> ordinal codes, raising on NaN/inf.
 
@@ -387,11 +585,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             codes = np.empty(X.shape, dtype=self._codes_dtype)
             if not K.grid_encode(X, *grid, codes).any():
                 return codes  # else: NaN or inf, named by the bisection below
-        thresholds = self.thresholds_
-        if thresholds.dtype != X.dtype:
-            thresholds = _ceil_to_dtype(thresholds.astype(np.float64), X.dtype)
         codes = np.empty(X.shape, dtype=self._codes_dtype)
-        bad = K.encode(X, thresholds, codes)
+        bad = K.encode(X, self._bisection_thresholds(X.dtype), codes)
         if bad.any():
             chunk = np.flatnonzero(bad)[0]
             rows = X[chunk * K.CHUNK : (chunk + 1) * K.CHUNK]
@@ -411,7 +606,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         -------
         Xt : ndarray or sparse matrix
             With ``encode="ordinal"``, integer codes of shape (n_samples, n_features),
-            uint8 for ``n_bits <= 8`` and uint16 otherwise: code ``k`` means
+            uint8 when every feature has at most 256 levels (``levels_.shape[1] <=
+            256``) and uint16 otherwise: code ``k`` means
             ``thresholds_[j, k-1] <= x < thresholds_[j, k]``, and values outside the
             fitted range get the end codes. ``"onehot"`` gives a CSR matrix and
             ``"onehot-dense"`` a dense array with ``n_levels_.sum()`` columns;
@@ -536,8 +732,11 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : ignored
+            Data to quantize and reconstruct, finite.
+        y : None
+            Ignored.
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights, validated as in ``fit`` (finite, not all zero).
 
         Returns
         -------
@@ -545,17 +744,11 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             ``-mean((X - Q(X)) ** 2)`` over all entries (rows weighted).
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            dtype=[np.float64, np.float32],
-            order="C",
-            ensure_all_finite=False,
-            reset=False,
-        )
+        X, sample_weight = self._validate_fit_input(X, sample_weight, reset=False)
         X_hat = self._decode(self._encode(X), check=False)
-        err = ((X.astype(np.float64) - X_hat) ** 2).mean(axis=1)
-        return -float(np.average(err, weights=sample_weight))
+        with np.errstate(over="ignore"):  # inf is the error of data near 1e308
+            err = ((X.astype(np.float64) - X_hat) ** 2).mean(axis=1)
+            return -float(np.average(err, weights=sample_weight))
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names.

@@ -7,6 +7,7 @@ Every error is one line on stderr, ``skquant: error: ...``, and a non-zero exit 
 import argparse
 import csv
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -223,15 +224,54 @@ class Progress:
 
 
 # ------------------------------------------------------------------- commands
+def _ascii_int(text):
+    """An int written in ASCII digits (``int()`` alone also takes other scripts' digits)."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]{1,9}", text):
+        raise ValueError(text)
+    return int(text)
+
+
 def _bits(text):
     try:
         lo, _, hi = text.partition("-")
-        bits = list(range(int(lo), int(hi or lo) + 1))
+        lo, hi = _ascii_int(lo), _ascii_int(hi or lo)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bits must look like 3 or 1-8, got {text!r}")
-    if not bits or bits[0] < 1 or bits[-1] > 16:
+    if not 1 <= lo <= hi <= 16:
         raise argparse.ArgumentTypeError(f"bits must be within 1-16, got {text!r}")
-    return bits
+    return list(range(lo, hi + 1))
+
+
+def _levels(text):
+    """Numbers of levels: ``5``, ``3-9`` or ``3,5,10``."""
+    try:
+        if "," in text:
+            parts = text.split(",")
+            if len(parts) > 1000:
+                raise ValueError(text)
+            levels = [_ascii_int(t) for t in parts]
+        else:
+            lo, _, hi = text.partition("-")
+            lo, hi = _ascii_int(lo), _ascii_int(hi or lo)
+            if not 2 <= lo <= hi <= 65536 or hi - lo >= 1000:
+                raise ValueError(text)
+            levels = list(range(lo, hi + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"levels must look like 5, 3-9 or 3,5,10 (2 to 65536, at most 1000 "
+            f"values), got {text!r}"
+        )
+    if min(levels) < 2 or max(levels) > 65536:
+        raise argparse.ArgumentTypeError(f"levels must be within 2-65536, got {text!r}")
+    return levels
+
+
+def _one_level(text):
+    levels = _levels(text)
+    if len(levels) != 1:
+        raise argparse.ArgumentTypeError(f"--levels takes one number here, got {text!r}")
+    return levels[0]
 
 
 def _one_bits(text):
@@ -256,7 +296,8 @@ def _quantizers(selected=None):
 
 
 def _report(args):
-    from ._report import format_table, plot_table, rate_distortion_table
+    from ._display import plot_table
+    from ._report import format_table, rate_distortion_table
 
     X, names, source = _load(args.data, args.dataset)
     X, names = _select(X, names, args.columns)
@@ -266,12 +307,14 @@ def _report(args):
     print(f"# {source}: {X.shape[0]} rows x {X.shape[1]} columns")
     progress = Progress()
     try:
-        rows = rate_distortion_table(X, quantizers, bits=args.bits, progress=progress)
+        rows = rate_distortion_table(
+            X, quantizers, bits=args.bits, levels=args.levels, progress=progress
+        )
     finally:
         progress.close()
     print(format_table(rows))
     print("# MSE: mean over all values. SQNR: -10 log10(mean over columns of MSE/variance).")
-    print("# entropy: bits/value of the codes. packed: codes at n_bits/value. "
+    print("# entropy: bits/value of the codes. packed: codes at ceil(log2 levels) bits/value. "
           "file: skquant encode output. ratio: float64 size / file.")
     if args.plot is not None:
         plot_table(rows, X, args.plot)
@@ -290,12 +333,15 @@ def _check_plot_path(path):
 
 def _encode(args):
     from ._io import write
-    from ._report import normalized_mse, sqnr_from_nmse
+    from ._report import sqnr_from_nmse
+    from .metrics import normalized_mse
 
     X, names = read_table(args.data)
     X, names = _select(X, names, args.columns)
     (name, template), = _quantizers([args.quantizer]).items()
-    est = template.set_params(n_bits=args.bits)
+    if (args.bits is None) == (args.levels is None):
+        raise CLIError("give --bits B or --levels K (one of them)")
+    est = template.set_params(n_bits=args.bits, n_levels=args.levels)
     codes = est.fit(X).transform(X)
     X_hat = est.inverse_transform(codes)
     out = Path(args.output)
@@ -310,10 +356,11 @@ def _encode(args):
             tmp.unlink()
     size = out.stat().st_size
     raw = X.size * X.dtype.itemsize
+    what = f"{args.bits} bits" if args.levels is None else f"{args.levels} levels"
     mse = float(((X.astype(np.float64) - X_hat) ** 2).mean())
     sqnr = sqnr_from_nmse(normalized_mse(X, X_hat))
     print(
-        f"wrote {out}: {X.shape[0]} x {X.shape[1]} values, {name} at {args.bits} bits: "
+        f"wrote {out}: {X.shape[0]} x {X.shape[1]} values, {name} at {what}: "
         f"{size} bytes, {raw / size:.1f}x smaller than the {raw} bytes of {X.dtype}; "
         f"MSE {mse:.4g}, SQNR {sqnr:.2f} dB (-10 log10 of the mean of MSE/variance)"
     )
@@ -365,8 +412,11 @@ def _parser():
                           "a bundled scikit-learn dataset when omitted")
     rep.add_argument("--dataset", choices=DATASETS, default="diabetes",
                      help="bundled dataset used when no DATA is given (default: diabetes)")
-    rep.add_argument("--bits", type=_bits, default=list(range(1, 9)),
-                     help="bit widths, e.g. 4 or 1-8 (default: 1-8)")
+    sizes = rep.add_mutually_exclusive_group()
+    sizes.add_argument("--bits", type=_bits, default=list(range(1, 9)),
+                       help="bit widths, e.g. 4 or 1-8 (default: 1-8)")
+    sizes.add_argument("--levels", type=_levels, default=None,
+                       help="numbers of levels instead, e.g. 3-9 or 3,5,10")
     rep.add_argument("--columns", nargs="+", metavar="COL",
                      help="column indices or names to keep")
     rep.add_argument("--quantizer", nargs="+", metavar="NAME",
@@ -384,8 +434,10 @@ def _parser():
     enc.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
     enc.add_argument("--quantizer", default="lloyd-max", metavar="NAME",
                      help=f"one of {names} (default: lloyd-max)")
-    enc.add_argument("--bits", type=_one_bits, required=True, metavar="B",
-                     help="bits per value, 1-16")
+    sizes = enc.add_mutually_exclusive_group(required=True)
+    sizes.add_argument("--bits", type=_one_bits, metavar="B", help="bits per value, 1-16")
+    sizes.add_argument("--levels", type=_one_level, metavar="K",
+                       help="number of levels per value, 2-65536 (instead of --bits)")
     enc.add_argument("--columns", nargs="+", metavar="COL",
                      help="column indices or names to keep")
     enc.set_defaults(run=_encode)

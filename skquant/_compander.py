@@ -1,11 +1,11 @@
 """CompanderQuantizer: compress with g, quantize uniformly, expand with g^-1."""
 
+import functools
 from numbers import Real
 
 import numpy as np
 
-from . import design
-from ._base import BaseScalarQuantizer
+from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._range_search import Family, clip_range, search_scale
 from ._summary import unit_summary
@@ -70,23 +70,90 @@ def _empirical_compressor(summary, n_levels):
     return _uniform_shape(lambda v: np.interp(v, 2.0 * g - 1.0, edges), n_levels)
 
 
+
+@functools.lru_cache(maxsize=64)
+def _unit_shape(compander, mu, A, dynamic_range, n_levels):
+    """The compander's thresholds and levels for ``X_max = 1`` (or unit location and
+    scale) when they do not depend on the data, else ``None``; computed once per
+    parameters and number of levels (read-only arrays)."""
+    shape = _compute_unit_shape(compander, mu, A, dynamic_range, n_levels)
+    if shape is not None:
+        for a in shape:
+            a.setflags(write=False)
+    return shape
+
+
+def _compute_unit_shape(name, mu, A, dynamic_range, n_levels):
+    from . import design  # scipy.stats: loaded on first use
+
+    if name == "mu-law":
+        return _uniform_shape(lambda v: mu_law_inverse(v, mu), n_levels)
+    if name == "a-law":
+        return _uniform_shape(lambda v: a_law_inverse(v, A), n_levels)
+    if name == "log" and dynamic_range is not None:
+        return _uniform_shape(lambda v: log_law_inverse(v, dynamic_range), n_levels)
+    if name == "normal-float":
+        levels = design.normal_float_levels(n_levels=n_levels)
+        return 0.5 * (levels[1:] + levels[:-1]), levels.copy()
+    if name in _DENSITIES:
+        hr = design.high_rate_compander(name, n_levels)
+        return hr.thresholds.copy(), hr.levels.copy()
+    if not isinstance(name, str):
+        return _callable_shape(name, n_levels)
+    return None
+
+
+def _callable_shape(compander, n_levels):
+    if len(compander) != 2 or not all(callable(f) for f in compander):
+        raise ValueError(
+            "compander must be one of the names or a (forward, inverse) pair of "
+            f"callables; got a tuple of {len(compander)} item(s)."
+        )
+    forward, inverse = compander
+
+    def call(f, v):
+        return np.asarray(f(v), dtype=np.float64)
+
+    lo, hi = call(forward, np.array([-1.0, 1.0]))
+    t, y = _uniform_shape(lambda v: call(inverse, v), n_levels, lo, hi)
+    edges = np.linspace(lo, hi, n_levels + 1)[1:-1]
+    ok = (
+        lo < hi
+        and np.all(np.isfinite(y))
+        and np.all(t > y[:-1])
+        and np.all(t < y[1:])
+        and np.allclose(call(forward, t), edges, rtol=1e-6, atol=1e-9 * (hi - lo))
+    )
+    if not ok:
+        raise ValueError(
+            "compander callables must be increasing and inverse to each other on "
+            f"[-1, 1]; forward(-1)={lo!r}, forward(1)={hi!r}, and the inverse of the "
+            "cell edges does not give increasing thresholds that forward maps back."
+        )
+    return t, y
+
+
 # ---------------------------------------------------------------- estimator
 class CompanderQuantizer(BaseScalarQuantizer):
     """Companding scalar quantizer of each feature: compress, quantize uniformly, expand.
 
     A monotone compressor ``g`` maps each feature's range onto ``[-1, 1]``, which is
-    cut into ``M = 2 ** n_bits`` equal cells; the thresholds are ``g^-1`` of the cell
+    cut into ``M`` (``n_levels`` or ``2 ** n_bits``) equal cells; the thresholds are ``g^-1`` of the cell
     edges and the levels ``g^-1`` of the cell centres (``reconstruction="midpoint"``)
     or the training centroids of the cells (``"centroid"``). Fine cells where ``g``
     is steep, coarse where it is flat: any non-uniform quantizer is a compander.
 
     Parameters
     ----------
-    n_bits : int or array-like of shape (n_features,), default=4
-        Bits per value, 1 to 16; each feature gets ``2 ** n_bits`` levels, whatever
-        ``mu`` or ``A``. An array gives each feature its own width (see
-        :func:`skquant.allocate_bits`); the fitted arrays are then padded to the widest
-        feature.
+    n_bits : int, array-like of shape (n_features,) or None, default=None
+        Bits per value, 1 to 16: ``n_bits=b`` means exactly ``n_levels=2**b``.
+        ``None`` means 4 bits unless ``n_levels`` is given (giving both is an error).
+        An array gives each feature its own width (see :func:`skquant.allocate_bits`).
+    n_levels : int, array-like of shape (n_features,) or None, default=None
+        Number of levels of each feature, any integer from 2 to 65536 (``n_levels=5``
+        quantizes like ``KBinsDiscretizer(n_bins=5)``, into codes 0 to 4), or one per
+        feature as an array, whatever ``mu`` or ``A``. The fitted arrays are padded to
+        the largest.
     encode : {"ordinal", "onehot", "onehot-dense", "reconstruct"}, default="ordinal"
         Output of ``transform``: integer codes, a sparse or dense one-hot matrix, or
         the quantized values themselves (same float dtype as X).
@@ -141,13 +208,19 @@ class CompanderQuantizer(BaseScalarQuantizer):
 
     Attributes
     ----------
-    thresholds_ : ndarray of shape (n_features, 2 ** n_bits - 1)
-        Decision thresholds ``g^-1`` of the cell edges (as in
-        :class:`LloydMaxQuantizer`).
-    levels_ : ndarray of shape (n_features, 2 ** n_bits)
-        Reconstruction levels.
+    thresholds_ : ndarray of shape (n_features, M - 1)
+        Decision thresholds ``g^-1`` of the cell edges, increasing along each row, with ``M`` the largest of
+        ``max_levels_``; in the dtype of the fitted data (float32 thresholds are
+        rounded up, so float32 data gets exactly the codes the float64 thresholds
+        would give). A feature with fewer levels is padded with ``+inf``, so its
+        padding never assigns a code.
+    levels_ : ndarray of shape (n_features, M)
+        Reconstruction levels; a feature with fewer levels repeats its last level.
     n_levels_ : ndarray of shape (n_features,)
-        Number of levels really used by each feature.
+        Number of levels really used by each feature (codes are ``0 .. n_levels_ - 1``).
+    max_levels_ : ndarray of shape (n_features,)
+        The number of levels each feature was designed for: ``n_bits`` or
+        ``n_levels`` resolved once in fit (nothing after fit reads them again).
     x_max_ : ndarray of shape (n_features,)
         The range of the range-based companders (NaN for features stored exactly).
     dynamic_range_ : ndarray of shape (n_features,)
@@ -179,7 +252,7 @@ class CompanderQuantizer(BaseScalarQuantizer):
     ``transform`` compares with the thresholds (a value equal to one goes to the
     upper cell), so codes never depend on the rounding of ``g``. The 8-bit μ-law of
     ``mu=255`` differs from other libraries' conventions; the user guide states by
-    how much. Columns with at most ``2 ** n_bits`` distinct values get one level per
+    how much. Columns with at most ``M`` distinct values get one level per
     value (zero error) and a warning.
 
     Examples
@@ -214,8 +287,9 @@ class CompanderQuantizer(BaseScalarQuantizer):
 
     def __init__(
         self,
-        n_bits=4,
+        n_bits=None,
         *,
+        n_levels=None,
         encode="ordinal",
         compander="mu-law",
         mu=255.0,
@@ -226,7 +300,7 @@ class CompanderQuantizer(BaseScalarQuantizer):
         percentile=99.9,
         reconstruction="midpoint",
     ):
-        super().__init__(n_bits=n_bits, encode=encode)
+        super().__init__(n_bits=n_bits, n_levels=n_levels, encode=encode)
         self.compander = compander
         self.mu = mu
         self.A = A
@@ -236,24 +310,6 @@ class CompanderQuantizer(BaseScalarQuantizer):
         self.percentile = percentile
         self.reconstruction = reconstruction
 
-    def _design(self, summary_of, n_features, dtype):
-        widths = np.unique(self._bits_per_feature(n_features))
-        self._shapes = {2**b: self._unit_shape(2**b) for b in widths.tolist()}
-        try:
-            infos = self._fit_summaries(summary_of, n_features, dtype)
-        finally:
-            del self._shapes
-        names = []
-        if self._ranged:
-            names.append("x_max_")
-        if self.compander == "log":
-            names.append("dynamic_range_")
-        if self.compander in _DENSITIES:
-            names += ["loc_", "scale_"]
-        for name in names:
-            setattr(self, name, np.array([i.get(name, np.nan) for i in infos]))
-        self.mse_ = np.array([i.get("mse_", 0.0) for i in infos])
-
     @property
     def _ranged(self):
         return not isinstance(self.compander, str) or self.compander in _RANGED
@@ -261,51 +317,12 @@ class CompanderQuantizer(BaseScalarQuantizer):
     def _unit_shape(self, n_levels):
         """Thresholds and levels for ``X_max = 1`` (or unit location-scale), when they
         do not depend on the data; ``None`` otherwise."""
-        name = self.compander
-        if name == "mu-law":
-            return _uniform_shape(lambda v: mu_law_inverse(v, self.mu), n_levels)
-        if name == "a-law":
-            return _uniform_shape(lambda v: a_law_inverse(v, self.A), n_levels)
-        if name == "log" and self.dynamic_range is not None:
-            return _uniform_shape(lambda v: log_law_inverse(v, self.dynamic_range), n_levels)
-        if name == "normal-float":
-            levels = design.normal_float_levels(n_levels.bit_length() - 1)
-            return 0.5 * (levels[1:] + levels[:-1]), levels.copy()
-        if name in _DENSITIES:
-            hr = design.high_rate_compander(name, n_levels)
-            return hr.thresholds.copy(), hr.levels.copy()
-        if not isinstance(name, str):
-            return self._callable_shape(n_levels)
-        return None
-
-    def _callable_shape(self, n_levels):
-        if len(self.compander) != 2 or not all(callable(f) for f in self.compander):
-            raise ValueError(
-                "compander must be one of the names or a (forward, inverse) pair of "
-                f"callables; got a tuple of {len(self.compander)} item(s)."
-            )
-        forward, inverse = self.compander
-
-        def call(f, v):
-            return np.asarray(f(v), dtype=np.float64)
-
-        lo, hi = call(forward, np.array([-1.0, 1.0]))
-        t, y = _uniform_shape(lambda v: call(inverse, v), n_levels, lo, hi)
-        edges = np.linspace(lo, hi, n_levels + 1)[1:-1]
-        ok = (
-            lo < hi
-            and np.all(np.isfinite(y))
-            and np.all(t > y[:-1])
-            and np.all(t < y[1:])
-            and np.allclose(call(forward, t), edges, rtol=1e-6, atol=1e-9 * (hi - lo))
-        )
-        if not ok:
-            raise ValueError(
-                "compander callables must be increasing and inverse to each other on "
-                f"[-1, 1]; forward(-1)={lo!r}, forward(1)={hi!r}, and the inverse of the "
-                "cell edges does not give increasing thresholds that forward maps back."
-            )
-        return t, y
+        key = (self.compander, self.mu, self.A, self.dynamic_range, n_levels)
+        try:
+            hash(key)
+        except TypeError:  # callables that cannot be hashed: no cache
+            return _compute_unit_shape(*key)
+        return _unit_shape(*key)
 
     def _fit_column(self, summary, n_levels, j):
         summary, unit = unit_summary(summary)  # designed in units of `unit`
@@ -315,7 +332,7 @@ class CompanderQuantizer(BaseScalarQuantizer):
             family = Family(*_empirical_compressor(summary, n_levels), centroid=centroid)
             offset, scale = 0.0, 1.0
         elif self.compander in _DENSITIES:
-            family = Family(*self._shapes[n_levels], centroid=centroid)
+            family = Family(*self._unit_shape(n_levels), centroid=centroid)
             offset, scale = summary.location_scale(self.compander)
             info.update(loc_=offset * unit, scale_=scale * unit)
         else:
@@ -326,7 +343,7 @@ class CompanderQuantizer(BaseScalarQuantizer):
             seeds = [
                 clip_range(summary, r, True, self.n_std, self.percentile)[1] for r in rules
             ]
-            shape = self._shapes[n_levels]
+            shape = self._unit_shape(n_levels)
             if shape is None:  # "log" with a fitted dynamic range
                 magnitudes = np.abs(summary.u)
                 smallest = magnitudes[magnitudes > 0].min()
@@ -341,5 +358,4 @@ class CompanderQuantizer(BaseScalarQuantizer):
                 scale, _ = search_scale(summary, family, seeds=seeds)
             info["x_max_"] = scale * unit
         thresholds, levels = family.codebook(summary, offset, scale)
-        info["mse_"] = summary.sse(thresholds, levels) / summary.total_weight * unit * unit
-        return thresholds * unit, levels * unit, info
+        return ColumnDesign(thresholds * unit, levels * unit, info)

@@ -369,3 +369,24 @@ def _label(estimators):
             name = f"{name} ({names[:i + 1].count(name)})"
         out[name] = est
     return out
+
+
+def plot_table(rows, X, path):
+    """Save MSE versus bits (``log2`` of the levels) for every quantizer in ``rows`` of
+    :func:`skquant._report.rate_distortion_table`, with the Panter–Dite line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ._report import panter_dite_curve
+
+    names = list(dict.fromkeys(r["quantizer"] for r in rows))
+    levels = np.array(sorted({r["n_levels"] for r in rows}))
+    values = {
+        name: np.array([r["mse"] for r in rows if r["quantizer"] == name]) for name in names
+    }
+    bits = np.log2(levels)
+    mse, _ = panter_dite_curve(X, bits)
+    display = RateDistortionDisplay(bits, values, metric="mse", panter_dite=mse).plot()
+    display.figure_.savefig(path, dpi=120, bbox_inches="tight")
+    _pyplot("plot_table").close(display.figure_)
+    return display

@@ -28,14 +28,14 @@ import zipfile
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import NotFittedError
 
 from . import _kernels as K
 from ._compat import check_is_fitted
+from ._summary import ColumnSketch
 
 FORMAT = "skquant"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER = "header.json"
 CODES = "codes"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so equal content gives equal files
@@ -60,23 +60,12 @@ class Encoded:
 
 # ----------------------------------------------------------------------- registry
 def registry():
-    """Class name -> class of every estimator :func:`save` and :func:`load` accept.
+    """Class name -> class of every estimator :func:`save` and :func:`load` accept:
+    the estimators of skquant's registry (``skquant._registry``). :func:`load` looks
+    class names up here and nowhere else."""
+    from ._registry import estimator_classes
 
-    The skquant estimator classes exported by the ``skquant`` package (so estimators
-    register themselves by being exported). :func:`load` looks class names up here and
-    nowhere else.
-    """
-    import skquant
-
-    return {
-        name: obj
-        for name, obj in vars(skquant).items()
-        if not name.startswith("_")
-        and isinstance(obj, type)
-        and issubclass(obj, BaseEstimator)
-        and obj.__module__.startswith("skquant.")
-        and obj.__name__ == name
-    }
+    return estimator_classes()
 
 
 # ------------------------------------------------------------------ value coding
@@ -128,6 +117,11 @@ def _encode_value(what, value, arrays, key):
             )
         arrays[key] = value
         return {"type": "array", "dtype": value.dtype.str, "shape": list(value.shape)}
+    if type(value) is list and value and all(type(v) is ColumnSketch for v in value):
+        arrays[key] = np.ascontiguousarray(np.concatenate([v.store for v in value], axis=1))
+        grids = [[v.centre, v.log2_scale, v.mantissa_bits, v.max_bins, v.level, v.start,
+                  v.store.shape[1]] for v in value]
+        return {"type": "sketches", "grids": [[_float_json(g[0]), *g[1:]] for g in grids]}
     if type(value) in (list, tuple):
         if all(isinstance(v, (Real, np.number)) and not isinstance(v, (bool, np.bool_))
                for v in value):
@@ -150,8 +144,8 @@ def _encode_value(what, value, arrays, key):
                     "kwds": kwds}
     raise ValueError(
         f"cannot save {what}={value!r}: skquant files store only None, bool, int, float, "
-        "str, numeric arrays, lists of numbers, flat dicts and frozen scipy.stats "
-        "distributions (no pickles)"
+        "str, numeric arrays, lists of numbers, flat dicts, ColumnSketch lists and frozen "
+        "scipy.stats distributions (no pickles)"
     )
 
 
@@ -250,6 +244,8 @@ def _decode_value(what, spec, arrays, key):
                     f"{what}[{k!r}]: a dict holds only plain values")
             out[k] = item
         return out
+    if kind == "sketches":
+        return _decode_sketches(what, spec, arrays, key)
     if kind == "scipy_distribution":
         _keys(what, spec, ["type", "name", "args", "kwds"])
         name = spec["name"]
@@ -266,23 +262,85 @@ def _decode_value(what, spec, arrays, key):
     raise _Bad(f"{what}: unknown value type {kind!r}")
 
 
+def _decode_sketches(what, spec, arrays, key):
+    """The ``sketches_`` of a streamed scalar quantizer: grids and their bins."""
+    _keys(what, spec, ["type", "grids"])
+    _expect(key in arrays, f"{what}: its array member is missing")
+    store = arrays.pop(key)
+    grids = spec["grids"]
+    _expect(isinstance(grids, list) and grids, f"{what}: expected a list of grids")
+    _expect(store.dtype == np.float64 and store.ndim == 2 and store.shape[0] == 6
+            and np.isfinite(store).all(), f"{what}: bins must be a finite float64 (6, n) array")
+    out, start = [], 0
+    for i, g in enumerate(grids):
+        _expect(isinstance(g, list) and len(g) == 7, f"{what}[{i}]: bad grid {g!r}")
+        centre = _json_float(f"{what}[{i}]", g[0])
+        ints = g[1:]
+        _expect(all(isinstance(v, int) and not isinstance(v, bool) for v in ints),
+                f"{what}[{i}]: grid fields must be integers")
+        log2_scale, mantissa_bits, max_bins, level, first, n_bins = ints
+        _expect(np.isfinite(centre) and -1100 <= log2_scale <= 1100
+                and 1 <= mantissa_bits <= 30 and 2 <= max_bins <= 2**24
+                and 0 <= level <= 2100 and 0 <= n_bins <= max_bins
+                and abs(first) <= 2**62, f"{what}[{i}]: grid out of range {g!r}")
+        _expect(start + n_bins <= store.shape[1], f"{what}: fewer bins than the grids declare")
+        sk = ColumnSketch(centre, log2_scale, mantissa_bits=mantissa_bits, max_bins=max_bins)
+        sk.level, sk.start = level, first
+        sk.store = store[:, start:start + n_bins].copy()
+        _expect(np.all(sk.store[0] + sk.store[1] >= 0), f"{what}[{i}]: negative bin weights")
+        out.append(sk)
+        start += n_bins
+    _expect(start == store.shape[1], f"{what}: more bins than the grids declare")
+    return out
+
+
+def _upgrade(version, cls, params, attributes):
+    """Bring the state of a file of an older format version to the current one.
+
+    Version 1 had no ``n_levels`` parameter, a per-feature ``n_iter_`` and no
+    ``max_levels_``; its codes were packed at ``n_bits`` per value.
+    """
+    from ._base import BaseScalarQuantizer
+
+    if version >= 2 or not issubclass(cls, BaseScalarQuantizer):
+        return params, attributes
+    params = {**params, "n_levels": None}
+    attributes = dict(attributes)
+    n_iter = attributes.get("n_iter_")
+    if isinstance(n_iter, np.ndarray):
+        attributes["n_iter_per_feature_"] = n_iter
+        attributes["n_iter_"] = int(n_iter.max()) if n_iter.size else 0
+    d = attributes.get("n_features_in_")
+    bits = params.get("n_bits")
+    bits = 4 if bits is None else bits
+    _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
+    try:
+        widths = np.broadcast_to(np.asarray(bits, dtype=np.int64), (d,))
+    except ValueError:
+        raise _Bad(f"n_bits {bits!r} does not fit {d} features") from None
+    _expect(np.all((widths >= 1) & (widths <= 16)), "n_bits must be within 1..16")
+    attributes["max_levels_"] = np.left_shift(1, widths).astype(np.int64)
+    return params, attributes
+
+
 # ------------------------------------------------------------- estimator checks
 def _check_scalar_quantizer(est):
     """The codebook a scalar quantizer's transform and inverse_transform rely on."""
     d = est.n_features_in_
     _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
-    widths = _widths(est)
-    M = 2 ** int(widths.max())
-    T, L, n = est.thresholds_, est.levels_, est.n_levels_
-    for name, arr in (("thresholds_", T), ("levels_", L), ("n_levels_", n)):
+    T, L, n, m = est.thresholds_, est.levels_, est.n_levels_, est.max_levels_
+    for name, arr in (("thresholds_", T), ("levels_", L), ("n_levels_", n), ("max_levels_", m)):
         _expect(isinstance(arr, np.ndarray), f"{name} must be an array")
+    _expect(m.dtype == np.int64 and m.shape == (d,) and np.all((m >= 2) & (m <= 2**16)),
+            f"max_levels_ must be int64 of shape ({d},) within 2..65536")
+    M = int(m.max())
     _expect(T.dtype in (np.float32, np.float64) and T.shape == (d, M - 1),
             f"thresholds_ must be float32/float64 of shape ({d}, {M - 1}), got "
             f"{T.dtype} {T.shape}")
     _expect(L.dtype == T.dtype and L.shape == (d, M),
             f"levels_ must be {T.dtype} of shape ({d}, {M}), got {L.dtype} {L.shape}")
     _expect(n.dtype == np.int64 and n.shape == (d,), f"n_levels_ must be int64 of shape ({d},)")
-    _expect(np.all((n >= 1) & (n <= 2**widths)), "n_levels_ must be within 1 .. 2**n_bits")
+    _expect(np.all((n >= 1) & (n <= m)), "n_levels_ must be within 1 .. max_levels_")
     _expect(np.isfinite(L).all(), "levels_ must be finite")
     _expect(not np.isnan(T).any() and np.all(T[:, 1:] >= T[:, :-1]),
             "thresholds_ must increase along each row")
@@ -350,9 +408,10 @@ def _digest(header, arrays):
 
 
 def _widths(estimator):
-    """Bits per column of a scalar quantizer's codes, as an int64 array."""
-    d = estimator.n_features_in_
-    return np.ascontiguousarray(np.broadcast_to(np.asarray(estimator.n_bits, dtype=np.int64), (d,)))
+    """Bits per value of a scalar quantizer's packed codes, from its fitted state."""
+    from .metrics import _packed_widths
+
+    return _packed_widths(estimator.n_levels_)
 
 
 def pack_codes(codes, widths):
@@ -363,14 +422,16 @@ def pack_codes(codes, widths):
     widths = np.ascontiguousarray(widths, dtype=np.int64)
     out = np.empty(K.packed_size(codes.shape[0], widths), dtype=np.uint8)
     if K.pack_bits(codes, widths, out).any():
-        raise ValueError("codes must be within 0 .. 2**n_bits - 1")
+        raise ValueError("codes must be within 0 .. 2**widths - 1")
     return out
 
 
-def unpack_codes(packed, widths, n_rows):
-    """Inverse of :func:`pack_codes`: codes (uint8 up to 8 bits, else uint16)."""
+def unpack_codes(packed, widths, n_rows, dtype=None):
+    """Inverse of :func:`pack_codes`: codes of ``dtype`` (by default uint8 up to 8 bits,
+    else uint16)."""
     widths = np.ascontiguousarray(widths, dtype=np.int64)
-    dtype = np.uint8 if widths.max(initial=1) <= 8 else np.uint16
+    if dtype is None:
+        dtype = np.uint8 if widths.max(initial=1) <= 8 else np.uint16
     out = np.empty((n_rows, widths.shape[0]), dtype=dtype)
     K.unpack_bits(packed, widths, out)
     return out
@@ -422,7 +483,7 @@ def write(file, estimator, codes=None, columns=None):
                 raise ValueError(f"{len(columns)} column names for {codes.shape[1]} columns")
         header["codes"] = {
             "shape": list(codes.shape),
-            "n_bits": int(widths[0]) if np.all(widths == widths[0]) else widths.tolist(),
+            "widths": widths.tolist(),
             "bit_order": "little",
             "data_dtype": estimator.levels_.dtype.name,
             "columns": columns,
@@ -519,7 +580,7 @@ def _read(file):
     return header, arrays
 
 
-def _build_estimator(spec, arrays):
+def _build_estimator(spec, arrays, version=FORMAT_VERSION):
     _keys("estimator", spec, ["class", "params", "attributes"])
     name = spec["class"]
     cls = registry().get(name) if isinstance(name, str) else None
@@ -527,20 +588,24 @@ def _build_estimator(spec, arrays):
     _expect(isinstance(spec["params"], dict) and isinstance(spec["attributes"], dict),
             "estimator params and attributes must be JSON objects")
     expected = set(cls().get_params(deep=False))
-    _expect(set(spec["params"]) == expected,
-            f"{name} parameters must be {sorted(expected)}, got {sorted(spec['params'])}")
+    stored = expected - {"n_levels"} if version == 1 else expected
+    _expect(set(spec["params"]) == stored,
+            f"{name} parameters must be {sorted(stored)}, got {sorted(spec['params'])}")
     params = {k: _decode_value(f"parameter {k}", v, arrays, f"param.{k}")
               for k, v in spec["params"].items()}
+    attributes = {}
+    for k, v in spec["attributes"].items():
+        _expect(isinstance(k, str) and _NAME.match(k) and not k.startswith("__")
+                and k not in expected, f"bad attribute name {k!r}")
+        attributes[k] = _decode_value(f"attribute {k}", v, arrays, f"attr.{k}")
+    params, attributes = _upgrade(version, cls, params, attributes)
     est = cls(**params)
     try:
         est._validate_params()
     except (ValueError, TypeError) as exc:
         raise _Bad(f"invalid parameters for {name}: {exc}") from None
-    for k, v in spec["attributes"].items():
-        _expect(_NAME.match(k) and not k.startswith("__") and k not in expected,
-                f"bad attribute name {k!r}")
-        # set the instance dict directly: no property or descriptor runs
-        est.__dict__[k] = _decode_value(f"attribute {k}", v, arrays, f"attr.{k}")
+    # set the instance dict directly: no property or descriptor runs
+    est.__dict__.update(attributes)
     check = _estimator_check(est)
     if check is not None:
         try:
@@ -550,23 +615,29 @@ def _build_estimator(spec, arrays):
     return est
 
 
-def _build_codes(spec, arrays, est):
+def _build_codes(spec, arrays, est, version=FORMAT_VERSION):
     if spec is None:
         _expect(CODES not in arrays, "codes member present but the header declares none")
         return None, None, None
     from ._base import BaseScalarQuantizer
 
     _expect(isinstance(est, BaseScalarQuantizer), "codes stored with a non-scalar quantizer")
-    _keys("codes", spec, ["shape", "n_bits", "bit_order", "data_dtype", "columns"])
-    shape, n_bits = spec["shape"], spec["n_bits"]
+    width_key = "n_bits" if version == 1 else "widths"
+    _keys("codes", spec, ["shape", width_key, "bit_order", "data_dtype", "columns"])
+    shape = spec["shape"]
     _expect(isinstance(shape, list) and len(shape) == 2
             and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
             f"codes: bad shape {shape!r}")
     _expect(shape[1] == est.n_features_in_,
             f"codes: {shape[1]} columns, the estimator has {est.n_features_in_}")
-    widths = _widths(est)
-    _expect(n_bits == (int(widths[0]) if np.all(widths == widths[0]) else widths.tolist()),
-            f"codes: n_bits {n_bits!r} differs from the estimator's")
+    if version == 1:  # packed at the n_bits parameter's widths
+        widths = np.log2(est.max_levels_).astype(np.int64)
+        declared = int(widths[0]) if np.all(widths == widths[0]) else widths.tolist()
+    else:
+        widths = _widths(est)
+        declared = widths.tolist()
+    _expect(spec[width_key] == declared,
+            f"codes: {width_key} {spec[width_key]!r} differs from the estimator's {declared!r}")
     _expect(spec["bit_order"] == "little", f"codes: unknown bit order {spec['bit_order']!r}")
     _expect(spec["data_dtype"] == est.levels_.dtype.name, "codes: data dtype differs from levels_")
     columns = spec["columns"]
@@ -580,7 +651,7 @@ def _build_codes(spec, arrays, est):
             f"codes: expected {size} packed bytes (uint8), got {packed.dtype} {packed.shape}")
     tail = shape[0] * int(widths.sum()) % 8
     _expect(tail == 0 or packed[-1] >> tail == 0, "codes: nonzero padding bits")
-    codes = unpack_codes(packed, widths, shape[0])
+    codes = unpack_codes(packed, widths, shape[0], est._codes_dtype)
     bad = (codes >= est.n_levels_).any(axis=0) if codes.size else np.zeros(shape[1], bool)
     _expect(not bad.any(), f"codes out of range in column(s) {np.flatnonzero(bad).tolist()}")
     return codes, columns, np.dtype(spec["data_dtype"])
@@ -596,8 +667,9 @@ def read(file):
         if isinstance(file, (str, os.PathLike)) and not os.path.isfile(file):
             raise FileNotFoundError(f"no such file: {where}")
         header, arrays = _read(file)
-        est = _build_estimator(header["estimator"], arrays)
-        codes, columns, dtype = _build_codes(header["codes"], arrays, est)
+        version = header["format_version"]
+        est = _build_estimator(header["estimator"], arrays, version)
+        codes, columns, dtype = _build_codes(header["codes"], arrays, est, version)
         _expect(not arrays, f"array member(s) not described by the header: {sorted(arrays)}")
     except _Bad as exc:
         raise ValueError(f"{where}: {exc}") from None

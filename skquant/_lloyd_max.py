@@ -1,14 +1,12 @@
 """LloydMaxQuantizer: the MSE-optimal scalar quantizer of each feature."""
 
-import warnings
+import threading
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels as K
-from . import design
-from ._base import BaseScalarQuantizer, _user_stacklevel
+from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import HasMethods, Interval, StrOptions
 from ._summary import unit_summary
 
@@ -78,18 +76,22 @@ _INITS = {"compander": compander_init, "quantile": quantile_init, "uniform": uni
 class LloydMaxQuantizer(BaseScalarQuantizer):
     """MSE-optimal scalar quantizer of each feature (Lloyd–Max, i.e. 1-D k-means).
 
-    Each column is quantized to ``M = 2 ** n_bits`` levels chosen to minimise the
-    (weighted) mean squared error. ``algorithm="lloyd"`` alternates the Lloyd–Max
+    Each column is quantized to ``M`` levels (``n_levels``, or ``2 ** n_bits``)
+    chosen to minimise the (weighted) mean squared error. ``algorithm="lloyd"`` alternates the Lloyd–Max
     conditions — thresholds at the midpoints of adjacent levels, levels at the
     centroids of their cells — on the sorted column, at O(M log n) per iteration.
     ``algorithm="optimal"`` finds the exact global minimum by dynamic programming.
 
     Parameters
     ----------
-    n_bits : int or array-like of shape (n_features,), default=4
-        Bits per value, 1 to 16; each feature gets ``2 ** n_bits`` levels. An array
-        gives each feature its own width (see :func:`skquant.allocate_bits`); the
-        fitted arrays are then padded to the widest feature.
+    n_bits : int, array-like of shape (n_features,) or None, default=None
+        Bits per value, 1 to 16: ``n_bits=b`` means exactly ``n_levels=2**b``.
+        ``None`` means 4 bits unless ``n_levels`` is given (giving both is an error).
+        An array gives each feature its own width (see :func:`skquant.allocate_bits`).
+    n_levels : int, array-like of shape (n_features,) or None, default=None
+        Number of levels of each feature, any integer from 2 to 65536 (``n_levels=5``
+        quantizes like ``KBinsDiscretizer(n_bins=5)``, into codes 0 to 4), or one per
+        feature as an array. The fitted arrays are padded to the largest.
     encode : {"ordinal", "onehot", "onehot-dense", "reconstruct"}, default="ordinal"
         Output of ``transform``: integer codes, a sparse or dense one-hot matrix, or
         the quantized values themselves (same float dtype as X), for pipelines that
@@ -103,7 +105,8 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         Initial levels for ``"lloyd"``. ``"compander"`` is the high-rate design with
         point density proportional to ``f^(1/3)``, estimated from the sample.
         ``"quantile"`` puts levels at quantiles, ``"uniform"`` spreads them evenly over
-        the range. An array of shape ``(M,)`` or ``(n_features, M)`` gives the levels.
+        the range. An array of shape ``(M,)`` or ``(n_features, M)`` gives the levels
+        (then every feature must have the same number of levels ``M``).
     max_iter : int, default=1000
         Maximum number of Lloyd iterations per start and feature (an iteration
         costs O(M log n), so a high cap is cheap; convergence slows as M grows).
@@ -133,18 +136,25 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
 
     Attributes
     ----------
-    thresholds_ : ndarray of shape (n_features, 2 ** n_bits - 1)
-        Decision thresholds, increasing along each row, in the dtype of the fitted
-        data (float32 thresholds are rounded up, so float32 data gets exactly the
-        codes the float64 thresholds would give). A feature with fewer levels is
-        padded with ``+inf``, so its padding never assigns a code.
-    levels_ : ndarray of shape (n_features, 2 ** n_bits)
+    thresholds_ : ndarray of shape (n_features, M - 1)
+        Decision thresholds, increasing along each row, with ``M`` the largest of
+        ``max_levels_``; in the dtype of the fitted data (float32 thresholds are
+        rounded up, so float32 data gets exactly the codes the float64 thresholds
+        would give). A feature with fewer levels is padded with ``+inf``, so its
+        padding never assigns a code.
+    levels_ : ndarray of shape (n_features, M)
         Reconstruction levels; a feature with fewer levels repeats its last level.
     n_levels_ : ndarray of shape (n_features,)
-        Number of levels really used by each feature.
-    n_iter_ : ndarray of shape (n_features,)
-        Lloyd iterations run per feature, summed over the starts (0 where the design
-        is exact without any).
+        Number of levels really used by each feature (codes are ``0 .. n_levels_ - 1``).
+    max_levels_ : ndarray of shape (n_features,)
+        The number of levels each feature was designed for: ``n_bits`` or
+        ``n_levels`` resolved once in fit (nothing after fit reads them again).
+    n_iter_ : int
+        The largest number of iterations over the features (``n_iter_per_feature_``).
+    n_iter_per_feature_ : ndarray of shape (n_features,)
+        Iterations run per feature: Lloyd iterations summed over the starts; 1 for
+        the exact optimum (one pass); the analytic solver's iterations with
+        ``distribution``; 0 for features stored exactly.
     mse_ : ndarray of shape (n_features,)
         Weighted mean squared error of each feature on the training data (after
         ``partial_fit``: on the sketches, each bin coded as a whole).
@@ -203,8 +213,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
 
     def __init__(
         self,
-        n_bits=4,
+        n_bits=None,
         *,
+        n_levels=None,
         encode="ordinal",
         algorithm="lloyd",
         init="compander",
@@ -213,7 +224,7 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         n_init=3,
         distribution=None,
     ):
-        super().__init__(n_bits=n_bits, encode=encode)
+        super().__init__(n_bits=n_bits, n_levels=n_levels, encode=encode)
         self.algorithm = algorithm
         self.init = init
         self.max_iter = max_iter
@@ -221,66 +232,37 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         self.n_init = n_init
         self.distribution = distribution
 
-    def _design(self, summary_of, n_features, dtype):
-        self._init_levels = self._check_init(n_features)
-        if self.distribution is None:
-            infos = self._fit_summaries(summary_of, n_features, dtype)
-        else:
-            self._designs = {}
-            infos = self._fit_summaries(
-                summary_of, n_features, dtype, fit_column=self._fit_parametric
-            )
-            del self._designs
-        self.n_iter_ = np.array([info.get("n_iter", 0) for info in infos], dtype=np.int64)
-        self.mse_ = np.array([info.get("mse", 0.0) for info in infos])
-        if self.distribution is not None:
-            self.loc_ = np.array([info.get("loc", np.nan) for info in infos])
-            self.scale_ = np.array([info.get("scale", np.nan) for info in infos])
-        del self._init_levels
-        not_converged = [j for j, info in enumerate(infos) if info.get("converged") is False]
-        if not_converged:
-            warnings.warn(
-                f"Lloyd iteration reached max_iter={self.max_iter} before converging on "
-                f"feature(s) {not_converged}; increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=_user_stacklevel(),
-            )
-
-    def _check_init(self, n_features):
+    def _check_init(self, n_levels, j):
+        """The user's init levels of feature ``j`` (validated, sorted), or None."""
         if isinstance(self.init, str):
             return None
-        if np.ndim(self.n_bits) != 0:
-            raise ValueError("An init array needs a single n_bits for every feature.")
-        M = 2**self.n_bits
         init = np.asarray(self.init, dtype=np.float64)
-        if init.ndim == 1:
-            init = np.broadcast_to(init, (n_features, init.shape[0]))
-        if init.shape != (n_features, M):
+        d = self.n_features_in_
+        if init.shape not in ((n_levels,), (d, n_levels)):
             raise ValueError(
-                f"init array must have shape ({M},) or ({n_features}, {M}) for "
-                f"n_bits={self.n_bits}, got {np.shape(self.init)}."
+                f"init array must have shape ({n_levels},) or ({d}, {n_levels}) for "
+                f"{n_levels} levels (one number of levels for every feature), got "
+                f"{np.shape(self.init)}."
             )
         if not np.isfinite(init).all():
             raise ValueError("init array must be finite.")
-        return np.sort(init, axis=1)
+        return np.sort(init if init.ndim == 1 else init[j])
 
     def _starts(self, summary, n_levels, j):
         """The ``n_init`` deterministic initial levels: ``init`` first, then the others."""
-        user = isinstance(self.init, str)
-        names = [name for name in _INITS if not (user and name == self.init)]
-        if self._init_levels is not None:
-            first = self._init_levels[j].copy()
-        else:
-            first = _INITS[self.init](summary, n_levels)
+        user = self._check_init(n_levels, j)
+        names = [name for name in _INITS if not (user is None and name == self.init)]
+        first = _INITS[self.init](summary, n_levels) if user is None else user
         starts = [first] + [_INITS[name](summary, n_levels) for name in names]
         return [_strictly_increasing(s, summary.u) for s in starts[: self.n_init]]
 
     def _fit_column(self, summary, n_levels, j):
+        if self.distribution is not None:
+            return self._fit_parametric(summary, n_levels)
         scaled, unit = unit_summary(summary)  # exact power-of-two rescaling
         if unit != 1.0:
-            t, y, info = self._fit_column(scaled, n_levels, j)
-            info["mse"] = summary.sse(t * unit, y * unit) / summary.total_weight
-            return t * unit, y * unit, info
+            d = self._fit_column(scaled, n_levels, j)
+            return d._replace(thresholds=d.thresholds * unit, levels=d.levels * unit)
         if self.algorithm == "optimal":
             return self._fit_optimal(summary, n_levels)
         best = None
@@ -297,25 +279,23 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
                 best = (cost, levels, converged)
         _, levels, converged = best
         thresholds = 0.5 * (levels[1:] + levels[:-1])
-        mse = summary.sse(thresholds, levels) / summary.total_weight
-        return thresholds, levels, {"n_iter": n_iter, "mse": mse, "converged": converged}
+        return ColumnDesign(thresholds, levels, n_iter=n_iter, converged=bool(converged))
 
-    def _fit_parametric(self, summary, n_levels, j):
+    def _fit_parametric(self, summary, n_levels):
         """The analytic Lloyd–Max design for ``distribution``, moved to the column."""
         scaled, unit = unit_summary(summary)  # the moments square the values
         loc, scale = scaled.location_scale(self.distribution)
         loc, scale = loc * unit, scale * unit
-        if n_levels not in self._designs:  # one design per width (dicts are thread-safe)
-            self._designs[n_levels] = design.lloyd_max(self.distribution, n_levels)
-        d = self._designs[n_levels]
+        d = _parametric_design(self.distribution, n_levels)
         if isinstance(self.distribution, str):
             centre, unit = 0.0, 1.0  # the named designs are standardised
         else:
             centre, unit = float(self.distribution.mean()), float(self.distribution.std())
         thresholds = loc + scale * (d.thresholds - centre) / unit
         levels = loc + scale * (d.levels - centre) / unit
-        mse = summary.sse(thresholds, levels) / summary.total_weight
-        return thresholds, levels, {"n_iter": 0, "mse": mse, "loc": loc, "scale": scale}
+        return ColumnDesign(
+            thresholds, levels, {"loc_": loc, "scale_": scale}, n_iter=d.n_iter
+        )
 
     def _fit_optimal(self, summary, n_levels):
         k = summary.u.shape[0]
@@ -323,7 +303,7 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
             raise ValueError(
                 f"algorithm='optimal' with {n_levels} levels on a column with {k} "
                 f"distinct values needs {n_levels * k} DP cells (limit {_MAX_DP_CELLS}); "
-                "use fewer bits, algorithm='lloyd', or round the data."
+                "use fewer levels, algorithm='lloyd', or round the data."
             )
         pos = np.empty(n_levels + 1, dtype=np.int64)
         K.optimal_partition(summary.W, summary.S1, summary.S2, n_levels, pos)
@@ -336,5 +316,32 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         # the boundary between cells is any point in (u[pos-1], u[pos]); the midpoint
         # of the adjacent levels is in that gap (nearest-neighbour condition).
         thresholds = 0.5 * (levels[1:] + levels[:-1])
-        mse = summary.sse(thresholds, levels) / summary.total_weight
-        return thresholds, levels, {"n_iter": 0, "mse": mse}
+        return ColumnDesign(thresholds, levels, n_iter=1)
+
+
+# One analytic design per (distribution, number of levels), shared by every fit: the
+# designs are pure functions of their arguments (a scipy distribution is keyed by its
+# name and parameters, not by the object).
+_DESIGNS = {}
+_DESIGNS_LOCK = threading.Lock()
+
+
+def _distribution_key(distribution):
+    if isinstance(distribution, str):
+        return distribution
+    kwds = tuple(sorted((k, repr(v)) for k, v in distribution.kwds.items()))
+    return (distribution.dist.name, tuple(repr(a) for a in distribution.args), kwds)
+
+
+def _parametric_design(distribution, n_levels):
+    key = (_distribution_key(distribution), int(n_levels))
+    d = _DESIGNS.get(key)
+    if d is None:
+        from .design import lloyd_max  # scipy.stats: loaded on first use
+
+        d = lloyd_max(distribution, n_levels)
+        with _DESIGNS_LOCK:
+            if len(_DESIGNS) >= 256:
+                _DESIGNS.clear()
+            _DESIGNS[key] = d
+    return d

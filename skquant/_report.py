@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 
-from .metrics import code_entropy
+from .metrics import code_entropy, normalized_mse, _packed_widths
 
 
 def default_quantizers():
@@ -43,30 +43,32 @@ def encoded_size(estimator, codes):
     return buf.getbuffer().nbytes
 
 
-def normalized_mse(X, X_hat):
-    """Each feature's MSE divided by its variance, averaged over the features that vary."""
-    X = np.asarray(X, dtype=np.float64)
-    var = X.var(axis=0)
-    err = ((X - X_hat) ** 2).mean(axis=0)
-    varying = var > 0
-    return float(np.mean(err[varying] / var[varying])) if varying.any() else 0.0
-
-
 def sqnr_from_nmse(nmse):
     """``-10 log10(nmse)`` (inf for an exact reconstruction)."""
     return -10.0 * np.log10(nmse) if nmse > 0 else np.inf
 
 
-def rate_distortion_table(X, quantizers=None, bits=range(1, 9), *, file_size=True,
-                          progress=None):
-    """Fit every quantizer at every bit width on X and measure it on X.
+def _settings(bits, levels):
+    """The codebook sizes of a table: ``(label, params)`` for each width or level count."""
+    if levels is not None:
+        return [(int(k), {"n_bits": None, "n_levels": int(k)}) for k in levels]
+    return [(int(b), {"n_bits": int(b), "n_levels": None}) for b in bits]
+
+
+def rate_distortion_table(X, quantizers=None, bits=range(1, 9), *, levels=None,
+                          file_size=True, progress=None):
+    """Fit every quantizer at every bit width (or number of levels) on X and measure it.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     quantizers : dict of str to estimator, default=None
-        Templates cloned with ``n_bits=b``; :func:`default_quantizers` by default.
+        Templates cloned with ``n_bits=b`` (or ``n_levels=k``);
+        :func:`default_quantizers` by default.
     bits : iterable of int
+        Bit widths (``2 ** b`` levels).
+    levels : iterable of int, default=None
+        Numbers of levels instead of ``bits``.
     file_size : bool, default=True
         Also measure the size of the skquant file (codes, codebook and header).
     progress : callable, default=None
@@ -75,40 +77,45 @@ def rate_distortion_table(X, quantizers=None, bits=range(1, 9), *, file_size=Tru
     Returns
     -------
     rows : list of dict
-        Keys ``quantizer``, ``n_bits``, ``mse`` (mean over all values), ``nmse`` (each
-        feature's MSE divided by its variance, averaged over features), ``sqnr_db``
+        Keys ``quantizer``, ``n_levels`` (the number of levels asked for), ``n_bits``
+        (the bit width asked for, or None with ``levels``), ``mse`` (mean over all
+        values), ``nmse`` (:func:`skquant.metrics.normalized_mse`), ``sqnr_db``
         (``-10 log10(nmse)``: the centred SQNR of the average feature), ``entropy``
         (bits per value an entropy coder would need), ``packed_bytes`` (codes
-        bit-packed at ``n_bits`` per value) and, with ``file_size``, ``file_bytes``.
+        bit-packed at ``ceil(log2 n_levels_)`` bits per value) and, with
+        ``file_size``, ``file_bytes``.
     """
     quantizers = default_quantizers() if quantizers is None else quantizers
     X = np.asarray(X, dtype=np.float64)
-    bits = list(bits)
+    settings = _settings(bits, levels)
     rows = []
-    total = len(quantizers) * len(bits)
+    total = len(quantizers) * len(settings)
     for name, est in quantizers.items():
-        for b in bits:
-            q = clone(est).set_params(n_bits=b)
+        for label, params in settings:
+            q = clone(est).set_params(**params)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # few distinct values
                 codes = q.fit(X).transform(X)
             X_hat = q.inverse_transform(codes)
             nmse = normalized_mse(X, X_hat)
+            widths = _packed_widths(q.n_levels_)
             row = {
                 "quantizer": name,
-                "n_bits": b,
+                "n_levels": 2**label if levels is None else label,
+                "n_bits": label if levels is None else None,
                 "mse": float(((X - X_hat) ** 2).mean()),
                 "nmse": nmse,
                 "sqnr_db": sqnr_from_nmse(nmse),
                 "entropy": code_entropy(codes),
-                "packed_bytes": (X.size * b + 7) // 8,
+                "packed_bytes": (X.shape[0] * int(widths.sum()) + 7) // 8,
                 "raw_bytes": X.size * 8,
             }
             if file_size:
                 row["file_bytes"] = encoded_size(q, codes)
             rows.append(row)
             if progress is not None:
-                progress(len(rows), total, f"{name} {b} bits")
+                what = f"{label} bits" if levels is None else f"{label} levels"
+                progress(len(rows), total, f"{name} {what}")
     return rows
 
 
@@ -118,14 +125,16 @@ def format_table(rows):
     ``ratio`` is the raw float64 size (8 bytes per value) over the file size.
     """
     width = max([12] + [len(r["quantizer"]) for r in rows])
-    head = (f"{'quantizer':<{width}} {'bits':>4} {'MSE':>10} {'SQNR dB':>8} "
+    by_levels = bool(rows) and rows[0]["n_bits"] is None
+    key, title = ("n_levels", "levels") if by_levels else ("n_bits", "bits")
+    head = (f"{'quantizer':<{width}} {title:>6} {'MSE':>10} {'SQNR dB':>8} "
             f"{'entropy':>8} {'packed B':>9}")
     with_file = bool(rows) and "file_bytes" in rows[0]
     if with_file:
         head += f" {'file B':>9} {'ratio':>6}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        line = (f"{r['quantizer']:<{width}} {r['n_bits']:>4} {r['mse']:>10.3e} "
+        line = (f"{r['quantizer']:<{width}} {r[key]:>6} {r['mse']:>10.3e} "
                 f"{r['sqnr_db']:>8.2f} {r['entropy']:>8.3f} {r['packed_bytes']:>9}")
         if with_file:
             line += f" {r['file_bytes']:>9} {r['raw_bytes'] / r['file_bytes']:>6.1f}"
@@ -150,36 +159,16 @@ def zador_constants(X):
 
 
 def panter_dite_curve(X, bits):
-    """The Panter–Dite (Zador) high-rate MSE estimated from X, at each width in ``bits``.
+    """The Panter–Dite (Zador) high-rate MSE estimated from X, at each width in ``bits``
+    (``log2`` of the number of levels, so fractional widths are ``M`` levels).
 
     Returns ``(mse, nmse)``: the MSE averaged over features, and the MSE divided by each
-    feature's variance averaged over the features that vary (as in the table).
+    feature's variance averaged over all features, a constant one counting 0 (as
+    :func:`skquant.metrics.normalized_mse`).
     """
     X = np.asarray(X, dtype=np.float64)
     c = zador_constants(X)
     var = X.var(axis=0)
     scale = np.exp2(-2.0 * np.asarray(bits, dtype=np.float64))
-    varying = var > 0
-    nc = float(np.mean(c[varying] / var[varying])) if varying.any() else 0.0
+    nc = float(np.mean(np.where(var > 0, c / np.where(var > 0, var, 1.0), 0.0)))
     return float(np.mean(c)) * scale, nc * scale
-
-
-def plot_table(rows, X, path):
-    """Save MSE versus bits for every quantizer in ``rows``, with the Panter–Dite line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from ._display import RateDistortionDisplay
-
-    names = list(dict.fromkeys(r["quantizer"] for r in rows))
-    bits = np.array(sorted({r["n_bits"] for r in rows}))
-    values = {
-        name: np.array([r["mse"] for r in rows if r["quantizer"] == name]) for name in names
-    }
-    mse, _ = panter_dite_curve(X, bits)
-    display = RateDistortionDisplay(bits, values, metric="mse", panter_dite=mse).plot()
-    display.figure_.savefig(path, dpi=120, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(display.figure_)
-    return display

@@ -266,6 +266,15 @@ class ColumnSketch:
             K.sketch_merge_into(store, start, self.store, self.start, level - self.level)
         self.store, self.start, self.level = store, start, level
 
+    def copy(self):
+        """An independent copy (adding to it leaves this sketch unchanged)."""
+        out = ColumnSketch(
+            self.centre, self.log2_scale, mantissa_bits=self.mantissa_bits,
+            max_bins=self.max_bins,
+        )
+        out.level, out.start, out.store = self.level, self.start, self.store.copy()
+        return out
+
     def add(self, x, sample_weight=None):
         """Add a batch of values (1-D, finite) with optional non-negative weights."""
         x = np.ascontiguousarray(x, dtype=np.float64)

@@ -5,7 +5,7 @@ from numbers import Real
 import numpy as np
 
 from . import _kernels as K
-from ._base import BaseScalarQuantizer, _ceil_to_dtype
+from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._range_search import (
     _affine_members,
@@ -21,7 +21,7 @@ from ._summary import unit_summary
 class UniformClipQuantizer(BaseScalarQuantizer):
     """Uniform scalar quantizer of each feature with a clipping range.
 
-    Each column gets ``M = 2 ** n_bits`` equally spaced levels over a range
+    Each column gets ``M`` (``n_levels`` or ``2 ** n_bits``) equally spaced levels over a range
     ``[clip_min_, clip_max_]``; values outside the range go to the end cells. The
     range is chosen by ``clip``; the default ``"mse"`` minimises the exact empirical
     mean squared error of the very quantizer ``transform`` applies (the lecture's
@@ -29,10 +29,14 @@ class UniformClipQuantizer(BaseScalarQuantizer):
 
     Parameters
     ----------
-    n_bits : int or array-like of shape (n_features,), default=4
-        Bits per value, 1 to 16; each feature gets ``2 ** n_bits`` levels. An
-        array gives each feature its own width (see :func:`skquant.allocate_bits`); the
-        fitted arrays are then padded to the widest feature.
+    n_bits : int, array-like of shape (n_features,) or None, default=None
+        Bits per value, 1 to 16: ``n_bits=b`` means exactly ``n_levels=2**b``.
+        ``None`` means 4 bits unless ``n_levels`` is given (giving both is an error).
+        An array gives each feature its own width (see :func:`skquant.allocate_bits`).
+    n_levels : int, array-like of shape (n_features,) or None, default=None
+        Number of levels of each feature, any integer from 2 to 65536 (``n_levels=5``
+        quantizes like ``KBinsDiscretizer(n_bins=5)``, into codes 0 to 4), or one per
+        feature as an array. The fitted arrays are padded to the largest.
     encode : {"ordinal", "onehot", "onehot-dense", "reconstruct"}, default="ordinal"
         Output of ``transform``: integer codes, a sparse or dense one-hot matrix, or
         the quantized values themselves (same float dtype as X).
@@ -71,23 +75,30 @@ class UniformClipQuantizer(BaseScalarQuantizer):
 
     Attributes
     ----------
-    thresholds_ : ndarray of shape (n_features, 2 ** n_bits - 1)
-        Decision thresholds, as in :class:`LloydMaxQuantizer`. With
-        ``mode="midtread"`` they describe the cells except at exact ties, where
-        ``transform`` rounds half to even.
-    levels_ : ndarray of shape (n_features, 2 ** n_bits)
-        Reconstruction levels.
+    thresholds_ : ndarray of shape (n_features, M - 1)
+        Decision thresholds, increasing along each row (with ``mode="midtread"``
+        they describe the cells except at exact ties, where ``transform`` rounds
+        half to even), with ``M`` the largest of
+        ``max_levels_``; in the dtype of the fitted data (float32 thresholds are
+        rounded up, so float32 data gets exactly the codes the float64 thresholds
+        would give). A feature with fewer levels is padded with ``+inf``, so its
+        padding never assigns a code.
+    levels_ : ndarray of shape (n_features, M)
+        Reconstruction levels; a feature with fewer levels repeats its last level.
     n_levels_ : ndarray of shape (n_features,)
-        Number of levels really used by each feature.
+        Number of levels really used by each feature (codes are ``0 .. n_levels_ - 1``).
+    max_levels_ : ndarray of shape (n_features,)
+        The number of levels each feature was designed for: ``n_bits`` or
+        ``n_levels`` resolved once in fit (nothing after fit reads them again).
     clip_min_, clip_max_ : ndarray of shape (n_features,)
         The range of each feature: the outer cell edges (midrise), or the range
         ``scale_`` and ``zero_point_`` derive from (midtread). The data range for
-        features stored exactly (at most ``2 ** n_bits`` distinct values).
+        features stored exactly (at most ``M`` distinct values).
     scale_ : ndarray of shape (n_features,)
         The step ``Delta`` between levels; NaN for features stored exactly.
     zero_point_ : ndarray of shape (n_features,)
         With ``mode="midtread"`` only: the integer code of 0 (int64); -1 for
-        features stored exactly.
+        features stored exactly (absent when every feature is stored exactly).
     mse_ : ndarray of shape (n_features,)
         Weighted mean squared error of each feature on the training data (after
         ``partial_fit``: on the sketches, each bin coded as a whole).
@@ -110,7 +121,7 @@ class UniformClipQuantizer(BaseScalarQuantizer):
 
     Notes
     -----
-    Columns with at most ``2 ** n_bits`` distinct values get one level per value
+    Columns with at most ``M`` distinct values get one level per value
     (zero error) and a warning, as for every scalar quantizer of skquant; their codes
     are then not the affine formula. Columns are fitted in parallel threads.
 
@@ -149,8 +160,9 @@ class UniformClipQuantizer(BaseScalarQuantizer):
 
     def __init__(
         self,
-        n_bits=4,
+        n_bits=None,
         *,
+        n_levels=None,
         encode="ordinal",
         clip="mse",
         symmetric=False,
@@ -158,21 +170,20 @@ class UniformClipQuantizer(BaseScalarQuantizer):
         n_std=3.0,
         percentile=99.9,
     ):
-        super().__init__(n_bits=n_bits, encode=encode)
+        super().__init__(n_bits=n_bits, n_levels=n_levels, encode=encode)
         self.clip = clip
         self.symmetric = symmetric
         self.mode = mode
         self.n_std = n_std
         self.percentile = percentile
 
-    def _design(self, summary_of, n_features, dtype):
-        infos = self._fit_summaries(summary_of, n_features, dtype)
-        self.clip_min_ = np.array([i.get("lo", i["min"]) for i in infos])
-        self.clip_max_ = np.array([i.get("hi", i["max"]) for i in infos])
-        self.scale_ = np.array([i.get("scale", np.nan) for i in infos])
-        if self.mode == "midtread":
-            self.zero_point_ = np.array([i.get("zero_point", -1) for i in infos], dtype=np.int64)
-        self.mse_ = np.array([i.get("mse", 0.0) for i in infos])
+    # features stored exactly: their data range, no step, no zero point
+    _exact_attributes = {
+        "clip_min_": lambda summary: float(summary.u[0]),
+        "clip_max_": lambda summary: float(summary.u[-1]),
+        "scale_": np.nan,
+        "zero_point_": -1,
+    }
 
     def _fit_column(self, summary, n_levels, j):
         M = n_levels
@@ -220,28 +231,27 @@ class UniformClipQuantizer(BaseScalarQuantizer):
                 offset, step = float(offset[0]), float(step[0])
                 zero_point = None if zp is None else int(zp[0])
         thresholds, levels = family.codebook(summary, offset, step)
-        info = {
-            "lo": float(lo) * unit,
-            "hi": float(hi) * unit,
-            "scale": float(step) * unit,
-            "mse": summary.sse(thresholds, levels) / summary.total_weight * unit * unit,
+        attributes = {
+            "clip_min_": float(lo) * unit,
+            "clip_max_": float(hi) * unit,
+            "scale_": float(step) * unit,
         }
         if midtread:
-            info["zero_point"] = int(zero_point)
-        return thresholds * unit, levels * unit, info
+            attributes["zero_point_"] = int(zero_point)
+        return ColumnDesign(thresholds * unit, levels * unit, attributes)
 
     def _encode(self, X):
-        """Midrise: the thresholds. Midtread: the affine formula, ties to even."""
-        if self.mode == "midrise":
+        """Midrise: the thresholds. Midtread (fitted with a ``zero_point_``): the
+        affine formula, ties to even."""
+        if not hasattr(self, "zero_point_"):
             return super()._encode(X)
         codes = np.empty(X.shape, dtype=self._codes_dtype)
         bad = K.affine_encode(X, self.scale_, self.zero_point_, self.n_levels_, codes)
         exact = np.flatnonzero(~(self.scale_ > 0))
         if exact.size and not bad.any():  # features stored exactly use their thresholds
             sub = np.ascontiguousarray(X[:, exact])
-            thresholds = _ceil_to_dtype(self.thresholds_[exact].astype(np.float64), X.dtype)
             sub_codes = np.empty(sub.shape, dtype=codes.dtype)
-            K.encode(sub, thresholds, sub_codes)
+            K.encode(sub, self._bisection_thresholds(X.dtype, exact), sub_codes)
             codes[:, exact] = sub_codes
         if bad.any():
             return super()._encode(X)  # raises the error naming the columns

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - dask.array without pandas: arrays only
 
 from sklearn.utils import check_random_state
 
-from ._base import BaseScalarQuantizer, _nonfinite_error
+from ._base import BaseScalarQuantizer, _Atomic, _nonfinite_error
 from ._binary_spherical import (
     BinarySphericalEncoder,
     _nonfinite_rows,
@@ -233,33 +233,33 @@ def _merge_sketches(*parts):
 def _fit_scalar(estimator, X, sample_weight, split_every):
     blocks, offsets = _row_blocks(X)
     weights = _weight_blocks(sample_weight, X, len(blocks))
-    for name in ("sketches_", "n_samples_seen_"):  # fit starts a new stream
-        estimator.__dict__.pop(name, None)
-    # the first block with rows (and a positive weight) is fitted on the client:
-    # partial_fit validates it, sets the feature names and the sketches' grids
-    for first, (block, w) in enumerate(zip(blocks, weights)):
-        x0, w0 = dask.compute(block, w)
-        w0 = _block_weights(w0, len(x0), first, offsets[first])
-        if len(x0) and (w0 is None or np.any(np.asarray(w0, dtype=np.float64) > 0)):
-            break
-    else:
-        raise ValueError("X has no rows (with a positive sample weight) to fit on.")
-    with warnings.catch_warnings():  # the first block's design is replaced below
-        warnings.simplefilter("ignore")
-        estimator.partial_fit(x0, sample_weight=w0)
-    grids = [(s.centre, s.log2_scale, s.mantissa_bits, s.max_bins) for s in estimator.sketches_]
-    names = getattr(estimator, "feature_names_in_", None)
-    parts = [
-        dask.delayed(_block_sketches, pure=True)(block, w, grids, names, k, offset)
-        for k, (block, w, offset) in enumerate(zip(blocks, weights, offsets))
-        if k != first
-    ]
-    sketches, n_rows = estimator.sketches_, 0
-    if parts:
-        rest, n_rows = dask.compute(_tree_reduce(parts, _merge_sketches, split_every))[0]
-        sketches = [a.merge(b) for a, b in zip(sketches, rest)]
-    estimator._fit_sketches(sketches, estimator.levels_.dtype)
-    estimator.n_samples_seen_ += n_rows
+    with _Atomic(estimator):  # a fit that fails leaves the estimator as it was
+        for name in ("sketches_", "n_samples_seen_"):  # fit starts a new stream
+            estimator.__dict__.pop(name, None)
+        # the first block with rows (and a positive weight) is sketched on the client:
+        # that validates it, sets the feature names and the sketches' grids
+        for first, (block, w) in enumerate(zip(blocks, weights)):
+            x0, w0 = dask.compute(block, w)
+            w0 = _block_weights(w0, len(x0), first, offsets[first])
+            if len(x0) and (w0 is None or np.any(np.asarray(w0, dtype=np.float64) > 0)):
+                break
+        else:
+            raise ValueError("X has no rows (with a positive sample weight) to fit on.")
+        estimator._validate_params()
+        sketches, dtype, n_rows = estimator._sketch_batch(x0, w0)
+        grids = [(s.centre, s.log2_scale, s.mantissa_bits, s.max_bins) for s in sketches]
+        names = getattr(estimator, "feature_names_in_", None)
+        parts = [
+            dask.delayed(_block_sketches, pure=True)(block, w, grids, names, k, offset)
+            for k, (block, w, offset) in enumerate(zip(blocks, weights, offsets))
+            if k != first
+        ]
+        if parts:
+            rest, n_rest = dask.compute(_tree_reduce(parts, _merge_sketches, split_every))[0]
+            sketches = [a.merge(b) for a, b in zip(sketches, rest)]
+            n_rows += n_rest
+        estimator._fit_sketches(sketches, dtype)
+        estimator.n_samples_seen_ = n_rows
     return estimator
 
 

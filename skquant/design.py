@@ -464,6 +464,13 @@ def _check_int(value, name, minimum=1):
     return int(value)
 
 
+def _check_int_range(value, name, lo, hi):
+    value = _check_int(value, name, lo)
+    if value > hi:
+        raise ValueError(f"{name} must be an int in [{lo}, {hi}]; got {value}.")
+    return value
+
+
 def _check_positive_real(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
@@ -835,9 +842,8 @@ def panter_dite_mse(distribution, n_bits):
     return float(mse) if mse.ndim == 0 else mse
 
 
-def _normal_float_offset(n_bits):
-    """QLoRA's offset ``1 - (1/(2(n - 1)) + 1/(2n)) / 2`` for ``n = 2**b``, to 7 decimals."""
-    n = 2**n_bits
+def _normal_float_offset(n):
+    """QLoRA's offset ``1 - (1/(2(n - 1)) + 1/(2n)) / 2`` for ``n`` levels, to 7 decimals."""
     return round(1 - 0.5 * (1 / (2 * (n - 1)) + 1 / (2 * n)), 7)
 
 
@@ -854,31 +860,34 @@ def _linspace_float32(start, end, steps):
     return np.where(np.arange(steps) < steps // 2, first, second).astype(np.float64)
 
 
-def normal_float_levels(n_bits=4):
+def normal_float_levels(n_bits=4, *, n_levels=None):
     """The NormalFloat codebook of QLoRA (Dettmers et al. 2023), on ``[-1, 1]``.
 
-    With ``n = 2**n_bits`` levels and the offset ``p = 1 - (1/(2(n-1)) + 1/(2n)) / 2``
-    rounded to 7 decimals (``0.9677083`` for 4 bits, the constant of bitsandbytes'
-    ``create_normal_map``), the codebook holds ``n/2`` positive values
-    ``Phi^-1(linspace(p, 1/2, n/2 + 1)[:-1])``, ``n/2 - 1`` negative values
-    ``-Phi^-1(linspace(p, 1/2, n/2)[:-1])`` and an exact zero, sorted and divided by
-    the largest. The codebook is asymmetric (one more positive value) so that zero is
-    represented exactly. The arithmetic follows bitsandbytes: the probabilities are a
-    float32 ``torch.linspace``, the quantiles are rounded to float32 and divided by
-    the largest in float32, so for ``n_bits=4`` the codebook is *exactly* the 16 NF4
-    values of bitsandbytes (as float32 numbers, returned in float64). For
-    ``n_bits=1`` the codebook is ``[0, 1]``.
+    With ``n`` levels (``2**n_bits``, or ``n_levels``) and the offset
+    ``p = 1 - (1/(2(n-1)) + 1/(2n)) / 2`` rounded to 7 decimals (``0.9677083`` for 4
+    bits, the constant of bitsandbytes' ``create_normal_map``), the codebook holds
+    ``n // 2`` positive values ``Phi^-1(linspace(p, 1/2, n//2 + 1)[:-1])``,
+    ``(n - 1) // 2`` negative values ``-Phi^-1(linspace(p, 1/2, (n-1)//2 + 1)[:-1])``
+    and an exact zero, sorted and divided by the largest. For even ``n`` the codebook
+    is asymmetric (one more positive value) so that zero is represented exactly; for
+    odd ``n`` it is symmetric. The arithmetic follows bitsandbytes: the probabilities
+    are a float32 ``torch.linspace``, the quantiles are rounded to float32 and divided
+    by the largest in float32, so for ``n_bits=4`` the codebook is *exactly* the 16
+    NF4 values of bitsandbytes (as float32 numbers, returned in float64). For two
+    levels the codebook is ``[0, 1]``.
 
     Parameters
     ----------
     n_bits : int, default=4
-        Bits per value, ``>= 1``.
+        Bits per value, 1 to 16 (``n = 2**n_bits`` levels).
+    n_levels : int, default=None
+        Number of levels, 2 to 65536, instead of ``n_bits``.
 
     Returns
     -------
-    ndarray of shape (2**n_bits,)
-        The increasing codebook (read-only, float64), from -1 to 1 (0 to 1 for
-        ``n_bits=1``), containing 0.
+    ndarray of shape (n,)
+        The increasing codebook (read-only, float64), from -1 to 1 (0 to 1 for two
+        levels), containing 0.
 
     Examples
     --------
@@ -887,12 +896,16 @@ def normal_float_levels(n_bits=4):
     array([-1.    , -0.6962, -0.5251, -0.3949, -0.2844, -0.1848, -0.0911,
             0.    ,  0.0796,  0.1609,  0.2461,  0.3379,  0.4407,  0.5626,
             0.723 ,  1.    ])
+    >>> normal_float_levels(n_levels=5).round(4)
+    array([-1.    , -0.4174,  0.    ,  0.4174,  1.    ])
     """
-    n_bits = _check_int(n_bits, "n_bits")
-    half = 2 ** (n_bits - 1)
-    offset = _normal_float_offset(n_bits)
-    positive = ndtri(_linspace_float32(offset, 0.5, half + 1)[:-1])
-    negative = -ndtri(_linspace_float32(offset, 0.5, half)[:-1])
+    if n_levels is None:
+        n = 2 ** _check_int_range(n_bits, "n_bits", 1, 16)
+    else:
+        n = _check_int_range(n_levels, "n_levels", 2, 2**16)
+    offset = _normal_float_offset(n)
+    positive = ndtri(_linspace_float32(offset, 0.5, n // 2 + 1)[:-1])
+    negative = -ndtri(_linspace_float32(offset, 0.5, (n - 1) // 2 + 1)[:-1])
     levels = np.sort(np.concatenate((positive, [0.0], negative)).astype(np.float32))
     levels = (levels / levels[-1]).astype(np.float64)  # divided in float32, as NF4
     levels.setflags(write=False)

@@ -8,6 +8,12 @@ from sklearn.utils import check_array
 from ._compat import HasMethods, Interval, StrOptions, validate_params
 
 
+def _packed_widths(n_levels):
+    """Bits per value of bit-packed codes: ``ceil(log2 n)`` for ``n`` levels (0 for
+    a feature with one level), as an int64 array."""
+    return np.array([int(n - 1).bit_length() for n in np.ravel(n_levels)], dtype=np.int64)
+
+
 def _pair(X, X_hat):
     X = check_array(X, dtype=np.float64, ensure_2d=False)
     X_hat = check_array(X_hat, dtype=np.float64, ensure_2d=False)
@@ -156,6 +162,56 @@ def _split_pipeline(estimator, X):
     return estimator, X
 
 
+def _nmse_per_feature(X, X_hat):
+    """Each feature's MSE divided by its variance; a feature of zero variance gives 0
+    when it is reconstructed exactly and inf otherwise."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        err = ((X - X_hat) ** 2).mean(axis=0)
+        var = X.var(axis=0)
+        return np.where(var > 0, err / np.where(var > 0, var, 1.0),
+                        np.where(err > 0, np.inf, 0.0))
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "X_hat": ["array-like"],
+        "multioutput": [StrOptions({"uniform_average", "raw_values"})],
+    },
+    prefer_skip_nested_validation=True,
+)
+def normalized_mse(X, X_hat, *, multioutput="uniform_average"):
+    """Mean squared error of each feature divided by its variance.
+
+    The one definition of normalised MSE in skquant (``skquant report``, the
+    rate-distortion scorer and the Displays use it): ``MSE_j / var_j`` per feature,
+    where a feature of zero variance counts 0 if it is reconstructed exactly (every
+    quantizer stores a constant column exactly) and ``inf`` otherwise; the average is
+    over all features.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples,) or (n_samples, n_features)
+        Original values.
+    X_hat : array-like of the same shape
+        Reconstructed values.
+    multioutput : {"uniform_average", "raw_values"}, default="uniform_average"
+        Average over features, or return one value per feature.
+
+    Returns
+    -------
+    nmse : float or ndarray of shape (n_features,)
+
+    Examples
+    --------
+    >>> from skquant.metrics import normalized_mse
+    >>> normalized_mse([[0.0, 5.0], [2.0, 5.0]], [[0.5, 5.0], [1.5, 5.0]])
+    0.125
+    """
+    X, X_hat = _pair(X, X_hat)
+    return _reduce(_nmse_per_feature(X, X_hat), multioutput)
+
+
 def _distortion_and_rate(quantizer, X, rate, normalize):
     X = check_array(X, dtype=np.float64)
     if getattr(quantizer, "encode", "ordinal") != "ordinal":
@@ -165,14 +221,14 @@ def _distortion_and_rate(quantizer, X, rate, normalize):
         )
     codes = quantizer.transform(X)
     X_hat = quantizer.inverse_transform(codes)
-    err = ((X - X_hat) ** 2).mean(axis=0)
     if normalize:
-        var = X.var(axis=0)
-        err = np.divide(err, var, out=np.zeros_like(err), where=var > 0)
+        err = _nmse_per_feature(X, X_hat)
+    else:
+        err = ((X - X_hat) ** 2).mean(axis=0)
     if rate == "entropy":
         bits = code_entropy(codes, multioutput="raw_values")
     else:
-        bits = np.broadcast_to(np.asarray(quantizer.n_bits, dtype=float), err.shape)
+        bits = _packed_widths(quantizer.n_levels_)
     return float(err.mean()), float(np.mean(bits))
 
 
@@ -206,11 +262,13 @@ def rate_distortion_score(estimator, X, *, lam, rate="fixed", normalize=True):
     lam : float
         Price of one bit per value, in units of (normalised) MSE.
     rate : {"fixed", "entropy"}, default="fixed"
-        ``"fixed"``: ``n_bits`` per value; ``"entropy"``: the empirical entropy of the
-        codes (the rate of an ideal entropy coder), averaged over features.
+        ``"fixed"``: the bits per value of the bit-packed codes, ``ceil(log2
+        n_levels_)`` per feature (``n_bits`` for ``2 ** n_bits`` levels);
+        ``"entropy"``: the empirical entropy of the codes (the rate of an ideal
+        entropy coder); averaged over features.
     normalize : bool, default=True
-        Divide each feature's MSE by its variance before averaging, so features of
-        different scales count alike.
+        Divide each feature's MSE by its variance before averaging
+        (:func:`normalized_mse`), so features of different scales count alike.
 
     Returns
     -------
@@ -269,7 +327,7 @@ class _ProbeQuantizer:
     """A stand-in quantizer used only to validate scorer parameters eagerly."""
 
     encode = "ordinal"
-    n_bits = 1
+    n_levels_ = np.array([2])
 
     def transform(self, X):
         return np.zeros(np.shape(X), dtype=np.uint8)
@@ -290,9 +348,10 @@ def storage_report(estimator, X):
     -------
     report : dict
         ``entropy_bits`` (per feature: the empirical entropy of the codes, the rate of
-        an ideal entropy coder), ``n_bits`` (per feature), and in bytes for the whole
-        array: ``float_bytes`` (X as stored), ``fixed_bytes`` (``n_bits`` per value,
-        rounded up once), ``entropy_bytes`` (the entropy bound), ``packed_bytes`` (the
+        an ideal entropy coder), ``n_bits`` (per feature: the packed bits per value,
+        ``ceil(log2 n_levels_)``), and in bytes for the whole array: ``float_bytes``
+        (X as stored), ``fixed_bytes`` (``n_bits`` per value, rounded up once),
+        ``entropy_bytes`` (the entropy bound), ``packed_bytes`` (the
         bit-packed stream of skquant's file format), ``zlib_bytes`` and
         ``lzma_bytes`` (that stream through the standard library's compressors).
 

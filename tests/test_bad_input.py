@@ -23,10 +23,11 @@ from sklearn.utils._param_validation import (
 )
 
 from skquant import BinarySphericalEncoder
-from test_base import SCALAR_QUANTIZERS
+from skquant._registry import ESTIMATORS as REGISTRY
+from skquant._registry import estimator_classes
 
 PAGE = Path(__file__).resolve().parents[1] / "doc" / "bad_input.rst"
-ESTIMATORS = [*SCALAR_QUANTIZERS, BinarySphericalEncoder]
+ESTIMATORS = list(estimator_classes().values())  # every registered estimator
 ERRORS = {e.__name__: e for e in (ValueError, TypeError, InvalidParameterError, NotFittedError)}
 
 
@@ -105,11 +106,10 @@ def X(rng):
 
 
 def make(Est, **params):
-    """The estimator of the page: 2 bits for the scalar quantizers, 2 for the encoder
-    (one per feature)."""
-    if Est is not BinarySphericalEncoder:
-        params.setdefault("n_bits", 2)
-    return Est(**params)
+    """The estimator of the page: the registry's ``"small"`` variant of the class (2
+    bits for most scalar quantizers), 2 bits for the encoder (one per feature)."""
+    small = REGISTRY[Est.__name__][1].get("small", {})
+    return Est(**{**small, **params})
 
 
 def fit(Est, data, **kwargs):

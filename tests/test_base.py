@@ -12,8 +12,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
+from skquant._registry import estimator_classes
 
-SCALAR_QUANTIZERS = [LloydMaxQuantizer, UniformClipQuantizer, CompanderQuantizer]
+# every registered scalar quantizer (skquant._registry)
+SCALAR_QUANTIZERS = list(estimator_classes(scalar=True).values())
 
 
 @pytest.fixture(params=SCALAR_QUANTIZERS, ids=lambda c: c.__name__)
@@ -234,3 +236,193 @@ def test_per_feature_bit_widths(Quantizer, rng):
         Quantizer(n_bits=[1, 2]).fit(X)
     with pytest.raises(ValueError, match=r"integers in \[1, 16\]"):
         Quantizer(n_bits=[1, 2, 17]).fit(X)
+
+
+# ------------------------------------------------------------------ n_levels
+@pytest.mark.parametrize("M", [2, 3, 5, 6, 7, 10, 12, 255, 257])
+def test_any_number_of_levels(Quantizer, rng, M):
+    X = rng.standard_normal((3000, 2))
+    q = Quantizer(n_levels=M).fit(X)
+    assert q.thresholds_.shape == (2, M - 1) and q.levels_.shape == (2, M)
+    assert q.n_levels_.tolist() == [M, M] and q.max_levels_.tolist() == [M, M]
+    codes = q.transform(X)
+    assert codes.dtype == (np.uint8 if M <= 256 else np.uint16)
+    assert codes.max() <= M - 1 and len(np.unique(codes[:, 0])) >= min(M, 3)
+    # codes are the thresholds' cells
+    for j in range(2):
+        np.testing.assert_array_equal(
+            codes[:, j], np.searchsorted(q.thresholds_[j], X[:, j], side="right")
+        ) if not hasattr(q, "zero_point_") else None
+    assert np.isclose(-q.score(X), q.mse_.mean(), rtol=1e-9)
+
+
+def test_n_bits_means_exactly_two_to_the_n_bits_levels(Quantizer, rng):
+    X = rng.standard_normal((2000, 3))
+    a = Quantizer(n_bits=3).fit(X)
+    b = Quantizer(n_levels=8).fit(X)
+    for name in ("thresholds_", "levels_", "n_levels_", "max_levels_", "mse_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    c = Quantizer(n_bits=[1, 3, 2]).fit(X)
+    d = Quantizer(n_levels=[2, 8, 4]).fit(X)
+    np.testing.assert_array_equal(c.thresholds_, d.thresholds_)
+    assert Quantizer().fit(X).max_levels_.tolist() == [16] * 3  # the default: 4 bits
+
+
+def test_per_feature_levels_fit_transform_save_load_and_stream(Quantizer, rng, tmp_path):
+    import skquant
+
+    levels = [3, 10, 7, 2, 300]
+    X = rng.standard_normal((4000, 5))
+    q = Quantizer(n_levels=levels).fit(X)
+    assert q.n_levels_.tolist() == levels and q.levels_.shape == (5, 300)
+    codes = q.transform(X)
+    assert codes.dtype == np.uint16 and np.all(codes.max(axis=0) <= np.array(levels) - 1)
+    for j, M in enumerate(levels):  # each feature is the one-feature design
+        single = Quantizer(n_levels=M).fit(X[:, [j]])
+        np.testing.assert_array_equal(q.thresholds_[j, : M - 1], single.thresholds_[0])
+    skquant.save(q, tmp_path / "q.skq")
+    loaded = skquant.load(tmp_path / "q.skq")
+    np.testing.assert_array_equal(loaded.transform(X), codes)
+    streamed = Quantizer(n_levels=levels)
+    for part in np.array_split(X, 4):
+        streamed.partial_fit(part)
+    assert streamed.n_levels_.tolist() == levels
+    assert np.all(streamed.transform(X).max(axis=0) <= np.array(levels) - 1)
+
+
+class _Poison:
+    """A parameter value that fails when anything reads it as a number."""
+
+    def __index__(self):
+        raise AssertionError("a constructor parameter was read after fit")
+
+    __int__ = __float__ = __array__ = __len__ = __iter__ = __index__
+
+    def __eq__(self, other):
+        raise AssertionError("a constructor parameter was read after fit")
+
+    __hash__ = object.__hash__
+
+
+def test_nothing_after_fit_reads_n_bits_or_n_levels(Quantizer, rng, tmp_path):
+    """transform, inverse_transform, score, the metrics, save and load, the encoded
+    file and the report use the fitted attributes only."""
+    import skquant
+    from skquant import _io, metrics
+
+    X = rng.standard_normal((500, 3))
+    q = Quantizer(n_levels=[3, 5, 16]).fit(X)
+    codes, X_hat, score = q.transform(X), q.inverse_transform(q.transform(X)), q.score(X)
+    report = metrics.storage_report(q, X)
+    rd = metrics.rate_distortion_score(q, X, lam=0.01)
+    q.n_bits = q.n_levels = _Poison()  # set_params would validate nothing either
+    np.testing.assert_array_equal(q.transform(X), codes)
+    np.testing.assert_array_equal(q.inverse_transform(codes), X_hat)
+    assert q.score(X) == score and metrics.rate_distortion_score(q, X, lam=0.01) == rd
+    assert metrics.storage_report(q, X)["packed_bytes"] == report["packed_bytes"]
+    assert report["n_bits"].tolist() == [2, 3, 4]  # ceil(log2 M)
+    q.n_bits = q.n_levels = None  # a file stores the parameters as they are
+    _io.write(tmp_path / "codes.skq", q, codes=codes)
+    enc = _io.read(tmp_path / "codes.skq")
+    np.testing.assert_array_equal(enc.codes, codes)
+    np.testing.assert_array_equal(enc.estimator.transform(X), codes)
+
+
+def test_set_params_after_fit_then_save_and_load(Quantizer, rng, tmp_path):
+    """The defect: after set_params(n_bits=5) on a fitted quantizer, save wrote a file
+    that load refused (shape mismatch)."""
+    import skquant
+
+    X = rng.standard_normal((800, 2))
+    q = Quantizer(n_bits=3).fit(X)
+    q.set_params(n_bits=5)
+    skquant.save(q, tmp_path / "q.skq")
+    loaded = skquant.load(tmp_path / "q.skq")
+    np.testing.assert_array_equal(loaded.transform(X), q.transform(X))
+    assert loaded.get_params()["n_bits"] == 5 and loaded.max_levels_.tolist() == [8, 8]
+    # refitting the loaded estimator uses its parameters
+    assert loaded.fit(X).max_levels_.tolist() == [32, 32]
+
+
+def test_a_failed_fit_leaves_the_estimator_as_it_was(Quantizer, rng, tmp_path):
+    import skquant
+
+    X = rng.standard_normal((300, 2))
+    q = Quantizer(n_bits=2).fit(X)
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(q).items()}
+    bad = X[:, [0, 1, 0]].copy()
+    bad[5, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        q.fit(bad)  # another number of features, and a NaN
+    with pytest.raises(ValueError, match="n_levels"):
+        q.set_params(n_bits=None, n_levels=1).fit(X)
+    q.set_params(n_bits=2, n_levels=None)
+    assert vars(q).keys() == before.keys()
+    for k, v in before.items():
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(vars(q)[k], v)
+        else:
+            assert vars(q)[k] == v
+    with pytest.raises(ValueError, match="NaN"):
+        q.partial_fit(bad[:, :2] * np.array([1.0, np.nan]))
+    assert not hasattr(q, "sketches_")
+    skquant.save(q.fit(X), tmp_path / "q.skq")  # a later fit and save work
+    np.testing.assert_array_equal(skquant.load(tmp_path / "q.skq").transform(X), q.transform(X))
+
+
+def test_save_and_load_after_partial_fit_then_continue(Quantizer, rng, tmp_path):
+    import skquant
+
+    X = rng.standard_normal((6000, 2))
+    a, b, c = np.array_split(X, 3)
+    q = Quantizer(n_bits=3).partial_fit(a).partial_fit(b)
+    skquant.save(q, tmp_path / "q.skq")
+    loaded = skquant.load(tmp_path / "q.skq")
+    np.testing.assert_array_equal(loaded.transform(X), q.transform(X))
+    assert loaded.n_samples_seen_ == 4000
+    q.partial_fit(c)
+    loaded.partial_fit(c)  # the stream continues from the saved sketches
+    assert loaded.n_samples_seen_ == q.n_samples_seen_ == 6000
+    np.testing.assert_array_equal(loaded.thresholds_, q.thresholds_)
+    np.testing.assert_array_equal(loaded.levels_, q.levels_)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_levels": 1}, "'n_levels' parameter"),
+        ({"n_levels": 0}, "'n_levels' parameter"),
+        ({"n_levels": -1}, "'n_levels' parameter"),
+        ({"n_levels": 65537}, "'n_levels' parameter"),
+        ({"n_levels": 2.5}, "'n_levels' parameter"),
+        ({"n_levels": True}, "'n_levels' parameter of"),
+        ({"n_levels": np.array(5)}, "'n_levels' parameter of .* not a 0-d array"),
+        ({"n_bits": np.array(17)}, "'n_bits' parameter of .* not a 0-d array"),
+        ({"n_bits": np.array(4.7)}, "'n_bits' parameter of .* not a 0-d array"),
+        ({"n_levels": [3, 4]}, "n_levels must be an int or an array of 3 ints"),
+        ({"n_levels": [3, 1, 4]}, r"n_levels values must be integers in \[2, 65536\]"),
+        ({"n_levels": [3, 2.5, 4]}, r"n_levels values must be integers in \[2, 65536\]"),
+        ({"n_levels": [3, True, 4]}, "n_levels values must be integers"),
+        ({"n_bits": 3, "n_levels": 5}, "n_bits or n_levels, not both"),
+        ({"n_bits": 4, "n_levels": 16}, "n_bits or n_levels, not both"),
+    ],
+)
+def test_bad_n_levels(Quantizer, params, match):
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    with pytest.raises(ValueError, match=match):
+        Quantizer(**params).fit(X)
+    with pytest.raises(ValueError, match=match):
+        Quantizer(**params).partial_fit(X)
+
+
+def test_score_validates_sample_weight_like_fit(Quantizer, rng):
+    X = rng.standard_normal((100, 2))
+    q = Quantizer(n_bits=2).fit(X)
+    w = np.ones(100)
+    assert q.score(X, sample_weight=w) == q.score(X)
+    for bad, match in [(-w, "(?i)negative"), (w * np.nan, "NaN"), (w * 0, "zero"),
+                       (np.ones(99), "shape"), (w * 1e308, "inf")]:
+        with pytest.raises(ValueError, match=match):
+            q.score(X, sample_weight=bad)
+        with pytest.raises(ValueError, match=match):
+            Quantizer(n_bits=2).fit(X, sample_weight=bad)

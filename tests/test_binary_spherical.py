@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skquant import BinarySphericalEncoder, bsq_auxiliary_loss, hamming_knn
 from skquant import _kernels as K
@@ -689,15 +688,3 @@ def test_tags_tell_the_truth():
     tags = BinarySphericalEncoder(encode="sign").__sklearn_tags__()
     assert tags.transformer_tags.preserves_dtype == ["float64", "float32"]
     assert not tags.input_tags.allow_nan
-
-
-@parametrize_with_checks(
-    [
-        BinarySphericalEncoder(),
-        BinarySphericalEncoder(encode="sign", center=True),
-        BinarySphericalEncoder(encode="index", rotation="itq", center=True, n_iter=5),
-        BinarySphericalEncoder(rotation="random"),
-    ]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)

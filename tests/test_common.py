@@ -1,53 +1,62 @@
-"""scikit-learn's estimator checks over every estimator of skquant."""
+"""scikit-learn's estimator checks over every registered estimator variant, with no
+expected failure declared."""
+
+import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.datasets import load_iris
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
+import skquant
+from skquant._registry import ESTIMATORS, estimator_classes, estimator_variants
 
-ESTIMATORS = [
-    LloydMaxQuantizer(),
-    LloydMaxQuantizer(algorithm="optimal", encode="onehot"),
-    LloydMaxQuantizer(encode="reconstruct"),
-    LloydMaxQuantizer(distribution="laplace", n_bits=2),
-    UniformClipQuantizer(),
-    UniformClipQuantizer(symmetric=True, mode="midtread", n_bits=8, encode="onehot"),
-    UniformClipQuantizer(clip="percentile", encode="reconstruct"),
-    CompanderQuantizer(),
-    CompanderQuantizer(compander="optimal", reconstruction="centroid", encode="reconstruct"),
-    CompanderQuantizer(compander="a-law", clip="mse", n_bits=3),
-    CompanderQuantizer(compander="normal-float", encode="onehot-dense"),
-]
-
-# n_iter_ is an array, one count per feature (the issue's contract). scikit-learn's
-# check asserts ``n_iter_ >= 1`` on it as a scalar, which it only does for its
-# cross-decomposition estimators; test_n_iter_per_feature below checks the same thing.
-EXPECTED_FAILED = {
-    "check_transformer_n_iter": "n_iter_ is per feature; see test_n_iter_per_feature"
-}
+VARIANTS = estimator_variants()
 
 
-def _expected_failed_checks(estimator):
-    return EXPECTED_FAILED if hasattr(estimator, "max_iter") else {}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks([est for _, est in VARIANTS])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_check_estimator_as_a_user_calls_it(name):
+    """``check_estimator(Est())`` raises nothing (and reports no expected failure)."""
+    cls = estimator_classes()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # few distinct values in the checks
+        check_estimator(cls())  # raises on the first failure
+        results = check_estimator(cls(), on_fail=None)
+    # skipped: scikit-learn's array-API checks without SCIPY_ARRAY_API; nothing else
+    bad = [(r["check_name"], r["status"]) for r in results
+           if r["status"] not in ("passed", "skipped")]
+    assert bad == []
+    skipped = {r["check_name"] for r in results if r["status"] == "skipped"}
+    assert skipped <= {"check_array_api_input"}, skipped
+
+
+def test_registry_is_what_skquant_exports():
+    """Every estimator class skquant exports is registered, and only those."""
+    from sklearn.base import BaseEstimator
+
+    exported = {
+        name for name in skquant.__all__
+        if isinstance(getattr(skquant, name), type)
+        and issubclass(getattr(skquant, name), BaseEstimator)
+    }
+    assert exported == set(ESTIMATORS)
+    for name, (_, variants) in ESTIMATORS.items():
+        assert "default" in variants and variants["default"] == {}
+
+
 @pytest.mark.parametrize(
-    "estimator",
-    [
-        e
-        for e in ESTIMATORS
-        if getattr(e, "algorithm", None) == "lloyd" and e.distribution is None
-    ],
+    "cls", [c for c in estimator_classes().values() if "max_iter" in c().get_params()],
+    ids=lambda c: c.__name__,
 )
-def test_n_iter_per_feature(estimator):
-    # the data of check_transformer_n_iter
-    X, _ = make_blobs(30, centers=[[0, 0, 0], [1, 1, 1]], random_state=0, n_features=2)
-    est = estimator.set_params(n_bits=2).fit(X)
-    assert est.n_iter_.shape == (3,) and np.all(est.n_iter_ >= 1)
+def test_n_iter_is_the_largest_count_over_features(cls):
+    X = load_iris().data
+    est = cls().fit(X)
+    assert isinstance(est.n_iter_, int) and est.n_iter_ >= 1
+    assert est.n_iter_per_feature_.shape == (X.shape[1],)
+    assert est.n_iter_ == est.n_iter_per_feature_.max()
+    assert np.all(est.n_iter_per_feature_ >= 1)

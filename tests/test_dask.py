@@ -21,6 +21,7 @@ from skquant import (  # noqa: E402
     LloydMaxQuantizer,
     UniformClipQuantizer,
 )
+from skquant._registry import estimator_variants  # noqa: E402
 
 N, CHUNK = 30_000, 5_000  # six row blocks
 
@@ -50,13 +51,13 @@ def _mse(q, X, w=None):
     return np.average((X - X_hat) ** 2, axis=0, weights=w)
 
 
-ESTIMATORS = [
-    LloydMaxQuantizer(n_bits=4),
-    LloydMaxQuantizer(n_bits=3, algorithm="optimal"),
-    UniformClipQuantizer(n_bits=4),
-    CompanderQuantizer(n_bits=4),
-]
-IDS = ["lloyd", "optimal", "uniform_clip", "compander"]
+# every registered scalar quantizer's default, and the exact optimum at 8 levels
+VARIANTS = [
+    (name, est) for name, est in estimator_variants(scalar=True)
+    if name.endswith("-default")
+] + [("LloydMaxQuantizer-optimal", LloydMaxQuantizer(n_bits=3, algorithm="optimal"))]
+ESTIMATORS = [est for _, est in VARIANTS]
+IDS = [name for name, _ in VARIANTS]
 
 
 def test_the_cluster_is_the_scheduler(client):

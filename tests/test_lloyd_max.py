@@ -121,7 +121,7 @@ def test_each_init_runs_and_is_close_to_optimal(rng, init):
 def test_array_init_shapes(rng):
     X = rng.standard_normal((500, 2))
     q = LloydMaxQuantizer(n_bits=1, init=[-1.0, 1.0], max_iter=1, n_init=1).fit(X)
-    assert q.n_iter_.tolist() == [1, 1]
+    assert q.n_iter_per_feature_.tolist() == [1, 1] and q.n_iter_ == 1
     with pytest.raises(ValueError, match=r"init array must have shape \(2,\) or \(2, 2\)"):
         LloydMaxQuantizer(n_bits=1, init=[0.0, 1.0, 2.0]).fit(X)
     with pytest.raises(ValueError, match="finite"):

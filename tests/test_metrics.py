@@ -86,3 +86,31 @@ def test_rate_distortion_scorer_in_search_and_cross_val(rng):
         make_rate_distortion_scorer(-1.0)
     with pytest.raises(ValueError, match="encode='ordinal'"):
         rate_distortion_score(LloydMaxQuantizer(encode="reconstruct").fit(X), X, lam=0.1)
+
+
+def test_normalised_mse_has_one_definition(rng):
+    """The defect: on a constant column the report and the metrics differed by 2x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skquant import LloydMaxQuantizer, RateDistortionDisplay
+    from skquant._report import rate_distortion_table
+    from skquant.metrics import normalized_mse, rate_distortion_score
+
+    X = np.c_[rng.standard_normal(500), np.full(500, 3.0)]
+    q = LloydMaxQuantizer(n_bits=2).fit(X)
+    X_hat = q.inverse_transform(q.transform(X))
+    nmse = normalized_mse(X, X_hat)
+    per_feature = normalized_mse(X, X_hat, multioutput="raw_values")
+    assert per_feature[1] == 0 and nmse == per_feature.mean()
+    np.testing.assert_allclose(per_feature[0], ((X[:, 0] - X_hat[:, 0]) ** 2).mean() / X[:, 0].var())
+    rows = rate_distortion_table(X, {"q": LloydMaxQuantizer()}, bits=[2], file_size=False)
+    assert rows[0]["nmse"] == nmse
+    assert -rate_distortion_score(q, X, lam=0.0) == nmse
+    disp = RateDistortionDisplay.from_estimator(
+        LloydMaxQuantizer(), X, bits=[2], metric="sqnr", panter_dite=False
+    )
+    np.testing.assert_allclose(disp.values["LloydMaxQuantizer"], [-10 * np.log10(nmse)])
+    matplotlib.pyplot.close("all")
+    # a constant column reconstructed wrongly has an infinite normalised error
+    assert normalized_mse([[1.0], [1.0]], [[1.0], [2.0]]) == np.inf

@@ -18,18 +18,15 @@ import pytest
 
 from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
 from skquant import _kernels as K
+from skquant._registry import estimator_variants
 from skquant._summary import MAX_BINS, ColumnSketch
 
 SKETCH_BYTES = 6 * 8 * MAX_BINS  # the documented bound per feature
 
-CONFIGS = [
-    LloydMaxQuantizer(n_bits=4),
+# every registered scalar-quantizer variant (skquant._registry), and two more
+CONFIGS = [est.set_params(encode="ordinal") for _, est in estimator_variants(scalar=True)] + [
     LloydMaxQuantizer(n_bits=3, algorithm="optimal"),
-    LloydMaxQuantizer(n_bits=4, distribution="laplace"),
-    UniformClipQuantizer(n_bits=4),
     UniformClipQuantizer(n_bits=3, mode="midtread", clip="std"),
-    CompanderQuantizer(n_bits=4),
-    CompanderQuantizer(n_bits=4, compander="optimal", reconstruction="centroid"),
 ]
 
 
