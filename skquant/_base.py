@@ -327,6 +327,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         "encode": [StrOptions({"ordinal", "onehot", "onehot-dense", "reconstruct"})],
     }
     _exact_attributes: dict = {}
+    _store_few_exactly = True
 
     def __init__(self, n_bits=None, *, n_levels=None, encode="ordinal"):
         self.n_bits = n_bits
@@ -347,7 +348,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         return X, _check_weights(sample_weight, X)
 
     def _levels_per_feature(self, n_features):
-        """``n_bits`` / ``n_levels`` resolved to one level count per feature."""
+        """``n_bits`` / ``n_levels`` resolved to one level count per feature (an int64
+        array); subclasses may extend it (see the class docstring)."""
         return resolve_levels(self.n_bits, self.n_levels, n_features, type(self).__name__)
 
     def _fit_column(self, summary, n_levels, j):
@@ -475,8 +477,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             summary = summary_of(j)
             if summary is None:
                 return None
-            M = int(max_levels[j])
-            if summary.u.shape[0] <= M:  # stored exactly, one level per value
+            M, k = int(max_levels[j]), summary.u.shape[0]
+            if k == 1 or (k <= M and self._store_few_exactly):  # one level per value
                 levels = summary.u.copy()
                 derived = {  # declared as functions of the column's summary
                     k: v(summary) for k, v in self._exact_attributes.items() if callable(v)

@@ -120,6 +120,14 @@ def fit(Est, data, **kwargs):
         return est.fit(data, **kwargs)
 
 
+def _fit_and_score(Est, X, weights):
+    """``fit`` with these weights, and ``score`` (of a good fit) with them."""
+    calls = [lambda: fit(Est, X, sample_weight=weights)]
+    if Est is not BinarySphericalEncoder:
+        calls.append(lambda: fit(Est, X).score(X, sample_weight=weights))
+    return calls
+
+
 def put(X, row, value):
     """``X`` with ``value`` in column 1 of ``row``."""
     Y = np.array(X, dtype=np.result_type(X, np.asarray(value)))
@@ -186,12 +194,12 @@ BAD_CALLS = {
     ],
     "not-fitted": lambda E, X: [lambda: make(E).transform(X), lambda: make(E).inverse_transform(X)],
     # sample weights
-    "weight-negative": lambda E, X: [lambda: fit(E, X, sample_weight=np.r_[-1.0, np.ones(59)])],
-    "weight-nan": lambda E, X: [lambda: fit(E, X, sample_weight=np.r_[np.nan, np.ones(59)])],
-    "weight-inf": lambda E, X: [lambda: fit(E, X, sample_weight=np.r_[np.inf, np.ones(59)])],
-    "weight-zero": lambda E, X: [lambda: fit(E, X, sample_weight=np.zeros(60))],
-    "weight-length": lambda E, X: [lambda: fit(E, X, sample_weight=np.ones(6))],
-    "weight-overflow": lambda E, X: [lambda: fit(E, X, sample_weight=np.full(60, 1e308))],
+    "weight-negative": lambda E, X: _fit_and_score(E, X, np.r_[-1.0, np.ones(59)]),
+    "weight-nan": lambda E, X: _fit_and_score(E, X, np.r_[np.nan, np.ones(59)]),
+    "weight-inf": lambda E, X: _fit_and_score(E, X, np.r_[np.inf, np.ones(59)]),
+    "weight-zero": lambda E, X: _fit_and_score(E, X, np.zeros(60)),
+    "weight-length": lambda E, X: _fit_and_score(E, X, np.ones(6)),
+    "weight-overflow": lambda E, X: _fit_and_score(E, X, np.full(60, 1e308)),
     # codes
     "codes-too-large": lambda E, X: [
         lambda: fit(E, X).inverse_transform(codes_for(E, [[0, 9]], [[4]]))
@@ -239,6 +247,23 @@ BAD_CALLS = {
     "n-bits-values": lambda E, X: [lambda: fit(E, X, est=make(E, n_bits=[0, 3]))],
     "n-bits-too-many": lambda E, X: [lambda: fit(E, X, est=E(n_bits=3, rotation="random"))],
     "n-bits-no-rotation": lambda E, X: [lambda: fit(E, X, est=E(n_bits=1))],
+    "n-levels-range": lambda E, X: [
+        lambda v=v: fit(E, X, est=E(n_levels=v)) for v in (1, 0, -1, 65537)
+    ],
+    "n-levels-type": lambda E, X: [
+        lambda v=v: fit(E, X, est=E(n_levels=v)) for v in (2.5, True, "5")
+    ],
+    "n-levels-0d": lambda E, X: [
+        lambda: fit(E, X, est=E(n_levels=np.array(5))),
+        lambda: fit(E, X, est=E(n_bits=np.array(17))),
+        lambda: fit(E, X, est=E(n_bits=np.array(4.7))),
+    ],
+    "n-levels-shape": lambda E, X: [lambda: fit(E, X, est=E(n_levels=[3, 4, 5]))],
+    "n-levels-values": lambda E, X: [
+        lambda: fit(E, X, est=E(n_levels=[1, 3])),
+        lambda: fit(E, X, est=E(n_levels=[2.5, 3])),
+    ],
+    "n-levels-and-bits": lambda E, X: [lambda: fit(E, X, est=E(n_bits=3, n_levels=5))],
     "index-too-wide": lambda E, X: [
         lambda: fit(E, np.random.default_rng(0).standard_normal((10, 64)), est=E(encode="index"))
     ],
