@@ -354,16 +354,13 @@ def _check_scalar_quantizer(est):
 
 
 def _check_binary_spherical(est):
-    d, b = est.n_features_in_, est.n_bits_
-    _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
-    _expect(isinstance(b, int) and 1 <= b <= d, f"n_bits_ must be an integer in 1..{d}")
-    C, m = est.components_, est.mean_
-    _expect(isinstance(C, np.ndarray) and C.dtype == np.float64 and C.shape == (b, d),
-            f"components_ must be float64 of shape ({b}, {d})")
-    _expect(isinstance(m, np.ndarray) and m.dtype == np.float64 and m.shape == (d,),
-            f"mean_ must be float64 of shape ({d},)")
-    _expect(np.isfinite(C).all() and np.isfinite(m).all(), "components_ and mean_ must be finite")
-    _expect(isinstance(getattr(est, "_identity", None), bool), "_identity must be a bool")
+    """Every fitted attribute of the encoder (its own schema: types, shapes, values)."""
+    from ._binary_spherical import _check_fitted_state
+
+    try:
+        _check_fitted_state(est, full=True)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _estimator_check(est):

@@ -24,8 +24,11 @@ from ._scalar import (  # noqa: F401
 from ._binary import (  # noqa: F401
     BLOCK,
     CLAMP,
+    STAT_PARTS,
     bsq_codebook_partials,
     bsq_sample_terms,
+    code_bit_counts,
+    code_counts,
     hamming_knn,
     hamming_matrix,
     rotate_sign_pack,
