@@ -62,6 +62,7 @@ from . import __version__
 from ._base import BaseScalarQuantizer, _ceil_to_dtype, grid_tables
 from ._binary_spherical import BinarySphericalEncoder
 from ._compat import Interval, check_is_fitted, validate_params
+from ._registry import estimator_classes
 from ._uniform_clip import UniformClipQuantizer
 
 __all__ = ["to_onnx_inverse"]
@@ -276,8 +277,8 @@ def _encoder(est):
     encode = type(est)._encode
     if encode is BaseScalarQuantizer._encode:
         return "thresholds"
-    if encode is UniformClipQuantizer._encode:
-        return "affine" if est.mode == "midtread" else "thresholds"
+    if encode is UniformClipQuantizer._encode:  # midtread: fitted with a zero point
+        return "affine" if hasattr(est, "zero_point_") else "thresholds"
     raise TypeError(
         f"{type(est).__name__} overrides _encode, whose codes skquant.onnx does not "
         "know how to export; no ONNX converter for it."
@@ -428,10 +429,12 @@ def _bsq_output(g, est, bits, dtype, out):
 
 
 # --------------------------------------------------------------- skl2onnx glue
-def _check_exportable(est):
-    """Raise a clear error for an estimator that cannot be exported."""
+def _check_exportable(est, inverse=False):
+    """Raise a clear error for an estimator that cannot be exported (its transform,
+    or with ``inverse`` its inverse_transform, which takes ordinal codes whatever the
+    ``encode``)."""
     check_is_fitted(est, msg=_NOT_FITTED)
-    if isinstance(est, BaseScalarQuantizer):
+    if isinstance(est, BaseScalarQuantizer) and not inverse:
         if est.encode == "onehot":
             raise ValueError(
                 f"{type(est).__name__}(encode='onehot') returns a sparse matrix, which "
@@ -500,13 +503,16 @@ def _converter(scope, operator, container):
 
 
 def _estimator_classes():
-    """BinarySphericalEncoder and every scalar quantizer class (subclasses included)."""
-    found, todo = [], [BaseScalarQuantizer]
+    """Every estimator class of skquant's registry, and the subclasses of the scalar
+    quantizers defined so far."""
+    found = list(estimator_classes().values())
+    todo = [c for c in found if issubclass(c, BaseScalarQuantizer)]
     while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return [BinarySphericalEncoder] + [c for c in found if c is not BaseScalarQuantizer]
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.append(sub)
+                todo.append(sub)
+    return found
 
 
 def _register():
@@ -643,7 +649,7 @@ def to_onnx_inverse(estimator, codes_dtype=None, *, target_opset=None):
     >>> q.inverse_transform(codes[:1]).round(3)
     array([[-1.446,  1.441]])
     """
-    _check_exportable(estimator)
+    _check_exportable(estimator, inverse=True)
     if codes_dtype is None:
         if isinstance(estimator, BinarySphericalEncoder):
             codes_dtype = {"packed": np.uint8, "index": np.int64, "sign": np.float64}[
