@@ -19,8 +19,15 @@ def pytest_configure(config):
 
 # skquant/dask.py is collected for its doctests; without the dask extra it cannot be
 # imported (tests/test_dask.py skips itself).
+collect_ignore = []
 try:
     import dask.array  # noqa: F401
     import distributed  # noqa: F401
 except ImportError:
-    collect_ignore = ["skquant/dask.py"]
+    collect_ignore.append("skquant/dask.py")
+# skquant/onnx.py likewise needs the onnx extra (its doctests run onnxruntime).
+try:
+    import onnxruntime  # noqa: F401
+    import skl2onnx  # noqa: F401
+except ImportError:
+    collect_ignore.append("skquant/onnx.py")
