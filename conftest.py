@@ -7,6 +7,7 @@ tests/conftest.py then starts the tests at the core count, so that nothing else
 oversubscribes the machine.
 """
 
+import importlib.util
 import os
 
 os.environ.setdefault("NUMBA_NUM_THREADS", str(max(4, os.cpu_count() or 1)))
@@ -24,3 +25,8 @@ try:
     import distributed  # noqa: F401
 except ImportError:
     collect_ignore = ["skquant/dask.py"]
+
+# skquant/torch.py likewise needs the torch extra (tests/test_torch.py skips itself);
+# find_spec does not import torch.
+if importlib.util.find_spec("torch") is None:
+    collect_ignore = [*globals().get("collect_ignore", []), "skquant/torch.py"]
