@@ -178,7 +178,9 @@ def main():
                 ratio_t = ratio_m = ""
                 if ours is not None and impl != "skquant":
                     ratio_t = f"{res['time'] / ours['time']:.1f}"
-                    ratio_m = f"{res['peak'] / max(ours['peak'], 1):.1f}"
+                    # below 1 MiB the RSS of a step is within page-size noise
+                    big = ours["peak"] >= 2**20
+                    ratio_m = f"{res['peak'] / ours['peak']:.1f}" if big else "n/a"
                 print(f"{d:>8} {n:>7}  {impl:<13} {res['time']:>10.4f} "
                       f"{res['peak'] / 2**20:>9.1f} {ratio_t:>8} {ratio_m:>9}  "
                       f"{res['aux']:+.7f}", flush=True)
