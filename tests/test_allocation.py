@@ -29,10 +29,8 @@ def test_exact_dp_equals_exhaustive_on_any_curves():
         curves = rng.uniform(0, 1, (3, 5))  # not convex, not even decreasing
         for extra in range(0, 13):
             idx = _exact(curves, extra)
-            ref = _exhaustive(curves, extra)
-            assert curves[np.arange(3), idx].sum() == pytest.approx(
-                curves[np.arange(3), ref].sum()
-            )
+            # random curves have no ties: the optimum is unique, the same allocation
+            np.testing.assert_array_equal(idx, _exhaustive(curves, extra))
             assert idx.sum() == min(extra, 12)
 
 
