@@ -81,3 +81,21 @@ def test_guarantees_name_existing_tests():
         assert name in defined[path], f"{path}::{name} named in doc/guarantees.rst"
     # and no reference is written in another form that this parser would miss
     assert len(re.findall(r"tests/\w+\.py::", page)) == len(refs)
+
+
+def test_kbins_migration_rows_name_every_test_of_its_file():
+    """Each row of doc/kbins_migration.rst names tests of tests/test_kbins_migration.py
+    that exist, and every test there backs a row."""
+    page = (DOC / "kbins_migration.rst").read_text(encoding="utf-8")
+    rows = page.split("\n   * - ")[2:]  # after the header row
+    assert len(rows) >= 13
+    path = "tests/test_kbins_migration.py"
+    for row in rows:
+        assert f"``{path}::" in row, row[:60]
+    named = set(re.findall(r"``tests/test_kbins_migration\.py::(\w+)``", page))
+    tree = ast.parse((DOC.parent / path).read_text(encoding="utf-8"))
+    defined = {
+        node.name for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+    assert named == defined
