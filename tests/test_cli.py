@@ -1,9 +1,12 @@
 """The ``skquant`` command line: report, encode, decode, and one-line errors."""
 
 import csv
+import importlib.util
 import io
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,3 +278,24 @@ def test_console_entry_point_exit_status(tmp_path):
     )
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr == f"skquant: error: no such file: {tmp_path / 'missing.csv'}\n"
+
+
+def _cli_examples():
+    path = Path(__file__).resolve().parents[1] / "doc" / "_make_cli_examples.py"
+    spec = importlib.util.spec_from_file_location("_make_cli_examples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_page_samples_are_the_real_output():
+    """doc/cli.rst shows doc/_cli_*.txt: each is what its commands print today (rerun
+    ``python doc/_make_cli_examples.py`` after changing the command line)."""
+    examples = _cli_examples()
+    page = (examples.HERE / "cli.rst").read_text(encoding="utf-8")
+    included = set(re.findall(r"^\.\. literalinclude:: (_cli_\w+\.txt)$", page, re.M))
+    files = {p.name for p in examples.HERE.glob("_cli_*.txt")}
+    assert included == files == {examples.path(n).name for n in examples.SESSIONS}
+    for name in examples.SESSIONS:
+        committed = examples.path(name).read_text(encoding="utf-8")
+        assert examples.run(name) == committed, f"{examples.path(name).name} is stale"
