@@ -3,13 +3,13 @@
 import itertools
 import warnings
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_array
 
-from ._compat import HasMethods, Interval, StrOptions, validate_params
+from ._compat import HasMethods, Interval, InvalidParameterError, StrOptions, validate_params
 
 
 @dataclass(frozen=True)
@@ -19,131 +19,193 @@ class BitAllocation:
     Attributes
     ----------
     n_bits : ndarray of shape (n_features,)
-        Bits given to each feature; pass it as the quantizer's ``n_bits``.
+        Bits given to each feature, pass it as the quantizer's ``n_bits`` (with
+        candidate ``levels``: ``None``; use ``n_levels``).
+    n_levels : ndarray of shape (n_features,)
+        Levels given to each feature; pass it as the quantizer's ``n_levels``.
+    rate : ndarray of shape (n_features,)
+        Bits per value each feature costs at its allocation (its width for
+        ``rate="fixed"``, the measured code entropy for ``rate="entropy"``).
     mse : ndarray of shape (n_features,)
-        Measured MSE of each feature at its width (normalised if requested).
+        Measured MSE of each feature at its allocation (normalised if requested).
     total_mse : float
         ``mse.sum()``: the objective the allocation minimises.
-    bits : ndarray of shape (n_widths,)
-        The widths measured, ``min_bits .. max_bits``.
-    curves : ndarray of shape (n_features, n_widths)
+    bits : ndarray of shape (n_candidates,)
+        The candidate widths, ``min_bits .. max_bits`` (``log2`` of the candidate
+        level counts with ``levels``).
+    curves : ndarray of shape (n_features, n_candidates)
         The operational distortion–rate curves: ``curves[j, i]`` is the MSE of
-        feature ``j`` quantized with ``bits[i]`` bits.
+        feature ``j`` quantized with candidate ``i``.
+    rates : ndarray of shape (n_features, n_candidates)
+        The rate of each feature at each candidate.
     """
 
-    n_bits: np.ndarray
+    n_bits: np.ndarray | None
+    n_levels: np.ndarray
+    rate: np.ndarray
     mse: np.ndarray
     total_mse: float
     bits: np.ndarray
     curves: np.ndarray
+    rates: np.ndarray
 
 
-def distortion_rate_curves(estimator, X, bits, *, normalize=False):
-    """MSE of every feature of X at every width in ``bits`` (one fit per width)."""
+def distortion_rate_curves(estimator, X, levels, *, normalize=False, rate="fixed"):
+    """MSE and rate (bits per value) of every feature of X at every level count in
+    ``levels`` (one fit per count)."""
+    from .metrics import _nmse_per_feature, _packed_widths, _squared_error, code_entropy
+
     X = check_array(X, dtype=np.float64)
-    var = X.var(axis=0)
-    curves = np.empty((X.shape[1], len(bits)))
-    for i, b in enumerate(bits):
-        q = clone(estimator).set_params(n_bits=int(b), encode="ordinal")
+    curves = np.empty((X.shape[1], len(levels)))
+    rates = np.empty_like(curves)
+    for i, M in enumerate(levels):
+        q = clone(estimator).set_params(n_bits=None, n_levels=int(M), encode="ordinal")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # few distinct values: exact
-            q.fit(X)
-        curves[:, i] = ((X - q.inverse_transform(q.transform(X))) ** 2).mean(axis=0)
-    if normalize:
-        curves = np.divide(curves, var[:, None], out=np.zeros_like(curves), where=var[:, None] > 0)
-    return curves
+            codes = q.fit(X).transform(X)
+        X_hat = q.inverse_transform(codes)
+        curves[:, i] = _nmse_per_feature(X, X_hat) if normalize else _squared_error(X, X_hat)
+        if rate == "entropy":
+            rates[:, i] = code_entropy(codes, multioutput="raw_values")
+        else:
+            rates[:, i] = _packed_widths(q.n_levels_)
+    return curves, rates
 
 
-def _greedy(curves, extra):
-    """Give ``extra`` bits one at a time to the largest marginal decrease of MSE."""
+def _greedy(curves, costs, budget):
+    """From the cheapest candidate of every feature, repeatedly move the feature whose
+    next candidate on its lower convex hull buys the most MSE per bit, while the
+    budget allows (the Lagrangian allocation: optimal on convex curves)."""
     d, n = curves.shape
-    idx = np.zeros(d, dtype=int)
-    for _ in range(extra):
-        gain = np.where(idx < n - 1, curves[np.arange(d), idx] - curves[np.arange(d), np.minimum(idx + 1, n - 1)], -np.inf)
-        j = int(np.argmax(gain))
-        if not np.isfinite(gain[j]):
-            break
-        idx[j] += 1
-    return idx
+    idx = np.argmin(costs, axis=1)
+    spent = costs[np.arange(d), idx].sum()
+    while True:
+        best, move = 0.0, None
+        for j in range(d):
+            c0, m0 = costs[j, idx[j]], curves[j, idx[j]]
+            more = (costs[j] > c0) & (curves[j] < m0)
+            if not more.any():
+                continue
+            slope = np.where(more, (m0 - curves[j]) / np.where(more, costs[j] - c0, 1.0), -1.0)
+            k = int(np.argmax(slope))
+            if slope[k] > best and spent - c0 + costs[j, k] <= budget + 1e-9:
+                best, move = slope[k], (j, k)
+        if move is None:
+            return idx
+        j, k = move
+        spent += costs[j, k] - costs[j, idx[j]]
+        idx[j] = k
 
 
-def _exact(curves, extra):
-    """Minimum total MSE with exactly ``min(extra, possible)`` extra bits: a knapsack DP."""
+def _exact(curves, costs, budget):
+    """Minimum total MSE with integer candidate costs and total cost at most
+    ``budget``: a multiple-choice knapsack by dynamic programming over features."""
     d, n = curves.shape
-    extra = min(extra, d * (n - 1))
-    best = np.full(extra + 1, np.inf)
+    costs = costs.astype(np.int64)
+    budget = int(budget)
+    best = np.full(budget + 1, np.inf)
     best[0] = 0.0
-    choice = np.zeros((d, extra + 1), dtype=int)
+    choice = np.zeros((d, budget + 1), dtype=np.int64)
     for j in range(d):
-        new = np.full(extra + 1, np.inf)
-        for i in range(min(n, extra + 1)):
-            cand = np.full(extra + 1, np.inf)
-            cand[i:] = best[: extra + 1 - i] + curves[j, i]
+        new = np.full(budget + 1, np.inf)
+        for i in range(n):
+            c = costs[j, i]
+            if c > budget:
+                continue
+            cand = np.full(budget + 1, np.inf)
+            cand[c:] = best[: budget + 1 - c] + curves[j, i]
             better = cand < new
             new[better] = cand[better]
             choice[j, better] = i
         best = new
-    idx = np.zeros(d, dtype=int)
-    left = extra
+    left = int(np.argmin(best))
+    idx = np.zeros(d, dtype=np.int64)
     for j in range(d - 1, -1, -1):
         idx[j] = choice[j, left]
-        left -= idx[j]
+        left -= costs[j, idx[j]]
     return idx
 
 
-def _exhaustive(curves, extra):
+def _exhaustive(curves, costs, budget):
     """Every allocation (tests only): the reference for small problems."""
     d, n = curves.shape
     best, best_idx = np.inf, None
     for idx in itertools.product(range(n), repeat=d):
-        if sum(idx) == min(extra, d * (n - 1)):
+        if costs[np.arange(d), idx].sum() <= budget + 1e-9:
             total = curves[np.arange(d), idx].sum()
             if total < best:
                 best, best_idx = total, np.array(idx)
     return best_idx
 
 
+def _no_bools(**values):
+    """``Interval(Integral, ...)`` admits ``True``; a bit count of ``True`` is a mistake."""
+    for name, value in values.items():
+        if isinstance(value, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"The {name!r} parameter must be a number, not a bool; got {value!r}."
+            )
+
+
 @validate_params(
     {
-        "estimator": [HasMethods(["fit", "transform", "inverse_transform"])],
+        "estimator": [HasMethods(["fit", "transform", "inverse_transform", "set_params"])],
         "X": ["array-like"],
-        "budget": [Interval(Integral, 1, None, closed="left")],
+        "budget": [Interval(Real, 0, None, closed="neither")],
         "min_bits": [Interval(Integral, 1, 16, closed="both")],
         "max_bits": [Interval(Integral, 1, 16, closed="both")],
+        "levels": ["array-like", None],
         "method": [StrOptions({"greedy", "exact", "water-filling"})],
+        "rate": [StrOptions({"fixed", "entropy"})],
         "normalize": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def allocate_bits(
-    estimator, X, budget, *, min_bits=1, max_bits=8, method="greedy", normalize=False
+    estimator, X, budget, *, min_bits=1, max_bits=8, levels=None, method="greedy",
+    rate="fixed", normalize=False,
 ):
-    """Choose each feature's bit width to minimise the total MSE under a budget.
+    """Choose each feature's bit width (or number of levels) to minimise the total MSE
+    under a budget of bits per row.
 
     The operational distortion–rate curve of every feature is measured by fitting
-    ``estimator`` at each width from ``min_bits`` to ``max_bits``; then
+    ``estimator`` at each candidate — the widths ``min_bits .. max_bits``, or the
+    level counts ``levels`` — and its rate in bits per value: ``rate="fixed"`` the
+    bits of the packed codes (``ceil(log2 M)`` for ``M`` levels), ``rate="entropy"``
+    the measured entropy of the codes (what skquant's entropy-coded files spend).
+    Then
 
-    - ``"greedy"`` starts every feature at ``min_bits`` and gives the remaining bits
-      one at a time to the feature whose MSE drops most (optimal when the curves are
-      convex, which they nearly always are);
+    - ``"greedy"`` starts every feature at its cheapest candidate and moves, one
+      feature at a time, to the candidate that buys the most MSE per bit (optimal
+      when the curves are convex, which they nearly always are);
     - ``"exact"`` solves the integer allocation exactly by dynamic programming over
-      features (optimal for any curves, ``O(d * budget * n_widths)``);
+      features (optimal for any curves, ``O(d * budget * n_candidates)``; integer
+      rates only, so ``rate="fixed"``);
     - ``"water-filling"`` is the high-rate rule of reverse water-filling,
       ``b_j = b̄ + ½ log2(σ_j² / geometric mean σ²)``, rounded to integers
-      (:func:`reverse_water_filling`), which uses the variances only.
+      (:func:`reverse_water_filling`), which uses the variances only (widths only).
+
+    Level counts that are not powers of two pay off with ``rate="entropy"``: a
+    5-level quantizer's codes cost their entropy, below ``log2 5``, where a packed
+    5-level code costs 3 bits like an 8-level one.
 
     Parameters
     ----------
     estimator : scalar quantizer
-        Any skquant scalar quantizer (cloned; its ``n_bits`` is replaced).
+        Any skquant scalar quantizer (cloned; its ``n_bits`` / ``n_levels`` are
+        replaced).
     X : array-like of shape (n_samples, n_features)
         Data the curves are measured on.
-    budget : int
-        Total bits per row, at least ``n_features * min_bits``; e.g. ``3 * n_features``
-        for 3 bits per feature on average.
+    budget : float
+        Total bits per row, e.g. ``3 * n_features`` for 3 bits per feature on
+        average; between the cheapest and the dearest allocation.
     min_bits, max_bits : int, default=1, 8
-        Range of widths a feature may get.
+        Range of widths a feature may get (unused with ``levels``).
+    levels : array-like of int, default=None
+        Candidate numbers of levels (each >= 2) instead of the widths.
     method : {"greedy", "exact", "water-filling"}, default="greedy"
+    rate : {"fixed", "entropy"}, default="fixed"
+        What a feature's codes cost, in bits per value.
     normalize : bool, default=False
         Minimise the sum of variance-normalised MSEs instead of raw MSEs (features of
         very different scales then count alike).
@@ -161,28 +223,75 @@ def allocate_bits(
     >>> allocate_bits(LloydMaxQuantizer(), X, budget=9, max_bits=6).n_bits
     array([1, 3, 5])
     """
-    X = check_array(X, dtype=np.float64)
+    _no_bools(budget=budget, min_bits=min_bits, max_bits=max_bits)
+    X = check_array(X, dtype=np.float64, input_name="X")
     d = X.shape[1]
-    if max_bits < min_bits:
-        raise ValueError(f"max_bits={max_bits} is smaller than min_bits={min_bits}.")
-    if budget < d * min_bits:
-        raise ValueError(
-            f"budget={budget} bits per row cannot give {d} features {min_bits} bit(s) each."
-        )
-    bits = np.arange(min_bits, max_bits + 1)
-    curves = distortion_rate_curves(estimator, X, bits, normalize=normalize)
-    extra = budget - d * min_bits
-    if method == "greedy":
-        idx = _greedy(curves, extra)
-    elif method == "exact":
-        idx = _exact(curves, extra)
+    if levels is None:
+        if max_bits < min_bits:
+            raise ValueError(f"max_bits={max_bits} is smaller than min_bits={min_bits}.")
+        candidates = np.left_shift(1, np.arange(min_bits, max_bits + 1))
     else:
-        n_bits = reverse_water_filling(X.var(axis=0), budget, min_bits=min_bits, max_bits=max_bits)
-        idx = n_bits - min_bits
+        if method == "water-filling":
+            raise ValueError("method='water-filling' allocates widths: give no levels.")
+        candidates = np.asarray(levels)
+        if (candidates.ndim != 1 or candidates.size == 0 or candidates.dtype.kind not in "iu"
+                or candidates.min() < 2 or candidates.max() > 2**16):
+            raise ValueError(
+                f"levels must be a 1-D array of ints in [2, 65536], got {levels!r}."
+            )
+        candidates = np.unique(candidates)
+    if method == "exact" and rate == "entropy":
+        raise ValueError("method='exact' needs integer rates: use rate='fixed' or 'greedy'.")
+    if method == "water-filling":
+        if rate == "entropy":
+            raise ValueError("method='water-filling' uses the high-rate model: rate='fixed'.")
+        n_bits = reverse_water_filling(
+            X.var(axis=0), int(round(budget)), min_bits=min_bits, max_bits=max_bits
+        )
+    if levels is None and rate == "fixed":  # the widths' costs are known before fitting
+        lo, hi = d * min_bits, d * max_bits
+        if not lo <= budget <= hi:
+            raise ValueError(
+                f"budget={budget} bits per row is outside [{lo}, {hi}]: {d} features of "
+                f"{min_bits} to {max_bits} bits each."
+            )
+    curves, rates = distortion_rate_curves(estimator, X, candidates, normalize=normalize,
+                                           rate=rate)
+    cheapest, dearest = rates.min(axis=1).sum(), rates.max(axis=1).sum()
+    if budget < cheapest - 1e-9:
+        raise ValueError(
+            f"budget={budget} bits per row is below the cheapest allocation "
+            f"({cheapest:.6g} bits: every feature at its fewest levels)."
+        )
+    if method == "greedy":
+        idx = _greedy(curves, rates, budget)
+    elif method == "exact":
+        idx = _exact(curves, rates, min(budget, dearest))
+    else:
+        idx = np.searchsorted(candidates, np.left_shift(1, n_bits))
+    chosen = candidates[idx]
     mse = curves[np.arange(d), idx]
-    return BitAllocation(bits[idx], mse, float(mse.sum()), bits, curves)
+    return BitAllocation(
+        n_bits=(np.log2(chosen).astype(np.int64) if levels is None else None),
+        n_levels=chosen.astype(np.int64),
+        rate=rates[np.arange(d), idx],
+        mse=mse,
+        total_mse=float(mse.sum()),
+        bits=np.log2(candidates) if levels is not None else np.arange(min_bits, max_bits + 1),
+        curves=curves,
+        rates=rates,
+    )
 
 
+@validate_params(
+    {
+        "variances": ["array-like"],
+        "budget": [Interval(Integral, 1, None, closed="left")],
+        "min_bits": [Interval(Integral, 0, 64, closed="both")],
+        "max_bits": [Interval(Integral, 0, 64, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def reverse_water_filling(variances, budget, *, min_bits=1, max_bits=8):
     """High-rate bit allocation from variances, rounded to integers.
 
@@ -194,13 +303,16 @@ def reverse_water_filling(variances, budget, *, min_bits=1, max_bits=8):
     Parameters
     ----------
     variances : array-like of shape (n_features,)
+        Non-negative, finite variances (a zero variance gets ``min_bits``).
     budget : int
-        Total bits.
+        Total bits, within ``[n_features * min_bits, n_features * max_bits]``.
     min_bits, max_bits : int, default=1, 8
+        Range of widths, ``min_bits <= max_bits``.
 
     Returns
     -------
     n_bits : ndarray of shape (n_features,), int
+        Widths summing to ``budget``.
 
     Examples
     --------
@@ -208,9 +320,20 @@ def reverse_water_filling(variances, budget, *, min_bits=1, max_bits=8):
     >>> reverse_water_filling([1.0, 16.0, 256.0], budget=9)
     array([1, 3, 5])
     """
-    var = np.asarray(variances, dtype=np.float64)
+    _no_bools(budget=budget, min_bits=min_bits, max_bits=max_bits)
+    var = check_array(variances, dtype=np.float64, ensure_2d=False, input_name="variances")
+    if var.ndim != 1:
+        raise ValueError(f"variances must be 1-D (one per feature), got shape {var.shape}.")
+    if np.any(var < 0):
+        raise ValueError("variances must be non-negative.")
+    if max_bits < min_bits:
+        raise ValueError(f"max_bits={max_bits} is smaller than min_bits={min_bits}.")
     d = var.shape[0]
-    budget = int(np.clip(budget, d * min_bits, d * max_bits))
+    if not d * min_bits <= budget <= d * max_bits:
+        raise ValueError(
+            f"budget={budget} bits is outside [{d * min_bits}, {d * max_bits}]: {d} "
+            f"features of {min_bits} to {max_bits} bits each."
+        )
     half_log = 0.5 * np.log2(np.maximum(var, np.finfo(float).tiny))
 
     def widths(level):
@@ -224,7 +347,7 @@ def reverse_water_filling(variances, budget, *, min_bits=1, max_bits=8):
         else:
             hi = mid
     real = widths(hi)
-    n_bits = np.floor(real + 1e-9).astype(int)
+    n_bits = np.floor(real + 1e-9).astype(np.int64)
     frac = real - n_bits
     for j in np.argsort(-frac, kind="stable"):
         if n_bits.sum() >= budget:

@@ -15,13 +15,19 @@ def _packed_widths(n_levels):
 
 
 def _pair(X, X_hat):
-    X = check_array(X, dtype=np.float64, ensure_2d=False)
-    X_hat = check_array(X_hat, dtype=np.float64, ensure_2d=False)
+    X = check_array(X, dtype=np.float64, ensure_2d=False, input_name="X")
+    X_hat = check_array(X_hat, dtype=np.float64, ensure_2d=False, input_name="X_hat")
     if X.shape != X_hat.shape:
         raise ValueError(f"X has shape {X.shape} but X_hat has shape {X_hat.shape}.")
     if X.ndim == 1:
         X, X_hat = X[:, None], X_hat[:, None]
     return X, X_hat
+
+
+def _squared_error(X, X_hat):
+    """Per-feature MSE; ``inf`` where the error of values near 1.8e308 overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return ((X - X_hat) ** 2).mean(axis=0)
 
 
 def _reduce(values, multioutput):
@@ -59,7 +65,7 @@ def mse(X, X_hat, *, multioutput="uniform_average"):
     0.125
     """
     X, X_hat = _pair(X, X_hat)
-    return _reduce(((X - X_hat) ** 2).mean(axis=0), multioutput)
+    return _reduce(_squared_error(X, X_hat), multioutput)
 
 
 @validate_params(
@@ -92,7 +98,8 @@ def sqnr_db(X, X_hat, *, centered=False, multioutput="uniform_average"):
     Returns
     -------
     sqnr : float or ndarray of shape (n_features,)
-        ``inf`` for a feature reconstructed exactly.
+        ``inf`` for a feature reconstructed exactly (an all-zero one included),
+        ``-inf`` for a feature of zero power that is not.
 
     Examples
     --------
@@ -101,11 +108,21 @@ def sqnr_db(X, X_hat, *, centered=False, multioutput="uniform_average"):
     20.0
     """
     X, X_hat = _pair(X, X_hat)
-    power = X.var(axis=0) if centered else (X**2).mean(axis=0)
-    noise = ((X - X_hat) ** 2).mean(axis=0)
-    with np.errstate(divide="ignore"):
+    # in units of a power of two near the largest |x|: no overflow of the squares
+    unit = _power_of_two(np.max(np.abs(X), initial=0.0))
+    Xs, Hs = X / unit, X_hat / unit
+    with np.errstate(over="ignore", invalid="ignore"):
+        power = Xs.var(axis=0) if centered else (Xs**2).mean(axis=0)
+    noise = _squared_error(Xs, Hs)
+    with np.errstate(divide="ignore", invalid="ignore"):
         values = 10.0 * (np.log10(power) - np.log10(noise))
+    values[noise == 0] = np.inf  # exact, the all-zero column included
     return _reduce(values, multioutput)
+
+
+def _power_of_two(largest):
+    exponent = int(np.frexp(max(float(largest), np.finfo(np.float64).tiny))[1])
+    return 1.0 if -64 <= exponent <= 64 else float(np.ldexp(1.0, exponent - 1))
 
 
 @validate_params(
@@ -138,7 +155,7 @@ def code_entropy(codes, *, multioutput="uniform_average"):
     >>> code_entropy([0, 1, 2, 3])
     2.0
     """
-    codes = check_array(codes, dtype=None, ensure_2d=False)
+    codes = check_array(codes, dtype=None, ensure_2d=False, input_name="codes")
     if codes.dtype.kind not in "iub":
         raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
     if codes.ndim == 1:
@@ -147,8 +164,15 @@ def code_entropy(codes, *, multioutput="uniform_average"):
         raise ValueError("codes must be non-negative.")
     values = np.empty(codes.shape[1])
     for j in range(codes.shape[1]):
-        counts = np.bincount(codes[:, j].astype(np.int64))
-        p = counts[counts > 0] / codes.shape[0]
+        col = codes[:, j]
+        # counting by value needs memory in proportion to the largest code: only
+        # when that is small next to the column, else by sorting
+        if col.size and int(col.max()) < 4 * col.size + 65536:
+            counts = np.bincount(col.astype(np.int64))
+            counts = counts[counts > 0]
+        else:
+            counts = np.unique(col, return_counts=True)[1]
+        p = counts / codes.shape[0]
         values[j] = max(float(-(p * np.log2(p)).sum()), 0.0)
     return _reduce(values, multioutput)
 
@@ -336,6 +360,10 @@ class _ProbeQuantizer:
         return np.zeros(np.shape(codes))
 
 
+@validate_params(
+    {"estimator": [HasMethods(["transform", "inverse_transform"])], "X": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def storage_report(estimator, X):
     """What the codes of X cost: entropy, fixed rate, bit-packed and compressed bytes.
 
@@ -370,8 +398,22 @@ def storage_report(estimator, X):
     import lzma
     import zlib
 
+    from ._base import BaseScalarQuantizer
+    from ._compat import check_is_fitted
     from ._io import _widths, pack_codes
 
+    if not isinstance(estimator, BaseScalarQuantizer):
+        raise TypeError(
+            "storage_report measures the integer codes of a skquant scalar quantizer; "
+            f"got {type(estimator).__name__} (a BinarySphericalEncoder's codes are "
+            "n_bits_ bits per row: use its transform(...).nbytes)."
+        )
+    check_is_fitted(estimator)
+    if estimator.encode != "ordinal":
+        raise ValueError(
+            "storage_report needs a quantizer with encode='ordinal' (integer codes), got "
+            f"encode={estimator.encode!r}."
+        )
     X = check_array(X, dtype=None)
     codes = estimator.transform(X)
     widths = _widths(estimator)

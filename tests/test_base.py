@@ -11,7 +11,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
 from skquant._registry import estimator_classes
 
 # every registered scalar quantizer (skquant._registry)
@@ -307,7 +306,6 @@ class _Poison:
 def test_nothing_after_fit_reads_n_bits_or_n_levels(Quantizer, rng, tmp_path):
     """transform, inverse_transform, score, the metrics, save and load, the encoded
     file and the report use the fitted attributes only."""
-    import skquant
     from skquant import _io, metrics
 
     X = rng.standard_normal((500, 3))

@@ -114,3 +114,30 @@ def test_normalised_mse_has_one_definition(rng):
     matplotlib.pyplot.close("all")
     # a constant column reconstructed wrongly has an infinite normalised error
     assert normalized_mse([[1.0], [1.0]], [[1.0], [2.0]]) == np.inf
+
+
+def test_metrics_refuse_or_answer_hostile_inputs():
+    import skquant
+    from skquant.metrics import code_entropy, mse, sqnr_db, storage_report
+
+    # large code values are counted by sorting, not with a table as large as them
+    assert code_entropy([0, 2**40]) == 1.0
+    assert code_entropy(np.array([2**63 + 5, 2**63 + 5, 1], dtype=np.uint64)) > 0.9
+    # an exactly reconstructed all-zero column: inf, as documented
+    assert sqnr_db([0.0, 0.0], [0.0, 0.0]) == np.inf
+    assert sqnr_db([0.0, 0.0], [0.0, 1.0]) == -np.inf
+    # values near the largest float: finite SQNR, inf MSE (the true value overflows)
+    big = np.array([1.7e308, -1.7e308, 1e308])
+    assert np.isfinite(sqnr_db(big, big * (1 - 1e-3)))
+    assert mse(big, -big) == np.inf
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        mse([1.0, np.nan], [1.0, 1.0])
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    with pytest.raises(TypeError, match="scalar quantizer"):
+        storage_report(skquant.BinarySphericalEncoder().fit(X), X)
+    with pytest.raises(ValueError, match="encode='ordinal'"):
+        storage_report(skquant.LloydMaxQuantizer(encode="onehot").fit(X), X)
+    with pytest.raises(ValueError, match="not fitted"):
+        storage_report(skquant.LloydMaxQuantizer(), X)
+    with pytest.raises(ValueError, match="estimator"):
+        storage_report("not an estimator", X)

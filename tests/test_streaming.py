@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pytest
 
-from skquant import CompanderQuantizer, LloydMaxQuantizer, UniformClipQuantizer
+from skquant import LloydMaxQuantizer, UniformClipQuantizer
 from skquant import _kernels as K
 from skquant._registry import estimator_variants
 from skquant._summary import MAX_BINS, ColumnSketch
