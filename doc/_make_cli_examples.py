@@ -61,7 +61,7 @@ def run(name):
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "PYTHONUNBUFFERED": "1",  # stdout and stderr in the order they are written
-        "COLUMNS": "88",  # the width argparse wraps --help to
+        "COLUMNS": "72",  # the width argparse wraps --help to (fits the page)
     }
     lines = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -104,12 +104,14 @@ try:
     html_theme_options = {
         "navigation_with_keys": False,
         "show_toc_level": 2,
+        # the wide table of the KBinsDiscretizer page gets the right-hand column too
+        "secondary_sidebar_items": {"**": ["page-toc"], "kbins_migration": []},
     }
 except ImportError:  # the default theme works too
     html_theme = "alabaster"
 html_title = f"skquant {release}"
 html_static_path = ["_static"]
-html_css_files = ["mathml.css"]
+html_css_files = ["skquant.css"]  # math layout, wrapping literals in tables
 html_show_sourcelink = False
 
 # -- pages written as their estimators land ---------------------------------------------

@@ -1,9 +1,9 @@
 """The ``skquant`` command line: report, encode, decode, and one-line errors."""
 
 import csv
-import importlib.util
 import io
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -280,22 +280,15 @@ def test_console_entry_point_exit_status(tmp_path):
     assert res.stderr == f"skquant: error: no such file: {tmp_path / 'missing.csv'}\n"
 
 
-def _cli_examples():
-    path = Path(__file__).resolve().parents[1] / "doc" / "_make_cli_examples.py"
-    spec = importlib.util.spec_from_file_location("_make_cli_examples", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cli_page_samples_are_the_real_output():
     """doc/cli.rst shows doc/_cli_*.txt: each is what its commands print today (rerun
     ``python doc/_make_cli_examples.py`` after changing the command line)."""
-    examples = _cli_examples()
-    page = (examples.HERE / "cli.rst").read_text(encoding="utf-8")
-    included = set(re.findall(r"^\.\. literalinclude:: (_cli_\w+\.txt)$", page, re.M))
-    files = {p.name for p in examples.HERE.glob("_cli_*.txt")}
-    assert included == files == {examples.path(n).name for n in examples.SESSIONS}
-    for name in examples.SESSIONS:
-        committed = examples.path(name).read_text(encoding="utf-8")
-        assert examples.run(name) == committed, f"{examples.path(name).name} is stale"
+    doc = Path(__file__).resolve().parents[1] / "doc"
+    examples = runpy.run_path(str(doc / "_make_cli_examples.py"))
+    sessions, path, run = examples["SESSIONS"], examples["path"], examples["run"]
+    page = (doc / "cli.rst").read_text(encoding="utf-8")
+    included = set(re.findall(r"^\.\. literalinclude:: (_cli_\w+\.txt)$", page, re.MULTILINE))
+    files = {p.name for p in doc.glob("_cli_*.txt")}
+    assert included == files == {path(name).name for name in sessions}
+    for name in sessions:
+        assert run(name) == path(name).read_text(encoding="utf-8"), f"{path(name).name} is stale"

@@ -12,7 +12,7 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
 # sphinx-gallery's cell separators
-CELL = re.compile(r"^(?:# %%.*|#{20,})$", re.M)
+CELL = re.compile(r"^(?:# %%.*|#{20,})$", re.MULTILINE)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sphinx.util.math import get_node_equation_number
 
 logger = logging.getLogger(__name__)
 
-_TEXT = re.compile(r"<mtext>(.*?)</mtext>", re.S)
+_TEXT = re.compile(r"<mtext>(.*?)</mtext>", re.DOTALL)
 _ESCAPED = re.compile(r"\\([_%&$#{}])")
 _LEFT_OVER = re.compile(r">[^<]*\\[A-Za-z]+[^<]*<")
 
@@ -29,7 +29,7 @@ def to_mathml(latex, display, location=None):
     the escaped LaTeX if it cannot be converted."""
     try:
         mathml = convert(latex, display=display)
-    except Exception as exc:  # latex2mathml raises several types on bad input
+    except Exception as exc:  # noqa: BLE001 - latex2mathml raises several types
         logger.warning(f"[mathml] cannot convert {latex!r}: {exc}", location=location)
         return None
     # \_ and friends inside \text{...} are kept escaped by latex2mathml
