@@ -7,6 +7,7 @@ tests/conftest.py then starts the tests at the core count, so that nothing else
 oversubscribes the machine.
 """
 
+import importlib.util
 import os
 
 os.environ.setdefault("NUMBA_NUM_THREADS", str(max(4, os.cpu_count() or 1)))
@@ -19,8 +20,19 @@ def pytest_configure(config):
 
 # skquant/dask.py is collected for its doctests; without the dask extra it cannot be
 # imported (tests/test_dask.py skips itself).
+collect_ignore = []
 try:
     import dask.array  # noqa: F401
     import distributed  # noqa: F401
 except ImportError:
-    collect_ignore = ["skquant/dask.py"]
+    collect_ignore.append("skquant/dask.py")
+# skquant/onnx.py likewise needs the onnx extra (its doctests run onnxruntime).
+try:
+    import onnxruntime  # noqa: F401
+    import skl2onnx  # noqa: F401
+except ImportError:
+    collect_ignore.append("skquant/onnx.py")
+# skquant/torch.py likewise needs the torch extra (tests/test_torch.py skips itself);
+# find_spec does not import torch.
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("skquant/torch.py")

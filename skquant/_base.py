@@ -182,22 +182,27 @@ MAX_LEVELS = 2**16
 
 
 def _check_weights(sample_weight, X, what="sample_weight"):
-    """Validated float64 row weights (finite, non-negative, not all zero, with a
-    finite sum), or None."""
+    """Validated float64 row weights (finite, non-negative, not all zero), or None."""
     if sample_weight is None:
         return None
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
-    total = sample_weight.sum()
-    if not total > 0:
+    if not sample_weight.max(initial=0.0) > 0:
         raise ValueError(f"{what} sums to zero: at least one row needs a positive weight.")
-    if not np.isfinite(total):
-        raise ValueError(
-            f"{what} sums to inf: the weights are too large to add up in float64; "
-            "divide them by a common factor."
-        )
     return sample_weight
+
+
+def relative_weights(sample_weight):
+    """The weights as the designs use them: only their ratios count, so equal weights
+    are no weights (exactly the unweighted design), and weights beyond ``2**+-64`` are
+    divided by the largest (so that their sums neither overflow nor underflow)."""
+    if sample_weight is None:
+        return None
+    top = sample_weight.max()
+    if np.all(sample_weight == top):
+        return None
+    return sample_weight / top if not 2.0**-64 <= top <= 2.0**64 else sample_weight
 
 
 class _Atomic:
@@ -395,6 +400,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         """
         with _Atomic(self):
             X, sample_weight = self._validate_fit_input(X, sample_weight)
+            sample_weight = relative_weights(sample_weight)
             for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
                 self.__dict__.pop(name, None)
             self._design(
@@ -416,12 +422,6 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                 lambda j: ColumnSketch.from_batch(X[:, j], sample_weight), X.shape[1]
             ), X.dtype, X.shape[0]
         sketches = self.sketches_
-        batch = X.shape[0] if sample_weight is None else sample_weight.sum()
-        if batch > np.finfo(np.float64).max - sketches[0].total_weight:
-            raise ValueError(
-                "The weights of all partial_fit batches sum to inf: they are too large "
-                "to add up in float64; divide them by a common factor."
-            )
         return _map_columns(
             lambda j: sketches[j].copy().add(X[:, j], sample_weight), X.shape[1]
         ), self.levels_.dtype, X.shape[0]
@@ -747,6 +747,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X, sample_weight = self._validate_fit_input(X, sample_weight, reset=False)
+        sample_weight = relative_weights(sample_weight)
         X_hat = self._decode(self._encode(X), check=False)
         with np.errstate(over="ignore"):  # inf is the error of data near 1e308
             err = ((X.astype(np.float64) - X_hat) ** 2).mean(axis=1)

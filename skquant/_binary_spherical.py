@@ -8,6 +8,7 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
+import scipy.linalg
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -17,15 +18,14 @@ from sklearn.utils import check_array, check_random_state
 
 from . import _kernels as K
 from ._compat import (
-    Interval,
+    IntervalNotBool,
     StrOptions,
     _fit_context,
     check_is_fitted,
-    check_not_bool,
     validate_data,
     validate_params,
 )
-from ._hamming import hamming_distances, hamming_knn  # noqa: F401 (re-exported)
+from ._hamming import _as_words, hamming_distances, hamming_knn  # noqa: F401 (re-exported)
 
 #: Default largest code dimension for which the codebook entropy is enumerated exactly.
 EXACT_MAX_DIM = 16
@@ -85,17 +85,65 @@ def _random_orthonormal(n, k, rng):
     return Q[:, :k]
 
 
+def _sign_convention(P):
+    """``P`` with each row's largest-magnitude entry made positive (in place).
+
+    Among entries of equal magnitude the first one counts (``argmax`` of ``|P|``).
+    No temporary of the size of ``P``: the rows' largest and smallest entries decide,
+    and ``argmax`` runs only on rows where they tie in magnitude.
+    """
+    hi, lo = P.max(axis=1), P.min(axis=1)
+    flip = -lo > hi
+    for i in np.flatnonzero(-lo == hi):
+        flip[i] = P[i, np.argmax(np.abs(P[i]))] < 0
+    P *= np.where(flip, -1.0, 1.0)[:, None]
+    return P
+
+
 def _principal_directions(gram, n_bits):
     """Top ``n_bits`` eigenvectors of ``gram`` (``Xc.T @ Xc``) as rows, by decreasing
     eigenvalue.
 
     Signs are made deterministic: the largest-magnitude entry of each row is positive.
     """
-    evals, evecs = np.linalg.eigh(gram)
-    P = evecs[:, ::-1][:, :n_bits].T.copy()
-    top = np.argmax(np.abs(P), axis=1)
-    P *= np.where(P[np.arange(n_bits), top] < 0, -1.0, 1.0)[:, None]
-    return P
+    _, evecs = np.linalg.eigh(gram)
+    return _sign_convention(evecs[:, ::-1][:, :n_bits].T.copy())
+
+
+def _principal_directions_wide(Xc, n_bits):
+    """:func:`_principal_directions` of ``Xc.T @ Xc`` for ``n_samples < n_features``,
+    without forming that ``d x d`` matrix.
+
+    With ``Xc = U S V^T``, the ``n x n`` matrix ``Xc @ Xc.T`` is ``U S^2 U^T``, and the
+    eigenvectors of ``Xc.T @ Xc`` for its nonzero eigenvalues ``s_i^2`` are ``v_i =
+    Xc^T u_i / s_i``: the same directions, in ``O(n^2 d)`` time and ``n^2 + 2 n_bits
+    d`` floats. The ``v_i`` are then orthonormalised in order (Householder QR of their
+    matrix: each is orthogonal to the others only up to rounding over ``s_i``).
+    Directions of zero eigenvalue -- beyond the rank of ``Xc``, or below ``max(n, d)``
+    roundings of the largest -- are any orthonormal basis of the rest of the space in
+    the ``d x d`` route; here, the next columns of that QR's ``Q`` (deterministic).
+    """
+    n, d = Xc.shape
+    evals, U = np.linalg.eigh(Xc @ Xc.T)
+    evals, U = evals[::-1], U[:, ::-1]
+    tol = max(evals[0], 0.0) * max(n, d) * np.finfo(np.float64).eps
+    r = int(np.count_nonzero(evals[: min(n_bits, n)] > tol))
+    basis = np.eye(d, n_bits, order="F")  # Q's first columns are written over it
+    if r:
+        V = U[:, :r].T @ Xc
+        V /= np.sqrt(evals[:r])[:, None]
+        # V.T is Fortran-ordered: the QR overwrites V's memory instead of copying it
+        (qr, tau), _ = scipy.linalg.qr(V.T, mode="raw", overwrite_a=True)
+        lwork = int(
+            scipy.linalg.lapack.dormqr("L", "N", qr, tau, basis, -1)[1][0]
+        )
+        basis, _, info = scipy.linalg.lapack.dormqr(
+            "L", "N", qr, tau, basis, max(lwork, 1), overwrite_c=1
+        )
+        if info != 0:  # pragma: no cover - LAPACK argument errors only
+            raise np.linalg.LinAlgError(f"dormqr failed with info={info}")
+        del V, qr
+    return _sign_convention(basis.T)
 
 
 def _itq(V, n_iter, rng, unit=1.0):
@@ -123,13 +171,48 @@ def _itq(V, n_iter, rng, unit=1.0):
     return R, losses
 
 
-def _empirical_entropy(codes):
-    """Entropy (bits) of the empirical distribution of the rows of ``codes``."""
-    if codes.shape[0] == 0:
-        return 0.0
-    _, counts = np.unique(codes, axis=0, return_counts=True)
-    p = counts / codes.shape[0]
-    return float(-(p * np.log2(p)).sum())
+def _distinct_counts(codes):
+    """Multiplicities of the distinct rows of packed ``codes`` (in no fixed order).
+
+    Codes of up to 64 bits are one uint64 word per row: the words are sorted (NumPy's
+    vectorised sort, faster here than any table) and the runs measured, O(n log n)
+    on one column of words. Longer codes are counted in O(n) expected time by
+    :func:`skquant._kernels.code_counts` (hash tables, one per bucket of rows); rows
+    crafted to collide in those make it give up, and they are sorted instead.
+    """
+    words = _as_words(codes, "codes")
+    n = words.shape[0]
+    if words.shape[1] == 1:
+        keys = words[:, 0].copy()
+        keys.sort()
+        ends = np.flatnonzero(keys[1:] != keys[:-1])
+        return np.diff(ends, prepend=-1, append=n - 1)
+    bucket_bits = int(np.clip(n.bit_length() - 11, 1, 12))  # ~1024 rows per bucket
+    grouped = np.empty_like(words)
+    counts = np.empty(n, dtype=np.int64)
+    if K.code_counts(words, bucket_bits, grouped, counts) >= 0:
+        return counts[counts > 0]
+    del grouped, counts
+    return np.unique(words, axis=0, return_counts=True)[1]
+
+
+def _code_statistics(codes, n_bits):
+    """``(bit_balance_, code_entropy_)`` of the packed training ``codes`` (not of X).
+
+    The entropy (bits) of the empirical distribution of the codes is summed over the
+    distinct multiplicities ``c`` in increasing order, ``sum_c N_c (c/n) log2(n/c)``
+    (``N_c`` codes occur ``c`` times): every term is >= 0 and the order does not depend
+    on how the codes were counted.
+    """
+    n, n_bytes = codes.shape
+    n_parts = max(1, min(K.STAT_PARTS, 2048 // n_bytes))  # histograms: <= 4 MiB
+    ones = np.empty((n_parts, 8 * n_bytes), dtype=np.int64)
+    K.code_bit_counts(codes, ones)
+    bit_balance = ones.sum(axis=0)[:n_bits] / n
+    multiplicity = np.bincount(_distinct_counts(codes))
+    c = np.flatnonzero(multiplicity)
+    entropy = float((multiplicity[c] * (c / n) * np.log2(n / c)).sum())
+    return bit_balance, entropy
 
 
 def _binary_entropy(q):
@@ -196,17 +279,25 @@ def _aux_loss(X, inv_temperature, diversity_gamma, entropy_loss_weight, exact_ma
         codebook = float(-(avg * np.log(np.maximum(avg, K.CLAMP))).sum())
     else:
         codebook = float(_binary_entropy(Q1.sum(axis=0) / n).sum())
-    loss = entropy_loss_weight * (per_sample - diversity_gamma * codebook)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = entropy_loss_weight * (per_sample - diversity_gamma * codebook)
+    if not np.isfinite(loss):
+        raise ValueError(
+            f"The loss entropy_loss_weight * (per_sample_entropy - diversity_gamma * "
+            f"codebook_entropy) = {entropy_loss_weight!r} * ({per_sample!r} - "
+            f"{diversity_gamma!r} * {codebook!r}) overflows float64; use smaller "
+            "entropy_loss_weight or diversity_gamma."
+        )
     return BSQAuxiliaryLoss(float(loss), per_sample, codebook, bool(exact))
 
 
 @validate_params(
     {
         "X": ["array-like"],
-        "inv_temperature": [Interval(Real, 0, None, closed="left")],
-        "diversity_gamma": [Real],
-        "entropy_loss_weight": [Real],
-        "exact_max_dim": [Interval(Integral, 0, _EXACT_DIM_CAP, closed="both")],
+        "inv_temperature": [IntervalNotBool(Real, 0, None, closed="left")],
+        "diversity_gamma": [IntervalNotBool(Real, None, None, closed="neither")],
+        "entropy_loss_weight": [IntervalNotBool(Real, None, None, closed="neither")],
+        "exact_max_dim": [IntervalNotBool(Integral, 0, _EXACT_DIM_CAP, closed="both")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -289,7 +380,7 @@ def bsq_auxiliary_loss(
         raise TypeError("bsq_auxiliary_loss needs a dense array, got a sparse matrix.")
     X = np.asarray(X)
     if X.ndim == 3:
-        X = X.reshape(-1, X.shape[-1])
+        X = X.reshape(X.shape[0] * X.shape[1], X.shape[2])
     elif X.ndim != 2:
         raise ValueError(
             "X must be 2-D (n_samples, D) or 3-D (batch, tokens, D); got an array of "
@@ -308,6 +399,105 @@ def bsq_auxiliary_loss(
         float(entropy_loss_weight),
         int(exact_max_dim),
     )
+
+
+# ------------------------------------------------------------------- fitted state
+def _fitted_error(name, expected, value):
+    if isinstance(value, np.ndarray):
+        got = f"an array of dtype {value.dtype} and shape {value.shape}"
+    else:
+        got = f"{type(value).__name__} {value!r}"[:200]
+    return ValueError(
+        f"BinarySphericalEncoder: fitted attribute {name} must be {expected}; got {got}."
+    )
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_fitted_state(est, *, full=True):
+    """Check the fitted attributes of a BinarySphericalEncoder; ValueError names the
+    first one that is wrong.
+
+    With ``full=False`` (what ``transform``, ``inverse_transform``, ``score`` and
+    ``auxiliary_loss`` do before anything else) only what the kernels and the array
+    arithmetic rely on, in O(n_bits_ n_features) -- the cost of encoding one row: the
+    types, dtypes and shapes of ``n_features_in_``, ``n_bits_``, ``components_`` and
+    ``mean_``, their consistency, and finite values (a NaN in ``mean_`` would zero
+    bits silently).
+
+    With ``full=True`` (for a loader: :func:`skquant.load` builds the estimator from a
+    file) also what the documentation promises of a fitted encoder: finite
+    ``components_`` with orthonormal rows, the identity when ``rotation=None``, zeros
+    in ``mean_`` when ``center=False``, ``n_bits_`` as the parameters say, and the
+    diagnostics' types, shapes and ranges. O(n_bits_**2 n_features).
+    """
+    d = getattr(est, "n_features_in_", None)
+    if not (_is_int(d) and d >= 1):
+        raise _fitted_error("n_features_in_", "a positive int", d)
+    b = getattr(est, "n_bits_", None)
+    if not (_is_int(b) and 1 <= b <= d):
+        raise _fitted_error("n_bits_", f"an int in [1, n_features_in_={d}]", b)
+    C = getattr(est, "components_", None)
+    if not (isinstance(C, np.ndarray) and C.dtype == np.float64 and C.shape == (b, d)):
+        raise _fitted_error("components_", f"a float64 array of shape ({b}, {d})", C)
+    m = getattr(est, "mean_", None)
+    if not (isinstance(m, np.ndarray) and m.dtype == np.float64 and m.shape == (d,)):
+        raise _fitted_error("mean_", f"a float64 array of shape ({d},)", m)
+    if not np.isfinite(m).all():
+        raise _fitted_error("mean_", "finite", m)
+    if not np.isfinite(C).all():
+        raise _fitted_error("components_", "finite", C)
+    if not full:
+        return
+    gram = C @ C.T  # orthonormal rows, to rounding
+    gram[np.diag_indices(b)] -= 1.0
+    if not np.abs(gram).max() <= 1e-6:
+        raise _fitted_error("components_", "a matrix with orthonormal rows", C)
+    del gram
+    expected_bits = d if est.n_bits is None else est.n_bits
+    if b != expected_bits:
+        raise _fitted_error("n_bits_", f"{expected_bits} (the n_bits parameter)", b)
+    if est.rotation is None and not est._identity:
+        raise _fitted_error("components_", "the identity (rotation=None)", C)
+    if not est.center and np.any(m):
+        raise _fitted_error("mean_", "zeros (center=False)", m)
+    balance = getattr(est, "bit_balance_", None)
+    if not (
+        isinstance(balance, np.ndarray)
+        and balance.dtype == np.float64
+        and balance.shape == (b,)
+        and np.all((balance >= 0) & (balance <= 1))
+    ):
+        raise _fitted_error("bit_balance_", f"a float64 array of shape ({b},) in [0, 1]", balance)
+    entropy = getattr(est, "code_entropy_", None)
+    if not (
+        isinstance(entropy, Real)
+        and not isinstance(entropy, (bool, np.bool_))
+        and 0 <= entropy <= b + 1e-9
+    ):
+        raise _fitted_error("code_entropy_", f"a float in [0, n_bits_={b}]", entropy)
+    if est.rotation == "itq":
+        loss = getattr(est, "itq_loss_", None)
+        n_iter = est.n_iter
+        if not (
+            isinstance(loss, np.ndarray)
+            and loss.dtype == np.float64
+            and loss.shape == (n_iter + 1,)
+            and not np.isnan(loss).any()
+            and np.all(loss >= 0)
+        ):
+            raise _fitted_error(
+                "itq_loss_", f"a float64 array of shape ({n_iter + 1},), >= 0", loss
+            )
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None and not (
+        isinstance(names, np.ndarray)
+        and names.shape == (d,)
+        and all(isinstance(v, str) for v in names)
+    ):
+        raise _fitted_error("feature_names_in_", f"an array of {d} strings", names)
 
 
 # ---------------------------------------------------------------------- estimator
@@ -415,10 +605,10 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     """
 
     _parameter_constraints: dict = {
-        "n_bits": [Interval(Integral, 1, None, closed="left"), None],
+        "n_bits": [IntervalNotBool(Integral, 1, None, closed="left"), None],
         "rotation": [StrOptions({"random", "pca", "itq"}), None],
         "center": ["boolean"],
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_iter": [IntervalNotBool(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "encode": [StrOptions({"packed", "index", "sign"})],
     }
@@ -467,10 +657,12 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         principal directions then come from it, and X is a sample of the rows for the
         ITQ rotation and the diagnostics.
         """
-        check_not_bool(self, "n_bits")
-        rows = _nonfinite_rows(X)
-        if rows.size:
-            _raise_nonfinite(rows)
+        if self.rotation in ("pca", "itq"):
+            # the directions are computed before any code: NaN must not reach LAPACK
+            # (otherwise the sign kernels find the NaN and inf rows on their way)
+            rows = _nonfinite_rows(X)
+            if rows.size:
+                _raise_nonfinite(rows)
         n_samples, n_features = X.shape
         n_bits = n_features if self.n_bits is None else self.n_bits
         if n_bits > n_features:
@@ -487,6 +679,8 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self._check_index_bits(n_bits)
         if self.center:
             mean = _column_mean(X) if moments is None else moments[0]
+            if not np.isfinite(mean).all():  # only a NaN or inf in X does that
+                _raise_nonfinite(_nonfinite_rows(X))
         else:
             mean = np.zeros(n_features)
         rng = check_random_state(self.random_state)
@@ -497,23 +691,27 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         else:
             # directions do not depend on the scale: work in units where X.T @ X
             # neither overflows nor underflows (unit is 1 for ordinary data)
-            unit = _power_of_two_unit(max(np.abs(X).max(), np.abs(mean).max()))
+            largest = max(X.max(), -X.min(), np.abs(mean).max())  # no |X| temporary
+            unit = _power_of_two_unit(largest)
             Xc = np.divide(X, unit, dtype=np.float64)  # float64 first: unit may be tiny
             Xc -= mean / unit
-            gram = Xc.T @ Xc if moments is None else moments[1]
-            P = _principal_directions(gram, n_bits)
+            if moments is not None:
+                P = _principal_directions(moments[1], n_bits)
+            elif n_features > n_samples:  # wide: never the d x d matrix
+                P = _principal_directions_wide(Xc, n_bits)
+            else:
+                P = _principal_directions(Xc.T @ Xc, n_bits)
             if self.rotation == "itq":
                 R, self.itq_loss_ = _itq(Xc @ P.T, self.n_iter, rng, unit)
                 components = R.T @ P
             else:
                 components = P
+            del Xc
         self.mean_ = mean
         self.components_ = components
         self.n_bits_ = n_bits
-        self._identity = self.rotation is None
         codes = self._pack(X)
-        self.bit_balance_ = np.unpackbits(codes, axis=1, count=n_bits).mean(axis=0)
-        self.code_entropy_ = _empirical_entropy(codes)
+        self.bit_balance_, self.code_entropy_ = _code_statistics(codes, n_bits)
         return codes
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -555,16 +753,33 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return self._format(self._fit(X), X.dtype)
 
     # ---------------------------------------------------------------- transform
+    @property
+    def _identity(self):
+        """Whether ``components_`` is exactly the identity (then no rotation is done).
+
+        Derived from the fitted array at every call, never stored: a loaded file
+        cannot make the sign kernel skip a rotation that the shapes require. O(d)
+        for any other matrix (its diagonal), O(d**2) for the identity itself.
+        """
+        C = self.components_
+        if not (isinstance(C, np.ndarray) and C.ndim == 2 and C.shape[0] == C.shape[1]):
+            return False
+        return bool(np.all(np.diagonal(C) == 1.0) and np.count_nonzero(C) == C.shape[0])
+
     def _pack(self, X):
         """Packed codes of validated X; raises ValueError naming NaN/inf rows.
 
-        Rows go to the kernel in slices of ``_PACK_ROWS``, so its per-row flags take
-        a fixed buffer: the codes are the only allocation that grows with X.
+        The fitted state is checked first (:func:`_check_fitted_state`, the checks the
+        kernels rely on). Rows go to the kernel in slices of ``_PACK_ROWS``, so its
+        per-row flags take a fixed buffer: the codes are the only allocation that
+        grows with X.
         """
+        _check_fitted_state(self, full=False)
         n = X.shape[0]
         out = np.empty((n, (self.n_bits_ + 7) // 8), dtype=np.uint8)
-        offset = self.mean_.astype(X.dtype)
-        W = None if self._identity else np.ascontiguousarray(self.components_.T, X.dtype)
+        with np.errstate(over="ignore"):  # float32 inf: the kernels flag what matters
+            offset = self.mean_.astype(X.dtype)
+            W = None if self._identity else np.ascontiguousarray(self.components_.T, X.dtype)
         bad = np.empty(min(n, _PACK_ROWS), dtype=np.bool_)
         for start in range(0, n, _PACK_ROWS):
             stop = min(start + _PACK_ROWS, n)
@@ -580,7 +795,7 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Finite rows are flagged when their centred or rotated values overflow
         (entries near the largest float). Signs do not change when the rows and the
         mean are multiplied by a power of two, one small enough here for a sum of
-        ``n_features`` terms to stay below 1.
+        ``n_features`` terms to stay below 1 -- with orthonormal ``components_``.
         """
         if not np.isfinite(X[rows]).all():
             _raise_nonfinite(_nonfinite_rows(X))
@@ -593,8 +808,13 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             X[rows] * X.dtype.type(factor), (self.mean_ * factor).astype(X.dtype), W,
             sub_out, sub_bad,
         )
-        if sub_bad.any():  # cannot happen: |rotated values| <= 1 after the scaling
-            raise ValueError(f"X rows {rows[sub_bad][:10].tolist()} overflow {X.dtype}.")
+        if sub_bad.any():  # components_ beyond float32 do that (not orthonormal)
+            raise ValueError(
+                f"The rotated values of X rows {rows[sub_bad][:10].tolist()} are not "
+                f"finite in {X.dtype} even in units of {factor:g}: components_ must "
+                "have orthonormal rows (largest |entry| "
+                f"{np.abs(self.components_).max():g})."
+            )
         out[rows] = sub_out
 
     @staticmethod
@@ -637,6 +857,7 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             ``(n_samples, n_bits_)`` of ``±1/sqrt(n_bits_)`` in the dtype of X.
         """
         check_is_fitted(self)
+        _check_fitted_state(self, full=False)
         X = self._validate(X, reset=False)
         return self._format(self._pack(X), X.dtype)
 
@@ -729,6 +950,7 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             otherwise.
         """
         check_is_fitted(self)
+        _check_fitted_state(self, full=False)
         bits, dtype = self._bits_from_codes(X)
         level = 1.0 / np.sqrt(self.n_bits_)
         S = np.where(bits, level, -level)
@@ -758,6 +980,7 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             The mean cosine similarity, in [-1, 1].
         """
         check_is_fitted(self)
+        _check_fitted_state(self, full=False)
         X = self._validate(X, reset=False)
         bits = np.unpackbits(self._pack(X), axis=1, count=self.n_bits_).astype(bool)
         level = 1.0 / np.sqrt(self.n_bits_)
@@ -800,11 +1023,22 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             ``(loss, per_sample_entropy, codebook_entropy, exact)``.
         """
         check_is_fitted(self)
+        _check_fitted_state(self, full=False)
         X = self._validate(X, reset=False)
         rows = _nonfinite_rows(X)
         if rows.size:
             _raise_nonfinite(rows)
-        Z = np.ascontiguousarray((X.astype(np.float64) - self.mean_) @ self.components_.T)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = (X.astype(np.float64) - self.mean_) @ self.components_.T
+        huge = np.flatnonzero(~np.isfinite(Z).all(axis=1))
+        if huge.size:
+            # rows near the largest float overflow: the loss normalises every row, so
+            # those (whose norm is far above the normalisation's 1e-12) are rotated
+            # in units of a power of two, which changes no direction
+            unit = _power_of_two_unit(max(np.abs(X[huge]).max(), np.abs(self.mean_).max()))
+            Xh = np.divide(X[huge], unit, dtype=np.float64) - self.mean_ / unit
+            Z[huge] = Xh @ self.components_.T
+        Z = np.ascontiguousarray(Z)
         return bsq_auxiliary_loss(
             Z,
             inv_temperature=inv_temperature,

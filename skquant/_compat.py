@@ -28,6 +28,7 @@ __all__ = [
     "HasMethods",
     "Hidden",
     "Interval",
+    "IntervalNotBool",
     "InvalidParameterError",
     "Options",
     "RealNotInt",
@@ -56,3 +57,21 @@ def check_not_bool(estimator, name):
             f"The {name!r} parameter of {type(estimator).__name__} must be an int, not "
             f"a bool; got {value!r}."
         )
+
+
+class IntervalNotBool(Interval):
+    """An :class:`Interval` constraint that refuses ``True`` and ``False``.
+
+    For the parameters of public functions (``validate_params``), where
+    :func:`check_not_bool` cannot run: ``bool`` is an ``Integral``, so
+    ``Interval(Integral, ...)`` and ``Interval(Real, ...)`` admit it, and a
+    neighbour count or a weight of ``True`` is a mistake, not 1.
+    """
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, bool) or getattr(val, "dtype", None) == bool:
+            return False
+        return super().is_satisfied_by(val)
+
+    def __str__(self):
+        return f"{super().__str__()}, not a bool"

@@ -5,7 +5,7 @@ from numbers import Integral
 import numpy as np
 
 from . import _kernels as K
-from ._compat import Interval, validate_params
+from ._compat import IntervalNotBool, validate_params
 
 
 def _as_words(codes, name, n_bytes=None):
@@ -93,7 +93,7 @@ def hamming_distances(A, B):
     {
         "query": ["array-like"],
         "base": ["array-like"],
-        "k": [Interval(Integral, 1, None, closed="left")],
+        "k": [IntervalNotBool(Integral, 1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )

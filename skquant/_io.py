@@ -119,9 +119,10 @@ def _encode_value(what, value, arrays, key):
         return {"type": "array", "dtype": value.dtype.str, "shape": list(value.shape)}
     if type(value) is list and value and all(type(v) is ColumnSketch for v in value):
         arrays[key] = np.ascontiguousarray(np.concatenate([v.store for v in value], axis=1))
-        grids = [[v.centre, v.log2_scale, v.mantissa_bits, v.max_bins, v.level, v.start,
+        grids = [[_float_json(v.centre), v.log2_scale, v.mantissa_bits, v.max_bins,
+                  _float_json(v.weight_unit), v.weight_exp, v.level, v.start,
                   v.store.shape[1]] for v in value]
-        return {"type": "sketches", "grids": [[_float_json(g[0]), *g[1:]] for g in grids]}
+        return {"type": "sketches", "grids": grids}
     if type(value) in (list, tuple):
         if all(isinstance(v, (Real, np.number)) and not isinstance(v, (bool, np.bool_))
                for v in value):
@@ -273,19 +274,23 @@ def _decode_sketches(what, spec, arrays, key):
             and np.isfinite(store).all(), f"{what}: bins must be a finite float64 (6, n) array")
     out, start = [], 0
     for i, g in enumerate(grids):
-        _expect(isinstance(g, list) and len(g) == 7, f"{what}[{i}]: bad grid {g!r}")
+        _expect(isinstance(g, list) and len(g) == 9, f"{what}[{i}]: bad grid {g!r}")
         centre = _json_float(f"{what}[{i}]", g[0])
-        ints = g[1:]
+        weight_unit = _json_float(f"{what}[{i}]", g[4])
+        ints = g[1:4] + g[5:]
         _expect(all(isinstance(v, int) and not isinstance(v, bool) for v in ints),
                 f"{what}[{i}]: grid fields must be integers")
-        log2_scale, mantissa_bits, max_bins, level, first, n_bins = ints
-        _expect(np.isfinite(centre) and -1100 <= log2_scale <= 1100
+        log2_scale, mantissa_bits, max_bins, weight_exp, level, first, n_bins = ints
+        _expect(np.isfinite(centre) and -1200 <= log2_scale <= 1100
                 and 1 <= mantissa_bits <= 30 and 2 <= max_bins <= 2**24
+                and np.isfinite(weight_unit) and weight_unit > 0
+                and -2200 <= weight_exp <= 2200
                 and 0 <= level <= 2100 and 0 <= n_bins <= max_bins
                 and abs(first) <= 2**62, f"{what}[{i}]: grid out of range {g!r}")
         _expect(start + n_bins <= store.shape[1], f"{what}: fewer bins than the grids declare")
-        sk = ColumnSketch(centre, log2_scale, mantissa_bits=mantissa_bits, max_bins=max_bins)
-        sk.level, sk.start = level, first
+        sk = ColumnSketch(centre, log2_scale, mantissa_bits=mantissa_bits, max_bins=max_bins,
+                          weight_unit=weight_unit)
+        sk.level, sk.start, sk.weight_exp = level, first, weight_exp
         sk.store = store[:, start:start + n_bins].copy()
         _expect(np.all(sk.store[0] + sk.store[1] >= 0), f"{what}[{i}]: negative bin weights")
         out.append(sk)
@@ -349,16 +354,13 @@ def _check_scalar_quantizer(est):
 
 
 def _check_binary_spherical(est):
-    d, b = est.n_features_in_, est.n_bits_
-    _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
-    _expect(isinstance(b, int) and 1 <= b <= d, f"n_bits_ must be an integer in 1..{d}")
-    C, m = est.components_, est.mean_
-    _expect(isinstance(C, np.ndarray) and C.dtype == np.float64 and C.shape == (b, d),
-            f"components_ must be float64 of shape ({b}, {d})")
-    _expect(isinstance(m, np.ndarray) and m.dtype == np.float64 and m.shape == (d,),
-            f"mean_ must be float64 of shape ({d},)")
-    _expect(np.isfinite(C).all() and np.isfinite(m).all(), "components_ and mean_ must be finite")
-    _expect(isinstance(getattr(est, "_identity", None), bool), "_identity must be a bool")
+    """Every fitted attribute of the encoder (its own schema: types, shapes, values)."""
+    from ._binary_spherical import _check_fitted_state
+
+    try:
+        _check_fitted_state(est, full=True)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _estimator_check(est):

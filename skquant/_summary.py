@@ -45,9 +45,11 @@ class ColumnSummary(NamedTuple):
     ``w * (u - shift) ** 2``. Every column design works from this summary, so the
     same code serves weighted data, tied data and streamed summaries.
 
-    A sketch's summary puts each bin's weight at the bin's centroid; ``within`` is the
-    weighted squared error of the data about those centroids (zero for an exact
-    summary). No design can change it, so designs ignore it; :meth:`sse` adds it.
+    A sketch's summary puts each bin's weight at the bin's centroid; ``within *
+    2**within_exp`` is the weighted squared error of the data about those centroids
+    (zero for an exact summary; the power of two keeps it finite for columns near the
+    largest float). No design can change it, so designs ignore it; :meth:`sse` adds
+    it.
     """
 
     u: np.ndarray
@@ -56,6 +58,13 @@ class ColumnSummary(NamedTuple):
     S2: np.ndarray
     shift: float
     within: float = 0.0
+    within_exp: int = 0
+
+    @property
+    def within_sse(self):
+        """The squared error about the support points (``inf`` if it overflows)."""
+        with np.errstate(over="ignore"):
+            return float(np.ldexp(self.within, self.within_exp))
 
     @property
     def weights(self):
@@ -70,7 +79,7 @@ class ColumnSummary(NamedTuple):
         """Weighted mean and standard deviation of the column (``within`` included)."""
         total = self.W[-1]
         mean = self.S1[-1] / total
-        var = max((self.S2[-1] + self.within) / total - mean * mean, 0.0)
+        var = max((self.S2[-1] + self.within_sse) / total - mean * mean, 0.0)
         return self.shift + mean, float(np.sqrt(var))
 
     def quantile(self, q):
@@ -112,7 +121,7 @@ class ColumnSummary(NamedTuple):
         exact summary; for a sketch's, each bin is coded as its centroid."""
         pos = self.positions(thresholds)
         sse = K.sse_exact(self.u, self.W, pos, np.asarray(levels, dtype=np.float64))
-        return sse + self.within
+        return sse + self.within_sse
 
 
 def summarize_column(column, sample_weight=None):
@@ -149,7 +158,8 @@ def unit_summary(summary):
     # 2**(exponent - 1) <= max|x| < 2**exponent; 2**1024 itself would overflow
     unit = float(np.ldexp(1.0, exponent - 1))
     u, W, S1, S2 = K.summarize_sorted(summary.u / unit, summary.weights, summary.shift / unit)
-    return ColumnSummary(u, W, S1, S2, summary.shift / unit, summary.within / unit / unit), unit
+    within_exp = summary.within_exp - 2 * (exponent - 1)
+    return ColumnSummary(u, W, S1, S2, summary.shift / unit, summary.within, within_exp), unit
 
 
 MANTISSA_BITS = 12  # 4096 bins per octave: width <= 2**-12 of |x - centre|, or of scale
@@ -157,14 +167,41 @@ MAX_BINS = 2**16  # per feature: 6 float64 rows, 3 MiB at most
 
 
 def _robust_log2_scale(x, w):
-    """log2 of a power-of-two scale near the spread of the first batch (never zero)."""
+    """log2 of a power-of-two scale near the spread of the first batch (never zero),
+    and the batch's median; without overflow near the largest float or underflow on
+    subnormal batches."""
     q25, q50, q75 = weighted_quantile(x, w, [0.25, 0.5, 0.75])
-    spread = q75 - q25
-    if not spread > 0:
-        spread = np.max(np.abs(x - q50))
-    if not spread > 0:  # a constant first batch: bins relative to its magnitude
-        spread = abs(q50) * 2.0**-20 if q50 != 0 else 2.0**-20
-    return int(np.round(np.log2(spread))), float(q50)
+    half = 0.5 * q75 - 0.5 * q25  # half the spread: no overflow
+    if not half > 0:
+        half = np.max(np.abs(0.5 * x - 0.5 * q50))
+    if half > 0:
+        return int(np.round(np.log2(half))) + 1, float(q50)
+    # a constant first batch: bins relative to its magnitude
+    return (int(np.round(np.log2(abs(q50)))) if q50 != 0 else 0) - 20, float(q50)
+
+
+def _grid_scaling(centre, log2_scale):
+    """``(a1, a2, c, s)`` of the sketch kernels for a grid: ``v = ((x a1) a2 - c) s``
+    with ``a1 a2 s = 2**-log2_scale`` and ``c = centre a1 a2``, each a float64 that
+    neither overflows nor underflows (see ``skquant._kernels._sketch``)."""
+    if -960 <= log2_scale <= 960:  # ordinary columns: v = (x - centre) 2**-log2_scale
+        return 1.0, 1.0, centre, float(np.ldexp(1.0, -log2_scale))
+    # values in units of 2**unit: subnormal columns are scaled up (exactly), those
+    # near the largest float down (a quarter), before the subtraction
+    unit = log2_scale + 60 if log2_scale < 0 else 2
+    half = -unit // 2
+    return (float(np.ldexp(1.0, half)), float(np.ldexp(1.0, -unit - half)),
+            float(np.ldexp(centre, -unit)), float(np.ldexp(1.0, unit - log2_scale)))
+
+
+def _weight_unit(weights):
+    """The unit the weights of a first batch are held in (see ``from_batch``)."""
+    if weights.size == 0:
+        return 1.0
+    top = float(weights.max())
+    if np.all(weights == top):
+        return top
+    return top if not 2.0**-64 <= top <= 2.0**64 else 1.0
 
 
 class ColumnSketch:
@@ -208,28 +245,60 @@ class ColumnSketch:
     (20000.0, True)
     """
 
-    def __init__(self, centre, log2_scale, *, mantissa_bits=MANTISSA_BITS, max_bins=MAX_BINS):
+    def __init__(self, centre, log2_scale, *, mantissa_bits=MANTISSA_BITS, max_bins=MAX_BINS,
+                 weight_unit=1.0):
         self.centre = float(centre)
         self.log2_scale = int(log2_scale)
         self.mantissa_bits = int(mantissa_bits)
         self.max_bins = int(max_bins)
+        self.weight_unit = float(weight_unit)
+        self.weight_exp = 0  # the bins hold weights in units of weight_unit * 2**weight_exp
         self.level = 0
         self.start = 0
         self.store = np.zeros((6, 0))
 
+    @property
+    def grid(self):
+        """What sketches must share to merge (and the bin limit):
+        ``ColumnSketch(*grid)`` is an empty sketch on the same grid."""
+        return (self.centre, self.log2_scale, self.mantissa_bits, self.max_bins,
+                self.weight_unit)
+
+    @classmethod
+    def from_grid(cls, grid):
+        """An empty sketch on ``grid`` (see :attr:`grid`)."""
+        centre, log2_scale, mantissa_bits, max_bins, weight_unit = grid
+        return cls(centre, log2_scale, mantissa_bits=mantissa_bits, max_bins=max_bins,
+                   weight_unit=weight_unit)
+
     @classmethod
     def from_batch(cls, x, sample_weight=None, **kwargs):
-        """A sketch whose centre and scale come from this batch, holding it."""
+        """A sketch whose centre, scale and weight unit come from this batch, holding it.
+
+        Weights count relative to each other only: the sketch holds them in units of
+        the batch's largest weight when they are extreme (beyond ``2**+-64``) and of
+        their common value when they are all equal (so equal weights give exactly the
+        sums of no weights), else as they are.
+        """
         x = np.asarray(x, dtype=np.float64)
-        positive = x if sample_weight is None else x[sample_weight > 0]
-        log2_scale, centre = _robust_log2_scale(
-            positive, None if sample_weight is None else sample_weight[sample_weight > 0]
-        )
+        if sample_weight is None:
+            log2_scale, centre = _robust_log2_scale(x, None)
+            return cls(centre, log2_scale, **kwargs).add(x)
+        positive = sample_weight[sample_weight > 0]
+        unit = kwargs.setdefault("weight_unit", _weight_unit(positive))
+        log2_scale, centre = _robust_log2_scale(x[sample_weight > 0], positive / unit)
         return cls(centre, log2_scale, **kwargs).add(x, sample_weight)
 
     @property
-    def inv_scale(self):
-        return 2.0**-self.log2_scale
+    def scaling(self):
+        """``(a1, a2, c, s)``: how the kernels compute ``v`` without overflow."""
+        return _grid_scaling(self.centre, self.log2_scale)
+
+    def scaled(self, x):
+        """The centred, scaled values ``v`` of ``x`` that pick the bins."""
+        a1, a2, c, s = self.scaling
+        with np.errstate(over="ignore", invalid="ignore"):
+            return ((np.asarray(x, dtype=np.float64) * a1) * a2 - c) * s
 
     @property
     def total_weight(self):
@@ -241,8 +310,8 @@ class ColumnSketch:
         return self.store.nbytes
 
     def _same_grid(self, other):
-        if (self.centre, self.log2_scale, self.mantissa_bits) != (
-            other.centre, other.log2_scale, other.mantissa_bits
+        if (self.centre, self.log2_scale, self.mantissa_bits, self.weight_unit) != (
+            other.centre, other.log2_scale, other.mantissa_bits, other.weight_unit
         ):
             raise ValueError(
                 "Only sketches with the same centre, scale and mantissa bits merge; got "
@@ -266,12 +335,32 @@ class ColumnSketch:
             K.sketch_merge_into(store, start, self.store, self.start, level - self.level)
         self.store, self.start, self.level = store, start, level
 
+    def _in_units(self, sample_weight):
+        """Weights in the sketch's unit ``weight_unit * 2**weight_exp``; a batch whose
+        weights would be too large in it first moves the sketch to a coarser unit (by
+        a power of two: exact)."""
+        w = np.asarray(sample_weight, dtype=np.float64)
+        top = float(w.max(initial=0.0))
+        if top > 0:
+            # log2 of the largest weight in the unit, without overflow
+            log2_top = int(np.frexp(top)[1]) - int(np.frexp(self.weight_unit)[1])
+            if log2_top - self.weight_exp > 600:  # keep the sums far from overflow
+                shift = log2_top - self.weight_exp
+                self.store = np.ldexp(self.store, -shift)
+                self.weight_exp += shift
+        if self.weight_exp:
+            w = np.ldexp(w, -self.weight_exp)
+        if self.weight_unit != 1.0:
+            w = w / self.weight_unit
+        return np.ascontiguousarray(w)
+
     def copy(self):
         """An independent copy (adding to it leaves this sketch unchanged)."""
         out = ColumnSketch(
             self.centre, self.log2_scale, mantissa_bits=self.mantissa_bits,
             max_bins=self.max_bins,
         )
+        out.weight_unit, out.weight_exp = self.weight_unit, self.weight_exp
         out.level, out.start, out.store = self.level, self.start, self.store.copy()
         return out
 
@@ -280,13 +369,20 @@ class ColumnSketch:
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.size == 0:
             return self
-        lo, hi, finite = K.bin_range(x, self.centre, self.inv_scale, self.mantissa_bits)
+        lo, hi, finite, in_range = K.bin_range(x, *self.scaling, self.mantissa_bits)
         if not finite:
             raise ValueError("ColumnSketch.add got NaN or inf values.")
+        if not in_range:
+            raise ValueError(
+                f"values beyond the range of the sketch: its grid (centre {self.centre!r}, "
+                f"scale 2**{self.log2_scale}, from the first batch) holds values within "
+                f"2**{K.LIMIT} scales of the centre; start the stream with a batch that "
+                "shows the column's range."
+            )
         self._resize(lo, hi, self.level)
-        w = np.empty(0) if sample_weight is None else np.ascontiguousarray(sample_weight, np.float64)
+        w = np.empty(0) if sample_weight is None else self._in_units(sample_weight)
         K.sketch_add(
-            x, w, self.centre, self.inv_scale, self.mantissa_bits, self.level, self.start, self.store
+            x, w, *self.scaling, self.mantissa_bits, self.level, self.start, self.store
         )
         return self
 
@@ -298,16 +394,29 @@ class ColumnSketch:
         self._same_grid(other)
         out = ColumnSketch(
             self.centre, self.log2_scale, mantissa_bits=self.mantissa_bits,
-            max_bins=max(self.max_bins, other.max_bins),
+            max_bins=max(self.max_bins, other.max_bins), weight_unit=self.weight_unit,
         )
-        for sk in (self, other):
+        exp = max(self.weight_exp, other.weight_exp)  # both in the coarser weight unit
+        parts = [sk._in_weight_exp(exp) for sk in (self, other)]
+        out.weight_exp = exp
+        for sk in parts:
             if sk.store.shape[1]:
                 lo0 = sk.start << sk.level
                 hi0 = ((sk.start + sk.store.shape[1]) << sk.level) - 1
                 out._resize(lo0, hi0, sk.level)
-        for sk in (self, other):
+        for sk in parts:
             if sk.store.shape[1]:
                 K.sketch_merge_into(out.store, out.start, sk.store, sk.start, out.level - sk.level)
+        return out
+
+    def _in_weight_exp(self, exp):
+        """This sketch with its weights in units of ``weight_unit * 2**exp`` (exact:
+        a power of two), a copy if that changes anything."""
+        if exp == self.weight_exp:
+            return self
+        out = self.copy()
+        out.store = np.ldexp(self.store, self.weight_exp - exp)
+        out.weight_exp = exp
         return out
 
     def to_summary(self):
@@ -318,14 +427,18 @@ class ColumnSketch:
         keep = w > 0
         if not keep.any():
             raise ValueError("The sketch is empty (no value with a positive weight).")
-        scale = 2.0**self.log2_scale
         w = w[keep]
         s1 = (s[2] + s[3])[keep]
         mean = s1 / w  # scaled units
         # per bin: sum w v^2 - (sum w v)^2 / w, from the double-double sums
         spread = (s[4][keep] - s1 * mean) + s[5][keep]
-        within = float(np.maximum(spread, 0.0).sum()) * scale * scale
-        u = self.centre + mean * scale
+        within = float(np.maximum(spread, 0.0).sum())
+        a1, a2, c, scale = self.scaling
+        # u = centre + mean 2**log2_scale = (c + mean / scale) / (a1 a2), in two steps
+        with np.errstate(over="ignore"):
+            u = ((c + mean / scale) / a2) / a1
+        big = np.finfo(np.float64).max
+        u = np.clip(u, -big, big)  # a centroid rounded past the largest float
         # bin centroids increase with the bins; equal ones (rounding) are merged
         u, W, S1, S2 = K.summarize_sorted(u, w, self.centre)
-        return ColumnSummary(u, W, S1, S2, self.centre, within)
+        return ColumnSummary(u, W, S1, S2, self.centre, within, 2 * self.log2_scale)

@@ -215,10 +215,7 @@ def _block_sketches(block, weights, grids, names, k, offset):
         )
     w = _block_weights(weights, x.shape[0], k, offset)
     xt = np.ascontiguousarray(x.T)  # contiguous columns for the sketch kernels
-    sketches = [
-        ColumnSketch(centre, log2_scale, mantissa_bits=bits, max_bins=max_bins).add(xt[j], w)
-        for j, (centre, log2_scale, bits, max_bins) in enumerate(grids)
-    ]
+    sketches = [ColumnSketch.from_grid(grid).add(xt[j], w) for j, grid in enumerate(grids)]
     return sketches, x.shape[0]
 
 
@@ -247,7 +244,7 @@ def _fit_scalar(estimator, X, sample_weight, split_every):
             raise ValueError("X has no rows (with a positive sample weight) to fit on.")
         estimator._validate_params()
         sketches, dtype, n_rows = estimator._sketch_batch(x0, w0)
-        grids = [(s.centre, s.log2_scale, s.mantissa_bits, s.max_bins) for s in sketches]
+        grids = [sk.grid for sk in sketches]
         names = getattr(estimator, "feature_names_in_", None)
         parts = [
             dask.delayed(_block_sketches, pure=True)(block, w, grids, names, k, offset)

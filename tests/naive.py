@@ -143,3 +143,106 @@ def line_minimum(u, w, alpha, beta, gamma, delta, theta_lo, centroid=False):
         theta = np.clip(B / A, a, b) if A > 0 else a
         best = min(best, float((w * (r - theta * d) ** 2).sum()))
     return best
+
+
+# --- binary spherical codes and Hamming search (skquant/_kernels/_binary.py) ----------
+
+
+def sign_codes(X, offset, W=None):
+    """Packed codes of ``(X - offset) @ W`` (``X - offset`` when W is None), and which
+    rows are flagged: a NaN or inf in the row of X, or in its rotated values."""
+    if W is None:
+        return np.packbits(X - offset > 0, axis=1), ~np.isfinite(X).all(axis=1)
+    Z = rotate(X, offset, W)
+    return np.packbits(Z > 0, axis=1), ~np.isfinite(Z).all(axis=1)
+
+
+def rotate(X, offset, W):
+    """``(X - offset) @ W`` accumulated in the kernel's order and dtype."""
+    Z = np.zeros((X.shape[0], W.shape[1]), dtype=X.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(X.shape[1]):
+            Z += (X[:, k] - offset[k])[:, None] * W[k]
+    return Z
+
+
+def code_index(Z):
+    """The reference's index: sum of (z > 0) * 2**(D-1-d)."""
+    d = Z.shape[1]
+    return ((Z > 0).astype(np.int64) * (2 ** np.arange(d - 1, -1, -1))).sum(axis=1)
+
+
+def bit_counts(codes, n_parts):
+    """Ones of every bit of packed codes, per part of ``ceil(n / n_parts)`` rows."""
+    bits = np.unpackbits(codes, axis=1).astype(np.int64)
+    size = -(-codes.shape[0] // n_parts)
+    return np.stack([bits[p * size : (p + 1) * size].sum(axis=0) for p in range(n_parts)])
+
+
+def distinct_counts(codes):
+    """Multiplicities of the distinct rows, in increasing order."""
+    if codes.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.unique(codes, axis=0, return_counts=True)[1])
+
+
+def code_entropy(codes):
+    """Entropy in bits of the empirical distribution of the rows of ``codes``."""
+    p = distinct_counts(codes) / codes.shape[0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def soft_assignment(X, inv_temperature):
+    """The BSQ reference's soft assignment, literally: softmax over all 2**D codes."""
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    x = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    bits = (np.arange(2**d)[:, None] >> np.arange(d - 1, -1, -1)) & 1
+    codebook = (2.0 * bits - 1.0) / np.sqrt(d)
+    logits = 2.0 * inv_temperature * x @ codebook.T
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def entropy(p, clamp):
+    """``-sum p log(max(p, 1e-5))`` (the reference) or ``-sum p log p`` along the last axis."""
+    logp = np.log(np.maximum(p, 1e-5)) if clamp else np.log(np.where(p > 0, p, 1.0))
+    return -(p * logp).sum(axis=-1)
+
+
+def hamming_distances(A, B):
+    """Unpack every bit and count the differences."""
+    a = np.unpackbits(A, axis=1).astype(np.int64)
+    b = np.unpackbits(B, axis=1).astype(np.int64)
+    return np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
+
+
+def hamming_knn(Q, B, k):
+    """Stable sort of each row of the distance matrix: ties go to the smaller index."""
+    D = hamming_distances(Q, B)
+    idx = np.argsort(D, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(D, idx, axis=1), idx
+
+
+def bsq_clamped_entropy(T):
+    """The reference's per-row entropy ``-sum p log max(p, 1e-5)`` and its gradient with
+    respect to ``t``, by enumerating all ``2**D`` codes: ``p`` is the softmax of the
+    logits ``<s, t> / 2`` over the sign vectors ``s``; with ``g = dH/dp`` (torch's clamp:
+    ``-(log p + 1)`` where ``p >= 1e-5``, ``-log 1e-5`` below) the softmax Jacobian gives
+    ``dH/dt = sum_c p_c (g_c - E[g]) s_c / 2``. ``g - E[g]`` is taken as deviations from
+    ``g`` at the most likely code, so that it keeps its digits when that code has almost
+    all the mass."""
+    T = np.asarray(T, dtype=np.float64)
+    d = T.shape[1]
+    bits = (np.arange(2**d)[:, None] >> np.arange(d - 1, -1, -1)) & 1
+    s = 2.0 * bits - 1.0
+    logits = 0.5 * T @ s.T
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    p = np.exp(log_p)
+    entropy = -(p * np.maximum(log_p, np.log(1e-5))).sum(axis=1)
+    g = np.where(p >= 1e-5, -(log_p + 1.0), -np.log(1e-5))
+    dev = g - g[np.arange(len(T)), np.argmax(logits, axis=1)][:, None]
+    centred = dev - (p * dev).sum(axis=1, keepdims=True)
+    return entropy, 0.5 * (p * centred) @ s

@@ -199,7 +199,6 @@ BAD_CALLS = {
     "weight-inf": lambda E, X: _fit_and_score(E, X, np.r_[np.inf, np.ones(59)]),
     "weight-zero": lambda E, X: _fit_and_score(E, X, np.zeros(60)),
     "weight-length": lambda E, X: _fit_and_score(E, X, np.ones(6)),
-    "weight-overflow": lambda E, X: _fit_and_score(E, X, np.full(60, 1e308)),
     # codes
     "codes-too-large": lambda E, X: [
         lambda: fit(E, X).inverse_transform(codes_for(E, [[0, 9]], [[4]]))
@@ -392,6 +391,21 @@ def test_extreme_magnitudes(row, Est):
         nmse = np.mean(((x - q.inverse_transform(q.transform(x))) / scale) ** 2)
         # subnormals hold fewer significant bits; everything else matches closely
         assert nmse == pytest.approx(ref, rel=0.05 if row == "subnormal" else 1e-3)
+
+
+@cases("weight-overflow", result=True)
+def test_equal_weights_of_any_size_are_no_weights(row, Est, X):
+    ref = fit(Est, X)
+    streamed = make(Est).partial_fit(X[:30]).partial_fit(X[30:])
+    for c in (1e308, 1e-300, 1e306):
+        w = np.full(60, c)
+        est = fit(Est, X, sample_weight=w)
+        np.testing.assert_array_equal(est.thresholds_, ref.thresholds_)
+        np.testing.assert_array_equal(est.levels_, ref.levels_)
+        assert est.score(X, sample_weight=w) == ref.score(X)
+        part = make(Est).partial_fit(X[:30], sample_weight=w[:30])
+        part.partial_fit(X[30:], sample_weight=w[30:])
+        np.testing.assert_array_equal(part.thresholds_, streamed.thresholds_)
 
 
 def _layouts(X, tmp_path):

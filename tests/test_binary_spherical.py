@@ -2,7 +2,10 @@
 and of its kernels, skquant._kernels._binary."""
 
 import importlib.util
+import io
+import json
 import pickle
+import zipfile
 from pathlib import Path
 
 import numba
@@ -10,9 +13,20 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.utils._param_validation import InvalidParameterError
 
+import naive
+import skquant
 from skquant import BinarySphericalEncoder, bsq_auxiliary_loss, hamming_knn
+from skquant import _io
 from skquant import _kernels as K
+from skquant._binary_spherical import (
+    _check_fitted_state,
+    _code_statistics,
+    _distinct_counts,
+    _principal_directions,
+)
+from skquant._hamming import _as_words
 from skquant._kernels import _binary as KB
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,40 +35,6 @@ PARITY_DIMS = [1, 4, 8, 13, 16]
 # float32 cannot hold probabilities below ~1e-45: where the exact per-sample entropy is
 # astronomically small (D=1, inv_temperature=100: 2e-173) the reference returns 0.
 TINY = float(np.finfo(np.float32).tiny)
-
-
-# ----------------------------------------------------------------- NumPy twins
-def twin_soft_assignment(X, inv_temperature):
-    """The reference's soft assignment, literally: softmax over all 2**D codes."""
-    X = np.asarray(X, dtype=np.float64)
-    d = X.shape[1]
-    x = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    bits = (np.arange(2**d)[:, None] >> np.arange(d - 1, -1, -1)) & 1
-    codebook = (2.0 * bits - 1.0) / np.sqrt(d)
-    logits = 2.0 * inv_temperature * x @ codebook.T
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def twin_entropy(p, clamp):
-    """``-sum p log(max(p, 1e-5))`` (the reference) or ``-sum p log p`` along the last axis."""
-    logp = np.log(np.maximum(p, 1e-5)) if clamp else np.log(np.where(p > 0, p, 1.0))
-    return -(p * logp).sum(axis=-1)
-
-
-def twin_rotate(X, offset, W):
-    """``(X - offset) @ W`` accumulated in the kernel's order and dtype."""
-    Z = np.zeros((X.shape[0], W.shape[1]), dtype=X.dtype)
-    for k in range(X.shape[1]):
-        Z += (X[:, k] - offset[k])[:, None] * W[k]
-    return Z
-
-
-def twin_index(Z):
-    """The reference's index: sum of (z > 0) * 2**(D-1-d)."""
-    d = Z.shape[1]
-    return ((Z > 0).astype(np.int64) * (2 ** np.arange(d - 1, -1, -1))).sum(axis=1)
 
 
 def digits_split(seed=0, n_queries=300):
@@ -113,7 +93,7 @@ def test_parity_cases_exercise_the_clamp():
     than the tolerance in these cases, so the parity test really checks the clamp."""
     for d, tau in [(8, 100.0), (13, 100.0), (16, 1.0), (16, 100.0)]:
         x = REFERENCE[f"x_D{d}"].reshape(-1, d)
-        shannon = twin_entropy(twin_soft_assignment(x, tau), clamp=False).mean()
+        shannon = naive.entropy(naive.soft_assignment(x, tau), clamp=False).mean()
         ref = float(REFERENCE[f"per_sample_entropy_D{d}_T{tau:g}"])
         assert abs(shannon - ref) > 1e-5 * ref
 
@@ -162,19 +142,23 @@ def test_sign_pack_kernels_match_twin(global_dtype, d):
     out = np.empty((600, (d + 7) // 8), dtype=np.uint8)
     bad = np.empty(600, dtype=bool)
     K.sign_pack(X, np.zeros(d, dtype), out, bad)
-    np.testing.assert_array_equal(out, np.packbits(X > 0, axis=1))
+    codes, flagged = naive.sign_codes(X, np.zeros(d, dtype))
+    np.testing.assert_array_equal(out, codes)
     np.testing.assert_array_equal(np.flatnonzero(bad), [4, 5, 6])
+    np.testing.assert_array_equal(bad, flagged)
     assert out[3].tolist() == np.packbits(np.ones(d, bool)).tolist()  # subnormals > 0
     offset = rng.standard_normal(d).astype(dtype)
     K.sign_pack(X, offset, out, bad)
-    np.testing.assert_array_equal(out, np.packbits(X - offset > 0, axis=1))
-    np.testing.assert_array_equal(np.flatnonzero(bad), [4, 5, 6])
+    codes, flagged = naive.sign_codes(X, offset)
+    np.testing.assert_array_equal(out, codes)
+    np.testing.assert_array_equal(bad, flagged)
     W = np.linalg.qr(rng.standard_normal((d, d)))[0][:, : max(1, d - 3)]
     W = np.ascontiguousarray(W, dtype=dtype)
     out = np.empty((600, (W.shape[1] + 7) // 8), dtype=np.uint8)
     K.rotate_sign_pack(X, offset, W, out, bad)
-    Z = twin_rotate(X, offset, W)
-    np.testing.assert_array_equal(out[7:], np.packbits(Z[7:] > 0, axis=1))
+    codes, flagged = naive.sign_codes(X, offset, W)
+    np.testing.assert_array_equal(out[7:], codes[7:])  # flagged rows: no code
+    np.testing.assert_array_equal(bad, flagged)
     np.testing.assert_array_equal(np.flatnonzero(bad), [4, 5, 6])
 
 
@@ -187,13 +171,13 @@ def test_sample_terms_kernel_matches_enumeration(d, inv_temperature):
     X[1] *= 1e-14  # below the normalisation epsilon: not scaled up to unit norm
     X[2] = 0.0
     X[2, 0] = 5.0  # one certain bit, the others uniform
-    P = twin_soft_assignment(X, inv_temperature)
+    P = naive.soft_assignment(X, inv_temperature)
     scale = 4.0 * inv_temperature / np.sqrt(d)
     bits = (np.arange(2**d)[:, None] >> np.arange(d - 1, -1, -1)) & 1
     for clamp in (False, True):
         H, Q0, Q1 = np.empty(300), np.empty((300, d)), np.empty((300, d))
         K.bsq_sample_terms(X, scale, clamp, H, Q0, Q1)
-        np.testing.assert_allclose(H, twin_entropy(P, clamp), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(H, naive.entropy(P, clamp), rtol=1e-10, atol=1e-13)
         # bit marginals of the enumerated assignment (tiny ones to full precision)
         np.testing.assert_allclose(Q1, P @ bits, rtol=1e-10, atol=1e-15)
         np.testing.assert_allclose(Q0, P @ (1 - bits), rtol=1e-10, atol=1e-15)
@@ -203,9 +187,9 @@ def test_aux_loss_matches_enumeration_for_both_dtypes(global_dtype):
     dtype = global_dtype
     # the entropy kernels are float64-only; float32 input is converted at the boundary
     X = np.random.default_rng(0).standard_normal((2, 40, 7)).astype(dtype)
-    P = twin_soft_assignment(X.reshape(-1, 7), 30.0)
+    P = naive.soft_assignment(X.reshape(-1, 7), 30.0)
     res = bsq_auxiliary_loss(X, inv_temperature=30.0, diversity_gamma=0.5)
-    ps, cb = twin_entropy(P, True).mean(), twin_entropy(P.mean(axis=0), True)
+    ps, cb = naive.entropy(P, True).mean(), naive.entropy(P.mean(axis=0), True)
     np.testing.assert_allclose(res.per_sample_entropy, ps, rtol=1e-12)
     np.testing.assert_allclose(res.codebook_entropy, cb, rtol=1e-12)
     np.testing.assert_allclose(res.loss, 0.1 * (ps - 0.5 * cb), rtol=1e-12)
@@ -245,7 +229,7 @@ def test_both_clamp_strategies_agree():
                 np.empty(n2), np.empty(n2), np.empty(n2), np.empty(n2),
                 np.empty(n2 + 1), np.empty(n2 + 1)
             )
-            expected = twin_entropy(twin_soft_assignment(x[None], tau), True)[0]
+            expected = naive.entropy(naive.soft_assignment(x[None], tau), True)[0]
             # the twin's float64 sum cannot resolve entropies below ~1e-15
             np.testing.assert_allclose(high, expected, rtol=1e-10, atol=1e-14)
             np.testing.assert_allclose(shannon + low, expected, rtol=1e-10, atol=1e-14)
@@ -259,7 +243,7 @@ def test_codebook_partials_kernel_sums_each_part(d, n, n_parts):
     h = d // 2
     parts = np.full((n_parts, 2**h, 2 ** (d - h)), np.nan)
     K.bsq_codebook_partials(Q0, Q1, h, 64, parts)  # 64-row table blocks: several
-    P = twin_soft_assignment(X, 2.0)
+    P = naive.soft_assignment(X, 2.0)
     size = -(-n // n_parts)
     for p in range(n_parts):
         expected = P[p * size : (p + 1) * size].sum(axis=0).reshape(parts[p].shape)
@@ -271,8 +255,8 @@ def test_codebook_entropy_above_the_default_exact_limit():
     X = np.random.default_rng(0).standard_normal((12, 17))
     res = bsq_auxiliary_loss(X, inv_temperature=2.0, exact_max_dim=17)
     assert res.exact
-    P = twin_soft_assignment(X, 2.0)
-    cb, ps = twin_entropy(P.mean(axis=0), True), twin_entropy(P, True).mean()
+    P = naive.soft_assignment(X, 2.0)
+    cb, ps = naive.entropy(P.mean(axis=0), True), naive.entropy(P, True).mean()
     np.testing.assert_allclose(res.codebook_entropy, cb, rtol=1e-12)
     np.testing.assert_allclose(res.per_sample_entropy, ps, rtol=1e-12)
 
@@ -319,7 +303,7 @@ def test_packed_is_packbits_of_rotated_vectors(global_dtype, params):
     assert packed.dtype == np.uint8
     assert packed.shape == (400, (enc.n_bits_ + 7) // 8)
     W = np.ascontiguousarray(enc.components_.T, dtype=dtype)
-    Z = twin_rotate(X, enc.mean_.astype(dtype), W)
+    Z = naive.rotate(X, enc.mean_.astype(dtype), W)
     np.testing.assert_array_equal(packed, np.packbits(Z > 0, axis=1))
     # and with plain NumPy (BLAS) rotation, up to signs of values at rounding level
     Z64 = (X.astype(np.float64) - enc.mean_) @ enc.components_.T
@@ -328,7 +312,7 @@ def test_packed_is_packbits_of_rotated_vectors(global_dtype, params):
     np.testing.assert_array_equal(bits[certain], (Z64 > 0)[certain])
     index = enc.set_params(encode="index").transform(X)
     assert index.dtype == np.int64 and index.shape == (400, 1)
-    np.testing.assert_array_equal(index.ravel(), twin_index(Z))
+    np.testing.assert_array_equal(index.ravel(), naive.code_index(Z))
 
 
 def test_packed_bit_order_is_packbits_order():
@@ -397,7 +381,7 @@ def test_index_limit_of_63_bits():
     X = np.random.default_rng(0).standard_normal((5, 63))
     enc = BinarySphericalEncoder(encode="index").fit(X)
     index = enc.transform(X).ravel()
-    np.testing.assert_array_equal(index, twin_index(X))
+    np.testing.assert_array_equal(index, naive.code_index(X))
     assert index.min() >= 0
     X[0] = 1.0  # all ones: 2**63 - 1
     assert enc.transform(X[:1])[0, 0] == 2**63 - 1
@@ -471,6 +455,49 @@ def test_huge_values_do_not_overflow_the_codes():
     np.testing.assert_array_equal(index.ravel(), [0b101, 0b100])
 
 
+@pytest.mark.parametrize("magnitude", ["largest", "smallest-normal", "subnormal"])
+def test_extreme_magnitudes_everywhere(global_dtype, magnitude):
+    """From subnormals to the largest finite float, in both dtypes and on every path:
+    the codes of the data divided by a power of two (exact: the same signs), and
+    finite scores, losses, reconstructions and fitted arrays. The one exception is
+    ``itq_loss_`` of data near the largest float, whose true value exceeds it."""
+    dtype = global_dtype
+    info = np.finfo(dtype)
+    X = np.clip(np.random.default_rng(0).standard_normal((200, 5)), -3.9, 3.9)
+    X[0] = [3.9, -3.9, 3.9, -3.9, 3.9]  # entries at the very top of the range
+    power = {
+        "largest": 2.0 ** (info.maxexp - 2),  # 3.9 * power: 0.98 of the largest float
+        "smallest-normal": 2.0 ** (info.minexp + 2),
+        "subnormal": 2.0 ** (info.minexp - info.nmant + 20),  # 20 significant bits
+    }[magnitude]
+    data = (X * power).astype(dtype)
+    if magnitude == "largest":
+        assert np.abs(data).max() > 0.97 * info.max
+    unit = np.ldexp(data.astype(np.float64), -int(np.log2(power))).astype(dtype)
+    for params in ENCODER_PATHS:
+        enc = BinarySphericalEncoder(random_state=0, **params).fit(data)
+        ref = BinarySphericalEncoder(random_state=0, **params).fit(unit)
+        codes = enc.transform(data)
+        np.testing.assert_array_equal(codes, ref.transform(unit), err_msg=str(params))
+        assert np.isfinite(enc.score(data))
+        assert np.isfinite(enc.auxiliary_loss(data).loss)
+        assert np.isfinite(enc.inverse_transform(codes)).all()
+        for name in ("components_", "mean_", "bit_balance_", "code_entropy_"):
+            assert np.isfinite(getattr(enc, name)).all(), name
+        if params.get("rotation") == "itq":  # float64 losses of float64 data
+            overflows = magnitude == "largest" and dtype == np.float64
+            assert np.isfinite(enc.itq_loss_).all() != overflows
+
+
+ENCODER_PATHS = [
+    {},
+    {"center": True},
+    {"rotation": "random", "n_bits": 3},
+    {"rotation": "pca", "n_bits": 3, "center": True},
+    {"rotation": "itq", "n_bits": 3, "center": True},
+]
+
+
 # ------------------------------------------------------------------- rotations
 def test_rotations_are_orthonormal_and_seeded():
     X = np.random.default_rng(0).standard_normal((100, 12))
@@ -496,6 +523,32 @@ def test_rotations_are_orthonormal_and_seeded():
     evals, evecs = np.linalg.eigh(np.cov(Xc.T))
     overlap = np.abs(enc.components_ @ evecs[:, ::-1][:, :3])
     np.testing.assert_allclose(overlap, np.eye(3), atol=1e-8)
+
+
+def test_pca_of_wide_data_from_the_small_gram_matrix():
+    """n_samples < n_features: the directions come from the n x n Gram matrix, and are
+    those of the d x d one (the tall route); past the rank of the data, orthonormal
+    directions orthogonal to every (centred) row."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 120)) * np.linspace(3.0, 0.1, 120)
+    for center, rank in ((True, 29), (False, 30)):
+        Xc = X - X.mean(axis=0) if center else X
+        for n_bits in (10, rank, 40):
+            enc = BinarySphericalEncoder(n_bits, rotation="pca", center=center).fit(X)
+            C = enc.components_
+            np.testing.assert_allclose(C @ C.T, np.eye(n_bits), atol=1e-12)
+            r = min(n_bits, rank)
+            tall = _principal_directions(Xc.T @ Xc, n_bits)
+            np.testing.assert_allclose(C[:r], tall[:r], atol=1e-10)
+            if n_bits > r:
+                assert np.abs(Xc @ C[r:].T).max() < 1e-12 * np.abs(Xc).max()
+            again = BinarySphericalEncoder(n_bits, rotation="pca", center=center).fit(X)
+            np.testing.assert_array_equal(again.components_, C)
+    # ITQ starts from them; constant data has no direction at all
+    enc = BinarySphericalEncoder(16, rotation="itq", center=True, random_state=0).fit(X)
+    np.testing.assert_allclose(enc.components_ @ enc.components_.T, np.eye(16), atol=1e-12)
+    flat = BinarySphericalEncoder(4, rotation="pca", center=True).fit(np.ones((3, 10)))
+    np.testing.assert_array_equal(flat.components_, np.eye(4, 10))
 
 
 def test_itq_loss_is_non_increasing_and_lowers_the_loss():
@@ -537,12 +590,87 @@ def test_bit_balance_and_code_entropy():
     np.testing.assert_allclose(enc.code_entropy_, 1.5)
     X = np.random.default_rng(0).standard_normal((2000, 20))
     enc = BinarySphericalEncoder(10, rotation="itq", center=True, random_state=0).fit(X)
-    bits = np.unpackbits(enc.transform(X), axis=1, count=10)
-    np.testing.assert_allclose(enc.bit_balance_, bits.mean(axis=0))
-    _, counts = np.unique(bits, axis=0, return_counts=True)
-    p = counts / 2000
-    np.testing.assert_allclose(enc.code_entropy_, -(p * np.log2(p)).sum())
+    codes = enc.transform(X)
+    np.testing.assert_allclose(enc.bit_balance_, np.unpackbits(codes, axis=1, count=10).mean(0))
+    np.testing.assert_allclose(enc.code_entropy_, naive.code_entropy(codes), rtol=1e-13)
     assert 9 < enc.code_entropy_ <= 10
+    # one code only: exactly 0 bits; all distinct: exactly log2(n)
+    assert BinarySphericalEncoder().fit(np.ones((7, 70))).code_entropy_ == 0.0
+    assert BinarySphericalEncoder().fit(np.eye(64) - 0.5).code_entropy_ == 6.0
+
+
+@pytest.mark.parametrize("n_bits", [5, 64, 70, 200])
+def test_fit_diagnostics_match_twin(n_bits):
+    """Codes of 1, 8 (one word), 9 and 25 bytes, with repeated rows."""
+    rng = np.random.default_rng(n_bits)
+    X = rng.standard_normal((3000, n_bits))
+    X[:1000] = X[1000 + rng.integers(0, 30, 1000)]
+    X[:, 1:3] = np.abs(X[:, 1:3])  # bits that are always 1
+    enc = BinarySphericalEncoder().fit(X)
+    codes = np.packbits(X > 0, axis=1)
+    np.testing.assert_array_equal(enc.transform(X), codes)
+    np.testing.assert_allclose(enc.bit_balance_, (X > 0).mean(axis=0), rtol=1e-15)
+    np.testing.assert_allclose(enc.code_entropy_, naive.code_entropy(codes), rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_bytes", [1, 3, 8, 9, 17])
+def test_code_statistics_kernels_match_twin(n_bytes):
+    rng = np.random.default_rng(n_bytes)
+    codes = rng.integers(0, 256, size=(3000, n_bytes), dtype=np.uint8)
+    codes[:1500] = codes[1500 + rng.integers(0, 50, 1500)]  # repeated rows
+    for n_parts in (1, 5, K.STAT_PARTS):
+        ones = np.full((n_parts, 8 * n_bytes), -1, dtype=np.int64)
+        K.code_bit_counts(codes, ones)
+        np.testing.assert_array_equal(ones, naive.bit_counts(codes, n_parts))
+    for rows in (codes, codes[:1], codes[:37]):
+        words = _as_words(rows, "codes")
+        for bucket_bits in (1, 5, 12):
+            counts = np.full(rows.shape[0], -1, dtype=np.int64)
+            assert K.code_counts(words, bucket_bits, np.empty_like(words), counts) >= 0
+            assert counts.min() >= 0  # every slot written
+            np.testing.assert_array_equal(
+                np.sort(counts[counts > 0]), naive.distinct_counts(rows)
+            )
+
+
+M64 = 2**64
+
+
+def _mix(k):
+    """MurmurHash3's 64-bit finaliser, on Python ints."""
+    for mult in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        k ^= k >> 33
+        k = k * mult % M64
+    return k ^ (k >> 33)
+
+
+def _unmix(h):
+    """Its inverse: a shift by 33 of 64 bits undoes itself, an odd product has an inverse."""
+    for mult in (0xC4CEB9FE1A85EC53, 0xFF51AFD7ED558CCD):
+        h ^= h >> 33
+        h = h * pow(mult, -1, M64) % M64
+    return h ^ (h >> 33)
+
+
+def test_crafted_hash_collisions_fall_back_to_sorting():
+    """Rows chosen so that every hash has the same top bits (one bucket) and the same
+    low 32 bits (one start slot) would make the table quadratic: the kernel gives up
+    after its probe budget, and the counts come from sorting."""
+    seed = int(KB._SEED)
+    for k in (0, 1, 2**63 + 12345):
+        assert _mix(k) == int(KB._mix(np.uint64(k)))
+        assert _unmix(_mix(k)) == k
+    keys = np.array([seed ^ _unmix(j << 32) for j in range(1, 3001)], dtype=np.uint64)
+    keys[2000:] = keys[:1000]  # and repeats
+    codes = keys[:, None].view(np.uint8)  # 8 bytes a row, read back as these words
+    words = _as_words(codes, "codes")
+    assert K.code_counts(words, 4, np.empty_like(words), np.empty(3000, np.int64)) == -1
+    np.testing.assert_array_equal(
+        np.sort(_distinct_counts(codes)), naive.distinct_counts(codes)
+    )
+    bit_balance, entropy = _code_statistics(codes, 64)
+    np.testing.assert_array_equal(bit_balance, naive.bit_counts(codes, 1)[0] / 3000)
+    np.testing.assert_allclose(entropy, naive.code_entropy(codes), rtol=1e-13)
 
 
 def test_score_is_mean_cosine_with_reconstruction():
@@ -605,6 +733,241 @@ def test_aux_loss_input_validation():
     res = bsq_auxiliary_loss(X, diversity_gamma=2.0, entropy_loss_weight=3.0)
     expected = 3.0 * (res.per_sample_entropy - 2.0 * res.codebook_entropy)
     assert res.loss == pytest.approx(expected)
+    with pytest.raises(ValueError, match=r"Found array with 0 feature\(s\)"):
+        bsq_auxiliary_loss(np.zeros((2, 3, 0)))
+    with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
+        bsq_auxiliary_loss(np.zeros((2, 0, 3)))
+
+
+@pytest.mark.parametrize(
+    "name, bad",
+    [
+        ("inv_temperature", True),
+        ("inv_temperature", np.nan),
+        ("inv_temperature", "1"),
+        ("diversity_gamma", np.inf),
+        ("diversity_gamma", -np.inf),
+        ("diversity_gamma", np.nan),
+        ("diversity_gamma", False),
+        ("entropy_loss_weight", np.nan),
+        ("entropy_loss_weight", np.True_),
+        ("entropy_loss_weight", None),
+        ("exact_max_dim", True),
+        ("exact_max_dim", -1),
+        ("exact_max_dim", 4.0),
+    ],
+)
+def test_aux_loss_parameters_are_validated(name, bad):
+    """Like validate_params, and no bool is taken for a number."""
+    X = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of bsq_auxiliary_loss"):
+        bsq_auxiliary_loss(X, **{name: bad})
+
+
+def test_aux_loss_of_extreme_parameters_is_finite():
+    X = np.random.default_rng(0).standard_normal((50, 6))
+    X[:, 2] = 0.0  # a fair bit at any temperature
+    for exact_max_dim in (16, 0):
+        cold = bsq_auxiliary_loss(X, inv_temperature=1e10, exact_max_dim=exact_max_dim)
+        for tau in (1e300, float(np.finfo(np.float64).max)):
+            # the temperature overflows the kernels' scale, not their result
+            res = bsq_auxiliary_loss(X, inv_temperature=tau, exact_max_dim=exact_max_dim)
+            assert np.isfinite(res.loss)
+            np.testing.assert_allclose(res, cold, rtol=1e-12)
+            np.testing.assert_allclose(res.per_sample_entropy, np.log(2), rtol=1e-12)
+    tiny = bsq_auxiliary_loss(X, inv_temperature=5e-324)
+    np.testing.assert_allclose(tiny.per_sample_entropy, 6 * np.log(2), rtol=1e-12)
+    with pytest.raises(ValueError, match="overflows float64; use smaller entropy_loss_weight"):
+        bsq_auxiliary_loss(X, diversity_gamma=1e308, entropy_loss_weight=1e308)
+
+
+def test_aux_loss_of_subnormal_and_huge_rows():
+    """Rows are normalised, so the loss of rows of subnormals (below the 1e-12 floor:
+    not scaled up, uniform assignment) and of rows near the largest float is finite."""
+    X = np.random.default_rng(0).standard_normal((300, 6))
+    for dtype in (np.float64, np.float32):
+        sub = (X * float(np.finfo(dtype).smallest_subnormal) * 64).astype(dtype)
+        res = bsq_auxiliary_loss(sub)
+        np.testing.assert_allclose(res.per_sample_entropy, 6 * np.log(2), rtol=1e-12)
+        huge = (np.clip(X, -4, 4) / 4 * float(np.finfo(dtype).max)).astype(dtype)
+        scaled = np.ldexp(huge.astype(np.float64), -100)  # exact: the same directions
+        np.testing.assert_allclose(
+            bsq_auxiliary_loss(huge), bsq_auxiliary_loss(scaled), rtol=1e-12
+        )
+
+
+# ------------------------------------------------------------ forged fitted state
+def _forged(enc, **attributes):
+    """``enc`` with some fitted attributes replaced, set as the loader sets them."""
+    est = clone(enc)
+    est.__dict__.update(vars(enc))
+    est.__dict__.update(attributes)
+    return est
+
+
+@pytest.fixture(scope="module")
+def fitted_pair():
+    X = np.random.default_rng(0).standard_normal((300, 6))
+    plain = BinarySphericalEncoder(center=True).fit(X)
+    rotated = BinarySphericalEncoder(3, rotation="pca", center=True).fit(X)
+    return X, plain, rotated
+
+
+def _methods(est, X):
+    codes = est.transform(X)
+    return [
+        codes,
+        est.inverse_transform(codes),
+        est.score(X),
+        np.asarray(est.auxiliary_loss(X)),
+    ]
+
+
+FLAG_FORGERIES = [
+    ("plain", {"_identity": False}),
+    ("plain", {"_identity": "yes"}),
+    ("rotated", {"_identity": True}),  # the flipped flag of issue 14
+    ("rotated", {"n_bits_": np.int64(3)}),  # a NumPy int is still an int
+    ("rotated", {"components_": "plain"}),  # an identity of the wrong size
+]
+
+
+@pytest.mark.parametrize("which, attributes", FLAG_FORGERIES)
+def test_forged_flags_cannot_change_the_codes(fitted_pair, which, attributes):
+    """No stored flag decides which kernel runs: the fitted arrays do."""
+    X, plain, rotated = fitted_pair
+    enc = plain if which == "plain" else rotated
+    if attributes.get("components_") == "plain":
+        with pytest.raises(ValueError, match=r"components_ must be a float64 array of shape \(3, 6\)"):
+            _forged(rotated, components_=plain.components_).transform(X)
+        return
+    forged = _forged(enc, **attributes)
+    for got, expected in zip(_methods(forged, X), _methods(enc, X)):
+        np.testing.assert_array_equal(got, expected)
+
+
+def _with_nan(a, index):
+    a = a.copy()
+    a[index] = np.nan
+    return a
+
+
+# name: (attributes of a forged copy of the rotated encoder, from its components_ C and
+# mean_ m; the error every method raises)
+BAD_STATES = {
+    "n_bits_-too-many": (lambda C, m: {"n_bits_": 5}, r"components_ must be a float64 array of shape \(5, 6\)"),
+    "n_bits_-huge": (lambda C, m: {"n_bits_": 10**12}, r"n_bits_ must be an int in \[1, n_features_in_=6\]"),
+    "n_bits_-zero": (lambda C, m: {"n_bits_": 0}, "n_bits_ must be an int in"),
+    "n_bits_-bool": (lambda C, m: {"n_bits_": True}, "n_bits_ must be an int in"),
+    "n_bits_-float": (lambda C, m: {"n_bits_": 3.0}, "n_bits_ must be an int in"),
+    "n_features_in_-wrong": (lambda C, m: {"n_features_in_": 7}, "X has 6 features|components_ must be"),
+    "n_features_in_-str": (lambda C, m: {"n_features_in_": "6"}, "n_features_in_ must be a positive int"),
+    "components_-transposed": (lambda C, m: {"components_": C.T.copy()}, "components_ must be a float64 array of shape"),
+    "components_-1d": (lambda C, m: {"components_": C.ravel()}, "components_ must be a float64 array"),
+    "components_-3d": (lambda C, m: {"components_": C[None]}, "components_ must be a float64 array"),
+    "components_-float32": (lambda C, m: {"components_": C.astype(np.float32)}, "got an array of dtype float32"),
+    "components_-int": (lambda C, m: {"components_": C.astype(np.int64)}, "got an array of dtype int64"),
+    "components_-object": (lambda C, m: {"components_": C.astype(object)}, "got an array of dtype object"),
+    "components_-list": (lambda C, m: {"components_": C.tolist()}, "got list"),
+    "components_-nan": (lambda C, m: {"components_": _with_nan(C, (1, 2))}, "components_ must be finite"),
+    "mean_-nan": (lambda C, m: {"mean_": _with_nan(m, 4)}, "mean_ must be finite"),
+    "mean_-short": (lambda C, m: {"mean_": m[:5]}, r"mean_ must be a float64 array of shape \(6,\)"),
+    "mean_-int": (lambda C, m: {"mean_": m.astype(np.int64)}, "mean_ must be a float64 array"),
+    "mean_-none": (lambda C, m: {"mean_": None}, "mean_ must be a float64 array"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STATES))
+def test_forged_state_is_refused_never_a_crash(fitted_pair, case):
+    """Every method raises ValueError naming the attribute before a kernel runs; the
+    loader's full check refuses it too."""
+    X, plain, rotated = fitted_pair
+    make, match = BAD_STATES[case]
+    forged = _forged(rotated, **make(rotated.components_, rotated.mean_))
+    codes = rotated.transform(X)
+    calls = [
+        lambda: forged.transform(X),
+        lambda: forged.score(X),
+        lambda: forged.auxiliary_loss(X),
+        lambda: forged.inverse_transform(codes),
+        lambda: _check_fitted_state(forged),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+def test_full_check_refuses_what_the_documentation_rules_out(fitted_pair):
+    X, plain, rotated = fitted_pair
+    _check_fitted_state(plain)
+    _check_fitted_state(rotated)
+    C = rotated.components_
+    cases = {
+        "not orthonormal": (rotated, {"components_": 2 * C}, "orthonormal rows"),
+        "not the identity": (plain, {"components_": plain.components_[::-1].copy()}, "the identity"),
+        "n_bits_ unlike n_bits": (
+            _forged(rotated, n_bits=2), {}, r"n_bits_ must be 2 \(the n_bits parameter\)"
+        ),
+        "mean_ without center": (
+            _forged(plain, center=False), {}, r"mean_ must be zeros \(center=False\)"
+        ),
+        "bit_balance_": (plain, {"bit_balance_": np.full(6, 1.5)}, "bit_balance_ must be"),
+        "code_entropy_": (plain, {"code_entropy_": np.nan}, "code_entropy_ must be"),
+        "itq_loss_": (
+            BinarySphericalEncoder(3, rotation="itq", n_iter=4).fit(X),
+            {"itq_loss_": np.zeros(3)},
+            r"itq_loss_ must be a float64 array of shape \(5,\)",
+        ),
+        "feature_names_in_": (
+            plain, {"feature_names_in_": np.array([1, 2])}, "feature_names_in_ must be"
+        ),
+    }
+    for name, (enc, attributes, match) in cases.items():
+        with pytest.raises(ValueError, match=match):
+            _check_fitted_state(_forged(enc, **attributes))
+    # the documented formula still holds without orthonormality: sign(2 C (x - m))
+    doubled = _forged(rotated, components_=2 * C)
+    np.testing.assert_array_equal(doubled.transform(X), rotated.transform(X))
+    # components beyond float32: no rescaling of float32 rows keeps them finite
+    huge = _forged(rotated, components_=C * 1e300)
+    np.testing.assert_array_equal(huge.transform(X), rotated.transform(X))
+    with pytest.raises(ValueError, match="components_ must have orthonormal rows"):
+        huge.transform(X.astype(np.float32))
+
+
+def _forged_file(data, edit):
+    """A saved file with ``edit(header, arrays)`` applied and its digest recomputed."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        header = json.loads(zf.read("header.json"))
+        arrays = {
+            name[:-4]: np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
+            for name in zf.namelist()
+            if name != "header.json"
+        }
+    edit(header, arrays)
+    header["sha256"] = _io._digest(header, arrays)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        for key, arr in arrays.items():
+            member = io.BytesIO()
+            np.save(member, arr, allow_pickle=False)
+            zf.writestr(key + ".npy", member.getvalue())
+    return out.getvalue()
+
+
+def test_file_with_a_flipped_flag_loads_and_transforms_correctly(fitted_pair):
+    """Issue 14: a header edited to claim "no rotation" for a rotated encoder, with its
+    digest recomputed, used to abort the process with heap corruption in transform."""
+    X, _, rotated = fitted_pair
+    buf = io.BytesIO()
+    skquant.save(rotated, buf)
+
+    def flip(header, arrays):
+        header["estimator"]["attributes"]["_identity"] = {"type": "bool", "value": True}
+
+    loaded = skquant.load(io.BytesIO(_forged_file(buf.getvalue(), flip)))
+    np.testing.assert_array_equal(loaded.transform(X), rotated.transform(X))
 
 
 # ------------------------------------------------------------------- API edges

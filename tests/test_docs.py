@@ -13,12 +13,25 @@ import skquant
 import skquant.design
 import skquant.metrics
 
-try:  # an optional extra: its names are checked when dask is installed
+MODULES = (skquant.metrics, skquant.design)
+try:  # optional extras: their names are checked when they are installed
     import skquant.dask
 except ImportError:  # pragma: no cover
-    MODULES = (skquant.metrics, skquant.design)
+    pass
 else:
-    MODULES = (skquant.metrics, skquant.design, skquant.dask)
+    MODULES += (skquant.dask,)
+try:
+    import skquant.onnx
+except ImportError:  # pragma: no cover
+    pass
+else:
+    MODULES += (skquant.onnx,)
+try:
+    import skquant.torch
+except ImportError:  # pragma: no cover
+    pass
+else:
+    MODULES += (skquant.torch,)
 
 DOC = Path(__file__).resolve().parents[1] / "doc"
 
@@ -55,7 +68,7 @@ def test_api_reference_lists_every_public_name():
     modules = {m.__name__: m for m in (skquant, *MODULES)}
     for entry in entries:  # and nothing that does not exist
         module, name = entry.rsplit(".", 1)
-        if module in modules or module != "skquant.dask":
+        if module in modules or module not in ("skquant.dask", "skquant.onnx", "skquant.torch"):
             assert hasattr(modules[module], name), entry
 
 

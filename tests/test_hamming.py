@@ -3,26 +3,15 @@
 import numba
 import numpy as np
 import pytest
+from sklearn.utils._param_validation import InvalidParameterError
+
+import naive
 
 from skquant import hamming_distances, hamming_knn
 from skquant import _kernels as K
 
 
-# ----------------------------------------------------------------- NumPy twins
-def naive_distances(A, B):
-    """Slow and obvious: unpack every bit and count the differences."""
-    a = np.unpackbits(A, axis=1).astype(np.int64)
-    b = np.unpackbits(B, axis=1).astype(np.int64)
-    return np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2)
-
-
-def naive_knn(Q, B, k):
-    """Stable sort of each row of the distance matrix: ties go to the smaller index."""
-    D = naive_distances(Q, B)
-    idx = np.argsort(D, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(D, idx, axis=1), idx
-
-
+# ------------------------------------------------------------------- helpers
 def random_codes(rng, n, n_bytes, n_bits=None):
     codes = rng.integers(0, 256, size=(n, n_bytes), dtype=np.uint8)
     if n_bits is not None and n_bits % 8:  # zero padding bits, as packbits writes
@@ -45,7 +34,7 @@ def test_distances_match_naive(n_bytes):
     B = random_codes(rng, 31, n_bytes)
     D = hamming_distances(A, B)
     assert D.dtype == np.int32 and D.shape == (23, 31)
-    np.testing.assert_array_equal(D, naive_distances(A, B))
+    np.testing.assert_array_equal(D, naive.hamming_distances(A, B))
     np.testing.assert_array_equal(hamming_distances(A, A).diagonal(), 0)
 
 
@@ -59,9 +48,9 @@ def test_non_contiguous_and_unaligned_inputs():
     big = random_codes(rng, 40, 17)
     A = big[::2, 1:]  # strided rows, 16 bytes starting at an odd address
     B = big[1::3, 1:]
-    np.testing.assert_array_equal(hamming_distances(A, B), naive_distances(A, B))
+    np.testing.assert_array_equal(hamming_distances(A, B), naive.hamming_distances(A, B))
     d, i = hamming_knn(A, B, 4)
-    dn, in_ = naive_knn(np.ascontiguousarray(A), np.ascontiguousarray(B), 4)
+    dn, in_ = naive.hamming_knn(np.ascontiguousarray(A), np.ascontiguousarray(B), 4)
     np.testing.assert_array_equal(d, dn)
     np.testing.assert_array_equal(i, in_)
 
@@ -82,7 +71,7 @@ def test_knn_matches_stable_sort(n_bytes, k):
     Q = random_codes(rng, 70, n_bytes)  # > 64 queries: more than one block
     B = random_codes(rng, 90, n_bytes)
     d, i = hamming_knn(Q, B, k)
-    dn, in_ = naive_knn(Q, B, k)
+    dn, in_ = naive.hamming_knn(Q, B, k)
     assert d.dtype == np.int32 and i.dtype == np.int64
     np.testing.assert_array_equal(d, dn)
     np.testing.assert_array_equal(i, in_)
@@ -127,7 +116,7 @@ def test_kernel_entry_points_on_words():
     B = random_codes(rng, 6, 16)
     out = np.empty((5, 6), dtype=np.int32)
     K.hamming_matrix(A.view(np.uint64), B.view(np.uint64), out)
-    np.testing.assert_array_equal(out, naive_distances(A, B))
+    np.testing.assert_array_equal(out, naive.hamming_distances(A, B))
 
 
 # ---------------------------------------------------------------------- errors
@@ -154,6 +143,17 @@ def test_k_validation():
         hamming_knn(Q, B, 4)
     with pytest.raises(ValueError, match="'k' parameter"):
         hamming_knn(Q, B, 0)
+    # like validate_params, and a bool is not a neighbour count (it was an internal
+    # TypeError of the kernel, issue 14)
+    for bad in (True, False, np.True_, 1.5, "3", None, -1):
+        with pytest.raises(InvalidParameterError, match="The 'k' parameter of hamming_knn"):
+            hamming_knn(Q, B, bad)
+    assert hamming_knn(Q, B, np.int32(2))[1].shape == (2, 2)
+    # a huge k is refused before anything of its size is allocated
+    with pytest.raises(ValueError, match=r"k=1000000000000 neighbours requested but base"):
+        hamming_knn(Q, B, 10**12)
+    with pytest.raises(ValueError, match="k=1 neighbours requested but base holds only 0"):
+        hamming_knn(Q, B[:0], 1)
 
 
 def test_sparse_input_is_rejected():

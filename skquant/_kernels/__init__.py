@@ -24,13 +24,17 @@ from ._scalar import (  # noqa: F401
 from ._binary import (  # noqa: F401
     BLOCK,
     CLAMP,
+    STAT_PARTS,
     bsq_codebook_partials,
     bsq_sample_terms,
+    code_bit_counts,
+    code_counts,
     hamming_knn,
     hamming_matrix,
     rotate_sign_pack,
     sign_pack,
 )
+from ._bsq_entropy import bsq_clamped_entropy  # noqa: F401
 from ._bitpack import (  # noqa: F401
     PACK_CHUNK,
     pack_bits,

@@ -30,6 +30,12 @@ CLAMP = 1e-5
 LOG_CLAMP = float(np.log(CLAMP))
 #: ``torch.nn.functional.normalize`` divides by ``max(norm, NORM_EPS)``.
 NORM_EPS = 1e-12
+#: Largest cost ``a_d`` of a bit (see the entropies below). ``exp(-a)`` is already 0
+#: from ``a = 746`` on; the cap keeps sums of costs, and their products with those
+#: zero probabilities, finite when ``inv_temperature`` is near the largest float.
+COST_CAP = 1e300
+#: The smallest normal float64.
+TINY64 = float(np.finfo(np.float64).tiny)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -138,6 +144,176 @@ def rotate_sign_pack(X, offset, W, out, bad):
                     flags[j] = v > 0
                 _pack_bits(flags, words, out[i0 + r])
                 bad[i0 + r] = not finite
+
+
+# --------------------------------------------------------------------------- statistics
+#: Parts of the rows in the code-statistics kernels: a fixed split (a function of the
+#: shapes only), so that no result depends on the number of threads.
+STAT_PARTS = 16
+_MIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+_SEED = np.uint64(0x9E3779B97F4A7C15)
+_S32 = np.uint64(32)
+_S33 = np.uint64(33)
+
+
+@jit(parallel=True)
+def code_bit_counts(codes, out):
+    """Number of rows with each bit set, per part of the rows.
+
+    Each part (consecutive rows, ``ceil(n / n_parts)`` of them) counts the values of
+    every byte column in a ``(n_bytes, 256)`` histogram, one increment per byte, and
+    turns it into bit counts at the end.
+
+    Parameters
+    ----------
+    codes : (n, n_bytes) uint8 array, IN: packed codes (``np.packbits`` order).
+    out : (n_parts, 8 * n_bytes) int64 array, OUT: ``out[p, j]`` is the number of rows
+        of part ``p`` whose bit ``j`` is 1.
+    """
+    n, n_bytes = codes.shape
+    n_parts = out.shape[0]
+    size = (n + n_parts - 1) // n_parts
+    for p in prange(n_parts):
+        hist = np.zeros((n_bytes, 256), dtype=np.int64)
+        for i in range(p * size, min(n, (p + 1) * size)):
+            for b in range(n_bytes):
+                hist[b, codes[i, b]] += 1
+        for b in range(n_bytes):
+            for t in range(8):
+                c = 0
+                for v in range(256):
+                    c += hist[b, v] * ((v >> (7 - t)) & 1)
+                out[p, 8 * b + t] = c
+
+
+@jit(inline="always")
+def _mix(k):
+    """MurmurHash3's 64-bit finaliser: a bijection of uint64 whose bits all avalanche."""
+    k ^= k >> _S33
+    k *= _MIX1
+    k ^= k >> _S33
+    k *= _MIX2
+    k ^= k >> _S33
+    return k
+
+
+@jit(inline="always")
+def _row_hash(words, i):
+    h = _SEED
+    for t in range(words.shape[1]):
+        h = _mix(h ^ words[i, t])
+    return h
+
+
+@jit(inline="always")
+def _count_row(table, words, i, h):
+    """Add row ``i`` of ``words`` to the open-addressing ``table``; returns the probes.
+
+    ``table`` has ``w + 1`` columns: a row's words, then its count (0: empty slot).
+    The start slot takes the low 32 bits of ``h`` to the table's range (multiply and
+    shift); collisions probe the next slots in turn.
+    """
+    size = table.shape[0]
+    w = words.shape[1]
+    s = np.int64(((h & np.uint64(0xFFFFFFFF)) * np.uint64(size)) >> _S32)
+    probes = 0
+    while True:
+        c = table[s, w]
+        if c == 0:
+            for q in range(w):
+                table[s, q] = words[i, q]
+            table[s, w] = 1
+            return probes
+        same = True
+        for q in range(w):
+            if table[s, q] != words[i, q]:
+                same = False
+                break
+        if same:
+            table[s, w] = c + np.uint64(1)
+            return probes
+        s += 1
+        if s == size:
+            s = 0
+        probes += 1
+
+
+@jit(parallel=True)
+def code_counts(words, bucket_bits, grouped, counts):
+    """Multiplicities of the distinct rows of ``words``, in O(n) expected time.
+
+    Rows are hashed (MurmurHash3's finaliser over their words) and moved to ``2 **
+    bucket_bits`` buckets by the top bits of the hash: a counting sort over
+    ``STAT_PARTS`` fixed parts of the rows, so each bucket keeps its rows in index
+    order. Each bucket then counts its rows in its own open-addressing table of
+    ``1.5 m + 1`` slots (``m`` rows: small enough to stay in cache), buckets in
+    parallel. A bucket whose probes exceed ``32 m + 64`` (only rows crafted to
+    collide do that) stops, and the function returns -1: the caller then counts
+    by sorting.
+
+    Parameters
+    ----------
+    words : (n, w) uint64 array, IN: the codes as words (zero-padded rows).
+    bucket_bits : int, IN, 1 to 12.
+    grouped : (n, w) uint64 array, OUT: scratch, the rows in bucket order.
+    counts : (n,) int64 array, OUT: bucket by bucket, over the bucket's range of rows,
+        the multiplicity of each of its distinct rows, then zeros.
+
+    Returns
+    -------
+    probes : int
+        Probes beyond the first slot, in all; -1 if some bucket gave up.
+    """
+    n, w = words.shape
+    n_buckets = 1 << bucket_bits
+    shift = np.uint64(64 - bucket_bits)
+    size = (n + STAT_PARTS - 1) // STAT_PARTS
+    hist = np.zeros((STAT_PARTS, n_buckets), dtype=np.int64)
+    for p in prange(STAT_PARTS):
+        for i in range(p * size, min(n, (p + 1) * size)):
+            hist[p, _row_hash(words, i) >> shift] += 1
+    start = np.empty(n_buckets + 1, dtype=np.int64)
+    pos = np.empty((STAT_PARTS, n_buckets), dtype=np.int64)
+    acc = 0
+    for b in range(n_buckets):
+        start[b] = acc
+        for p in range(STAT_PARTS):
+            pos[p, b] = acc
+            acc += hist[p, b]
+    start[n_buckets] = acc
+    for p in prange(STAT_PARTS):
+        for i in range(p * size, min(n, (p + 1) * size)):
+            b = _row_hash(words, i) >> shift
+            k = pos[p, b]
+            for q in range(w):
+                grouped[k, q] = words[i, q]
+            pos[p, b] = k + 1
+    probes = np.zeros(n_buckets, dtype=np.int64)
+    for b in prange(n_buckets):
+        lo = start[b]
+        m = start[b + 1] - lo
+        rows = grouped[lo : lo + m]
+        table = np.zeros((m + m // 2 + 1, w + 1), dtype=np.uint64)
+        budget = 32 * m + 64
+        total = 0
+        for t in range(m):
+            total += _count_row(table, rows, t, _row_hash(rows, t))
+            if total > budget:
+                total = -1
+                break
+        probes[b] = total
+        k = lo
+        if total >= 0:
+            for s in range(table.shape[0]):
+                if table[s, w] > 0:
+                    counts[k] = table[s, w]
+                    k += 1
+        for t in range(k, lo + m):
+            counts[t] = 0
+    if probes.min() < 0:
+        return -1
+    return probes.sum()
 
 
 # --------------------------------------------------------------------------- Hamming
@@ -285,13 +461,23 @@ def _row_costs(x, scale, a, e):
     s = 0.0
     if big > 0.0:  # scaled sum of squares: no overflow for entries above 1e154
         inv_big = 1.0 / big
-        for k in range(d):
-            v = x[k] * inv_big
-            s += v * v
-    factor = scale / max(big * np.sqrt(s), NORM_EPS)
+        if TINY64 <= inv_big < np.inf:
+            for k in range(d):
+                v = x[k] * inv_big
+                s += v * v
+        else:  # 1 / big overflows (subnormal rows) or is subnormal (rows near 1.8e308)
+            for k in range(d):
+                v = x[k] / big
+                s += v * v
+    norm = big * np.sqrt(s)
+    if norm < np.inf:
+        factor = scale / max(norm, NORM_EPS)
+    else:  # the norm of a row near the largest float overflows, its reciprocal not
+        factor = scale / np.sqrt(s) / big
     lse = 0.0
     for k in range(d):
-        ak = abs(factor * x[k])
+        # a zero coordinate is a fair bit at any temperature (inf * 0 would be NaN)
+        ak = min(abs(factor * x[k]), COST_CAP) if x[k] != 0.0 else 0.0
         a[k] = ak
         e[k] = np.exp(-ak)
         lse += np.log1p(e[k])

@@ -2,7 +2,12 @@
 
 A value ``x`` of a feature is mapped to ``v = (x - centre) * 2**-e`` (``2**e`` is the
 sketch's scale) and then to an integer bin index in the manner of a floating-point
-number with ``m`` mantissa bits:
+number with ``m`` mantissa bits. ``v`` is computed as ``((x * a1) * a2 - c) * s`` with
+powers of two ``a1 a2 s = 2**-e`` and ``c = centre * a1 a2`` chosen by the caller so
+that nothing overflows or underflows on the way (subnormal columns, values near the
+largest float); for ordinary columns ``a1 = a2 = 1``, ``c = centre``, ``s = 2**-e``.
+values with ``|v| >= 2**LIMIT`` (whose squares would overflow) are out of range.
+The bins:
 
 - ``|v| < 1``: linear bins of width ``2**-m``: ``index = floor(v * 2**m)``;
 - ``|v| >= 1``: ``2**m`` bins per octave ``[2**p, 2**(p+1))``, so the width relative
@@ -18,6 +23,8 @@ order round to the same float64 sums.
 import numpy as np
 
 from ._config import jit
+
+LIMIT = 500  # |v| < 2**LIMIT: the sums of w * v**2 stay finite
 
 
 @jit(inline="always")
@@ -35,21 +42,33 @@ def bin_index(v, m):
     return i if v > 0 else -i - 1
 
 
+@jit(inline="always")
+def scaled(x, a1, a2, c, s):
+    """The centred, scaled value ``v`` of ``x`` (see the module docstring)."""
+    return ((x * a1) * a2 - c) * s
+
+
 @jit
-def bin_range(x, centre, inv_scale, m):
-    """Smallest and largest level-0 bin index of the values ``x``; and whether all are finite."""
+def bin_range(x, a1, a2, c, s, m):
+    """Smallest and largest level-0 bin index of the values ``x``; whether all are
+    finite; and whether all are in range (``|v| < 2**LIMIT``)."""
     lo = np.int64(2**62)
     hi = -np.int64(2**62)
     finite = True
+    in_range = True
     for i in range(x.shape[0]):
         xi = x[i]
         if not (xi - xi == 0.0):
             finite = False
             continue
-        b = bin_index((xi - centre) * inv_scale, m)
+        v = scaled(xi, a1, a2, c, s)
+        if not abs(v) < 2.0**LIMIT:
+            in_range = False
+            continue
+        b = bin_index(v, m)
         lo = min(lo, b)
         hi = max(hi, b)
-    return lo, hi, finite
+    return lo, hi, finite, in_range
 
 
 @jit
@@ -67,7 +86,7 @@ def _dd_add(store, r, j, hi, lo):
 
 
 @jit
-def sketch_add(x, w, centre, inv_scale, m, level, start, store):
+def sketch_add(x, w, a1, a2, c, s, m, level, start, store):
     """Add values (weights ``w``; an empty array means 1) to the bins of ``store``.
 
     store : (6, n_bins) float64, IN/OUT: weight, sum of w*v and sum of w*v**2, each as
@@ -79,7 +98,7 @@ def sketch_add(x, w, centre, inv_scale, m, level, start, store):
         wi = w[i] if weighted else 1.0
         if wi == 0.0:
             continue
-        v = (x[i] - centre) * inv_scale
+        v = scaled(x[i], a1, a2, c, s)
         j = (bin_index(v, m) >> level) - start
         _dd_add(store, 0, j, wi, 0.0)
         _dd_add(store, 2, j, wi * v, 0.0)
