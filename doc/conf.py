@@ -50,11 +50,12 @@ default_role = "literal"  # `x` in a docstring is code, not a broken cross-refer
 # -- API reference -------------------------------------------------------------------
 autosummary_generate = True
 # methods from skquant's own base classes are shown; scikit-learn's generic machinery
-# (get_params, set_output, metadata routing) is documented by scikit-learn
+# (get_params, set_output, metadata routing) is documented by scikit-learn, and
+# torch.nn.Module's (skquant.torch) by PyTorch
 autodoc_default_options = {
     "members": True,
     "inherited-members": "BaseEstimator, TransformerMixin, _MetadataRequester, "
-                         "_SetOutputMixin, ClassNamePrefixFeaturesOutMixin",
+                         "_SetOutputMixin, ClassNamePrefixFeaturesOutMixin, Module",
     "exclude-members": "set_fit_request, set_transform_request, "
                        "set_inverse_transform_request, set_score_request, "
                        "set_partial_fit_request, "
