@@ -2,8 +2,11 @@
 
 import csv
 import io
+import re
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,3 +278,17 @@ def test_console_entry_point_exit_status(tmp_path):
     )
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr == f"skquant: error: no such file: {tmp_path / 'missing.csv'}\n"
+
+
+def test_cli_page_samples_are_the_real_output():
+    """doc/cli.rst shows doc/_cli_*.txt: each is what its commands print today (rerun
+    ``python doc/_make_cli_examples.py`` after changing the command line)."""
+    doc = Path(__file__).resolve().parents[1] / "doc"
+    examples = runpy.run_path(str(doc / "_make_cli_examples.py"))
+    sessions, path, run = examples["SESSIONS"], examples["path"], examples["run"]
+    page = (doc / "cli.rst").read_text(encoding="utf-8")
+    included = set(re.findall(r"^\.\. literalinclude:: (_cli_\w+\.txt)$", page, re.MULTILINE))
+    files = {p.name for p in doc.glob("_cli_*.txt")}
+    assert included == files == {path(name).name for name in sessions}
+    for name in sessions:
+        assert run(name) == path(name).read_text(encoding="utf-8"), f"{path(name).name} is stale"
