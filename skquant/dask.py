@@ -62,7 +62,6 @@ from ._binary_spherical import (
     _raise_nonfinite,
 )
 from ._compat import (
-    HasMethods,
     Interval,
     _check_feature_names_in,
     check_is_fitted,
@@ -370,7 +369,7 @@ def _fit_binary_spherical(estimator, X, max_samples, random_state, split_every):
 # ------------------------------------------------------------------------ public
 @validate_params(
     {
-        "estimator": [HasMethods(["fit", "transform"])],
+        "estimator": "no_validation",  # checked below: skquant's estimators only
         "X": ["array-like"],
         "sample_weight": ["array-like", None],
         "split_every": [Interval(Integral, 2, None, closed="left")],
@@ -572,7 +571,7 @@ def _apply(estimator, X, method):
 
 
 @validate_params(
-    {"estimator": [HasMethods(["transform"])], "X": ["array-like"]},
+    {"estimator": "no_validation", "X": ["array-like"]},
     prefer_skip_nested_validation=True,
 )
 def transform(estimator, X):
@@ -621,7 +620,7 @@ def transform(estimator, X):
 
 
 @validate_params(
-    {"estimator": [HasMethods(["inverse_transform"])], "X": ["array-like"]},
+    {"estimator": "no_validation", "X": ["array-like"]},
     prefer_skip_nested_validation=True,
 )
 def inverse_transform(estimator, X):
