@@ -7,6 +7,7 @@ tests/conftest.py then starts the tests at the core count, so that nothing else
 oversubscribes the machine.
 """
 
+import importlib.util
 import os
 
 os.environ.setdefault("NUMBA_NUM_THREADS", str(max(4, os.cpu_count() or 1)))
@@ -31,3 +32,7 @@ try:
     import skl2onnx  # noqa: F401
 except ImportError:
     collect_ignore.append("skquant/onnx.py")
+# skquant/torch.py likewise needs the torch extra (tests/test_torch.py skips itself);
+# find_spec does not import torch.
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("skquant/torch.py")

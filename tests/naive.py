@@ -223,3 +223,26 @@ def hamming_knn(Q, B, k):
     D = hamming_distances(Q, B)
     idx = np.argsort(D, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(D, idx, axis=1), idx
+
+
+def bsq_clamped_entropy(T):
+    """The reference's per-row entropy ``-sum p log max(p, 1e-5)`` and its gradient with
+    respect to ``t``, by enumerating all ``2**D`` codes: ``p`` is the softmax of the
+    logits ``<s, t> / 2`` over the sign vectors ``s``; with ``g = dH/dp`` (torch's clamp:
+    ``-(log p + 1)`` where ``p >= 1e-5``, ``-log 1e-5`` below) the softmax Jacobian gives
+    ``dH/dt = sum_c p_c (g_c - E[g]) s_c / 2``. ``g - E[g]`` is taken as deviations from
+    ``g`` at the most likely code, so that it keeps its digits when that code has almost
+    all the mass."""
+    T = np.asarray(T, dtype=np.float64)
+    d = T.shape[1]
+    bits = (np.arange(2**d)[:, None] >> np.arange(d - 1, -1, -1)) & 1
+    s = 2.0 * bits - 1.0
+    logits = 0.5 * T @ s.T
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    p = np.exp(log_p)
+    entropy = -(p * np.maximum(log_p, np.log(1e-5))).sum(axis=1)
+    g = np.where(p >= 1e-5, -(log_p + 1.0), -np.log(1e-5))
+    dev = g - g[np.arange(len(T)), np.argmax(logits, axis=1)][:, None]
+    centred = dev - (p * dev).sum(axis=1, keepdims=True)
+    return entropy, 0.5 * (p * centred) @ s

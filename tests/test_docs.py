@@ -22,6 +22,12 @@ except ImportError:  # pragma: no cover
     pass
 else:
     MODULES += (skquant.onnx,)
+try:
+    import skquant.torch
+except ImportError:  # pragma: no cover
+    pass
+else:
+    MODULES += (skquant.torch,)
 
 DOC = Path(__file__).resolve().parents[1] / "doc"
 
@@ -58,7 +64,7 @@ def test_api_reference_lists_every_public_name():
     modules = {m.__name__: m for m in (skquant, *MODULES)}
     for entry in entries:  # and nothing that does not exist
         module, name = entry.rsplit(".", 1)
-        if module in modules or module not in ("skquant.dask", "skquant.onnx"):
+        if module in modules or module not in ("skquant.dask", "skquant.onnx", "skquant.torch"):
             assert hasattr(modules[module], name), entry
 
 

@@ -34,6 +34,7 @@ from ._binary import (  # noqa: F401
     rotate_sign_pack,
     sign_pack,
 )
+from ._bsq_entropy import bsq_clamped_entropy  # noqa: F401
 from ._bitpack import (  # noqa: F401
     PACK_CHUNK,
     pack_bits,
