@@ -116,8 +116,17 @@ def _check_names(names, show):
 
 
 def _read_npy(path, show):
+    import struct
+
     import numpy as np
 
+    with open(path, "rb") as f:  # numpy reads a declared header length in one read
+        major, _ = np.lib.format.read_magic(f)
+        size = 2 if major == 1 else 4
+        (length,) = struct.unpack("<H" if size == 2 else "<I", f.read(size).ljust(size, b"\0"))
+        if f.tell() + length > os.fstat(f.fileno()).st_size:
+            raise CLIError(f"{show}: the .npy header declares {length} bytes, more than the "
+                           "file holds: truncated or not a .npy file")
     # a memory map: large files are read block by block, never copied whole, and a
     # header declaring more data than the file holds fails before anything is allocated
     return np.lib.format.open_memmap(path, mode="r")

@@ -515,6 +515,8 @@ def test_array_files_give_a_table_or_one_line(tmp_path, capsys):
     (tmp_path / "forged.npy").write_bytes(forged)
     (tmp_path / "short.npy").write_bytes(good.getvalue()[:-8])
     (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY junk")
+    # a version 2.0 header whose 4-byte length reads as 662 MB: numpy would allocate it
+    (tmp_path / "header.npy").write_bytes(b"\x93NUMPY\x02\x00v\x00{'" + good.getvalue()[12:])
     with io.BytesIO() as buf:
         np.savez(buf, X=np.zeros((3, 3)))
         npz = buf.getvalue()
@@ -524,7 +526,8 @@ def test_array_files_give_a_table_or_one_line(tmp_path, capsys):
         "nan.npy": "non-finite value inf in column 1, row 2",
         "forged.npy": "cannot read",
         "short.npy": "cannot read",
-        "junk.npy": "cannot read",
+        "junk.npy": "more than the file holds",
+        "header.npy": "the .npy header declares 662372470 bytes, more than the file holds",
         "forged.npz": "cannot read",
         "none.npz": "holds no array",
     }
