@@ -16,6 +16,7 @@ from sphinx.util import logging
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # document the checkout even when it is not installed
+sys.path.insert(0, str(HERE / "_ext"))  # the project's own Sphinx extensions
 
 import skquant  # noqa: E402
 
@@ -28,12 +29,19 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
-    "sphinx.ext.mathjax",
+    "mathml",  # doc/_ext/mathml.py
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+# -- math ------------------------------------------------------------------------------
+# Formulas are converted to MathML when the pages are built (doc/_ext/mathml.py, with
+# latex2mathml) and drawn by the browser itself: the pages load no MathJax, so they
+# work without network access. tests/test_docs.py checks that no page asks for a remote
+# script.
+html_math_renderer = "mathml"
 templates_path = []
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
@@ -42,11 +50,12 @@ default_role = "literal"  # `x` in a docstring is code, not a broken cross-refer
 # -- API reference -------------------------------------------------------------------
 autosummary_generate = True
 # methods from skquant's own base classes are shown; scikit-learn's generic machinery
-# (get_params, set_output, metadata routing) is documented by scikit-learn
+# (get_params, set_output, metadata routing) is documented by scikit-learn, and
+# torch.nn.Module's (skquant.torch) by PyTorch
 autodoc_default_options = {
     "members": True,
     "inherited-members": "BaseEstimator, TransformerMixin, _MetadataRequester, "
-                         "_SetOutputMixin, ClassNamePrefixFeaturesOutMixin",
+                         "_SetOutputMixin, ClassNamePrefixFeaturesOutMixin, Module",
     "exclude-members": "set_fit_request, set_transform_request, "
                        "set_inverse_transform_request, set_score_request, "
                        "set_partial_fit_request, "
@@ -80,6 +89,12 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "plot_gallery": "True",
     "within_subsection_order": "FileNameSortKey",
+    # the execution-time tables load jQuery and DataTables from CDNs; the pages must
+    # work offline
+    "write_computation_times": False,
+    # never print the repr of a matplotlib object that ends a cell ("<... at 0x...>");
+    # tests/test_examples.py checks the examples end no cell with one anyway
+    "ignore_repr_types": r"matplotlib[.]",
 }
 
 # -- HTML ------------------------------------------------------------------------------
@@ -90,11 +105,14 @@ try:
     html_theme_options = {
         "navigation_with_keys": False,
         "show_toc_level": 2,
+        # the wide table of the KBinsDiscretizer page gets the right-hand column too
+        "secondary_sidebar_items": {"**": ["page-toc"], "kbins_migration": []},
     }
 except ImportError:  # the default theme works too
     html_theme = "alabaster"
 html_title = f"skquant {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skquant.css"]  # math layout, wrapping literals in tables
 html_show_sourcelink = False
 
 # -- pages written as their estimators land ---------------------------------------------

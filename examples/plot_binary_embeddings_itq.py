@@ -69,6 +69,7 @@ ax.set(xlabel="bits per code", ylabel=f"recall@{k} of the cosine neighbours",
        xticks=bits, title="Hamming search on binary codes of digits")
 ax.grid(True, alpha=0.3)
 ax.legend()
+fig.tight_layout()
 
 # %%
 # What ITQ optimises

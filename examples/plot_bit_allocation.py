@@ -29,9 +29,10 @@ def allocation_table(names=("diabetes", "breast_cancer"), per_feature=(2, 3, 4))
         d = X.shape[1]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            curves = allocate_bits(LloydMaxQuantizer(), X, 3 * d, max_bits=8).curves
+            alloc = allocate_bits(LloydMaxQuantizer(), X, 3 * d, max_bits=8)
+        curves = alloc.curves
         for b in per_feature:
-            greedy = curves[np.arange(d), _greedy(curves, b * d - d)].sum()
+            greedy = curves[np.arange(d), _greedy(curves, alloc.rates, b * d)].sum()
             wf = reverse_water_filling(X.var(axis=0), b * d, max_bits=8)
             rows.append((name, b, greedy, curves[:, b - 1].sum(), curves[np.arange(d), wf - 1].sum()))
     return rows

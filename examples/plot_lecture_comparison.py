@@ -16,9 +16,9 @@ formula ``(1/12) (int f^(1/3))^3 2^(-2b)``:
   :func:`skquant.design.high_rate_compander`.
 
 Every number is exact for the density (closed-form partial moments), not estimated from
-samples. Run ``python examples/plot_lecture_comparison.py`` to print the table, and add
-``--plot comparison.png`` to save the figure (needs matplotlib:
-``pip install skquant[plot]``).
+samples. Run ``python examples/plot_lecture_comparison.py`` to print the table and show
+the figure, or add ``--plot comparison.png`` to save it instead (the figure needs
+matplotlib: ``pip install skquant[plot]``).
 """
 
 import argparse
@@ -102,18 +102,19 @@ def main(argv=None):
     results = {name: compare(name, args.max_bits) for name in SOURCES}
     print(format_table(results))
 
-    in_gallery = "sphinx_gallery" in sys.modules
-    if args.plot or in_gallery:
+    if args.plot:  # a figure outside pyplot: no backend or global state is touched
         _matplotlib()
-        if args.plot:  # a figure outside pyplot: no backend or global state is touched
-            from matplotlib.figure import Figure
+        from matplotlib.figure import Figure
 
-            plot(results, Figure(figsize=(10, 4))).savefig(args.plot, dpi=120)
-            print(f"figure saved to {args.plot}")
-        else:  # sphinx-gallery collects pyplot figures (it selects the Agg backend)
+        plot(results, Figure(figsize=(10, 4))).savefig(args.plot, dpi=120)
+        print(f"figure saved to {args.plot}")
+    else:  # on screen, and in the gallery (which collects pyplot figures)
+        try:
             import matplotlib.pyplot as plt
-
-            plot(results, plt.figure(figsize=(10, 4)))
+        except ImportError:
+            return results
+        plot(results, plt.figure(figsize=(10, 4)))
+        plt.show()
     return results
 
 

@@ -72,6 +72,7 @@ ax.set(xlabel="bits per pixel", ylabel="MSE per pixel (intensity 0-16)", xticks=
        title="Reconstruction error on digits")
 ax.grid(True, which="both", alpha=0.3)
 ax.legend()
+fig.tight_layout()
 
 # %%
 # What the images look like at 1 and 2 bits per pixel

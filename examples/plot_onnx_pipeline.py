@@ -17,6 +17,9 @@ in onnxruntime.
 """
 
 # %%
+import tempfile
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import onnxruntime as ort
@@ -48,8 +51,8 @@ print(f"test accuracy with 3-bit features: {pipe.score(X_test, y_test):.3f}")
 # model computes in float64 like scikit-learn (a float32 example gives a float32
 # model). ``zipmap=False`` returns the probabilities as a plain matrix.
 onx = to_onnx(pipe, X_train[:1], options={LogisticRegression: {"zipmap": False}})
-with open("breast_cancer_3bit.onnx", "wb") as f:
-    f.write(onx.SerializeToString())
+path = Path(tempfile.mkdtemp()) / "breast_cancer_3bit.onnx"  # where you deploy from
+path.write_bytes(onx.SerializeToString())
 ops = sorted({f"{node.domain or 'ai.onnx'}.{node.op_type}" for node in onx.graph.node})
 print(f"{len(onx.graph.node)} nodes: {', '.join(ops)}")
 
@@ -57,7 +60,7 @@ print(f"{len(onx.graph.node)} nodes: {', '.join(ops)}")
 # Serve with onnxruntime
 # ----------------------
 # Anything that runs ONNX can load the file; no Python, no skquant, no numba.
-session = ort.InferenceSession("breast_cancer_3bit.onnx", providers=["CPUExecutionProvider"])
+session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 labels, proba = session.run(None, {session.get_inputs()[0].name: X_test})
 print("labels equal to scikit-learn's:", bool(np.array_equal(labels, pipe.predict(X_test))))
 print(f"largest probability difference: {np.abs(proba - pipe.predict_proba(X_test)).max():.1e}")

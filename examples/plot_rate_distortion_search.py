@@ -11,8 +11,8 @@ Choosing bit widths: rate–distortion search and refit
 2. In a classification pipeline, a ``refit`` callable takes the *smallest* width whose
    cross-validated accuracy is within a tolerance of the best.
 
-Run ``python examples/plot_rate_distortion_search.py`` (add ``--plot FILE.png`` for
-the figure; needs matplotlib).
+Run ``python examples/plot_rate_distortion_search.py`` to print the results and show
+the figure, or add ``--plot FILE.png`` to save it instead (the figure needs matplotlib).
 """
 
 import argparse
@@ -81,21 +81,22 @@ def main(argv=None):
     for b, s in zip(BITS, clf.cv_results_["mean_test_score"]):
         print(f"  {b} bits: {s:.4f}")
     print(f"smallest n_bits within 0.01 of the best: {clf.best_params_['quantize__n_bits']}")
-    if args.plot:
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        if args.plot:
             raise SystemExit('matplotlib is needed for --plot: pip install "skquant[plot]"')
-        fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
-        a.plot(BITS, knee.cv_results_["mean_test_score"], "o-")
-        a.set(xlabel="n_bits", ylabel="-(NMSE + lam * bits)", title="rate-distortion score")
-        b.plot(BITS, clf.cv_results_["mean_test_score"], "o-")
-        b.set(xlabel="n_bits", ylabel="CV accuracy", title="classifier accuracy")
-        fig.tight_layout()
+        return knee, clf
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(BITS, knee.cv_results_["mean_test_score"], "o-")
+    a.set(xlabel="n_bits", ylabel="-(NMSE + lam * bits)", title="rate-distortion score")
+    b.plot(BITS, clf.cv_results_["mean_test_score"], "o-")
+    b.set(xlabel="n_bits", ylabel="CV accuracy", title="classifier accuracy")
+    fig.tight_layout()
+    if args.plot:
         fig.savefig(args.plot)
+    else:  # on screen, and in the gallery (which collects pyplot figures)
+        plt.show()
     return knee, clf
 
 

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _NAMES = ("gaussian", "laplace", "uniform")
+MAX_LEVELS = 2**16  # as the estimators: larger designs would allocate out of proportion
 _SQRT3 = math.sqrt(3.0)
 _LAPLACE_RATE = math.sqrt(2.0)  # unit variance Laplace: f(x) = (rate/2) exp(-rate |x|)
 
@@ -597,7 +598,7 @@ def lloyd_max(distribution, n_levels, *, tol=1e-12, max_iter=200):
         ``scipy.stats.t(5)`` is integrated numerically and must have a finite
         variance; it is treated as symmetric about its mean when its pdf is.
     n_levels : int
-        Number of reconstruction levels ``M >= 1``. ``M = 1`` gives the mean.
+        Number of reconstruction levels ``1 <= M <= 65536``. ``M = 1`` gives the mean.
     tol : float, default=1e-12
         Convergence tolerance on ``max_k |t_k - (y_{k-1} + y_k) / 2|`` relative to
         the standard deviation of the distribution.
@@ -633,7 +634,7 @@ def lloyd_max(distribution, n_levels, *, tol=1e-12, max_iter=200):
     array([ 8.404231, 11.595769])
     """
     density = _density(distribution)
-    n_levels = _check_int(n_levels, "n_levels")
+    n_levels = _check_int_range(n_levels, "n_levels", 1, MAX_LEVELS)
     tol = _check_positive_real(tol, "tol")
     max_iter = _check_int(max_iter, "max_iter")
     if n_levels == 1:
@@ -684,7 +685,7 @@ def high_rate_compander(distribution, n_levels):
     distribution : {"gaussian", "laplace", "uniform"} or frozen scipy.stats distribution
         The density, as in :func:`lloyd_max`.
     n_levels : int
-        Number of levels ``M >= 1``.
+        Number of levels, ``1 <= M <= 65536``.
 
     Returns
     -------
@@ -701,7 +702,7 @@ def high_rate_compander(distribution, n_levels):
     1.291
     """
     density = _density(distribution)
-    n_levels = _check_int(n_levels, "n_levels")
+    n_levels = _check_int_range(n_levels, "n_levels", 1, MAX_LEVELS)
     thresholds = _compander_thresholds(density, n_levels)
     levels = density.compander_inverse(2 * np.arange(n_levels) + 1, 2 * n_levels)
     mse = _design_mse(density, thresholds, levels)
@@ -745,7 +746,7 @@ def optimal_uniform(distribution, n_levels):
     distribution : {"gaussian", "laplace", "uniform"} or frozen scipy.stats distribution
         The density, as in :func:`lloyd_max`.
     n_levels : int
-        Number of levels ``M >= 1``. With ``M = 1`` the only level is ``c`` and
+        Number of levels, ``1 <= M <= 65536``. With ``M = 1`` the only level is ``c`` and
         ``x_max`` is ``nan``.
 
     Returns
@@ -763,7 +764,7 @@ def optimal_uniform(distribution, n_levels):
     1.732051
     """
     density = _density(distribution)
-    n_levels = _check_int(n_levels, "n_levels")
+    n_levels = _check_int_range(n_levels, "n_levels", 1, MAX_LEVELS)
     if n_levels == 1:
         return _single_level(density, "optimal_uniform", x_max=math.nan)
     c = density.mean

@@ -4,6 +4,8 @@ import csv
 import errno
 import io
 import os
+import re
+import runpy
 import stat
 import subprocess
 import sys
@@ -685,3 +687,17 @@ def test_npy_is_not_copied(tmp_path, capsys, monkeypatch, rng):
     # the codes, packed and unpacked (1.6 + 0.6 MB), and blocks: no copy of X
     assert code == 0 and decode < X.nbytes / 2, decode
     capsys.readouterr()
+
+
+def test_cli_page_samples_are_the_real_output():
+    """doc/cli.rst shows doc/_cli_*.txt: each is what its commands print today (rerun
+    ``python doc/_make_cli_examples.py`` after changing the command line)."""
+    doc = Path(__file__).resolve().parents[1] / "doc"
+    examples = runpy.run_path(str(doc / "_make_cli_examples.py"))
+    sessions, path, run = examples["SESSIONS"], examples["path"], examples["run"]
+    page = (doc / "cli.rst").read_text(encoding="utf-8")
+    included = set(re.findall(r"^\.\. literalinclude:: (_cli_\w+\.txt)$", page, re.MULTILINE))
+    files = {p.name for p in doc.glob("_cli_*.txt")}
+    assert included == files == {path(name).name for name in sessions}
+    for name in sessions:
+        assert run(name) == path(name).read_text(encoding="utf-8"), f"{path(name).name} is stale"

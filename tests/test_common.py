@@ -60,3 +60,28 @@ def test_n_iter_is_the_largest_count_over_features(cls):
     assert est.n_iter_per_feature_.shape == (X.shape[1],)
     assert est.n_iter_ == est.n_iter_per_feature_.max()
     assert np.all(est.n_iter_per_feature_ >= 1)
+
+
+def test_import_loads_only_what_the_first_call_needs():
+    """``import skquant`` imports none of numba, scipy, scikit-learn or skquant's
+    modules; a first fit and transform loads neither the analytic designs, the file
+    format, the plotting, Dask, ONNX nor PyTorch."""
+    import subprocess
+    import sys
+
+    lazy = ["skquant.design", "skquant._io", "skquant._display", "skquant._report",
+            "skquant.dask", "skquant.onnx", "skquant.torch", "skquant._cli",
+            "matplotlib", "dask", "distributed", "onnx", "skl2onnx", "torch"]
+    code = (
+        "import sys, numpy as np\n"
+        "import skquant\n"
+        "heavy = {'numba', 'scipy', 'sklearn', 'skquant._base', 'skquant._kernels'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+        "X = np.random.default_rng(0).standard_normal((1000, 4))\n"
+        "skquant.LloydMaxQuantizer().fit(X).transform(X)\n"
+        f"loaded = set({lazy!r}) & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

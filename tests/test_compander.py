@@ -142,8 +142,6 @@ def test_mu_law_relation_to_g711():
 
 # --- acceptance 4: NF4 -----------------------------------------------------------------
 
-_DESIGN_NF4_EXACT = np.array_equal(normal_float_levels(4).astype(np.float32), NF4_BITSANDBYTES)
-
 
 def _nf4_fit():
     x = np.linspace(-1.0, 1.0, 1001, dtype=np.float32)[:, None]
@@ -163,13 +161,10 @@ def test_normal_float_is_the_design_codebook_with_absmax_scaling(rng):
     np.testing.assert_array_equal(q.transform(x), nearest)
 
 
-@pytest.mark.xfail(
-    not _DESIGN_NF4_EXACT,
-    strict=True,
-    reason="skquant.design.normal_float_levels(4) is within 2**-23 of bitsandbytes, "
-    "not float32-exact (bitsandbytes takes float32 torch.linspace probabilities)",
-)
 def test_normal_float_4_bits_reproduces_nf4_exactly():
+    """The 16 levels are bit for bit the float32 NF4 table of bitsandbytes, both from
+    the design function and in a fitted estimator."""
+    np.testing.assert_array_equal(normal_float_levels(4).astype(np.float32), NF4_BITSANDBYTES)
     np.testing.assert_array_equal(_nf4_fit().levels_[0], NF4_BITSANDBYTES)
 
 

@@ -192,6 +192,8 @@ def test_compander_closed_forms():
 
 @pytest.mark.parametrize("name", ["gaussian", "laplace"])
 def test_compander_mse_is_exact(name):
+    """The reported MSE is the design's true MSE for the density (not the high-rate
+    approximation): it agrees with numerical quadrature to 1e-10."""
     design = high_rate_compander(name, 8)
     exact = _quad_mse(SCIPY_TWINS[name], design.thresholds, design.levels)
     assert design.mse == pytest.approx(exact, rel=1e-10)
@@ -483,3 +485,22 @@ def test_example_without_matplotlib(monkeypatch, capsys):
     with pytest.raises(ImportError, match=r"pip install skquant\[plot\]"):
         example.main(["--plot", "unused.png", "--max-bits", "2"])
     assert "Lloyd-Max" in capsys.readouterr().out  # the table is printed first
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: lloyd_max("gaussian", 2**16 + 1), ValueError, r"n_levels must be an int in \[1, 65536\]"),
+        (lambda: high_rate_compander("laplace", 10**9), ValueError, r"\[1, 65536\]"),
+        (lambda: optimal_uniform("gaussian", 10**7), ValueError, r"\[1, 65536\]"),
+        (lambda: optimal_uniform("gaussian", 3.5), TypeError, "n_levels must be an int"),
+        (lambda: lloyd_max("gaussian", True), TypeError, "not a bool|got True"),
+        (lambda: normal_float_levels(24), ValueError, r"n_bits must be an int in \[1, 16\]"),
+        (lambda: normal_float_levels(n_levels=1), ValueError, "n_levels must be an int >= 2"),
+        (lambda: panter_dite_mse("gaussian", np.nan), ValueError, "finite"),
+        (lambda: lloyd_max(stats.t(1.5), 4), ValueError, "finite, positive variance"),
+    ],
+)
+def test_design_functions_validate_their_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

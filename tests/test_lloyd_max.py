@@ -106,8 +106,9 @@ def test_optimal_matches_exact_peer():
     kmeans1d = pytest.importorskip("kmeans1d")
     x = np.random.default_rng(3).gamma(2.0, size=3000)
     q = LloydMaxQuantizer(n_bits=3, algorithm="optimal").fit(x[:, None])
-    _, centroids = kmeans1d.cluster(x, 8)
-    np.testing.assert_allclose(q.levels_[0], centroids, rtol=1e-9)
+    clusters, centroids = kmeans1d.cluster(x, 8)
+    np.testing.assert_array_equal(q.transform(x[:, None])[:, 0], clusters)  # the same cells
+    np.testing.assert_allclose(q.levels_[0], centroids, rtol=1e-9)  # means summed apart
 
 
 @pytest.mark.parametrize("init", ["compander", "quantile", "uniform"])
@@ -134,12 +135,16 @@ def test_convergence_warning_when_max_iter_is_hit(rng):
         LloydMaxQuantizer(n_bits=4, init="uniform", n_init=1, max_iter=2, tol=0).fit(x)
 
 
-def test_tied_data_are_cheap_and_exact(rng):
-    x = rng.integers(0, 40, size=(200_000, 1)).astype(float)  # 40 distinct values
+def test_tied_data_give_the_exact_optimum(rng):
+    """200 000 values, 40 distinct: the cells are exactly those of the reference DP over
+    the distinct values (its squared error to rounding)."""
+    x = rng.integers(0, 40, size=(200_000, 1)).astype(float)
     q = LloydMaxQuantizer(n_bits=4, algorithm="optimal").fit(x)
     u, tot = naive.summary(x[:, 0])
-    expected, _ = naive.reference_dp(u, tot, 16)
-    assert q.mse_[0] * x.shape[0] == pytest.approx(expected, rel=1e-9)
+    expected, pos = naive.reference_dp(u, tot, 16)
+    cells = np.repeat(np.arange(16), np.diff(pos))
+    np.testing.assert_array_equal(q.transform(u[:, None])[:, 0], cells)
+    assert q.mse_[0] * x.shape[0] == pytest.approx(expected, rel=1e-12)
 
 
 def test_empty_cells_are_deterministic():

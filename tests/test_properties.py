@@ -318,8 +318,8 @@ def test_uniform_clip_offset_column_regression():
 
 
 # ------------------------------------------------------------- known limits
-# doc/guarantees.rst lists these; the strict xfails turn into failures once fixed,
-# so that the page is updated with the code.
+# doc/guarantees.rst lists these; each test asserts the current behaviour, so it fails
+# when the behaviour changes and the page is updated with the code.
 def _weighted_centroid_errors(q, x, w):
     """Cells of feature 0 whose level is not the weighted mean of their values."""
     codes = q.transform(x[:, None])[:, 0]

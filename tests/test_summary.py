@@ -17,6 +17,8 @@ def test_bins_are_monotone_and_nested():
 
 
 def test_summary_moments_are_exact(rng):
+    """Binning approximates nothing in the total weight and the first two moments: they
+    equal NumPy's sums up to the rounding of a different summation order."""
     x = rng.lognormal(size=50000)
     w = rng.uniform(0.5, 2.0, x.size)
     s = ColumnSketch.from_batch(x[:1000], w[:1000]).add(x[1000:], w[1000:]).to_summary()
