@@ -745,17 +745,15 @@ def _decode(args):
         raise CLIError(f"{_show(args.file)}: holds an estimator but no codes (written by "
                        "skquant.save); nothing to decode")
     _check_output_type(args.output, enc.columns)
-    codes, est = enc.codes, enc.estimator
-    n, d = codes.shape
-    ranges = list(_blocks(n, d))
-    first = est.inverse_transform(codes[: ranges[0][1]]) if ranges else None
-    dtype = enc.data_dtype if first is None else first.dtype
+    est, (n, d), dtype = enc.estimator, enc.codes.shape, enc.data_dtype
+    # (first row, codes of a block of rows), in order
+    code_blocks = ((a, enc.codes[a:b]) for a, b in _blocks(n, d))
     progress = Progress()
 
     def blocks():
-        for k, (a, b) in enumerate(ranges):
-            yield first if k == 0 else est.inverse_transform(codes[a:b])
-            progress(b, n, f"writing {out.show}")
+        for first, codes in code_blocks:
+            yield est.inverse_transform(codes).astype(dtype, copy=False)
+            progress(first + codes.shape[0], n, f"writing {out.show}")
 
     try:
         out.write(lambda tmp: _write_table(tmp, suffix, blocks(), (n, d), dtype, enc.columns))
