@@ -376,6 +376,12 @@ def test_an_existing_output_is_replaced_only_with_force(tmp_path, capsys):
     assert run(capsys, "decode", out, "-o", recon, "--force")[0] == 0
     assert _read_csv(recon)[1].shape == (50, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out.skq", "r.csv"]
+    target = tmp_path / "target.txt"
+    target.write_text("kept")
+    (tmp_path / "link.skq").symlink_to(target)
+    assert run(capsys, "encode", src, "-o", tmp_path / "link.skq", "--bits", 2)[0] == 2
+    assert run(capsys, "encode", src, "-o", tmp_path / "link.skq", "--bits", 2, "--force")[0] == 0
+    assert not (tmp_path / "link.skq").is_symlink() and target.read_text() == "kept"
 
 
 def test_a_failed_write_removes_its_own_temporary_file_only(tmp_path, capsys, monkeypatch):
