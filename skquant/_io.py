@@ -18,12 +18,14 @@ shape, and a digest mismatch, a truncated archive or any inconsistency raises
 specification.
 """
 
+import contextlib
 import hashlib
 import io
 import json
 import math
 import os
 import re
+import tempfile
 import zipfile
 from numbers import Integral, Real
 
@@ -439,12 +441,27 @@ def unpack_codes(packed, widths, n_rows, dtype=None):
     return out
 
 
+def _check_file(file, mode):
+    """A path (str or path-like) or a binary file object with ``mode`` ("read" or
+    "write"); an int would be taken as a file descriptor by ``open``: refused."""
+    if isinstance(file, (str, os.PathLike)) and not isinstance(file, bytes):
+        if isinstance(file, str) and ("\0" in file or not file):
+            raise ValueError(f"path must be a non-empty file name, got {file!r}")
+        return
+    if isinstance(file, (bool, int, float, bytes)) or not callable(getattr(file, mode, None)):
+        raise TypeError(
+            f"path must be a str, a path-like object or a binary file object with "
+            f".{mode}(), got {type(file).__name__}"
+        )
+
+
 def write(file, estimator, codes=None, columns=None):
     """Write ``estimator`` (and ``codes`` it produced) to ``file`` (a path or binary file).
 
     ``codes`` are the ordinal codes of a scalar quantizer, shape ``(n_samples,
     n_features_in_)``; ``columns`` optionally names their columns.
     """
+    _check_file(file, "write")
     params, attributes = _state(estimator)
     arrays = {}
     header = {
@@ -499,16 +516,36 @@ def write(file, estimator, codes=None, columns=None):
         info.external_attr = 0o644 << 16
         return info
 
-    own = isinstance(file, (str, os.PathLike))
-    fh = open(file, "wb") if own else file
+    with _output(file) as fh, zipfile.ZipFile(fh, "w") as zf:
+        zf.writestr(member(HEADER), text)
+        for key in sorted(arrays):
+            zf.writestr(member(key + ".npy"), _npy_bytes(arrays[key]))
+
+
+@contextlib.contextmanager
+def _output(file):
+    """A binary file to write: a file object as given, or for a path a new temporary
+    file beside it that replaces the path only once it is complete (a failed write
+    leaves an existing file as it was and no partial file behind)."""
+    if not isinstance(file, (str, os.PathLike)):
+        yield file
+        return
+    path = os.path.abspath(os.fspath(file))
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".skquant-", suffix=".tmp")
     try:
-        with zipfile.ZipFile(fh, "w") as zf:
-            zf.writestr(member(HEADER), text)
-            for key in sorted(arrays):
-                zf.writestr(member(key + ".npy"), _npy_bytes(arrays[key]))
-    finally:
-        if own:
-            fh.close()
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # --------------------------------------------------------------------- reading
@@ -664,6 +701,7 @@ def read(file):
 
     Raises ``ValueError`` naming the file and the problem for anything malformed.
     """
+    _check_file(file, "read")
     where = os.fspath(file) if isinstance(file, (str, os.PathLike)) else "file"
     try:
         if isinstance(file, (str, os.PathLike)) and not os.path.isfile(file):

@@ -61,7 +61,13 @@ from ._binary_spherical import (
     _power_of_two_unit,
     _raise_nonfinite,
 )
-from ._compat import _check_feature_names_in, check_is_fitted
+from ._compat import (
+    HasMethods,
+    Interval,
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_params,
+)
 from ._summary import ColumnSketch
 
 __all__ = ["fit", "inverse_transform", "transform"]
@@ -362,6 +368,17 @@ def _fit_binary_spherical(estimator, X, max_samples, random_state, split_every):
 
 
 # ------------------------------------------------------------------------ public
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "transform"])],
+        "X": ["array-like"],
+        "sample_weight": ["array-like", None],
+        "split_every": [Interval(Integral, 2, None, closed="left")],
+        "max_samples": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fit(
     estimator,
     X,
@@ -458,8 +475,6 @@ def fit(
             raise TypeError("X is in memory but sample_weight is a dask collection.")
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         return estimator.fit(X, **kwargs)
-    if not (isinstance(split_every, Integral) and split_every >= 2):
-        raise ValueError(f"split_every must be an integer >= 2, got {split_every!r}.")
     X = _check_collection(X)
     if isinstance(estimator, BinarySphericalEncoder):
         if sample_weight is not None:
@@ -556,6 +571,10 @@ def _apply(estimator, X, method):
     )
 
 
+@validate_params(
+    {"estimator": [HasMethods(["transform"])], "X": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def transform(estimator, X):
     """Transform a dask array or dataframe lazily, block by block.
 
@@ -601,6 +620,10 @@ def transform(estimator, X):
     return _apply(estimator, X, "transform")
 
 
+@validate_params(
+    {"estimator": [HasMethods(["inverse_transform"])], "X": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def inverse_transform(estimator, X):
     """Map dask codes back to values lazily, block by block.
 

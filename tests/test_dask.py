@@ -363,3 +363,16 @@ def test_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
     assert 'ImportError: skquant.dask needs Dask: pip install "skquant[dask]"' in out.stderr
+
+
+def test_public_functions_validate_their_parameters(client):
+    X = da.from_array(np.random.default_rng(0).standard_normal((200, 2)), chunks=(100, 2))
+    for kwargs, match in [({"split_every": 1}, "split_every"), ({"split_every": True}, "split_every"),
+                          ({"max_samples": 0}, "max_samples"), ({"random_state": "x"}, "random_state")]:
+        with pytest.raises(ValueError, match=match):
+            skd.fit(LloydMaxQuantizer(), X, **kwargs)
+    for func in (skd.fit, skd.transform, skd.inverse_transform):
+        with pytest.raises(ValueError, match="estimator"):
+            func("not an estimator", X)
+        with pytest.raises(ValueError, match="'X' parameter"):
+            func(LloydMaxQuantizer(), 3.0)

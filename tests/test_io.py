@@ -565,3 +565,47 @@ def test_version_1_files_still_load(path):
     buf = io.BytesIO()
     skquant.save(est, buf)
     _bit_identical(skquant.load(io.BytesIO(buf.getvalue())).transform(X), expected["transform"])
+
+
+def test_save_and_load_validate_the_path(tmp_path, X):
+    est = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    for bad in (3, 2.5, True, b"model.skq", None, object()):
+        with pytest.raises(TypeError, match="path must be"):
+            skquant.save(est, bad)
+        with pytest.raises(TypeError, match="path must be"):
+            skquant.load(bad)
+    with pytest.raises(ValueError, match="non-empty file name"):
+        skquant.save(est, "")
+    with pytest.raises(FileNotFoundError):
+        skquant.load(tmp_path / "missing.skq")
+
+
+def test_a_failed_save_leaves_the_existing_file_and_no_partial_file(tmp_path, X):
+    path = tmp_path / "model.skq"
+    est = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    skquant.save(est, path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="not fitted"):
+        skquant.save(skquant.LloydMaxQuantizer(), path)
+    bad = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    bad.random_state_ = object()  # an attribute the format cannot store
+    with pytest.raises(ValueError, match="cannot save"):
+        skquant.save(bad, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skq"]
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file(tmp_path, X, monkeypatch):
+    path = tmp_path / "model.skq"
+    est = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    skquant.save(est, path)
+    before = path.read_bytes()
+
+    def fail(arr):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_io, "_npy_bytes", fail)
+    with pytest.raises(OSError, match="disk full"):
+        skquant.save(skquant.LloydMaxQuantizer(n_bits=3).fit(X), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skq"]
