@@ -714,7 +714,12 @@ def _encode(args):
             fit_progress.reset(token)
         codes, mse, nmse = _encode_blocks(est, X, progress)
         progress(0, 1, f"writing {out.show}")
-        out.write(lambda tmp: write(tmp, est, codes=codes, columns=names))
+
+        def fill(tmp):
+            with open(tmp, "wb") as f:
+                write(f, est, codes=codes, columns=names)
+
+        out.write(fill)
         progress(1, 1, f"writing {out.show}")
     finally:
         progress.close()

@@ -393,13 +393,18 @@ def test_a_failed_write_removes_its_own_temporary_file_only(tmp_path, capsys, mo
         (tmp_path / name).write_text("the user's")
     listing = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
+    def partial(file):  # a binary file (_io.write) or a path (_cli._write_table)
+        if hasattr(file, "write"):
+            file.write(b"partial")
+        else:
+            Path(file).write_bytes(b"partial")
+
     def disk_full(file, *args, **kwargs):
-        with open(file, "wb") as f:
-            f.write(b"partial")
+        partial(file)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def interrupted(file, *args, **kwargs):
-        Path(file).write_bytes(b"partial")
+        partial(file)
         raise KeyboardInterrupt
 
     for fail, status, message in [(disk_full, 2, "No space left on device"),
