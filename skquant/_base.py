@@ -8,7 +8,9 @@ fitted attributes and implements ``transform``, ``inverse_transform``, ``score``
 the feature names.
 """
 
+import contextvars
 import sys
+import threading
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -101,6 +103,11 @@ def _grid_tables(T, n_levels):
         table[j, cell, 1] = t
     return start, inv_width, table
 
+
+#: ``callback(done, total)``, called after each feature of a fit is designed when set
+#: (the command line's progress bar); a context variable, so that fits in other threads
+#: or contexts never call it
+fit_progress = contextvars.ContextVar("skquant_fit_progress", default=None)
 
 # The grids are derived data: cached per estimator outside its __dict__, so they are
 # neither pickled nor saved in skquant files, and transform leaves the estimator as it is.
@@ -491,6 +498,18 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             t = np.asarray(record.thresholds, dtype=np.float64)
             y = np.asarray(record.levels, dtype=np.float64)
             return record, t, y, _mse(summary, t, y), exact
+
+        hook = fit_progress.get()
+        if hook is not None:
+            lock, done = threading.Lock(), [0]
+            design = one
+
+            def one(j):
+                result = design(j)
+                with lock:
+                    done[0] += 1
+                    hook(done[0], n_features)
+                return result
 
         results = _map_columns(one, n_features)
         bad = [j for j, r in enumerate(results) if r is None]

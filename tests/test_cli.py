@@ -1,20 +1,34 @@
 """The ``skquant`` command line: report, encode, decode, and one-line errors."""
 
 import csv
+import errno
 import io
+import os
 import re
 import runpy
+import stat
 import subprocess
 import sys
+import tempfile
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import skquant
-from skquant import _io
-from skquant._cli import Progress, main
-from skquant._report import default_quantizers, panter_dite_curve, zador_constants
+from skquant import _cli, _io
+from skquant._cli import QUANTIZERS, Progress, main, read_table
+from skquant._report import (
+    default_quantizers,
+    panter_dite_curve,
+    sqnr_from_nmse,
+    zador_constants,
+)
+from skquant.metrics import normalized_mse
+from test_memory import traced_peak
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -214,8 +228,9 @@ def _bad_inputs(tmp_path):
         "missing file": (["report", tmp_path / "nope.csv"], "no such file"),
         "non-numeric": (["report", tmp_path / "text.csv"], "non-numeric value 'x' in column 1 ('b')"),
         "NaN": (["encode", tmp_path / "nan.csv", "-o", tmp_path / "o", "--bits", "2"],
-                "NaN, inf or non-numeric values in column(s) [1]"),
-        "ragged": (["report", tmp_path / "ragged.csv"], "has 1 fields, expected 2"),
+                "non-finite value 'nan' in column 1 ('b'), line 3 (data row 2)"),
+        "ragged": (["report", tmp_path / "ragged.csv"],
+                   "line 3 (data row 2) has 1 fields, expected 2: column(s) 1 ('b') missing"),
         "empty": (["report", tmp_path / "empty.csv"], "empty file"),
         "suffix": (["report", tmp_path / "data.txt"], "unsupported file type '.txt'"),
         "strings": (["report", tmp_path / "obj.npy"], "expected numbers"),
@@ -278,6 +293,411 @@ def test_console_entry_point_exit_status(tmp_path):
     )
     assert res.returncode == 2 and res.stdout == ""
     assert res.stderr == f"skquant: error: no such file: {tmp_path / 'missing.csv'}\n"
+
+
+# ------------------------------------------------------- --help, --version, names
+def test_help_and_version_import_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from skquant._cli import main\n"
+        "codes = [main(a) for a in (['--help'], ['report', '--help'], ['encode', '--help'],"
+        " ['decode', '--help'], ['--version'])]\n"
+        "heavy = {m.split('.')[0] for m in sys.modules}\n"
+        "heavy &= {'numpy', 'scipy', 'numba', 'sklearn', 'pyarrow', 'matplotlib'}\n"
+        "print(codes, sorted(heavy), file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.stderr == "[0, 0, 0, 0, 0] []\n"
+    assert "--force" in res.stdout and "compander-optimal" in res.stdout
+    assert res.stdout.endswith(f"\nskquant {skquant.__version__}\n")
+
+
+def test_quantizer_names_are_those_of_the_report():
+    assert QUANTIZERS == tuple(default_quantizers())
+
+
+# ------------------------------------------------------- never destroys data
+def _small_csv(path):
+    path.write_text("a,b\n" + "\n".join(f"{i},{i * i % 7}" for i in range(50)) + "\n")
+    return path
+
+
+def _encoded(path, columns=("a", "b")):
+    """An encoded file written directly (so its column names can be anything)."""
+    X = np.c_[np.arange(40.0), np.arange(40.0) % 7 + 0.5 * np.arange(40.0) ** 0.5]
+    q = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    _io.write(path, q, codes=q.transform(X), columns=None if columns is None else list(columns))
+    return path, q.inverse_transform(q.transform(X))
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    src = _small_csv(tmp_path / "data.csv")
+    enc, _ = _encoded(tmp_path / "enc.npz")  # an encoded file may have any name
+    (tmp_path / "link.csv").symlink_to(src)
+    os.link(src, tmp_path / "hard.csv")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    listing = sorted(os.listdir(tmp_path))
+    before = src.read_bytes(), enc.read_bytes()
+    for args in [
+        ["encode", src, "-o", src, "--bits", 2],
+        ["encode", "../data.csv", "-o", "./../sub/../data.csv", "--bits", 2, "--force"],
+        ["encode", src, "-o", tmp_path / "link.csv", "--bits", 2, "--force"],
+        ["encode", tmp_path / "link.csv", "-o", src, "--bits", 2, "--force"],
+        ["encode", src, "-o", tmp_path / "hard.csv", "--bits", 2, "--force"],
+        ["decode", "../enc.npz", "-o", tmp_path / "sub" / ".." / "enc.npz", "--force"],
+        ["report", src, "--bits", 1, "--plot", "../hard.csv", "--force"],
+    ]:
+        code, _, err = run(capsys, *args)
+        _one_line_error(code, err)
+        assert code == 2 and "is the input" in err, (args, err)
+    assert (src.read_bytes(), enc.read_bytes()) == before
+    assert sorted(os.listdir(tmp_path)) == listing
+
+
+def test_an_existing_output_is_replaced_only_with_force(tmp_path, capsys):
+    src = _small_csv(tmp_path / "data.csv")
+    out = tmp_path / "out.skq"
+    out.write_bytes(b"the user's file")
+    code, _, err = run(capsys, "encode", src, "-o", out, "--bits", 2)
+    _one_line_error(code, err)
+    assert f"{out} exists; give --force to replace it" in err
+    assert out.read_bytes() == b"the user's file"
+    assert run(capsys, "encode", src, "-o", out, "--bits", 2, "--force")[0] == 0
+    assert _io.read(out).codes.shape == (50, 2)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
+    recon = tmp_path / "r.csv"
+    recon.write_text("mine")
+    code, _, err = run(capsys, "decode", out, "-o", recon)
+    assert code == 2 and "exists; give --force" in err and recon.read_text() == "mine"
+    assert run(capsys, "decode", out, "-o", recon, "--force")[0] == 0
+    assert _read_csv(recon)[1].shape == (50, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out.skq", "r.csv"]
+    target = tmp_path / "target.txt"
+    target.write_text("kept")
+    (tmp_path / "link.skq").symlink_to(target)
+    assert run(capsys, "encode", src, "-o", tmp_path / "link.skq", "--bits", 2)[0] == 2
+    assert run(capsys, "encode", src, "-o", tmp_path / "link.skq", "--bits", 2, "--force")[0] == 0
+    assert not (tmp_path / "link.skq").is_symlink() and target.read_text() == "kept"
+
+
+def test_a_failed_write_removes_its_own_temporary_file_only(tmp_path, capsys, monkeypatch):
+    src = _small_csv(tmp_path / "data.csv")
+    enc, _ = _encoded(tmp_path / "enc.skq")
+    out, recon = tmp_path / "out.skq", tmp_path / "r.npy"
+    out.write_bytes(b"old")
+    for name in ("out.skq.part", ".out.skq.part", "out.part", "r.npy.part"):
+        (tmp_path / name).write_text("the user's")
+    listing = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def partial(file):  # a binary file (_io.write) or a path (_cli._write_table)
+        if hasattr(file, "write"):
+            file.write(b"partial")
+        else:
+            Path(file).write_bytes(b"partial")
+
+    def disk_full(file, *args, **kwargs):
+        partial(file)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def interrupted(file, *args, **kwargs):
+        partial(file)
+        raise KeyboardInterrupt
+
+    for fail, status, message in [(disk_full, 2, "No space left on device"),
+                                  (interrupted, 130, "interrupted")]:
+        with monkeypatch.context() as m:
+            m.setattr(_io, "write", fail)
+            code, _, err = run(capsys, "encode", src, "-o", out, "--bits", 2, "--force")
+        _one_line_error(code, err)
+        assert code == status and message in err
+        with monkeypatch.context() as m:
+            m.setattr(_cli, "_write_table", fail)
+            code, _, err = run(capsys, "decode", enc, "-o", recon)
+        _one_line_error(code, err)
+        assert code == status and message in err
+        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == listing
+
+
+def test_an_output_appearing_meanwhile_is_not_replaced(tmp_path, capsys, monkeypatch):
+    src = _small_csv(tmp_path / "data.csv")
+    out = tmp_path / "out.skq"
+    write = _io.write
+
+    def racing(file, *args, **kwargs):
+        out.write_bytes(b"another program's")
+        write(file, *args, **kwargs)
+
+    monkeypatch.setattr(_io, "write", racing)
+    code, _, err = run(capsys, "encode", src, "-o", out, "--bits", 2)
+    _one_line_error(code, err)
+    assert "was created while skquant ran; not replaced" in err
+    assert out.read_bytes() == b"another program's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out.skq"]
+
+
+def test_bad_paths_are_one_line_errors(tmp_path, capsys, monkeypatch):
+    src = _small_csv(tmp_path / "data.csv")
+    os.mkfifo(tmp_path / "fifo.skq")
+    os.mkfifo(tmp_path / "fifo.csv")
+    enc = ["encode", src, "--bits", 2, "--force", "-o"]
+    cases = {
+        "output is a directory": (enc + [tmp_path], "it is a directory"),
+        "missing directory": (enc + [tmp_path / "no" / "x.skq"], "no such directory"),
+        "newline in the name": (enc + [tmp_path / "no" / "x\ny.skq"], r"x\ny.skq"),
+        "output is a fifo": (enc + [tmp_path / "fifo.skq"], "exists and is not a regular file"),
+        "input is a fifo": (["report", tmp_path / "fifo.csv"], "fifo.csv: not a regular file"),
+        "input is a directory": (["report", tmp_path], "not a regular file"),
+        "decode to .skq": (["decode", src, "-o", tmp_path / "r.skq"], "unsupported output type"),
+    }
+    for name, (args, message) in cases.items():
+        code, _, err = run(capsys, *args)
+        _one_line_error(code, err)
+        assert code == 2 and message in err, (name, err)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    with monkeypatch.context() as m:  # as root, chmod cannot deny anything
+        m.setattr(tempfile, "mkstemp", denied)
+        code, _, err = run(capsys, *enc, tmp_path / "x.skq")
+    assert code == 2 and f"cannot write {tmp_path / 'x.skq'}: Permission denied" in err
+    with monkeypatch.context() as m:
+        m.setattr(_cli, "open", denied, raising=False)
+        code, _, err = run(capsys, "report", src)
+    assert code == 2 and f"cannot read {src}: Permission denied" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "fifo.csv", "fifo.skq"]
+
+
+def test_a_closed_pipe_is_quiet(tmp_path):
+    enc, _ = _encoded(tmp_path / "enc.skq")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: the first write fails with EPIPE
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "skquant", "decode", str(enc), "-o", str(tmp_path / "r.npy")],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )
+    finally:
+        os.close(write_end)
+    assert (res.returncode, res.stderr) == (141, "")
+    assert np.load(tmp_path / "r.npy").shape == (40, 2)
+
+
+# ------------------------------------------------------- readers keep every value
+def test_csv_missing_and_bad_fields_name_line_and_column(tmp_path, capsys):
+    cases = {
+        "a,b\n1,2\n,\n3,4\n": "missing value in column 0 ('a'), line 3 (data row 2)",
+        "a,b\n1,2\n\n3,4\n": "line 3 is empty: missing value in every column, data row 2",
+        "a\n1\n\n3\n": "line 3 is empty",
+        "\n1,2\n": "line 1 is empty",
+        "a,b,c\n1,2,3\n4\n": "line 3 (data row 2) has 1 fields, expected 3: "
+                             "column(s) 1 ('b'), 2 ('c') missing",
+        "a,b\n1,2\n3,4,5\n": "line 3 (data row 2) has 3 fields, expected 2",
+        "1,,3\n4,5,6\n": "missing value in column 1, line 1 (data row 1)",
+        "a,b\n1,\u0663\n": "non-numeric value '\u0663' in column 1 ('b'), line 2",
+        "a,b\n1,1_000\n": "non-numeric value '1_000' in column 1 ('b')",
+        "a,b\n1,1e999\n": "non-finite value '1e999' in column 1 ('b'), line 2",
+        '"a\nb",c\n1,2\n3,\n': "missing value in column 1 ('c'), line 4 (data row 2)",
+        "\ufeffx,y,x\n1,2,3\n": "duplicate column names 'x' (columns 0, 2): names must be distinct",
+        "a,b,a,b,c\n1,2,3,4,5\n": "duplicate column names 'a' (columns 0, 2); 'b' (columns 1, 3)",
+        "a,b\n1,2\n" + "x" * 200_000 + "\n": "line 3: field larger than field limit",
+        "a,b\n": "no data (0 rows x 2 columns)",
+        "\n\n": "empty file",
+    }
+    for k, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"{k}.csv"
+        path.write_text(text, encoding="utf-8")
+        code, _, err = run(capsys, "report", path)
+        _one_line_error(code, err)
+        assert code == 2 and f"{path}: {message}" in err, (text, err)
+    (tmp_path / "ok.csv").write_text("\ufeffa, b \n1,+2.5\n-.5,1E3\n\n\n", encoding="utf-8")
+    X, names = read_table(tmp_path / "ok.csv")  # blank lines at the very end: skipped
+    assert names == ["a", "b"]
+    np.testing.assert_array_equal(X, [[1.0, 2.5], [-0.5, 1000.0]])
+
+
+def test_array_files_give_a_table_or_one_line(tmp_path, capsys):
+    np.save(tmp_path / "nan.npy", np.array([[1.0, 2.0], [3.0, np.inf]]))
+    good = io.BytesIO()
+    np.save(good, np.zeros((3, 3)))
+    forged = good.getvalue().replace(b"(3, 3)", b"(9999999999, 3)")
+    (tmp_path / "forged.npy").write_bytes(forged)
+    (tmp_path / "short.npy").write_bytes(good.getvalue()[:-8])
+    (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY junk")
+    # a version 2.0 header whose 4-byte length reads as 662 MB: numpy would allocate it
+    (tmp_path / "header.npy").write_bytes(b"\x93NUMPY\x02\x00v\x00{'" + good.getvalue()[12:])
+    with io.BytesIO() as buf:
+        np.savez(buf, X=np.zeros((3, 3)))
+        npz = buf.getvalue()
+    (tmp_path / "forged.npz").write_bytes(npz.replace(b"(3, 3)", b"(9999999999, 3)"))
+    np.savez(tmp_path / "none.npz")
+    cases = {
+        "nan.npy": "non-finite value inf in column 1, row 2",
+        "forged.npy": "cannot read",
+        "short.npy": "cannot read",
+        "junk.npy": "more than the file holds",
+        "header.npy": "the .npy header declares 662372470 bytes, more than the file holds",
+        "forged.npz": "cannot read",
+        "none.npz": "holds no array",
+    }
+    tracemalloc.start()
+    try:
+        for name, message in cases.items():
+            code, _, err = run(capsys, "report", tmp_path / name)
+            _one_line_error(code, err)
+            assert code == 2 and message in err, (name, err)
+        assert tracemalloc.get_traced_memory()[1] < 16 * 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_parquet_columns_stay_distinct_and_nulls_are_named(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    tables = {
+        "dup": (pa.Table.from_arrays([pa.array([1.0, 2.0])] * 2, names=["a", "a"]),
+                "duplicate column names 'a' (columns 0, 1)"),
+        "null": (pa.table({"a": [1.0, 2.0, 3.0], "b": [1, None, 3]}),
+                 "missing value (null) in column 1 ('b'), row 2"),
+        "text": (pa.table({"a": [1.0], "s": ["x"]}), "column 1 ('s') is not numeric (string)"),
+    }
+    for name, (table, message) in tables.items():
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        code, _, err = run(capsys, "report", tmp_path / f"{name}.parquet")
+        _one_line_error(code, err)
+        assert code == 2 and message in err, (name, err)
+    pq.write_table(pa.table({"f": np.float32([1, 2]), "i": [3, 4], "b": [True, False]}),
+                   tmp_path / "mixed.parquet", row_group_size=1)
+    X, names = read_table(tmp_path / "mixed.parquet")
+    assert names == ["f", "i", "b"] and X.dtype == np.float64
+    np.testing.assert_array_equal(X, [[1, 3, 1], [2, 4, 0]])
+
+
+def test_decode_never_merges_columns(tmp_path, capsys):
+    enc, expected = _encoded(tmp_path / "dup.skq", columns=("a", "a"))
+    for suffix in (".csv", ".parquet"):
+        code, _, err = run(capsys, "decode", enc, "-o", tmp_path / f"r{suffix}")
+        _one_line_error(code, err)
+        assert "duplicate column names 'a' (columns 0, 1)" in err
+    assert run(capsys, "decode", enc, "-o", tmp_path / "r.npy")[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), expected)
+    numeric, _ = _encoded(tmp_path / "num.skq", columns=("1", "2"))
+    code, _, err = run(capsys, "decode", numeric, "-o", tmp_path / "n.csv")
+    _one_line_error(code, err)
+    assert "reads back as a data row" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dup.skq", "num.skq", "r.npy"]
+
+
+# ------------------------------------------------------- arguments
+def test_arguments_are_checked_before_anything_is_expanded(tmp_path, capsys):
+    src = _small_csv(tmp_path / "data.csv")
+    enc = ["encode", src, "-o", tmp_path / "x.skq"]
+    cases = [
+        (["report", "--bits", "1-100000000000"], "bits must be within 1-16"),
+        (["report", "--bits", "1-30000000"], "bits must be within 1-16"),
+        (["report", "--bits", "\u00b9"], "bits must look like 3 or 1-8"),
+        (["report", "--levels", "2-70000"], "levels must be within 2-65536"),
+        (["report", "--levels", "2-" + "9" * 5000], "levels must be within 2-65536"),
+        (["report", "--levels", "2-5000"], "at most 1000 numbers of levels"),
+        (["report", "--levels", ",".join(["3"] * 100_000)], "at most 1000 values"),
+        (["report", "--levels", "3,,5"], "levels must look like"),
+        (enc + ["--levels", "\u0663"], "levels must look like"),
+        (enc + ["--levels", "3-5"], "--levels takes one number here"),
+        (enc + ["--bits", "2", "--quantizer", "zip" * 10_000], "unknown quantizer 'zipzip"),
+        (enc + ["--bits", "2", "--columns", "\u00b9"],
+         "unknown column '\u00b9' (column indices are written in ASCII digits); columns are a, b"),
+        (enc + ["--bits", "2", "--columns", "\u0663"], "unknown column '\u0663' (column indices"),
+        (enc + ["--bits", "2", "--columns", "9" * 5000], "out of range for 2 columns"),
+        (enc + ["--bits", "2", "--columns", "-3"], "column -3 out of range for 2 columns"),
+        (enc + ["--bits", "2", "--columns", "0", "a"], "column 0 ('a') is given twice ('0' and 'a')"),
+        (enc + ["--bits", "2", "--columns", *["1", "0"] * 50_000], "column 1 ('b') is given twice"),
+    ]
+    default_quantizers()  # imports every estimator: module imports are not measured
+    tracemalloc.start()
+    try:
+        for args, message in cases:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            code, _, err = run(capsys, *args)
+            _one_line_error(code, err)
+            assert code == 2 and message in err, (args[:6], err)
+            assert len(err) < 500
+            # argparse itself takes ~100 bytes an argument; nothing is expanded beyond that
+            peak = tracemalloc.get_traced_memory()[1] - base
+            assert peak < 2**20 + 200 * len(args), (args[6:10], message, peak)
+    finally:
+        tracemalloc.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+# ------------------------------------------------------- progress, streaming
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_encode_and_decode_show_progress_on_a_terminal(tmp_path, monkeypatch, table):
+    X, names = table
+    src = _write_csv(tmp_path / "d.csv", X, names)
+    out, recon = tmp_path / "d.skq", tmp_path / "r.npy"
+    for args, labels in [
+        (["encode", src, "-o", out, "--bits", 3, "--quantizer", "optimal"],
+         ["3/3 fitting optimal: columns", "2000/2000 encoding rows", f"1/1 writing {out}"]),
+        (["decode", out, "-o", recon], [f"2000/2000 writing {recon}"]),
+    ]:
+        tty = _Terminal()
+        monkeypatch.setattr(sys, "stderr", tty)
+        monkeypatch.setattr(sys, "stdout", io.StringIO())
+        assert main([str(a) for a in args]) == 0
+        text = tty.getvalue()
+        assert all(label in text for label in labels), text
+        assert text.endswith("\r") and "\n" not in text  # the bar is cleared
+
+
+def test_npy_is_encoded_and_decoded_block_by_block(tmp_path, capsys, monkeypatch, rng):
+    monkeypatch.setattr(_cli, "BLOCK_VALUES", 1000)  # 333 rows a block
+    X = np.c_[rng.standard_normal((5003, 2)), np.full(5003, 7.0)]
+    np.save(tmp_path / "x.npy", X)
+    code, out, _ = run(capsys, "encode", tmp_path / "x.npy", "-o", tmp_path / "x.skq", "--bits", 3)
+    assert code == 0
+    with pytest.warns(UserWarning, match="fewer distinct values"):  # the constant column
+        q = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
+    codes = q.transform(X)
+    X_hat = q.inverse_transform(codes)
+    np.testing.assert_array_equal(_io.read(tmp_path / "x.skq").codes, codes)
+    mse, sqnr = ((X - X_hat) ** 2).mean(), sqnr_from_nmse(normalized_mse(X, X_hat))
+    assert f"MSE {mse:.4g}, SQNR {sqnr:.2f} dB" in out
+    for suffix in (".npy", ".npz", ".csv"):
+        assert run(capsys, "decode", tmp_path / "x.skq", "-o", tmp_path / f"r{suffix}")[0] == 0
+    expected = io.BytesIO()
+    np.save(expected, X_hat)
+    assert (tmp_path / "r.npy").read_bytes() == expected.getvalue()  # np.save's bytes
+    with np.load(tmp_path / "r.npz") as npz:
+        assert npz.files == ["X"] and npz["X"].tobytes() == X_hat.tobytes()
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "r.csv", delimiter=","), X_hat)
+
+
+def test_npy_is_not_copied(tmp_path, capsys, monkeypatch, rng):
+    monkeypatch.setattr(_cli, "BLOCK_VALUES", 2**16)
+    X = rng.standard_normal((400_000, 4))  # 12.8 MB
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    skquant.LloydMaxQuantizer(n_bits=3).fit(mapped[:1000])  # compile outside the trace
+    _, fit = traced_peak(lambda: skquant.LloydMaxQuantizer(n_bits=3).fit(mapped))
+    code, encode = traced_peak(lambda: main(
+        ["encode", str(tmp_path / "x.npy"), "-o", str(tmp_path / "x.skq"), "--bits", "3"]))
+    assert code == 0
+    # the fit's own peak, the codes (1 byte a value) and blocks: no copy of X
+    assert encode < fit + 2 * X.shape[0] * X.shape[1] + 2**20, (encode, fit)
+    code, decode = traced_peak(
+        lambda: main(["decode", str(tmp_path / "x.skq"), "-o", str(tmp_path / "r.npy")]))
+    # the codes, packed and unpacked (1.6 + 0.6 MB), and blocks: no copy of X
+    assert code == 0 and decode < X.nbytes / 2, decode
+    capsys.readouterr()
 
 
 def test_cli_page_samples_are_the_real_output():
