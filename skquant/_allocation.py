@@ -165,8 +165,9 @@ def allocate_bits(
     estimator, X, budget, *, min_bits=1, max_bits=8, levels=None, method="greedy",
     rate="fixed", normalize=False,
 ):
-    """Choose each feature's bit width (or number of levels) to minimise the total MSE
-    under a budget of bits per row.
+    """Choose each feature's bit width or number of levels for a budget of bits per row.
+
+    The allocation minimises the total MSE under the budget.
 
     The operational distortion–rate curve of every feature is measured by fitting
     ``estimator`` at each candidate — the widths ``min_bits .. max_bits``, or the
@@ -213,6 +214,8 @@ def allocate_bits(
     Returns
     -------
     allocation : BitAllocation
+        The widths or level counts per feature, their rates and MSEs, and the
+        measured curves they were chosen from.
 
     Examples
     --------

@@ -1014,8 +1014,14 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ----------
         X : array-like of shape (n_samples, n_features)
             Data.
-        inv_temperature, diversity_gamma, entropy_loss_weight, exact_max_dim
-            As in :func:`bsq_auxiliary_loss`.
+        inv_temperature : float, default=100.0
+            Inverse temperature of the soft assignment, as in :func:`bsq_auxiliary_loss`.
+        diversity_gamma : float, default=1.0
+            Weight of the codebook entropy.
+        entropy_loss_weight : float, default=0.1
+            Overall weight of the loss.
+        exact_max_dim : int, default=16
+            Largest ``n_bits_`` handled exactly, as in :func:`bsq_auxiliary_loss`.
 
         Returns
         -------

@@ -250,6 +250,7 @@ class RateDistortionDisplay:
         Returns
         -------
         display : RateDistortionDisplay
+            This object, with ``ax_``, ``figure_`` and the lines set.
         """
         if self.metric not in ("mse", "sqnr"):
             raise ValueError(f"metric must be 'mse' or 'sqnr', got {self.metric!r}.")

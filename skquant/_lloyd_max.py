@@ -221,8 +221,8 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         init="compander",
         max_iter=1000,
         tol=1e-7,
-        n_init=3,
         distribution=None,
+        n_init=3,
     ):
         super().__init__(n_bits=n_bits, n_levels=n_levels, encode=encode)
         self.algorithm = algorithm

@@ -225,6 +225,9 @@ class ColumnSketch:
         Bins per unit of scale and per octave: ``2**mantissa_bits``.
     max_bins : int, default=65536
         Largest number of bins (six float64 each: 3 MiB by default).
+    weight_unit : float, default=1.0
+        The unit the bins count weights in (weights count relative to each other only:
+        see :meth:`from_batch`).
 
     Attributes
     ----------
@@ -266,7 +269,18 @@ class ColumnSketch:
 
     @classmethod
     def from_grid(cls, grid):
-        """An empty sketch on ``grid`` (see :attr:`grid`)."""
+        """An empty sketch on ``grid`` (see :attr:`grid`).
+
+        Parameters
+        ----------
+        grid : tuple
+            ``(centre, log2_scale, mantissa_bits, max_bins, weight_unit)``.
+
+        Returns
+        -------
+        ColumnSketch
+            A sketch with no values, which merges with those on ``grid``.
+        """
         centre, log2_scale, mantissa_bits, max_bins, weight_unit = grid
         return cls(centre, log2_scale, mantissa_bits=mantissa_bits, max_bins=max_bins,
                    weight_unit=weight_unit)
@@ -279,6 +293,20 @@ class ColumnSketch:
         the batch's largest weight when they are extreme (beyond ``2**+-64``) and of
         their common value when they are all equal (so equal weights give exactly the
         sums of no weights), else as they are.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples,)
+            Finite values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+        **kwargs
+            ``mantissa_bits``, ``max_bins`` or ``weight_unit``, as in the constructor.
+
+        Returns
+        -------
+        ColumnSketch
+            A new sketch holding ``x``.
         """
         x = np.asarray(x, dtype=np.float64)
         if sample_weight is None:
@@ -295,7 +323,18 @@ class ColumnSketch:
         return _grid_scaling(self.centre, self.log2_scale)
 
     def scaled(self, x):
-        """The centred, scaled values ``v`` of ``x`` that pick the bins."""
+        """The centred, scaled values ``v`` of ``x`` that pick the bins.
+
+        Parameters
+        ----------
+        x : array-like
+            Values.
+
+        Returns
+        -------
+        ndarray of float64
+            ``(x - centre) * 2**-log2_scale``, computed without overflow.
+        """
         a1, a2, c, s = self.scaling
         with np.errstate(over="ignore", invalid="ignore"):
             return ((np.asarray(x, dtype=np.float64) * a1) * a2 - c) * s
@@ -355,7 +394,13 @@ class ColumnSketch:
         return np.ascontiguousarray(w)
 
     def copy(self):
-        """An independent copy (adding to it leaves this sketch unchanged)."""
+        """An independent copy (adding to it leaves this sketch unchanged).
+
+        Returns
+        -------
+        ColumnSketch
+            The copy.
+        """
         out = ColumnSketch(
             self.centre, self.log2_scale, mantissa_bits=self.mantissa_bits,
             max_bins=self.max_bins,
@@ -365,7 +410,20 @@ class ColumnSketch:
         return out
 
     def add(self, x, sample_weight=None):
-        """Add a batch of values (1-D, finite) with optional non-negative weights."""
+        """Add a batch of values (1-D, finite) with optional non-negative weights.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples,)
+            Finite values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        ColumnSketch
+            This sketch, holding the batch too.
+        """
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.size == 0:
             return self
@@ -390,6 +448,16 @@ class ColumnSketch:
         """A new sketch holding both (the operands are unchanged).
 
         The sketches must share ``centre``, ``log2_scale`` and ``mantissa_bits``.
+
+        Parameters
+        ----------
+        other : ColumnSketch
+            A sketch on the same grid.
+
+        Returns
+        -------
+        ColumnSketch
+            The sum of both sketches.
         """
         self._same_grid(other)
         out = ColumnSketch(
@@ -420,8 +488,14 @@ class ColumnSketch:
         return out
 
     def to_summary(self):
-        """The non-empty bins as a :class:`ColumnSummary`: each bin's weight at its
-        centroid, and the squared error about the centroids in ``within``."""
+        """The non-empty bins as a :class:`ColumnSummary`.
+
+        Returns
+        -------
+        ColumnSummary
+            Each bin's weight at its centroid, and the squared error about the
+            centroids in ``within``.
+        """
         s = self.store
         w = s[0] + s[1]
         keep = w > 0

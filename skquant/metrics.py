@@ -57,6 +57,7 @@ def mse(X, X_hat, *, multioutput="uniform_average"):
     Returns
     -------
     mse : float or ndarray of shape (n_features,)
+        The mean squared error, averaged over the features or one per feature.
 
     Examples
     --------
@@ -148,6 +149,7 @@ def code_entropy(codes, *, multioutput="uniform_average"):
     Returns
     -------
     entropy : float or ndarray of shape (n_features,)
+        Bits per value, averaged over the features or one per feature.
 
     Examples
     --------
@@ -225,6 +227,7 @@ def normalized_mse(X, X_hat, *, multioutput="uniform_average"):
     Returns
     -------
     nmse : float or ndarray of shape (n_features,)
+        ``MSE_j / var_j``, averaged over the features or one per feature.
 
     Examples
     --------
@@ -297,6 +300,7 @@ def rate_distortion_score(estimator, X, *, lam, rate="fixed", normalize=True):
     Returns
     -------
     score : float
+        ``-(D + lam * R)``: larger is better, as scikit-learn's scorers.
 
     Examples
     --------
@@ -370,7 +374,9 @@ def storage_report(estimator, X):
     Parameters
     ----------
     estimator : fitted scalar quantizer (``encode="ordinal"``)
+        The quantizer whose codes are measured.
     X : array-like of shape (n_samples, n_features)
+        Data to quantize.
 
     Returns
     -------
