@@ -53,7 +53,7 @@ class BitAllocation:
 def distortion_rate_curves(estimator, X, levels, *, normalize=False, rate="fixed"):
     """MSE and rate (bits per value) of every feature of X at every level count in
     ``levels`` (one fit per count)."""
-    from .metrics import _nmse_per_feature, _packed_widths, _squared_error, code_entropy
+    from .metrics import _nmse_per_feature, _rate_per_feature, _squared_error
 
     X = check_array(X, dtype=np.float64)
     curves = np.empty((X.shape[1], len(levels)))
@@ -65,10 +65,7 @@ def distortion_rate_curves(estimator, X, levels, *, normalize=False, rate="fixed
             codes = q.fit(X).transform(X)
         X_hat = q.inverse_transform(codes)
         curves[:, i] = _nmse_per_feature(X, X_hat) if normalize else _squared_error(X, X_hat)
-        if rate == "entropy":
-            rates[:, i] = code_entropy(codes, multioutput="raw_values")
-        else:
-            rates[:, i] = _packed_widths(q.n_levels_)
+        rates[:, i] = _rate_per_feature(q, codes, rate)
     return curves, rates
 
 
@@ -173,7 +170,9 @@ def allocate_bits(
     ``estimator`` at each candidate — the widths ``min_bits .. max_bits``, or the
     level counts ``levels`` — and its rate in bits per value: ``rate="fixed"`` the
     bits of the packed codes (``ceil(log2 M)`` for ``M`` levels), ``rate="entropy"``
-    the measured entropy of the codes (what skquant's entropy-coded files spend).
+    what skquant's entropy-coded file really spends on the codes of X per value
+    (coded payload plus the feature's table: the ``coded_bits`` of
+    :func:`skquant.metrics.storage_report`).
     Then
 
     - ``"greedy"`` starts every feature at its cheapest candidate and moves, one
@@ -187,8 +186,8 @@ def allocate_bits(
       (:func:`reverse_water_filling`), which uses the variances only (widths only).
 
     Level counts that are not powers of two pay off with ``rate="entropy"``: a
-    5-level quantizer's codes cost their entropy, below ``log2 5``, where a packed
-    5-level code costs 3 bits like an 8-level one.
+    5-level quantizer's codes cost about their entropy, below ``log2 5``, where a
+    packed 5-level code costs 3 bits like an 8-level one.
 
     Parameters
     ----------
@@ -205,8 +204,9 @@ def allocate_bits(
     levels : array-like of int, default=None
         Candidate numbers of levels (each >= 2) instead of the widths.
     method : {"greedy", "exact", "water-filling"}, default="greedy"
+        How the allocation is solved (see above).
     rate : {"fixed", "entropy"}, default="fixed"
-        What a feature's codes cost, in bits per value.
+        What a feature's codes cost, in bits per value: packed, or entropy-coded.
     normalize : bool, default=False
         Minimise the sum of variance-normalised MSEs instead of raw MSEs (features of
         very different scales then count alike).

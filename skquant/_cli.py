@@ -658,10 +658,12 @@ def _report(args):
         progress.close()
     _print(format_table(rows))
     _print("# MSE: mean over all values. SQNR: -10 log10(mean over columns of MSE/variance).")
-    _print("# entropy: bits/value of the codes. packed: codes at ceil(log2 levels) bits/value. "
-           "file: skquant encode output. ratio: float64 size / file.")
+    _print("# entropy: empirical entropy of the codes, bits/value. coded: bits/value of the "
+           "entropy-coded codes, tables included.")
+    _print("# packed: codes at ceil(log2 levels) bits/value. file: skquant encode output. "
+           "ratio: float64 size / file.")
     if plot is not None:
-        plot.write(lambda tmp: plot_table(rows, X, tmp))
+        plot.write(lambda tmp: plot_table(rows, X, tmp, rate=args.rate))
         _print(f"# plot written to {plot.show}")
 
 
@@ -804,6 +806,9 @@ def _parser():
                      help=f"quantizers to compare, of {names} (default: all)")
     rep.add_argument("--plot", metavar="FILE.png",
                      help="also draw MSE versus bits with the Panter-Dite line")
+    rep.add_argument("--rate", choices=("fixed", "entropy"), default="fixed",
+                     help="the plot's bits per value: packed codes (fixed), or what the "
+                          "entropy-coded file spends (entropy)")
     rep.add_argument("--force", action="store_true",
                      help="replace the --plot file if it exists (never an input)")
     rep.set_defaults(run=_report)

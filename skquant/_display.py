@@ -181,7 +181,7 @@ class QuantizerDisplay:
 
 
 class RateDistortionDisplay:
-    """Error versus bit width for one or several quantizers, with the Panter–Dite line.
+    """Error versus rate for one or several quantizers, with the high-rate bound.
 
     Create it with :meth:`from_estimator` or :meth:`from_estimators`; the constructor
     takes precomputed curves.
@@ -196,8 +196,12 @@ class RateDistortionDisplay:
     metric : {"mse", "sqnr"}, default="mse"
         What ``values`` hold; MSE is drawn on a log scale.
     panter_dite : ndarray of shape (n_widths,), default=None
-        The high-rate (Panter–Dite / Zador) prediction in the same metric, drawn
-        dashed when given.
+        The high-rate prediction in the same metric, drawn dashed when given: the
+        Panter–Dite (Zador) MSE of fixed-rate codes at ``bits``, or with ``rates``
+        the Gish–Pierce MSE of entropy-coded uniform codes at ``bits`` bits per value.
+    rates : dict of str to ndarray of shape (n_widths,), default=None
+        For each quantizer, the bits per value its entropy-coded codes really cost at
+        each width (the x of its points); None draws every quantizer at ``bits``.
 
     Attributes
     ----------
@@ -233,11 +237,12 @@ class RateDistortionDisplay:
     array([0.353, 0.112, 0.032])
     """
 
-    def __init__(self, bits, values, *, metric="mse", panter_dite=None):
+    def __init__(self, bits, values, *, metric="mse", panter_dite=None, rates=None):
         self.bits = bits
         self.values = values
         self.metric = metric
         self.panter_dite = panter_dite
+        self.rates = rates
 
     def plot(self, ax=None):
         """Draw the curves.
@@ -256,23 +261,29 @@ class RateDistortionDisplay:
             raise ValueError(f"metric must be 'mse' or 'sqnr', got {self.metric!r}.")
         ax = _axes(ax, "RateDistortionDisplay.plot")
         bits = np.asarray(self.bits)
+        rates = self.rates if self.rates is not None else {}
         self.lines_ = {
-            name: ax.plot(bits, np.asarray(v), marker="o", label=name)[0]
+            name: ax.plot(np.asarray(rates.get(name, bits)), np.asarray(v), marker="o",
+                          label=name)[0]
             for name, v in self.values.items()
         }
         self.panter_dite_line_ = None
         if self.panter_dite is not None:
+            label = ("Gish–Pierce (entropy-coded, high rate)" if self.rates is not None
+                     else "Panter–Dite (high rate)")
             (self.panter_dite_line_,) = ax.plot(
-                bits, np.asarray(self.panter_dite), linestyle="--", color="k",
-                label="Panter–Dite (high rate)",
+                bits, np.asarray(self.panter_dite), linestyle="--", color="k", label=label,
             )
         if self.metric == "mse":
             ax.set_yscale("log")
             ax.set_ylabel("MSE (mean over features)")
         else:
             ax.set_ylabel("SQNR (dB)")
-        ax.set_xlabel("bits per value")
-        ax.set_xticks(bits)
+        if self.rates is None:
+            ax.set_xlabel("bits per value")
+            ax.set_xticks(bits)
+        else:
+            ax.set_xlabel("bits per value, entropy-coded (tables included)")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend()
         self.ax_ = ax
@@ -281,7 +292,7 @@ class RateDistortionDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, X, *, bits=range(1, 9), metric="mse",
-                       panter_dite=True, name=None, ax=None):
+                       rate="fixed", panter_dite=True, name=None, ax=None):
         """Fit ``estimator`` at every width in ``bits`` on X and draw its curve.
 
         Parameters
@@ -296,6 +307,10 @@ class RateDistortionDisplay:
         metric : {"mse", "sqnr"}, default="mse"
             MSE averaged over features, or the SQNR in dB of the average normalised
             MSE (``-10 log10(mean_j MSE_j / var_j)``, as ``skquant report`` prints).
+        rate : {"fixed", "entropy"}, default="fixed"
+            The x of each point: the bit width, or the bits per value the
+            entropy-coded codes really cost (``rate="entropy"`` of
+            :func:`skquant.metrics.rate_distortion_score`), with the Gish–Pierce line.
         panter_dite : bool, default=True
             Draw the Panter–Dite line estimated from X.
         name : str, default=None
@@ -309,12 +324,13 @@ class RateDistortionDisplay:
         """
         name = type(estimator).__name__ if name is None else name
         return cls.from_estimators(
-            {name: estimator}, X, bits=bits, metric=metric, panter_dite=panter_dite, ax=ax
+            {name: estimator}, X, bits=bits, metric=metric, rate=rate,
+            panter_dite=panter_dite, ax=ax,
         )
 
     @classmethod
     def from_estimators(cls, estimators, X, *, bits=range(1, 9), metric="mse",
-                        panter_dite=True, ax=None):
+                        rate="fixed", panter_dite=True, ax=None):
         """Fit several quantizers at every width in ``bits`` and draw their curves.
 
         Parameters
@@ -328,6 +344,8 @@ class RateDistortionDisplay:
             Bit widths.
         metric : {"mse", "sqnr"}, default="mse"
             As in :meth:`from_estimator`.
+        rate : {"fixed", "entropy"}, default="fixed"
+            As in :meth:`from_estimator`.
         panter_dite : bool, default=True
             Draw the Panter–Dite line estimated from X.
         ax : matplotlib Axes, default=None
@@ -337,10 +355,12 @@ class RateDistortionDisplay:
         -------
         display : RateDistortionDisplay
         """
-        from ._report import panter_dite_curve, rate_distortion_table
+        from ._report import rate_distortion_table
 
         if metric not in ("mse", "sqnr"):
             raise ValueError(f"metric must be 'mse' or 'sqnr', got {metric!r}.")
+        if rate not in ("fixed", "entropy"):
+            raise ValueError(f"rate must be 'fixed' or 'entropy', got {rate!r}.")
         if not isinstance(estimators, dict):
             estimators = _label(estimators)
         _pyplot("RateDistortionDisplay")  # fail before the fits, not after
@@ -354,12 +374,25 @@ class RateDistortionDisplay:
             name: np.array([r[key] for r in rows if r["quantizer"] == name])
             for name in estimators
         }
-        line = None
-        if panter_dite:
-            mse, nmse = panter_dite_curve(X, bits)
-            line = mse if metric == "mse" else -10.0 * np.log10(nmse)
-        display = cls(np.array(bits), values, metric=metric, panter_dite=line)
+        rates = None
+        if rate == "entropy":
+            rates = {
+                name: np.array([r["coded_bits"] for r in rows if r["quantizer"] == name])
+                for name in estimators
+            }
+        line = _high_rate_line(X, bits, metric, rate) if panter_dite else None
+        display = cls(np.array(bits), values, metric=metric, panter_dite=line, rates=rates)
         return display.plot(ax=ax)
+
+
+def _high_rate_line(X, bits, metric, rate):
+    """The high-rate MSE (or SQNR) at ``bits`` bits per value: Panter–Dite for fixed
+    rate, Gish–Pierce for entropy-coded codes."""
+    from ._report import gish_pierce_curve, panter_dite_curve
+
+    curve = gish_pierce_curve if rate == "entropy" else panter_dite_curve
+    mse, nmse = curve(X, bits)
+    return mse if metric == "mse" else -10.0 * np.log10(nmse)
 
 
 def _label(estimators):
@@ -372,22 +405,30 @@ def _label(estimators):
     return out
 
 
-def plot_table(rows, X, path):
-    """Save MSE versus bits (``log2`` of the levels) for every quantizer in ``rows`` of
-    :func:`skquant._report.rate_distortion_table`, with the Panter–Dite line."""
+def plot_table(rows, X, path, rate="fixed"):
+    """Save MSE versus bits (``log2`` of the levels, or with ``rate="entropy"`` the
+    coded bits per value) for every quantizer in ``rows`` of
+    :func:`skquant._report.rate_distortion_table`, with the high-rate line."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from ._report import panter_dite_curve
 
     names = list(dict.fromkeys(r["quantizer"] for r in rows))
     levels = np.array(sorted({r["n_levels"] for r in rows}))
     values = {
         name: np.array([r["mse"] for r in rows if r["quantizer"] == name]) for name in names
     }
+    rates = None
+    if rate == "entropy":
+        rates = {
+            name: np.array([r["coded_bits"] for r in rows if r["quantizer"] == name])
+            for name in names
+        }
     bits = np.log2(levels)
-    mse, _ = panter_dite_curve(X, bits)
-    display = RateDistortionDisplay(bits, values, metric="mse", panter_dite=mse).plot()
+    display = RateDistortionDisplay(
+        bits, values, metric="mse", panter_dite=_high_rate_line(X, bits, "mse", rate),
+        rates=rates,
+    ).plot()
     display.figure_.savefig(path, dpi=120, bbox_inches="tight")
     _pyplot("plot_table").close(display.figure_)
     return display

@@ -252,33 +252,47 @@ def _distortion_and_rate(quantizer, X, rate, normalize):
         err = _nmse_per_feature(X, X_hat)
     else:
         err = ((X - X_hat) ** 2).mean(axis=0)
+    return float(err.mean()), float(np.mean(_rate_per_feature(quantizer, codes, rate)))
+
+
+def _rate_per_feature(quantizer, codes, rate):
+    """Bits per value of each feature's codes: ``"fixed"``, the packed width
+    ``ceil(log2 n_levels_)``; ``"entropy"``, what skquant's entropy-coded file spends
+    on the feature (its coded payload and its table, :func:`skquant._entropy.coded_bits`),
+    per row."""
     if rate == "entropy":
-        bits = code_entropy(codes, multioutput="raw_values")
-    else:
-        bits = _packed_widths(quantizer.n_levels_)
-    return float(err.mean()), float(np.mean(bits))
+        from ._entropy import coded_bits
+
+        return coded_bits(codes, quantizer.n_levels_) / max(codes.shape[0], 1)
+    return _packed_widths(quantizer.n_levels_).astype(np.float64)
 
 
 @validate_params(
     {
         "estimator": [HasMethods(["transform", "inverse_transform"])],
         "X": ["array-like"],
-        "lam": [Interval(Real, 0, None, closed="left")],
+        "lam": [Interval(Real, 0, None, closed="left"), None],
+        "budget": [Interval(Real, 0, None, closed="neither"), None],
         "rate": [StrOptions({"fixed", "entropy"})],
         "normalize": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def rate_distortion_score(estimator, X, *, lam, rate="fixed", normalize=True):
-    """Rate–distortion score ``-(D + lam * R)`` of a fitted quantizer (higher is better).
+def rate_distortion_score(estimator, X, *, lam=None, budget=None, rate="fixed",
+                          normalize=True):
+    """Rate–distortion score of a fitted quantizer (higher is better).
 
-    ``-MSE`` alone always prefers more bits; charging ``lam`` per bit makes a grid
-    search over ``n_bits`` stop where one more bit buys less than ``lam`` of
-    distortion. ``lam`` is the slope of the operational rate–distortion curve at the
-    point you want: at high rate ``D(R) ~ c 2^(-2R)``, so ``-dD/dR = 2 ln(2) D`` and
-    the chosen width is about the one where ``D ≈ lam / 1.39``. With
-    ``normalize=True``, ``lam = 0.01`` means "one bit per value must cut the
-    normalised MSE by at least 1% of the variance".
+    With ``lam``, the score is ``-(D + lam * R)``: ``-MSE`` alone always prefers more
+    bits; charging ``lam`` per bit makes a grid search over ``n_bits`` stop where one
+    more bit buys less than ``lam`` of distortion. ``lam`` is the slope of the
+    operational rate–distortion curve at the point you want: at high rate
+    ``D(R) ~ c 2^(-2R)``, so ``-dD/dR = 2 ln(2) D`` and the chosen width is about the
+    one where ``D ≈ lam / 1.39``. With ``normalize=True``, ``lam = 0.01`` means "one
+    bit per value must cut the normalised MSE by at least 1% of the variance".
+
+    With ``budget``, the score is ``-D`` for a quantizer whose rate is at most
+    ``budget`` bits per value and ``-inf`` above it, so a search picks the quantizer
+    of least distortion that fits the budget.
 
     Parameters
     ----------
@@ -286,13 +300,20 @@ def rate_distortion_score(estimator, X, *, lam, rate="fixed", normalize=True):
         The preceding pipeline steps transform X first.
     X : array-like of shape (n_samples, n_features)
         Data to measure on.
-    lam : float
-        Price of one bit per value, in units of (normalised) MSE.
+    lam : float, default=None
+        Price of one bit per value, in units of (normalised) MSE. Give ``lam`` or
+        ``budget``, not both.
+    budget : float, default=None
+        Largest rate allowed, in bits per value (averaged over features).
     rate : {"fixed", "entropy"}, default="fixed"
-        ``"fixed"``: the bits per value of the bit-packed codes, ``ceil(log2
-        n_levels_)`` per feature (``n_bits`` for ``2 ** n_bits`` levels);
-        ``"entropy"``: the empirical entropy of the codes (the rate of an ideal
-        entropy coder); averaged over features.
+        How the rate ``R`` is counted, in bits per value averaged over features.
+        ``"fixed"``: the bit-packed codes, ``ceil(log2 n_levels_)`` per feature
+        (``n_bits`` for ``2 ** n_bits`` levels). ``"entropy"``: what skquant's
+        entropy-coded file (:func:`skquant.compress`) really spends on the codes of
+        X, its coded payload and its per-feature tables, divided by the number of
+        values (:func:`storage_report` gives the same as ``coded_bits``): this is the
+        rate to use for variable-rate quantizers such as
+        :class:`skquant.EntropyConstrainedQuantizer`.
     normalize : bool, default=True
         Divide each feature's MSE by its variance before averaging
         (:func:`normalized_mse`), so features of different scales count alike.
@@ -300,7 +321,8 @@ def rate_distortion_score(estimator, X, *, lam, rate="fixed", normalize=True):
     Returns
     -------
     score : float
-        ``-(D + lam * R)``: larger is better, as scikit-learn's scorers.
+        ``-(D + lam * R)``, or ``-D`` within the budget and ``-inf`` above it: larger
+        is better, as scikit-learn's scorers.
 
     Examples
     --------
@@ -311,23 +333,44 @@ def rate_distortion_score(estimator, X, *, lam, rate="fixed", normalize=True):
     >>> q = LloydMaxQuantizer(n_bits=2).fit(X)
     >>> round(rate_distortion_score(q, X, lam=0.01), 3)  # -(NMSE + 0.01 * 2 bits)
     -0.133
+    >>> round(rate_distortion_score(q, X, budget=2), 3), rate_distortion_score(q, X, budget=1.5)
+    (-0.113, -inf)
     """
+    _lam_or_budget(lam, budget)
     quantizer, Xq = _split_pipeline(estimator, X)
     D, R = _distortion_and_rate(quantizer, Xq, rate, normalize)
+    if budget is not None:
+        return -D if R <= budget * (1 + 1e-12) else -np.inf
     return -(D + lam * R)
 
 
-def make_rate_distortion_scorer(lam, *, rate="fixed", normalize=True):
+def _lam_or_budget(lam, budget):
+    if (lam is None) == (budget is None):
+        raise ValueError(
+            "rate_distortion_score takes lam (a price per bit) or budget (bits per "
+            f"value), exactly one of them; got lam={lam!r}, budget={budget!r}."
+        )
+
+
+def make_rate_distortion_scorer(lam=None, *, budget=None, rate="fixed", normalize=True):
     """A scorer for ``GridSearchCV(scoring=...)`` / ``cross_val_score``.
 
     Parameters
     ----------
-    lam, rate, normalize
-        As in :func:`rate_distortion_score`.
+    lam : float, default=None
+        Price of one bit per value, as in :func:`rate_distortion_score`.
+    budget : float, default=None
+        Largest rate allowed in bits per value, as in :func:`rate_distortion_score`.
+    rate : {"fixed", "entropy"}, default="fixed"
+        How the rate is counted, as in :func:`rate_distortion_score`.
+    normalize : bool, default=True
+        Normalise each feature's MSE by its variance.
 
     Returns
     -------
-    scorer : callable ``scorer(estimator, X, y=None) -> float``
+    scorer : callable
+        ``scorer(estimator, X, y=None) -> float``, the score of the fitted estimator
+        on X.
 
     Examples
     --------
@@ -342,11 +385,14 @@ def make_rate_distortion_scorer(lam, *, rate="fixed", normalize=True):
     {'n_bits': 4}
     """
     rate_distortion_score(  # validates the parameters now, not inside a search
-        _ProbeQuantizer(), np.zeros((1, 1)), lam=lam, rate=rate, normalize=normalize
+        _ProbeQuantizer(), np.zeros((1, 1)), lam=lam, budget=budget, rate=rate,
+        normalize=normalize,
     )
 
     def scorer(estimator, X, y=None):
-        return rate_distortion_score(estimator, X, lam=lam, rate=rate, normalize=normalize)
+        return rate_distortion_score(
+            estimator, X, lam=lam, budget=budget, rate=rate, normalize=normalize
+        )
 
     return scorer
 
@@ -387,7 +433,10 @@ def storage_report(estimator, X):
         (X as stored), ``fixed_bytes`` (``n_bits`` per value, rounded up once),
         ``entropy_bytes`` (the entropy bound), ``packed_bytes`` (the
         bit-packed stream of skquant's file format), ``zlib_bytes`` and
-        ``lzma_bytes`` (that stream through the standard library's compressors).
+        ``lzma_bytes`` (that stream through the standard library's compressors);
+        ``coded_bits`` (per feature: the bits per value skquant's entropy-coded file
+        spends, its table included, the rate of ``rate="entropy"``) and
+        ``coded_bytes`` (the entropy-coded payload and tables of the whole array).
 
     Examples
     --------
@@ -426,6 +475,7 @@ def storage_report(estimator, X):
     packed = pack_codes(codes, widths).tobytes()
     entropy = code_entropy(codes, multioutput="raw_values")
     n = codes.shape[0]
+    coded = _rate_per_feature(estimator, codes, "entropy")
     return {
         "n_bits": widths,
         "entropy_bits": entropy,
@@ -435,4 +485,6 @@ def storage_report(estimator, X):
         "packed_bytes": len(packed),
         "zlib_bytes": len(zlib.compress(packed, 9)),
         "lzma_bytes": len(lzma.compress(packed, preset=9)),
+        "coded_bits": coded,
+        "coded_bytes": int(np.ceil(n * coded.sum() / 8)),
     }
