@@ -180,6 +180,20 @@ def test_report_columns_and_plot(tmp_path, capsys, table):
     mse = [float(r[2]) for r in rows]
     # N(0, 1) sample: close to the Lloyd–Max MSEs 0.3634, 0.1175, 0.03455, 0.00950
     np.testing.assert_allclose(mse, [0.3634, 0.1175, 0.03455, 0.00950], rtol=0.08)
+    coded = tmp_path / "coded.png"
+    code, out2, _ = run(capsys, "report", src, "--columns", "normal", "--bits", "1-4",
+                        "--quantizer", "lloyd-max", "--plot", coded, "--rate", "entropy")
+    assert code == 0 and coded.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out2.replace("coded.png", "rd.png") == out  # the same table; the plot differs
+    # the "coded" column: bits per value of the entropy-coded file, its table included:
+    # at least the entropy, at most the entropy plus the table's share
+    header = next(line for line in out.splitlines() if line.startswith("quantizer"))
+    assert header.split()[5:7] == ["entropy", "coded"]  # "SQNR dB" is one row field
+    entropy = np.array([float(r[4]) for r in rows])
+    coded_bits = np.array([float(r[5]) for r in rows])
+    # (a table of at most 3 bytes per level: a gap and a count below 2**14)
+    table = 24 * 2.0 ** np.arange(1, 5) / 2000
+    assert np.all(entropy <= coded_bits) and np.all(coded_bits <= entropy + table + 0.01)
 
 
 def test_zador_estimate_matches_the_gaussian_constant(rng):

@@ -120,3 +120,27 @@ def test_without_matplotlib_the_error_says_how_to_install(monkeypatch, X):
         QuantizerDisplay.from_estimator(q, X)
     with pytest.raises(ImportError, match=r'pip install "skquant\[plot\]"'):
         RateDistortionDisplay.from_estimator(LloydMaxQuantizer(), X)
+
+
+def test_rate_distortion_display_at_the_coded_rate(plt, X, tmp_path):
+    """rate="entropy": each point sits at the bits per value its entropy-coded file
+    spends (below the packed width), with the Gish–Pierce line under the curve."""
+    from skquant._entropy import coded_bits
+    from skquant._report import gish_pierce_curve
+
+    bits = [2, 3, 4, 5]
+    disp = RateDistortionDisplay.from_estimator(LloydMaxQuantizer(), X, bits=bits,
+                                                rate="entropy")
+    rates = disp.rates["LloydMaxQuantizer"]
+    for b, r in zip(bits, rates):
+        q = LloydMaxQuantizer(n_bits=b).fit(X)
+        assert r == pytest.approx(np.mean(coded_bits(q.transform(X), q.n_levels_)) / len(X))
+    assert np.all(rates < bits) and np.all(np.diff(rates) > 0)
+    np.testing.assert_array_equal(disp.lines_["LloydMaxQuantizer"].get_xdata(), rates)
+    np.testing.assert_allclose(disp.panter_dite_line_.get_ydata(), gish_pierce_curve(X, bits)[0])
+    # at high rate entropy-coded codes beat the high-rate bound of fixed-rate codes
+    assert np.all(gish_pierce_curve(X, bits)[0] < panter_dite_curve(X, bits)[0])
+    assert "Gish" in disp.panter_dite_line_.get_label()
+    disp.figure_.savefig(tmp_path / "rd.png")
+    with pytest.raises(ValueError, match="rate must be"):
+        RateDistortionDisplay.from_estimator(LloydMaxQuantizer(), X, rate="huffman")

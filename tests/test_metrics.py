@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from skquant import LloydMaxQuantizer
+from skquant import LloydMaxQuantizer, UniformClipQuantizer
 from skquant.metrics import code_entropy, mse, sqnr_db
 
 
@@ -141,3 +141,78 @@ def test_metrics_refuse_or_answer_hostile_inputs():
         storage_report(skquant.LloydMaxQuantizer(), X)
     with pytest.raises(ValueError, match="estimator"):
         storage_report("not an estimator", X)
+
+
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in subtract")
+def test_budget_scorer_picks_the_least_distortion_within_the_coded_budget(rng):
+    """A GridSearchCV over the number of levels with a bit budget and rate="entropy"
+    picks the quantizer of least distortion whose entropy-coded file fits the budget,
+    fold by fold (the search's choice is checked against a loop over the same folds)."""
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from skquant._entropy import coded_bits
+    from skquant.metrics import make_rate_distortion_scorer, normalized_mse
+
+    X = rng.laplace(size=(6000, 2))
+    grid = list(range(2, 25))
+    budget = 2.5
+    cv = KFold(3)
+    search = GridSearchCV(
+        UniformClipQuantizer(mode="midtread"), {"n_levels": grid},
+        scoring=make_rate_distortion_scorer(budget=budget, rate="entropy"), cv=cv,
+    ).fit(X)
+    expected = {}
+    for m in grid:
+        scores = []
+        for train, test in cv.split(X):
+            q = UniformClipQuantizer(mode="midtread", n_levels=m).fit(X[train])
+            codes = q.transform(X[test])
+            rate = np.mean(coded_bits(codes, q.n_levels_) / len(test))
+            nmse = normalized_mse(X[test], q.inverse_transform(codes))
+            scores.append(-nmse if rate <= budget else -np.inf)
+        expected[m] = np.mean(scores)
+    best = max(grid, key=lambda m: expected[m])
+    assert search.best_params_ == {"n_levels": best}
+    assert np.isfinite(expected[best]) and not np.isfinite(expected[max(grid)])
+    # more than 2**2.5 levels fit the coded budget: entropy coding pays
+    assert best > 2**budget
+    # the fixed-rate budget admits only what packs into 2 bits: at most 4 levels
+    fixed = GridSearchCV(
+        UniformClipQuantizer(mode="midtread"), {"n_levels": grid},
+        scoring=make_rate_distortion_scorer(budget=2, rate="fixed"), cv=cv,
+    ).fit(X)
+    assert fixed.best_params_ == {"n_levels": 4}
+
+
+def test_rate_distortion_score_takes_lam_or_budget():
+    from skquant.metrics import make_rate_distortion_scorer, rate_distortion_score
+
+    X = np.random.default_rng(1).standard_normal((200, 1))
+    q = LloydMaxQuantizer(n_bits=2).fit(X)
+    for kwargs in ({}, {"lam": 0.1, "budget": 2.0}):
+        with pytest.raises(ValueError, match="exactly one"):
+            rate_distortion_score(q, X, **kwargs)
+        with pytest.raises(ValueError, match="exactly one"):
+            make_rate_distortion_scorer(**kwargs)
+    with pytest.raises(ValueError, match="budget"):
+        rate_distortion_score(q, X, budget=0.0)
+    with pytest.raises(ValueError, match="rate"):
+        rate_distortion_score(q, X, lam=0.1, rate="huffman")
+    assert rate_distortion_score(q, X, budget=2.0) == rate_distortion_score(q, X, lam=0.0)
+    assert rate_distortion_score(q, X, budget=1.99) == -np.inf
+
+
+def test_storage_report_coded_bytes_is_the_compressed_file_payload(rng):
+    """coded_bits is what the entropy coder really writes (payload and table)."""
+    from skquant import _coding
+    from skquant.metrics import storage_report
+
+    X = np.c_[rng.laplace(size=30000), rng.standard_normal(30000)]
+    q = UniformClipQuantizer(n_levels=[9, 5], mode="midtread").fit(X)
+    r = storage_report(q, X)
+    _, arrays, stream = _coding.encode(q.transform(X), q.n_levels_)
+    real = 4 * stream.size + arrays[_coding.TABLE].size
+    assert r["coded_bytes"] <= real <= 1.01 * r["coded_bytes"] + 8
+    np.testing.assert_array_less(r["coded_bits"], r["n_bits"])
+    np.testing.assert_allclose(r["coded_bits"], r["entropy_bits"], rtol=0.01)
