@@ -14,8 +14,10 @@ from ._summary import unit_summary
 # the fitted dead-zone ratio is searched in [1, _MAX_RATIO]: on a grid, then refined
 _MAX_RATIO = 8.0
 _N_RATIOS = 29
-_N_STEPS = 384  # the step scan of the rate-distortion search
+_N_STEPS = 384  # the step scan
+_BUDGET = 2**26  # bisection steps of the (ratio, step) scan, which shrinks for large M
 _N_REFINE = 3  # local minima of a scan refined by a bounded scalar minimiser
+_MAX_EVALS = 60  # evaluations of one such refinement
 
 
 def _entropy_bits(weights):
@@ -55,6 +57,8 @@ class _Objective:
         self.n_below, self.n_above = _cells(n_levels)
         self.centroid = centroid
         self.lam = lam
+        # bisection steps of one evaluation
+        self.cost = n_levels * max(np.log2(summary.u.shape[0]), 1.0)
 
     def parts(self, ratios, steps):
         ratios, steps = np.broadcast_arrays(
@@ -75,50 +79,89 @@ class _Objective:
         return sse + self.lam * bits
 
 
-def _refine_minima(grid, values, func, log=True):
-    """``(x, f)`` candidates: the grid's best local minima refined by a bounded
-    scalar minimiser between their neighbours (in ``log x`` when ``log``)."""
+def _refine_minima(grid, values, func):
+    """``(x, f)`` candidates: the scan's best local minima refined by a bounded scalar
+    minimiser in ``log x`` between their grid neighbours."""
     padded = np.concatenate([[np.inf], values, [np.inf]])
     minima = np.flatnonzero((values <= padded[:-2]) & (values <= padded[2:]))
     out = []
-    tr, back = (np.log, np.exp) if log else (lambda v: v, lambda v: v)
     for i in minima[np.argsort(values[minima], kind="stable")[:_N_REFINE]]:
-        lo = grid[max(i - 1, 0)]
-        hi = grid[min(i + 1, grid.size - 1)]
+        lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
         if not hi > lo:
             continue
         res = optimize.minimize_scalar(
-            lambda v: float(func(back(v))), bounds=(tr(lo), tr(hi)), method="bounded",
-            options={"xatol": 1e-9 * max(abs(tr(hi)), 1.0)},
+            lambda v: float(func(np.exp(v))), bounds=(lo, hi), method="bounded",
+            options={"xatol": 1e-7, "maxiter": _MAX_EVALS},
         )
-        out.append((float(back(res.x)), float(res.fun)))
+        out.append((float(np.exp(res.x)), float(res.fun)))
     return out
 
 
-def _best_step_rd(objective, ratio, scale):
-    """The step minimising the rate-distortion cost at a fixed ratio: ``(step, cost)``.
-
-    The cost is scanned on a geometric grid of steps, from a small fraction of the
-    column's spread over the number of levels up to the step whose zero cell holds the
-    whole column (every larger step gives the same codes), and its best local minima
-    are refined by a bounded scalar minimiser.
-    """
+def _step_grid(objective, ratio_low, scale, n_ratios=1):
+    """The geometric grid of steps scanned: from a small fraction of the column's
+    spread over the number of levels up to the step whose zero cell (at the smallest
+    ratio) holds the whole column, beyond which every step gives the same codes."""
     top, spread = scale
     n_cells = objective.n_below + objective.n_above + 1
-    hi = 2.0 * top / ratio * (1.0 + 1e-9)
+    hi = 2.0 * top / ratio_low * (1.0 + 1e-9)
     lo = min(spread / (4.0 * n_cells), 0.5 * hi)
-    grid = np.geomspace(lo, hi, _N_STEPS)
+    n = int(np.clip(_BUDGET / (n_ratios * objective.cost), 32, _N_STEPS))
+    return np.geomspace(lo, hi, n)
+
+
+def _search_step(objective, ratio, scale):
+    """``(ratio, step, cost)`` of the best step at a fixed ratio: a geometric scan
+    (:func:`_step_grid`), its best local minima refined by a bounded minimiser."""
+    grid = _step_grid(objective, ratio, scale)
     values = objective(ratio, grid)
-    candidates = [(float(s), float(v)) for s, v in zip(grid, values)]
-    candidates += _refine_minima(grid, values, lambda s: objective(ratio, s)[0])
-    return min(candidates, key=lambda c: (c[1], c[0]))
+    candidates = [(float(v), float(s)) for s, v in zip(grid, values)]
+    candidates += [(v, s) for s, v in _refine_minima(
+        grid, values, lambda s: objective(ratio, s)[0])]
+    cost, step = min(candidates)
+    return ratio, step, cost
 
 
-def _best_step_mse(summary, n_levels, ratio, centroid, seeds):
-    """The step of smallest exact MSE at a fixed ratio (``search_scale``): ``(step, sse)``."""
-    family = dead_zone_family(n_levels, ratio, centroid)
-    outer = max(family.y[-1], -family.y[0])
-    return search_scale(summary, family, seeds=[hi / outer for hi in seeds])
+def _search_ratio_step(objective, scale):
+    """``(ratio, step, cost)`` of the best ratio in ``[1, _MAX_RATIO]`` and step: a scan
+    of both on a grid (one kernel call), then Nelder-Mead on ``(ratio, log step)``
+    from the grid's best local minima (the ratio clamped to its range)."""
+    n_ratios = _N_RATIOS if _BUDGET / (_N_RATIOS * objective.cost) >= 128 else 8
+    ratios = np.linspace(1.0, _MAX_RATIO, n_ratios)
+    steps = _step_grid(objective, 1.0, scale, n_ratios)
+    values = objective(ratios[:, None], steps[None, :]).reshape(ratios.size, steps.size)
+    square = np.pad(values, 1, constant_values=np.inf)
+    is_min = np.ones(values.shape, dtype=bool)
+    for di in (0, 1, 2):
+        for dj in (0, 1, 2):
+            is_min &= values <= square[di : di + ratios.size, dj : dj + steps.size]
+    flat = np.flatnonzero(is_min.ravel())
+    starts = flat[np.argsort(values.ravel()[flat], kind="stable")[:_N_REFINE]]
+    best = int(np.argmin(values[0]))  # the plain uniform quantizer, r = 1, is a candidate
+    candidates = [(float(values[0, best]), 1.0, float(steps[best]))]
+
+    def clamp(p):
+        return min(max(float(p[0]), 1.0), _MAX_RATIO), float(np.exp(p[1]))
+
+    def cost(p):
+        r, s = clamp(p)
+        return float(objective(r, s)[0])
+
+    for i in starts:
+        a, b = divmod(int(i), steps.size)
+        candidates.append((float(values[a, b]), float(ratios[a]), float(steps[b])))
+        dr = ratios[1] - ratios[0]
+        dl = np.log(steps[1] / steps[0])
+        x0 = np.array([ratios[a], np.log(steps[b])])
+        simplex = np.array([x0, x0 + [dr, 0.0], x0 + [0.0, dl]])
+        res = optimize.minimize(
+            cost, x0, method="Nelder-Mead",
+            options={"initial_simplex": simplex, "xatol": 1e-6, "fatol": 0.0,
+                     "maxfev": 3 * _MAX_EVALS},
+        )
+        r, s = clamp(res.x)
+        candidates.append((float(res.fun), r, s))
+    cost_, ratio, step = min(candidates)
+    return ratio, step, cost_
 
 
 class DeadZoneQuantizer(BaseScalarQuantizer):
@@ -302,36 +345,27 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
         top = float(absu.max())
         if not top > 0:  # every value at the centre, only with a far centre: no spread
             top = 1.0
-        if self.lam is None:
+        lam = 0.0 if self.lam is None else float(self.lam) / unit / unit
+        objective = _Objective(centred, M, centroid, lam)
+        order = np.argsort(absu, kind="stable")
+        cum = np.cumsum(centred.weights[order])
+        q99 = float(absu[order][np.searchsorted(cum, 0.99 * cum[-1])])
+        scale = (top, q99 if q99 > 0 else top)
+        fit_ratio = self.dead_zone == "fit"
+        if fit_ratio:
+            ratio, step, cost = _search_ratio_step(objective, scale)
+        else:
+            ratio, step, cost = _search_step(objective, float(self.dead_zone), scale)
+        if self.lam is None:  # the exact best step of the MSE at that ratio (and at 1)
             seeds = [clip_range(centred, r, True, 3.0, 99.9)[1]
                      for r in ("minmax", "std", "percentile")]
-
-            def best(ratio):
-                step, sse = _best_step_mse(centred, M, ratio, centroid, seeds)
-                return step, sse
-        else:
-            lam = float(self.lam) / unit / unit
-            objective = _Objective(centred, M, centroid, lam)
-            order = np.argsort(absu, kind="stable")
-            cum = np.cumsum(centred.weights[order])
-            q99 = float(absu[order][np.searchsorted(cum, 0.99 * cum[-1])])
-            scale = (top, q99 if q99 > 0 else top)
-
-            def best(ratio):
-                return _best_step_rd(objective, ratio, scale)
-
-        if self.dead_zone == "fit":
-            ratios = np.linspace(1.0, _MAX_RATIO, _N_RATIOS)
-            found = {float(r): best(r) for r in ratios}
-            values = np.array([found[float(r)][1] for r in ratios])
-            for r, _ in _refine_minima(ratios, values, lambda r: best(r)[1], log=False):
-                found[r] = best(r)
-            # ties (e.g. 3 levels, where only r * step matters) go to the smallest ratio
-            ratio = min(found, key=lambda r: (found[r][1], r))
-            step = found[ratio][0]
-        else:
-            ratio = float(self.dead_zone)
-            step = best(ratio)[0]
+            found = [(cost, ratio, step)]
+            for r in {ratio, 1.0} if fit_ratio else {ratio}:
+                family = dead_zone_family(M, r, centroid)
+                outer = max(family.y[-1], -family.y[0])
+                s, sse = search_scale(centred, family, seeds=[step] + [h / outer for h in seeds])
+                found.append((sse, r, s))
+            cost, ratio, step = min(found)
         family = dead_zone_family(M, ratio, centroid)
         thresholds, levels = family.codebook(summary, c_u, step)
         pos = summary.positions(thresholds)

@@ -81,5 +81,7 @@ def dead_zone_cost(u, W, S1, S2, shift, n_below, n_above, ratios, steps, centroi
                     sse += max(s2 - 2.0 * d * s1 + d * d * wt, 0.0)
                 bits -= wt * np.log2(wt / total_w)
             a = b
+            if a == k:  # the cells above hold nothing
+                break
         sse_out[c] = sse
         bits_out[c] = bits
