@@ -8,12 +8,11 @@ density), not taken from skquant.
 
 import numpy as np
 import pytest
+from naive_dead_zone import dead_zone_codebook, dead_zone_cost
 
 from skquant import DeadZoneQuantizer, UniformClipQuantizer
 from skquant import _kernels as K
 from skquant._summary import summarize_column
-
-from naive_dead_zone import dead_zone_codebook, dead_zone_cost
 
 B = 1 / np.sqrt(2)  # the scale of the unit-variance Laplacian
 
