@@ -153,11 +153,12 @@ def _search_ratio_step(objective, scale):
         dl = np.log(steps[1] / steps[0])
         x0 = np.array([ratios[a], np.log(steps[b])])
         simplex = np.array([x0, x0 + [dr, 0.0], x0 + [0.0, dl]])
-        res = optimize.minimize(
-            cost, x0, method="Nelder-Mead",
-            options={"initial_simplex": simplex, "xatol": 1e-6, "fatol": 0.0,
-                     "maxfev": 3 * _MAX_EVALS},
-        )
+        with np.errstate(invalid="ignore"):  # costs of inf (data near 1e308) compared
+            res = optimize.minimize(
+                cost, x0, method="Nelder-Mead",
+                options={"initial_simplex": simplex, "xatol": 1e-6, "fatol": 0.0,
+                         "maxfev": 3 * _MAX_EVALS},
+            )
         r, s = clamp(res.x)
         candidates.append((float(res.fun), r, s))
     cost_, ratio, step = min(candidates)
