@@ -40,6 +40,13 @@ ESTIMATORS = {
         "normal-float-onehot-dense": {"compander": "normal-float", "encode": "onehot-dense"},
         "normal-float-5-levels": {"compander": "normal-float", "n_levels": 5},
     }),
+    "DeadZoneQuantizer": ("skquant._dead_zone", {
+        "default": {},
+        "small": {"n_bits": 2},
+        "ratio-2-midpoint": {"dead_zone": 2.0, "reconstruction": "midpoint"},
+        "lam-7-levels-onehot": {"lam": 0.05, "n_levels": 7, "encode": "onehot"},
+        "median-reconstruct": {"center": "median", "encode": "reconstruct"},
+    }),
     "BinarySphericalEncoder": ("skquant._binary_spherical", {
         "default": {},
         "sign-centred": {"encode": "sign", "center": True},

@@ -53,3 +53,4 @@ from ._sketch import (  # noqa: F401
     sketch_add,
     sketch_merge_into,
 )
+from ._dead_zone import dead_zone_cost  # noqa: F401, E402
