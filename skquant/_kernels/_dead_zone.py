@@ -11,18 +11,7 @@ summary is the one of ``_scalar.py`` (centred on the quantizer's centre by the c
 import numpy as np
 
 from ._config import jit
-
-
-@jit
-def _lower_bound(u, t, lo, hi):
-    """First index ``i`` in ``[lo, hi]`` with ``u[i] >= t`` (``hi`` if none)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if u[mid] < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+from ._uniform import _cell_sse, _lower_bound
 
 
 @jit
@@ -64,21 +53,15 @@ def dead_zone_cost(u, W, S1, S2, shift, n_below, n_above, ratios, steps, centroi
                 b = _lower_bound(u, -(half - i - 1.0) * s, a, k)
             else:  # above the zero cell or cell i > 0: (half + i) * s
                 b = _lower_bound(u, (half + i) * s, a, k)
+            if i == 0:
+                level = 0.0
+            elif i > 0:
+                level = (half + i - 0.5) * s
+            else:
+                level = -(half - i - 0.5) * s
+            sse += _cell_sse(W, S1, S2, a, b, centroid, level - shift)
             wt = W[b] - W[a]
             if wt > 0.0:
-                s1 = S1[b] - S1[a]
-                s2 = S2[b] - S2[a]
-                if centroid:
-                    sse += max(s2 - s1 * s1 / wt, 0.0)
-                else:
-                    if i == 0:
-                        level = 0.0
-                    elif i > 0:
-                        level = (half + i - 0.5) * s
-                    else:
-                        level = -(half - i - 0.5) * s
-                    d = level - shift
-                    sse += max(s2 - 2.0 * d * s1 + d * d * wt, 0.0)
                 bits -= wt * np.log2(wt / total_w)
             a = b
             if a == k:  # the cells above hold nothing

@@ -28,6 +28,20 @@ def _lower_bound(u, t, lo, hi):
 
 
 @jit
+def _cell_sse(W, S1, S2, a, b, centroid, d):
+    """Weighted squared error of the summary's values ``a .. b - 1`` about their
+    centroid (``centroid``) or about the level whose centred value is ``d``."""
+    wt = W[b] - W[a]
+    if wt <= 0.0:
+        return 0.0
+    s1 = S1[b] - S1[a]
+    s2 = S2[b] - S2[a]
+    if centroid:
+        return max(s2 - s1 * s1 / wt, 0.0)
+    return max(s2 - 2.0 * d * s1 + d * d * wt, 0.0)
+
+
+@jit
 def family_sse(u, W, S1, S2, shift, t_shape, y_shape, offsets, scales, centroid, out):
     """Exact weighted squared error of many quantizers of one family on one column.
 
@@ -57,15 +71,7 @@ def family_sse(u, W, S1, S2, shift, t_shape, y_shape, offsets, scales, centroid,
         a = 0
         for m in range(M):
             b = k if m == M - 1 else _lower_bound(u, o + s * t_shape[m], a, k)
-            wt = W[b] - W[a]
-            if wt > 0.0:
-                s1 = S1[b] - S1[a]
-                s2 = S2[b] - S2[a]
-                if centroid:
-                    total += max(s2 - s1 * s1 / wt, 0.0)
-                else:
-                    d = o + s * y_shape[m] - shift  # the level, centred
-                    total += max(s2 - 2.0 * d * s1 + d * d * wt, 0.0)
+            total += _cell_sse(W, S1, S2, a, b, centroid, o + s * y_shape[m] - shift)
             a = b
         out[c] = total
 
