@@ -50,24 +50,6 @@ def lloyd_step(u, w, levels):
     return thresholds, new
 
 
-def reference_dp(u, w, n_cells):
-    """O(M k^2) dynamic programme over every split: the exact optimum and its cells."""
-    k = len(u)
-    D = np.full((n_cells + 1, k + 1), np.inf)
-    arg = np.zeros((n_cells + 1, k + 1), dtype=int)
-    D[0, 0] = 0.0
-    for m in range(1, n_cells + 1):
-        for i in range(m, k + 1):
-            for j in range(m - 1, i):
-                v = D[m - 1, j] + cell_cost(u[j:i], w[j:i])
-                if v < D[m, i]:
-                    D[m, i], arg[m, i] = v, j
-    pos = [k]
-    for m in range(n_cells, 0, -1):
-        pos.append(arg[m, pos[-1]])
-    return D[n_cells, k], np.array(pos[::-1])
-
-
 def exhaustive(u, w, n_cells):
     """Minimum over every partition of the sorted points into contiguous cells."""
     k = len(u)

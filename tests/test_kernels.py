@@ -1,10 +1,11 @@
 """Every scalar kernel against its NumPy twin in tests/naive.py, both float dtypes."""
 
+import naive
+import naive_optimal
 import numba
 import numpy as np
 import pytest
 
-import naive
 from skquant import _kernels as K
 from skquant._base import summarize_column
 
@@ -103,7 +104,7 @@ def test_optimal_partition_matches_reference_dp(rng, n_cells):
     u, tot = naive.summary(x, w)
     pos = np.empty(n_cells + 1, dtype=np.int64)
     cost = K.optimal_partition(s.W, s.S1, s.S2, n_cells, pos)
-    expected, expected_pos = naive.reference_dp(u, tot, n_cells)
+    expected, expected_pos = naive_optimal.reference_dp(u, tot, n_cells)
     assert cost == pytest.approx(expected, rel=1e-9)
     cells = zip(pos[:-1], pos[1:])
     assert sum(naive.cell_cost(u[a:b], tot[a:b]) for a, b in cells) == pytest.approx(

@@ -2,13 +2,14 @@
 
 import warnings
 
+import naive
+import naive_optimal
 import numpy as np
 import pytest
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import KBinsDiscretizer
 
-import naive
 from skquant import LloydMaxQuantizer
 from skquant._base import summarize_column
 
@@ -49,7 +50,7 @@ def test_optimal_equals_reference_dp_on_larger_samples(rng, weighted):
     w = rng.exponential(size=x.size) if weighted else None
     q = LloydMaxQuantizer(n_bits=3, algorithm="optimal").fit(x[:, None], sample_weight=w)
     u, tot = naive.summary(x, w)
-    expected, _ = naive.reference_dp(u - 1e6, tot, 8)
+    expected, _ = naive_optimal.reference_dp(u - 1e6, tot, 8)
     assert q.mse_[0] * tot.sum() == pytest.approx(expected, rel=1e-8)
 
 
@@ -141,7 +142,7 @@ def test_tied_data_give_the_exact_optimum(rng):
     x = rng.integers(0, 40, size=(200_000, 1)).astype(float)
     q = LloydMaxQuantizer(n_bits=4, algorithm="optimal").fit(x)
     u, tot = naive.summary(x[:, 0])
-    expected, pos = naive.reference_dp(u, tot, 16)
+    expected, pos = naive_optimal.reference_dp(u, tot, 16)
     cells = np.repeat(np.arange(16), np.diff(pos))
     np.testing.assert_array_equal(q.transform(u[:, None])[:, 0], cells)
     assert q.mse_[0] * x.shape[0] == pytest.approx(expected, rel=1e-12)

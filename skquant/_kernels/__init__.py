@@ -6,21 +6,6 @@ loops stay in Python, in the estimators, except where one iteration is far cheap
 than a Python round trip (Lloyd on a column summary).
 """
 
-from ._scalar import (  # noqa: F401
-    CHUNK,
-    cell_positions,
-    centroids,
-    decode,
-    encode,
-    lloyd,
-    lloyd_escape,
-    lloyd_step,
-    optimal_partition,
-    partition_cost,
-    split_merge,
-    sse_exact,
-    summarize_sorted,
-)
 from ._binary import (  # noqa: F401
     BLOCK,
     CLAMP,
@@ -34,18 +19,28 @@ from ._binary import (  # noqa: F401
     rotate_sign_pack,
     sign_pack,
 )
-from ._bsq_entropy import bsq_clamped_entropy  # noqa: F401
 from ._bitpack import (  # noqa: F401
     PACK_CHUNK,
     pack_bits,
     packed_size,
     unpack_bits,
 )
-from ._uniform import (  # noqa: F401
-    affine_encode,
-    family_sse,
-    grid_encode,
-    line_sweep,
+from ._bsq_entropy import bsq_clamped_entropy  # noqa: F401
+from ._dead_zone import dead_zone_cost  # noqa: F401, E402
+from ._optimal import optimal_partition  # noqa: F401, E402
+from ._scalar import (  # noqa: F401
+    CHUNK,
+    cell_positions,
+    centroids,
+    decode,
+    encode,
+    lloyd,
+    lloyd_escape,
+    lloyd_step,
+    partition_cost,
+    split_merge,
+    sse_exact,
+    summarize_sorted,
 )
 from ._sketch import (  # noqa: F401
     bin_index,
@@ -53,4 +48,9 @@ from ._sketch import (  # noqa: F401
     sketch_add,
     sketch_merge_into,
 )
-from ._dead_zone import dead_zone_cost  # noqa: F401, E402
+from ._uniform import (  # noqa: F401
+    affine_encode,
+    family_sse,
+    grid_encode,
+    line_sweep,
+)

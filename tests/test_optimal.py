@@ -1,0 +1,193 @@
+"""The exact optimum (``algorithm="optimal"``, ``skquant._kernels._optimal``) against its
+NumPy twin (tests/naive_optimal.py), against Ckmeans.1d.dp (through ckwrap, its Python
+binding) on real columns, and the Ckmeans.1d.dp test cases that use k = 3."""
+
+import warnings
+
+import naive
+import naive_optimal
+import numpy as np
+import pytest
+from sklearn import datasets
+
+from skquant import LloydMaxQuantizer
+from skquant import _kernels as K
+from skquant._summary import summarize_column
+
+
+def _kernel(x, w, n_cells):
+    s = summarize_column(x, w)
+    pos = np.empty(n_cells + 1, dtype=np.int64)
+    cost = K.optimal_partition(s.W, s.S1, s.S2, n_cells, pos)
+    return cost, pos
+
+
+def _random_case(rng):
+    """A small column: continuous, rounded (ties) or a few integers; weighted or not."""
+    n = int(rng.integers(1, 40))
+    kind = rng.integers(3)
+    x = rng.standard_normal(n) * 10 ** rng.uniform(-3, 3)
+    if kind == 1:
+        x = np.round(x, 1)
+    elif kind == 2:
+        x = rng.integers(-3, 4, n).astype(float)
+    w = rng.uniform(0.05, 5.0, n) if rng.random() < 0.5 else None
+    return x, w
+
+
+def test_kernel_equals_the_naive_dp_on_many_random_cases(rng):
+    """2000 random small cases (ties, weights, 1 cell up to every distinct value):
+    the same minimum, and the kernel's cells cost exactly that minimum."""
+    n_cases = 0
+    for _ in range(2000):
+        x, w = _random_case(rng)
+        u, tot = naive.summary(x, w)
+        n_cells = int(rng.integers(1, len(u) + 1))
+        cost, pos = _kernel(x, w, n_cells)
+        expected, expected_pos = naive_optimal.reference_dp(u, tot, n_cells)
+        scale = float((tot * u**2).sum())  # rounding of the naive costs is relative to it
+        assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12 * scale)
+        mine = sum(naive.cell_cost(u[a:b], tot[a:b]) for a, b in zip(pos[:-1], pos[1:]))
+        assert mine == pytest.approx(expected, rel=1e-9, abs=1e-12 * scale)
+        assert np.all(np.diff(pos) > 0), "every cell holds a value"
+        if w is not None and np.unique(x).size == x.size:
+            # continuous weights on distinct values: no two partitions cost the same,
+            # so the cells themselves are identical
+            np.testing.assert_array_equal(pos, expected_pos)
+            n_cases += 1
+    assert n_cases > 100
+
+
+@pytest.mark.parametrize("n_levels", [2, 3, 7, 16])
+def test_estimator_equals_the_naive_dp_with_ties_and_weights(rng, n_levels):
+    x = np.round(rng.standard_normal(120), 1)
+    w = rng.exponential(size=x.size)
+    q = LloydMaxQuantizer(n_levels=n_levels, algorithm="optimal").fit(x[:, None], sample_weight=w)
+    u, tot = naive.summary(x, w)
+    expected, pos = naive_optimal.reference_dp(u, tot, n_levels)
+    assert q.mse_[0] * tot.sum() == pytest.approx(expected, rel=1e-9)
+    centroids = [np.average(u[a:b], weights=tot[a:b]) for a, b in zip(pos[:-1], pos[1:])]
+    np.testing.assert_allclose(q.levels_[0], centroids, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("extra", [0, 1, 5])
+def test_as_many_levels_as_distinct_values_or_more_is_exact(rng, extra):
+    x = rng.integers(0, 6, 200).astype(float)  # 6 distinct values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = LloydMaxQuantizer(n_levels=6 + extra, algorithm="optimal").fit(x[:, None])
+    assert q.mse_[0] == 0.0
+    np.testing.assert_array_equal(q.inverse_transform(q.transform(x[:, None]))[:, 0], x)
+
+
+# --- against Ckmeans.1d.dp (ckwrap) on scikit-learn's bundled datasets -----------------
+
+def _real_columns():
+    loaders = {
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "diabetes": lambda: datasets.load_diabetes(scaled=False),
+        "digits": datasets.load_digits,
+    }
+    return {name: load().data for name, load in loaders.items()}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("k", [3, 5, 6, 10, 12])
+def test_same_optimum_as_ckmeans_on_real_columns(k, weighted):
+    """The within-cluster sum of squares of Ckmeans.1d.dp, to 1e-9 relative, on every
+    column with more than k distinct values (issue 13's acceptance)."""
+    ckwrap = pytest.importorskip("ckwrap")
+    rng = np.random.default_rng(k)
+    n_compared = 0
+    for name, X in _real_columns().items():
+        w = rng.uniform(0.1, 3.0, X.shape[0]) if weighted else None
+        keep = [j for j in range(X.shape[1]) if np.unique(X[:, j]).size > k]
+        q = LloydMaxQuantizer(n_levels=k, algorithm="optimal").fit(X[:, keep], sample_weight=w)
+        for i, j in enumerate(keep):
+            x = np.ascontiguousarray(X[:, j], dtype=np.float64)
+            ref = ckwrap.ckmeans(x, k, weights=w) if weighted else ckwrap.ckmeans(x, k)
+            total = x.size if w is None else w.sum()
+            assert q.mse_[i] * total == pytest.approx(
+                np.sum(ref.withinss), rel=1e-9
+            ), (name, j)
+            n_compared += 1
+    assert n_compared > 100
+
+
+# --- the Ckmeans.1d.dp test cases with k = 3 ---------------------------------------------
+# Ported from tests/testthat/test_Ckmeans.1d.dp.R of the R package Ckmeans.1d.dp 4.3.5
+# (github.com/cran/Ckmeans.1d.dp): "Weighted input", "Given the number of clusters" and
+# "n==10, k==3" with their expectations unchanged (R's clusters are 1-based, skquant's
+# codes 0-based; `size` counts the weight of each cluster). The two "Estimating k" cases
+# whose selected k is 3 are run at k = 3 and expect the partition R selects.
+
+def _ckmeans_like(x, k, y=None):
+    """Ckmeans.1d.dp's result fields from LloydMaxQuantizer(algorithm="optimal")."""
+    x = np.asarray(x, dtype=float)
+    w = np.ones_like(x) if y is None else np.asarray(y, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k distinct values: stored exactly, with a warning
+        q = LloydMaxQuantizer(n_levels=k, algorithm="optimal").fit(
+            x[:, None], sample_weight=None if y is None else w
+        )
+    cluster = q.transform(x[:, None])[:, 0].astype(int) + 1
+    centers = q.levels_[0, :k]
+    size = np.array([w[cluster == c].sum() for c in range(1, k + 1)])
+    withinss = np.array([(w[cluster == c] * (x[cluster == c] - centers[c - 1]) ** 2).sum()
+                         for c in range(1, k + 1)])
+    return cluster, centers, size, withinss
+
+
+def test_ckmeans_weighted_input():
+    cluster, centers, size, withinss = _ckmeans_like([-1, 2, 4, 5, 6], 3, [4, 3, 1, 1, 1])
+    np.testing.assert_array_equal(size, [4, 3, 3])
+    np.testing.assert_array_equal(cluster, [1, 2, 3, 3, 3])
+    np.testing.assert_allclose(centers, [-1, 2, 5])
+    np.testing.assert_allclose(withinss, [0, 0, 2], atol=1e-12)
+
+
+def test_ckmeans_given_the_number_of_clusters():
+    x = np.array([-1, 2, -1, 2, 4, 5, 6, -1, 2, -1], dtype=float)
+    cluster, centers, size, withinss = _ckmeans_like(x, 3)
+    np.testing.assert_array_equal(size, [4, 3, 3])
+    np.testing.assert_array_equal(cluster, [1, 2, 1, 2, 3, 3, 3, 1, 2, 1])
+    np.testing.assert_allclose(centers, [-1, 2, 5])
+    np.testing.assert_allclose(withinss, [0, 0, 2], atol=1e-12)
+    totss = ((x - x.mean()) ** 2).sum()
+    assert withinss.sum() == pytest.approx(2)
+    assert totss - withinss.sum() == pytest.approx(totss - 2)  # betweenss
+
+
+def test_ckmeans_n10_k3():
+    cluster, centers, size, withinss = _ckmeans_like([3, 3, 3, 3, 1, 1, 1, 2, 2, 2], 3)
+    np.testing.assert_array_equal(cluster, [3, 3, 3, 3, 1, 1, 1, 2, 2, 2])
+    np.testing.assert_allclose(centers, [1, 2, 3])
+    np.testing.assert_array_equal(withinss, [0, 0, 0])
+    np.testing.assert_array_equal(size, [3, 3, 4])
+
+
+def test_ckmeans_estimating_k_set_2_at_k3():
+    x = [3.5, 3.6, 3.7, 3.1, 1.1, 0.9, 0.8, 2.2, 1.9, 2.1]
+    cluster, centers, size, withinss = _ckmeans_like(x, 3)
+    np.testing.assert_array_equal(cluster, [3, 3, 3, 3, 1, 1, 1, 2, 2, 2])
+    np.testing.assert_allclose(centers, [0.933333333333, 2.066666666667, 3.475000000000])
+    np.testing.assert_allclose(withinss, [0.0466666666667, 0.0466666666667, 0.2075],
+                               rtol=1e-10)
+    np.testing.assert_array_equal(size, [3, 3, 4])
+
+
+def test_ckmeans_estimating_k_set_4_gamma_at_k3():
+    from scipy import stats
+
+    x = stats.gamma(2).pdf(np.arange(1, 10.5, 0.5))  # dgamma(seq(1, 10, by=0.5), 2, 1)
+    cluster, centers, size, withinss = _ckmeans_like(x, 3)
+    np.testing.assert_array_equal(
+        cluster, [3, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    )
+    np.testing.assert_allclose(centers, [0.01702193495, 0.15342151455, 0.32441508262],
+                               rtol=1e-9)
+    np.testing.assert_allclose(withinss, [0.006126754998, 0.004977009034, 0.004883305120],
+                               rtol=1e-9)
+    np.testing.assert_array_equal(size, [13, 3, 3])
