@@ -9,7 +9,14 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_array
 
-from ._compat import HasMethods, Interval, InvalidParameterError, StrOptions, validate_params
+from ._compat import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    named,
+    validate_params,
+)
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,8 @@ def allocate_bits(
     array([1, 3, 5])
     """
     _no_bools(budget=budget, min_bits=min_bits, max_bits=max_bits)
-    X = check_array(X, dtype=np.float64, input_name="X")
+    with named("X"):
+        X = check_array(X, dtype=np.float64, input_name="X")
     d = X.shape[1]
     if levels is None:
         if max_bits < min_bits:
@@ -324,7 +332,9 @@ def reverse_water_filling(variances, budget, *, min_bits=1, max_bits=8):
     array([1, 3, 5])
     """
     _no_bools(budget=budget, min_bits=min_bits, max_bits=max_bits)
-    var = check_array(variances, dtype=np.float64, ensure_2d=False, input_name="variances")
+    with named("variances"):
+        var = check_array(variances, dtype=np.float64, ensure_2d=False,
+                          input_name="variances")
     if var.ndim != 1:
         raise ValueError(f"variances must be 1-D (one per feature), got shape {var.shape}.")
     if np.any(var < 0):

@@ -62,9 +62,12 @@ from ._binary_spherical import (
     _raise_nonfinite,
 )
 from ._compat import (
-    Interval,
+    IntervalNotBool,
+    InvalidParameterError,
     _check_feature_names_in,
+    check_2d,
     check_is_fitted,
+    named,
     validate_params,
 )
 from ._summary import ColumnSketch
@@ -372,8 +375,8 @@ def _fit_binary_spherical(estimator, X, max_samples, random_state, split_every):
         "estimator": "no_validation",  # checked below: skquant's estimators only
         "X": ["array-like"],
         "sample_weight": ["array-like", None],
-        "split_every": [Interval(Integral, 2, None, closed="left")],
-        "max_samples": [Interval(Integral, 1, None, closed="left")],
+        "split_every": [IntervalNotBool(Integral, 2, None, closed="left")],
+        "max_samples": [IntervalNotBool(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -469,12 +472,24 @@ def fit(
     >>> bool(np.allclose(q.levels_, exact.levels_, atol=1e-3))
     True
     """
+    if not isinstance(estimator, (BinarySphericalEncoder, BaseScalarQuantizer)):
+        raise TypeError(
+            "skquant.dask.fit fits skquant's scalar quantizers and BinarySphericalEncoder; "
+            f"got estimator={type(estimator).__name__}."
+        )
+    if isinstance(random_state, (bool, np.bool_)):
+        raise InvalidParameterError(
+            "The 'random_state' parameter of fit must be an int, a RandomState instance "
+            f"or None, not a bool; got {random_state!r}."
+        )
     if not is_dask_collection(X):
         if is_dask_collection(sample_weight):
             raise TypeError("X is in memory but sample_weight is a dask collection.")
+        check_2d(X)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
         return estimator.fit(X, **kwargs)
-    X = _check_collection(X)
+    with named("X"):
+        X = _check_collection(X)
     if isinstance(estimator, BinarySphericalEncoder):
         if sample_weight is not None:
             raise TypeError("BinarySphericalEncoder.fit takes no sample_weight.")
@@ -483,7 +498,7 @@ def fit(
         return _fit_scalar(estimator, X, sample_weight, split_every)
     raise TypeError(
         "skquant.dask.fit fits skquant's scalar quantizers and BinarySphericalEncoder; "
-        f"got {type(estimator).__name__}."
+        f"got estimator={type(estimator).__name__}."
     )
 
 
@@ -523,14 +538,15 @@ def _probe(estimator, X, method):
 
 
 def _apply(estimator, X, method):
-    if not is_dask_collection(X):
-        return getattr(estimator, method)(X)
-    check_is_fitted(estimator)
     if not isinstance(estimator, (BaseScalarQuantizer, BinarySphericalEncoder)):
         raise TypeError(
             f"skquant.dask.{method} takes skquant's quantizers and BinarySphericalEncoder; "
-            f"got {type(estimator).__name__}."
+            f"got estimator={type(estimator).__name__}."
         )
+    check_is_fitted(estimator)
+    if not is_dask_collection(X):
+        with named("X"):
+            return getattr(estimator, method)(X)
     if method == "transform" and getattr(estimator, "encode", None) == "onehot":
         raise ValueError(
             'encode="onehot" gives a scipy sparse matrix, which a dask array does not '
@@ -538,7 +554,8 @@ def _apply(estimator, X, method):
             '"ordinal" (codes): estimator.set_params(encode="onehot-dense").'
         )
     one_d = method == "inverse_transform" and isinstance(estimator, BinarySphericalEncoder)
-    X = _check_collection(X, allow_1d=one_d)
+    with named("X"):
+        X = _check_collection(X, allow_1d=one_d)
     out = np.asarray(getattr(estimator, method)(_probe(estimator, X, method)))
     n_out, dtype = out.shape[1], out.dtype
     slim = copy.copy(estimator)  # what the workers need: no sketches, later edits unseen

@@ -901,6 +901,8 @@ def normal_float_levels(n_bits=4, *, n_levels=None):
     array([-1.    , -0.4174,  0.    ,  0.4174,  1.    ])
     """
     if n_levels is None:
+        if n_bits is None:
+            raise TypeError("normal_float_levels needs n_bits or n_levels; both are None.")
         n = 2 ** _check_int_range(n_bits, "n_bits", 1, 16)
     else:
         n = _check_int_range(n_levels, "n_levels", 2, 2**16)

@@ -5,7 +5,17 @@ from numbers import Real
 import numpy as np
 from sklearn.utils import check_array
 
-from ._compat import HasMethods, Interval, StrOptions, validate_params
+from ._compat import HasMethods, IntervalNotBool, StrOptions, check_2d, named, validate_params
+
+__all__ = [
+    "code_entropy",
+    "make_rate_distortion_scorer",
+    "mse",
+    "normalized_mse",
+    "rate_distortion_score",
+    "sqnr_db",
+    "storage_report",
+]
 
 
 def _packed_widths(n_levels):
@@ -15,8 +25,10 @@ def _packed_widths(n_levels):
 
 
 def _pair(X, X_hat):
-    X = check_array(X, dtype=np.float64, ensure_2d=False, input_name="X")
-    X_hat = check_array(X_hat, dtype=np.float64, ensure_2d=False, input_name="X_hat")
+    with named("X"):
+        X = check_array(X, dtype=np.float64, ensure_2d=False, input_name="X")
+    with named("X_hat"):
+        X_hat = check_array(X_hat, dtype=np.float64, ensure_2d=False, input_name="X_hat")
     if X.shape != X_hat.shape:
         raise ValueError(f"X has shape {X.shape} but X_hat has shape {X_hat.shape}.")
     if X.ndim == 1:
@@ -157,7 +169,8 @@ def code_entropy(codes, *, multioutput="uniform_average"):
     >>> code_entropy([0, 1, 2, 3])
     2.0
     """
-    codes = check_array(codes, dtype=None, ensure_2d=False, input_name="codes")
+    with named("codes"):
+        codes = check_array(codes, dtype=None, ensure_2d=False, input_name="codes")
     if codes.dtype.kind not in "iub":
         raise TypeError(f"codes must be integers, got dtype {codes.dtype}.")
     if codes.ndim == 1:
@@ -240,7 +253,8 @@ def normalized_mse(X, X_hat, *, multioutput="uniform_average"):
 
 
 def _distortion_and_rate(quantizer, X, rate, normalize):
-    X = check_array(X, dtype=np.float64)
+    with named("X"):
+        X = check_array(X, dtype=np.float64, input_name="X")
     if getattr(quantizer, "encode", "ordinal") != "ordinal":
         raise ValueError(
             "rate_distortion_score needs a quantizer with encode='ordinal' (integer "
@@ -271,8 +285,8 @@ def _rate_per_feature(quantizer, codes, rate):
     {
         "estimator": [HasMethods(["transform", "inverse_transform"])],
         "X": ["array-like"],
-        "lam": [Interval(Real, 0, None, closed="left"), None],
-        "budget": [Interval(Real, 0, None, closed="neither"), None],
+        "lam": [IntervalNotBool(Real, 0, None, closed="left"), None],
+        "budget": [IntervalNotBool(Real, 0, None, closed="neither"), None],
         "rate": [StrOptions({"fixed", "entropy"})],
         "normalize": ["boolean"],
     },
@@ -337,6 +351,7 @@ def rate_distortion_score(estimator, X, *, lam=None, budget=None, rate="fixed",
     (-0.113, -inf)
     """
     _lam_or_budget(lam, budget)
+    check_2d(X)
     quantizer, Xq = _split_pipeline(estimator, X)
     D, R = _distortion_and_rate(quantizer, Xq, rate, normalize)
     if budget is not None:
@@ -469,7 +484,8 @@ def storage_report(estimator, X):
             "storage_report needs a quantizer with encode='ordinal' (integer codes), got "
             f"encode={estimator.encode!r}."
         )
-    X = check_array(X, dtype=None)
+    with named("X"):
+        X = check_array(X, dtype=None, input_name="X")
     codes = estimator.transform(X)
     widths = _widths(estimator)
     packed = pack_codes(codes, widths).tobytes()
