@@ -143,6 +143,8 @@ def main():
     parser.add_argument("--max-gb", type=float, default=8.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--quick", action="store_true", help="code_dim 8, 13, 32; N <= 1e4")
+    parser.add_argument("--dims", type=int, nargs="+", metavar="D",
+                        help=f"code_dim values to run (default: {' '.join(map(str, DIMS))})")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "D", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -154,6 +156,8 @@ def main():
     import torch
 
     dims, sizes = ((8, 13, 32), SIZES[1:3]) if args.quick else (DIMS, SIZES)
+    if args.dims:
+        dims = tuple(args.dims)
     print(f"python {platform.python_version()}, torch {torch.__version__}, "
           f"vector-quantize-pytorch {version('vector-quantize-pytorch')}, "
           f"{platform.processor() or platform.machine()}, one thread, float32 input, "
