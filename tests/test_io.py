@@ -609,3 +609,25 @@ def test_a_write_that_fails_midway_leaves_the_old_file(tmp_path, X, monkeypatch)
         skquant.save(skquant.LloydMaxQuantizer(n_bits=3).fit(X), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skq"]
+
+
+V2 = Path(__file__).parent / "fixtures" / "format_v2"
+
+
+@pytest.mark.parametrize("path", sorted(V2.glob("*.skq")), ids=lambda p: p.stem)
+@pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
+def test_version_2_files_still_load(path):
+    """Files of format version 2 (packed codes, no coding field; written by
+    tests/fixtures/make_format_v2.py) load to estimators whose transform and
+    inverse_transform, and whose stored codes, equal the version-2 ones bit for bit."""
+    from sklearn.datasets import load_diabetes, load_wine
+
+    enc = _io.read(path)
+    expected = np.load(path.with_name(path.stem + ".expected.npz"))
+    X = (load_diabetes() if path.stem.startswith("lloyd") else load_wine()).data
+    _bit_identical(enc.estimator.transform(X), expected["transform"])
+    _bit_identical(enc.estimator.inverse_transform(expected["transform"]), expected["inverse"])
+    if "codes" in path.stem:
+        _bit_identical(enc.codes, expected["transform"])
+    else:
+        assert enc.codes is None
