@@ -34,6 +34,7 @@ from sklearn.utils.validation import NotFittedError
 
 from . import _kernels as K
 from ._compat import check_is_fitted
+from ._schema import SchemaError, check_state
 from ._summary import ColumnSketch
 
 FORMAT = "skquant"
@@ -549,6 +550,24 @@ def _umask():
 
 
 # --------------------------------------------------------------------- reading
+def _check_member(info, archive_size):
+    """Refuse a member before any byte of it is decompressed: only STORED and DEFLATE
+    (bzip2 and lzma decompress without a bound in ``zipfile``), and a declared size
+    DEFLATE can reach from compressed bytes the archive really holds."""
+    name = info.filename
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Bad(f"member {name!r}: compression method {info.compress_type} refused "
+                   "(only STORED and DEFLATE are read)")
+    if info.compress_size > archive_size:
+        raise _Bad(f"member {name!r} declares {info.compress_size} compressed bytes, "
+                   f"more than the archive's {archive_size}")
+    if info.file_size > _MAX_EXPANSION * info.compress_size + 1024:
+        raise _Bad(
+            f"member {name!r} declares {info.file_size} bytes from {info.compress_size} "
+            "compressed ones, more than DEFLATE can expand to: the archive is forged"
+        )
+
+
 def _read_array(zf, name):
     info = zf.getinfo(name)
     if info.file_size > _MAX_EXPANSION * info.compress_size + 1024:
@@ -592,6 +611,9 @@ def _read(file):
         names = zf.namelist()
         _expect(len(names) == len(set(names)), "duplicate members in the archive")
         _expect(HEADER in names, f"not a skquant file: no {HEADER}")
+        archive_size = zf.fp.seek(0, os.SEEK_END)
+        for info in zf.infolist():
+            _check_member(info, archive_size)
         for name in names:
             _expect(name == HEADER or _MEMBER.match(name),
                     f"unexpected member {name!r} (a skquant file holds {HEADER} and "
@@ -638,11 +660,18 @@ def _build_estimator(spec, arrays, version=FORMAT_VERSION):
                 and k not in expected, f"bad attribute name {k!r}")
         attributes[k] = _decode_value(f"attribute {k}", v, arrays, f"attr.{k}")
     params, attributes = _upgrade(version, cls, params, attributes)
-    est = cls(**params)
+    est = cls(**params)  # __init__ only stores them: validated next, then the state
     try:
         est._validate_params()
     except (ValueError, TypeError) as exc:
         raise _Bad(f"invalid parameters for {name}: {exc}") from None
+    if version == 1:  # derived flags version 1 stored (_identity) are properties now
+        attributes = {k: v for k, v in attributes.items()
+                      if not isinstance(getattr(cls, k, None), property)}
+    try:  # the class's own schema, before any fitted attribute is set
+        check_state(cls, params, attributes)
+    except SchemaError as exc:
+        raise _Bad(f"{name}: {exc}") from None
     # set the instance dict directly: no property or descriptor runs
     est.__dict__.update(attributes)
     check = _estimator_check(est)
