@@ -47,6 +47,7 @@ from ._uniform import (  # noqa: F401
     grid_encode,
     line_sweep,
 )
+from ._range_bnb import range_bnb  # noqa: F401
 from ._sketch import (  # noqa: F401
     bin_index,
     bin_range,
