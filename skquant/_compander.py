@@ -192,8 +192,9 @@ class CompanderQuantizer(BaseScalarQuantizer):
         normal-float, callables); values beyond it go to the end cells. ``"absmax"``:
         the largest ``|x|``. ``"std"``: ``n_std`` times the root mean square.
         ``"percentile"``: the ``percentile``-th weighted percentile of ``|x|``.
-        ``"mse"``: the range with the smallest training MSE (exact error of each
-        candidate, scan and bounded minimiser as in :class:`UniformClipQuantizer`).
+        ``"mse"``: the range with the smallest training MSE among all ``X_max``
+        (the global minimum of the exact error, by the branch and bound of
+        :class:`UniformClipQuantizer`).
         A number: that ``X_max``. Unused by ``"gaussian"``, ``"laplace"`` and
         ``"optimal"``, which cover the whole line.
     n_std : float, default=3.0
@@ -355,7 +356,7 @@ class CompanderQuantizer(BaseScalarQuantizer):
             family = Family(*shape, nearest=self.compander == "normal-float", centroid=centroid)
             offset, scale = 0.0, seeds[0]
             if rule == "mse":
-                scale, _ = search_scale(summary, family, seeds=seeds)
+                scale = search_scale(summary, family, seeds=seeds).scale
             info["x_max_"] = scale * unit
         thresholds, levels = family.codebook(summary, offset, scale)
         return ColumnDesign(thresholds * unit, levels * unit, info)

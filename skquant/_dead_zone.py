@@ -262,9 +262,9 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
     Notes
     -----
     With the step fixed, the error is piecewise quadratic in the step and not
-    unimodal; the step is found by ``skquant._range_search.search_scale`` (an exact
-    line sweep on small columns, else a scan refined by a bounded minimiser) for the
-    MSE, and by a geometric scan refined the same way for the rate-distortion cost.
+    unimodal; the step is found by ``skquant._range_search.search_scale`` (the global
+    minimum, by branch and bound on the exact error) for the MSE, and by a geometric
+    scan refined by a bounded minimiser for the rate-distortion cost.
     Columns with at most ``M`` distinct values get one level per value (zero error)
     and a warning, as for every scalar quantizer of skquant.
 
@@ -364,8 +364,8 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
             for r in {ratio, 1.0} if fit_ratio else {ratio}:
                 family = dead_zone_family(M, r, centroid)
                 outer = max(family.y[-1], -family.y[0])
-                s, sse = search_scale(centred, family, seeds=[step] + [h / outer for h in seeds])
-                found.append((sse, r, s))
+                fit = search_scale(centred, family, seeds=[step] + [h / outer for h in seeds])
+                found.append((fit.sse, r, fit.scale))
             cost, ratio, step = min(found)
         family = dead_zone_family(M, ratio, centroid)
         thresholds, levels = family.codebook(summary, c_u, step)

@@ -12,25 +12,11 @@ from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize
 
 from . import _kernels as K
 from ._summary import weighted_quantile
 
-# Cost budget of a range scan, in bisection steps per column (~10 ms): the scan has
-# up to _SCAN points (1-D) or _SCAN_2D ** 2 points (affine), fewer for large M.
-_BUDGET = 2**23
-_SCAN = 1024
-_SCAN_2D = 64
-_N_REFINE = 4  # local minima of the scan refined by the scalar minimiser
-_MAX_POLISH = 100
-# Exact line sweeps are used while k (M - 1) crossings (k distinct values) fit here;
-# the best _N_PIECES pieces of a sweep are re-evaluated exactly.
-_SWEEP_MAX = 2**18
-_N_PIECES = 64
-_N_DESCENT = 2  # polished affine starts refined by coordinate descent with sweeps
-_MAX_ROUNDS = 16  # rounds of that descent
-_N_ZERO_POINTS = 3  # zero points of the affine midtread scan given a full scale search
+_MAX_POLISH = 100  # alternations of cells and least squares (:func:`_polish`)
 
 
 class Family(NamedTuple):
@@ -122,31 +108,6 @@ def clip_range(summary, clip, symmetric, n_std, percentile):
 
 
 # ------------------------------------------------------------------ range search
-def _n_scan(summary, family, n_max, power=1):
-    """Scan size within the cost budget: each point costs ~M log2(k) steps."""
-    cost = family.y.shape[0] * max(np.log2(summary.u.shape[0]), 1.0)
-    return int(np.clip((_BUDGET / cost) ** (1.0 / power), 8, n_max))
-
-
-def _sweepable(summary, family):
-    """Whether the exact line sweep is affordable."""
-    return summary.u.shape[0] * family.t.shape[0] <= _SWEEP_MAX
-
-
-def _pieces(summary, alpha, beta, gamma, delta, theta_lo, centroid=False):
-    """The minimisers of the ``_N_PIECES`` best pieces of a line (see ``K.line_sweep``)."""
-    n = summary.u.shape[0] * alpha.shape[0] + 1
-    thetas, values = np.empty(n), np.empty(n)
-    m = K.line_sweep(
-        summary.u, summary.weights, alpha, beta, gamma, delta, float(theta_lo), thetas,
-        values, centroid,
-    )
-    if m > _N_PIECES:
-        best = np.argpartition(values[:m], _N_PIECES)[:_N_PIECES]
-        return thetas[best]
-    return thetas[:m]
-
-
 def _best(summary, values, keys):
     """Index of the smallest value; values within rounding of it (1e-12 relative) are
     ties, broken by the smallest key, so that equal errors reached through different
@@ -156,52 +117,6 @@ def _best(summary, values, keys):
     tol = 1e-12 * (abs(low) + 1e-12 * summary.S2[-1])
     tied = np.flatnonzero(values <= low + tol)
     return int(tied[np.argmin(np.asarray(keys)[tied])])
-
-
-def _pick(summary, candidates):
-    """The candidate tuple ``(sse, key, ...)`` of :func:`_best`."""
-    return candidates[_best(summary, [c[0] for c in candidates], [c[1] for c in candidates])]
-
-
-def _sweep_scale(summary, family, offset):
-    """Exact best scale with the offset fixed: ``(scale, sse)``."""
-    t, y = family.t, family.y
-    scales = _pieces(
-        summary, np.full_like(t, offset), t, np.full_like(y, offset), y, 0.0, family.centroid
-    )
-    values = family.sse(summary, offset, scales)
-    i = _best(summary, values, scales)
-    return float(scales[i]), float(values[i])
-
-
-def _sweep_offset(summary, family, scale):
-    """Exact best offset with the scale fixed: ``(offset, sse)``."""
-    alpha, gamma = scale * family.t, scale * family.y
-    lowest = summary.u[0] - alpha[-1] - 1.0  # every threshold below the data
-    offsets = _pieces(
-        summary, alpha, np.ones_like(alpha), gamma, np.ones_like(gamma), lowest, family.centroid
-    )
-    values = family.sse(summary, offsets, scale)
-    i = _best(summary, values, offsets)
-    return float(offsets[i]), float(values[i])
-
-
-def _scale_bounds(summary, family):
-    """``cover``: the smallest scale whose outer levels reach the data's extremes.
-    ``last``: the scale above which no threshold crosses a data value (0 if none does).
-    """
-    u0, u1 = float(summary.u[0]), float(summary.u[-1])
-    t, y = family.t, family.y
-    cover = [v / yv for v, yv in ((u1, y[-1]), (u0, y[0])) if v * yv > 0]
-    if not cover:
-        cover = [max(-u0, u1) / np.max(np.abs(y))]
-    pos, neg = t[t > 0], t[t < 0]
-    last = [0.0]
-    if u1 > 0 and pos.size:
-        last.append(u1 / pos.min())
-    if u0 < 0 and neg.size:
-        last.append(u0 / neg.max())
-    return max(cover), max(last)
 
 
 def _cell_sums(summary, family, offset, scale):
@@ -247,147 +162,146 @@ def _polish(summary, family, offset, scale, sse, free_offset=False):
     return offset, scale, sse
 
 
-def _descend(summary, family, offset, scale, sse):
-    """Coordinate descent with exact line sweeps: the best offset for the scale, then
-    the best scale for the offset (each a global minimum along its line), polished,
-    until a round gains nothing. Escapes the local minima of :func:`_polish`."""
-    for _ in range(_MAX_ROUNDS):
-        start = sse
-        o, new = _sweep_offset(summary, family, scale)
-        if new < sse:
-            offset, sse = o, new
-        s, new = _sweep_scale(summary, family, offset)
-        if new < sse:
-            scale, sse = s, new
-        offset, scale, sse = _polish(summary, family, offset, scale, sse, free_offset=True)
-        if not sse < start:
-            break
-    return offset, scale, sse
+# Branch and bound (K.range_bnb): boxes that cannot beat the incumbent by more than
+# _RTOL of its error are discarded; a search stops after _MAX_BOXES boxes, and then
+# reports the gap that is left (never met on the benchmark's columns).
+_RTOL = 1e-12
+_MAX_BOXES = 2**18
+
+
+class RangeFit(NamedTuple):
+    """A searched range: ``offset``, ``scale``, ``zero_point`` (midtread, else None),
+    its weighted squared error ``sse``, and ``gap``: an upper bound of how much lower
+    (relative to ``sse``) the error of any member of the family can be: ``0.0`` when
+    the branch and bound finished (certified to ``_RTOL``)."""
+
+    offset: float
+    scale: float
+    zero_point: object
+    sse: float
+    gap: float
+
+
+def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np.inf):
+    """Run :func:`K.range_bnb` from the incumbent ``start = (p, q, z, sse)``."""
+    alpha, beta, gamma, delta = (np.ascontiguousarray(c, dtype=np.float64) for c in coeffs)
+    incumbent = np.array(start, dtype=np.float64)
+    lower, _, certified = K.range_bnb(
+        summary.u, summary.W, summary.S1, summary.S2, float(summary.shift),
+        alpha, beta, gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64),
+        centroid, float(max_span), incumbent, _RTOL, _MAX_BOXES,
+    )
+    sse = incumbent[3]
+    gap = 0.0 if certified or not sse > 0 else max(1.0 - lower / sse, 0.0)
+    return incumbent, gap
+
+
+def _scale_top(summary, t, y):
+    """A scale above which no threshold ``scale * t`` crosses a value (cells fixed)."""
+    big = max(-float(summary.u[0]), float(summary.u[-1]))
+    moving = np.abs(t[t != 0])
+    top = 2.0 * big / max(np.max(np.abs(y)), 1e-300)
+    if moving.size:
+        top = max(top, big / moving.min())
+    return top * (1.0 + 1e-9) if top > 0 else 1.0
 
 
 def search_scale(summary, family, seeds=()):
     """Scale ``s > 0`` minimising the exact error of the member ``(0, s)``.
 
-    On columns with at most ``_SWEEP_MAX / (M - 1)`` distinct values (and fixed
-    levels) the error is minimised exactly by a line sweep over every scale at which
-    a threshold crosses a data value (:func:`K.line_sweep`; with centroid levels the
-    error is constant between crossings). Otherwise — the error is
-    not unimodal in ``s`` — it is scanned on a grid (linear up to twice the covering
-    scale, geometric beyond, up to the scale after which the cells no longer change),
-    the best local minima of the scan are refined by a bounded scalar minimiser
-    between their grid neighbours, and ``nearest`` families are polished to the
-    exact local minimum (:func:`_polish`); above the last cell change the error is one
-    quadratic, whose minimiser is added in closed form. ``seeds`` (scales of other
-    rules) are candidates too, so the result is never worse than any of them.
+    The global minimum over every scale, by branch and bound (:func:`K.range_bnb`)
+    on ``(0, top]`` and ``[top, inf)``, with ``top`` a scale above which the cells no
+    longer change; the incumbent starts from the best of ``seeds`` (scales of other
+    rules), so the result is never worse than any of them. ``nearest`` families are
+    then polished to the exact minimum of their piece (:func:`_polish`).
 
     Returns
     -------
-    scale, sse : the best scale and its weighted squared error.
+    RangeFit with ``offset = 0``.
     """
-    candidates = [(float(family.sse(summary, 0.0, s)[0]), float(s)) for s in seeds]
-    if _sweepable(summary, family):
-        scale, sse = _sweep_scale(summary, family, 0.0)
-        candidates.append((sse, scale))
-        return _pick(summary, candidates)[::-1]
-
-    cover, last = _scale_bounds(summary, family)
-    n = _n_scan(summary, family, _SCAN)
-    top = 2.0 * cover if last <= 0 else min(2.0 * cover, last)
-    grid = np.linspace(top / n, top, n)
-    if last > 2.0 * cover:
-        grid = np.concatenate([grid, np.geomspace(top, last, n // 16 + 2)[1:]])
-    values = family.sse(summary, 0.0, grid)
-    candidates += [(float(v), float(s)) for s, v in zip(grid, values)]
-    if not family.centroid:  # closed form on the last piece
-        fit = _least_squares(summary, family, 0.0, 2.0 * last if last > 0 else cover, False)
-        if fit is not None and fit[1] > last:
-            candidates.append((float(family.sse(summary, 0.0, fit[1])[0]), float(fit[1])))
-
-    padded = np.concatenate([[np.inf], values, [np.inf]])
-    minima = np.flatnonzero((values <= padded[:-2]) & (values <= padded[2:]))
-    for i in minima[np.argsort(values[minima], kind="stable")[:_N_REFINE]]:
-        lo = grid[i - 1] if i > 0 else 0.5 * grid[0]
-        hi = grid[i + 1] if i + 1 < grid.size else 2.0 * grid[i]
-        res = optimize.minimize_scalar(
-            lambda s: family.sse(summary, 0.0, s)[0],
-            bounds=(lo, hi), method="bounded", options={"xatol": 1e-10 * hi},
-        )
-        candidates.append((float(res.fun), float(res.x)))
+    t, y = family.t, family.y
+    start = (0.0, 1.0, 0.0, np.inf)
+    for s in seeds:
+        v = float(family.sse(summary, 0.0, s)[0])
+        if v < start[3]:
+            start = (0.0, float(s), 0.0, v)
+    top = _scale_top(summary, t, y)
+    boxes = [[0.0, 0.0, 0.0, top, 0.0], [0.0, 0.0, top, np.inf, 0.0]]
+    zeros_t, zeros_y = np.zeros_like(t), np.zeros_like(y)
+    best, gap = _run_bnb(summary, (zeros_t, t, zeros_y, y), boxes, family.centroid, start)
+    scale, sse = float(best[1]), float(best[3])
     if family.nearest and not family.centroid:
-        for v, s in sorted(candidates)[: _N_REFINE + len(seeds)]:
-            _, s, v = _polish(summary, family, 0.0, s, v)
-            candidates.append((v, s))
-    sse, scale = _pick(summary, candidates)
-    return scale, sse
+        _, scale, sse = _polish(summary, family, 0.0, scale, sse)
+    return RangeFit(0.0, scale, None, sse, gap)
+
+
+def _midrise_box(u0, u1, M):
+    """A box ``(lo, hi)`` and a largest span ``hi - lo`` that hold a global minimum of
+    an affine midrise quantizer.
+
+    With ``R = u1 - u0``: a step above ``3 R`` leaves at most one threshold inside the
+    data, at least ``3 R / 2 - R`` from every value's level, so no such step beats one
+    cell with the level at the mean (error: the variance, at most ``R^2 / 4``); and at
+    a minimum the lowest level is at most ``u1`` and the highest at least ``u0`` (else
+    moving the grid toward the data lowers every error): ``lo <= u1``, ``hi >= u0``.
+    """
+    span = 3.0 * (u1 - u0) * M
+    return np.array([[u1 - span, u1, u0, u0 + span, 0.0]]), span
 
 
 def search_affine(summary, n_levels, midtread, seeds=()):
-    """Affine range minimising the exact error of a uniform quantizer.
+    """Affine range minimising the exact error of a uniform quantizer: the global
+    minimum, by branch and bound (:func:`K.range_bnb`).
 
-    Scans ``(lo, hi)`` on a grid around the data range, then refines the best local
-    minima and the ``seeds`` (ranges of other rules): midrise quantizers by
-    :func:`_polish` with offset and step free, the best two of them further by
-    :func:`_descend` on columns small enough for line sweeps; midtread ones by a scale
-    search (:func:`search_scale`) for each of the best zero points of the scan.
+    Midrise: over ``(lo, hi)`` (the box of :func:`_midrise_box`), then polished with
+    offset and step free (:func:`_polish`). Midtread: over the scale for every zero
+    point at once (each zero point's scales ``(0, top]`` and ``[top, inf)``), then the
+    scale polished. The incumbent starts from the best of the ``seeds`` (ranges of
+    other rules), so the result is never worse than any of them.
 
     Returns
     -------
-    (offset, scale, zero_point), sse : the member ``offset + scale * (t, y)`` of
-        ``uniform_family(M, -1/2)`` (midrise; ``offset`` is ``lo``) or of
-        ``uniform_family(M, 0)`` (midtread; ``offset = -zero_point * scale``).
+    RangeFit: the member ``offset + scale * (t, y)`` of ``uniform_family(M, -1/2)``
+        (midrise; ``offset`` is ``lo``) or of ``uniform_family(M, 0)`` (midtread;
+        ``offset = -zero_point * scale``).
     """
     M = n_levels
     u0, u1 = float(summary.u[0]), float(summary.u[-1])
-    mid = summary.quantile(0.5)
-    pad = 0.25 * (u1 - u0)
-    family = uniform_family(M, 0 if midtread else -0.5)
-    n = _n_scan(summary, family, _SCAN_2D, power=2)
-    lo, hi = np.meshgrid(np.linspace(u0 - pad, mid, n), np.linspace(mid, u1 + pad, n))
-    lo = np.concatenate([lo.ravel(), [s[0] for s in seeds]])
-    hi = np.concatenate([hi.ravel(), [s[1] for s in seeds]])
+    k = np.arange(M, dtype=np.float64)
+    lo = np.array([s[0] for s in seeds], dtype=np.float64)
+    hi = np.array([s[1] for s in seeds], dtype=np.float64)
     keep = hi > lo
-    lo, hi = lo[keep], hi[keep]
-    offset, scale, zp = _affine_members(lo, hi, M, midtread)
+    offset, scale, zp = _affine_members(lo[keep], hi[keep], M, midtread)
+    if midtread:
+        family = uniform_family(M, 0)
+        values = family.sse(summary, offset, scale)
+        start = (0.0, 1.0, 0.0, np.inf)
+        if values.size:
+            i = _best(summary, values, scale)
+            start = (0.0, float(scale[i]), float(zp[i]), float(values[i]))
+        top = 2.0 * max(-u0, u1) * (1.0 + 1e-9)  # every |t| >= 1/2: fixed cells above
+        boxes = [[0.0, 0.0, a, b, z] for z in range(M) for a, b in ((0.0, top), (top, np.inf))]
+        coeffs = (np.zeros(M - 1), k[:-1] + 0.5, np.zeros(M), k)
+        best, gap = _run_bnb(summary, coeffs, boxes, False, start, shift_z=True)
+        z, s, sse = int(best[2]), float(best[1]), float(best[3])
+        _, s, sse = _polish(summary, uniform_family(M, z), 0.0, s, sse)
+        return RangeFit(-z * s, s, z, sse, gap)
+    family = uniform_family(M, -0.5)
+    mean = summary.S1[-1] / summary.W[-1] + summary.shift
+    R = u1 - u0
+    offset = np.concatenate([offset, [mean - 1.5 * R]])  # one cell, level at the mean
+    scale = np.concatenate([scale, [3.0 * R]])
     values = family.sse(summary, offset, scale)
-    n_seeds = int(keep[n * n :].sum())
-    seeds_at = np.arange(values.size - n_seeds, values.size)
-
-    if midtread:  # the best zero points of the scan (seeds included), best scale each
-        found, seen = [], set()
-        for i in np.argsort(values, kind="stable"):
-            if len(seen) == _N_ZERO_POINTS:
-                break
-            if zp[i] not in seen:
-                seen.add(zp[i])
-                s, sse = search_scale(summary, uniform_family(M, zp[i]), seeds=[scale[i]])
-                found.append((sse, s, int(zp[i])))
-        sse, s, z = _pick(summary, found)
-        return (-z * s, s, z), sse
-    polished = sorted(
-        _polish(summary, family, offset[i], scale[i], values[i], free_offset=True)[::-1]
-        for i in np.concatenate([_grid_minima(values, keep[: n * n], n), seeds_at])
-    )
-    if _sweepable(summary, family):
-        polished += [
-            _descend(summary, family, o, s, sse)[::-1] for sse, s, o in polished[:_N_DESCENT]
-        ]
-    sse, s, o = _pick(summary, polished)
-    return (o, s, None), sse
-
-
-def _grid_minima(values, keep, n):
-    """Indices (into ``values``) of the best local minima of an n x n grid scan."""
-    grid = np.full(n * n, np.inf)
-    grid[keep] = values[: keep.sum()]
-    square = np.pad(grid.reshape(n, n), 1, constant_values=np.inf)
-    centre = square[1:-1, 1:-1]
-    is_min = np.isfinite(centre)
-    for di in (0, 1, 2):
-        for dj in (0, 1, 2):
-            is_min &= centre <= square[di : di + n, dj : dj + n]
-    minima = np.flatnonzero(is_min.ravel())
-    minima = minima[np.argsort(grid[minima], kind="stable")[:_N_REFINE]]
-    return (np.cumsum(keep) - 1)[minima]
+    i = _best(summary, values, scale)
+    start = (float(offset[i]), float(offset[i] + M * scale[i]), 0.0, float(values[i]))
+    # thresholds lo + k (hi - lo) / M, levels lo + (k + 1/2) (hi - lo) / M
+    c_t, c_y = k[1:] / M, (k + 0.5) / M
+    boxes, span = _midrise_box(u0, u1, M)
+    best, gap = _run_bnb(summary, (1.0 - c_t, c_t, 1.0 - c_y, c_y), boxes, False, start,
+                         max_span=span)
+    lo, hi = float(best[0]), float(best[1])
+    o, s, sse = _polish(summary, family, lo, (hi - lo) / M, float(best[3]), free_offset=True)
+    return RangeFit(o, s, None, sse, gap)
 
 
 def _affine_members(lo, hi, M, midtread):

@@ -8,6 +8,7 @@ import pytest
 from sklearn import datasets
 
 import naive
+import naive_clip
 from skquant import CompanderQuantizer, UniformClipQuantizer
 from skquant import _kernels as K
 from skquant._base import _ceil_to_dtype, grid_tables, summarize_column
@@ -392,3 +393,111 @@ def test_midtread_against_pytorch_away_from_ties(rng):
         differ = theirs != codes[:, j]
         frac = np.abs(X[differ, j] / q.scale_[j] % 1.0 - 0.5)
         assert differ.mean() < 1e-4 and np.all(frac < 1e-5)
+
+
+# --- the exact search: global on every column, against an exhaustive twin -------------
+
+
+def _hostile_column(rng, kind, n):
+    """Small columns of the shapes where a local search goes wrong."""
+    if kind == "outliers":
+        return np.concatenate([rng.standard_normal(n - 2), [40.0, -250.0]])
+    if kind == "heavy":
+        return rng.standard_t(1.5, n)
+    if kind == "mixture":
+        far = 9.0 + 0.1 * rng.standard_normal(n - n // 2)
+        return np.concatenate([rng.standard_normal(n // 2), far])
+    return rng.uniform(-1.0, 3.0, n)
+
+
+@pytest.mark.parametrize("symmetric, mode", MODES)
+@pytest.mark.parametrize("kind", ["outliers", "heavy", "mixture", "uniform"])
+@pytest.mark.parametrize("M", [2, 3, 4, 5, 7])
+def test_mse_is_the_exhaustive_minimum(rng, symmetric, mode, kind, M):
+    """Small columns: the fit equals the minimum over every assignment of values to
+    levels (tests/naive_clip.py), weighted, and is certified (``clip_gap_ == 0``)."""
+    n = 11 if M > 5 else 13
+    x = _hostile_column(rng, kind, n)
+    w = rng.uniform(0.2, 3.0, n)
+    q = UniformClipQuantizer(n_levels=M, symmetric=symmetric, mode=mode)
+    q.fit(x[:, None], sample_weight=w)
+    u, wu = naive.summary(x, w)
+    best = naive_clip.uniform_minimum(u, wu, M, symmetric, mode)
+    assert q.mse_[0] * wu.sum() == pytest.approx(best, rel=1e-9, abs=1e-12)
+    assert q.clip_gap_[0] == 0.0
+
+
+def _line_min(x, alpha, beta, gamma, delta, theta_lo):
+    """Exact minimum along a line: the line-sweep kernel (checked against its NumPy
+    twin in test_line_sweep_matches_naive) finds every piece's minimiser, an oracle
+    independent of the branch and bound; the 64 best are re-evaluated straight from
+    the definition (the sweep's running sums round on columns with outliers)."""
+    u, w = naive.summary(x)
+    n = u.size * alpha.size + 1
+    thetas, values = np.empty(n), np.empty(n)
+    m = K.line_sweep(u, w, alpha, beta, gamma, delta, float(theta_lo), thetas, values)
+    best = thetas[np.argsort(values[:m])[:64]]
+    exact = [
+        (w * (u - (gamma + th * delta)[np.searchsorted(alpha + th * beta, u, side="right")])
+         ** 2).sum()
+        for th in best
+    ]
+    return float(min(exact))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("mode", ["midrise", "midtread"])
+def test_large_outlier_column_is_the_global_minimum(rng, symmetric, mode):
+    """Columns above the old line-sweep limit (k (M - 1) > 2**18) with heavy tails and
+    huge outliers, where the old scan + local refinement could stop above the
+    optimum: the fit is certified and equals the exact minimum over every scale
+    (symmetric; affine midtread: every scale of every zero point); affine midrise is
+    no worse than a dense scan of ranges nor than the exact minimum along each
+    coordinate through the fit."""
+    x = np.concatenate([rng.standard_normal(16_000), rng.standard_t(2, 4_000),
+                        [300.0, -1e3, 2e3]])
+    q = UniformClipQuantizer(n_bits=4, symmetric=symmetric, mode=mode).fit(x[:, None])
+    assert q.clip_gap_[0] == 0.0
+    fitted = q.mse_[0] * x.size
+    k = np.arange(16, dtype=np.float64)
+    z0, z1 = np.zeros(15), np.zeros(16)
+    if symmetric or mode == "midtread":
+        zeros = [8 if mode == "midtread" else 7.5] if symmetric else range(16)
+        best = min(_line_min(x, z0, k[1:] - c - 0.5, z1, k - c, 0.0) for c in zeros)
+        assert fitted == pytest.approx(best, rel=1e-9)
+        return
+    u, w = naive.summary(x)
+    lo, hi = _dense_ranges(u, False, n=2500)
+    scan = min(_range_mse(u, w, lo[i:i + 100], hi[i:i + 100], 4, False, mode).min()
+               for i in range(0, lo.size, 100))
+    assert fitted <= scan * x.size * (1 + 1e-9)
+    step, o = q.scale_[0], q.clip_min_[0]
+    along_o = _line_min(x, step * k[1:], np.ones(15), step * (k + 0.5), np.ones(16),
+                        u[0] - 20 * step)
+    along_s = _line_min(x, np.full(15, o), k[1:], np.full(16, o), k + 0.5, 0.0)
+    assert fitted <= min(along_o, along_s) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("mode", ["midrise", "midtread"])
+def test_eight_bit_symmetric_is_the_exact_line_minimum(rng, mode):
+    x = np.concatenate([rng.laplace(size=600), [25.0, -60.0]])
+    q = UniformClipQuantizer(n_bits=8, symmetric=True, mode=mode).fit(x[:, None])
+    u, w = naive.summary(x)
+    k = np.arange(256, dtype=np.float64)
+    c = 128 if mode == "midtread" else 127.5
+    best = naive.line_minimum(u, w, np.zeros(255), k[1:] - c - 0.5, np.zeros(256), k - c, 0.0)
+    assert q.mse_[0] * w.sum() == pytest.approx(best, rel=1e-9)
+    assert q.clip_gap_[0] == 0.0
+
+
+def test_range_bnb_reports_the_gap_when_stopped(rng, monkeypatch):
+    """A search stopped by the box cap reports a positive gap that is a true bound."""
+    import skquant._range_search as rs
+
+    x = rng.standard_normal(5000)
+    monkeypatch.setattr(rs, "_MAX_BOXES", 3)
+    stopped = UniformClipQuantizer(n_bits=4).fit(x[:, None])
+    monkeypatch.undo()
+    full = UniformClipQuantizer(n_bits=4).fit(x[:, None])
+    assert full.clip_gap_[0] == 0.0 and stopped.clip_gap_[0] > 0.0
+    assert full.mse_[0] >= stopped.mse_[0] * (1 - stopped.clip_gap_[0]) * (1 - 1e-12)

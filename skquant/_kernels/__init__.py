@@ -42,6 +42,7 @@ from ._scalar import (  # noqa: F401
     sse_exact,
     summarize_sorted,
 )
+from ._range_bnb import range_bnb  # noqa: F401
 from ._sketch import (  # noqa: F401
     bin_index,
     bin_range,

@@ -1,0 +1,470 @@
+"""Branch and bound over clipping ranges: the exact global minimum of a family's error.
+
+A member of a *linear family* has thresholds ``alpha * p + beta * q`` and levels
+``gamma * p + delta * q`` (``beta = beta0 - z``, ``delta = delta0 - z`` for an integer
+``z`` when ``shift_z``). Uniform quantizers are such families: ``p = lo``, ``q`` the
+step (affine midrise), ``p = 0``, ``q`` the scale (symmetric ranges, companders), or
+``q`` the scale and ``z`` the zero point (affine midtread).
+
+Over a box ``[p_lo, p_hi] x [q_lo, q_hi]`` each threshold and level moves in a known
+interval, so every value ``x`` of the column has a known range of cells. The error of
+any member of the box is bounded below by
+
+- for the values whose cell is the same for the whole box: their exact error, a
+  quadratic in ``(p, q)`` minimised over the box in closed form (the cells' sums come
+  from the prefix sums, one bisection per cell edge);
+- for the other values: the squared distance to the nearest interval swept by the
+  level of one of their possible cells. With centroid levels: each cell's fixed values
+  about their own centroid (adding values to a cell never lowers its error), and the
+  other values at their distance to the range of centroids their cells can have.
+
+The first term is exact when no threshold crosses a value inside the box and the
+second is within O(width) of the truth on values that are within O(width) of a
+threshold, so the gap of a box shrinks as the square of its width: best-first
+branching (split the side that moves the levels most) closes the gap in few boxes.
+Each box also evaluates its quadratic's minimiser exactly, which keeps the incumbent
+close to the optimum. The search stops when no box can beat the incumbent by more
+than ``rtol`` of it (certified), or after ``max_boxes`` boxes (then the remaining gap
+is returned).
+"""
+
+import numpy as np
+
+from ._config import jit
+from ._uniform import _cell_sse, _lower_bound
+
+
+@jit
+def _lin_min(a, lo, hi):
+    """min over ``[lo, hi]`` of ``a * t`` (``hi`` may be inf)."""
+    if a > 0.0:
+        return a * lo
+    if a < 0.0:
+        return a * hi
+    return 0.0
+
+
+@jit
+def _lin_max(a, lo, hi):
+    if a > 0.0:
+        return a * hi
+    if a < 0.0:
+        return a * lo
+    return 0.0
+
+
+@jit
+def _member_sse(u, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid):
+    """Exact weighted squared error of the member ``(p, q)``."""
+    k = u.shape[0]
+    M = gamma.shape[0]
+    total = 0.0
+    a = 0
+    for m in range(M):
+        b = k if m == M - 1 else _lower_bound(u, alpha[m] * p + beta[m] * q, a, k)
+        total += _cell_sse(W, S1, S2, a, b, centroid, gamma[m] * p + delta[m] * q - shift)
+        a = b
+    return total
+
+
+@jit
+def _near_bound(u, W, S1, S2, shift, a, b, m_lo, m_hi, ylo, yhi):
+    """Lower bound of the error of values ``a .. b - 1``, each in one of the cells
+    ``m_lo .. m_hi`` whose levels sweep ``[ylo, yhi]``: the squared distance to the
+    nearest of those intervals (their ends are non-decreasing in the cell)."""
+    total = 0.0
+    i = a
+    for m in range(m_lo, m_hi + 1):
+        if i >= b:
+            break
+        if m == m_hi:
+            j = b
+        else:
+            j = _lower_bound(u, 0.5 * (yhi[m] + ylo[m + 1]), i, b)
+        c = _lower_bound(u, ylo[m], i, j)
+        total += _cell_sse(W, S1, S2, i, c, False, ylo[m] - shift)
+        d = _lower_bound(u, yhi[m], c, j)
+        total += _cell_sse(W, S1, S2, d, j, False, yhi[m] - shift)
+        i = j
+    return total
+
+
+@jit
+def _quad_value(cw, c1, c2, gamma, delta, shift, p, q):
+    """Error of the fixed values of each cell about the member's levels."""
+    total = 0.0
+    for m in range(cw.shape[0]):
+        if cw[m] > 0.0:
+            d = gamma[m] * p + delta[m] * q - shift
+            total += max(c2[m] - 2.0 * d * c1[m] + d * d * cw[m], 0.0)
+    return total
+
+
+@jit
+def _clip_min_1d(a, b, lo, hi):
+    """Minimiser over ``[lo, hi]`` of ``a t^2 - 2 b t`` (``a >= 0``)."""
+    if a > 0.0:
+        t = b / a
+    elif b > 0.0:
+        t = hi
+    else:
+        t = lo
+    if t < lo:
+        t = lo
+    if t > hi:
+        t = hi
+    return t
+
+
+@jit
+def _box_bound(u, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi,
+               centroid, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze):
+    """Lower bound of the error over the box, and a good member of it ``(p, q)``."""
+    k = u.shape[0]
+    M = gamma.shape[0]
+    for m in range(M - 1):
+        tlo[m] = _lin_min(alpha[m], p_lo, p_hi) + _lin_min(beta[m], q_lo, q_hi)
+        thi[m] = _lin_max(alpha[m], p_lo, p_hi) + _lin_max(beta[m], q_lo, q_hi)
+    for m in range(M):
+        ylo[m] = _lin_min(gamma[m], p_lo, p_hi) + _lin_min(delta[m], q_lo, q_hi)
+        yhi[m] = _lin_max(gamma[m], p_lo, p_hi) + _lin_max(delta[m], q_lo, q_hi)
+        cw[m] = 0.0
+        c1[m] = 0.0
+        c2[m] = 0.0
+    # outside the members whose thresholds increase (boxes that reach beyond them)
+    # the ends may be out of order: then sorted, and the near-value term dropped
+    monotone = True
+    for m in range(M - 2):
+        if tlo[m + 1] < tlo[m] or thi[m + 1] < thi[m]:
+            monotone = False
+    for m in range(M - 1):
+        if ylo[m + 1] < ylo[m] or yhi[m + 1] < yhi[m]:
+            monotone = False
+    if not monotone:
+        tlo.sort()
+        thi.sort()
+    # walk the values through the merged ends of the threshold intervals: a value
+    # below i lower ends and j upper ends is in one of the cells j .. i
+    for m in range(M - 1):
+        zs[m] = -1
+    wide = False  # a value with three or more possible cells (centroid bound)
+    near = 0.0
+    i = 0
+    j = 0
+    pos = 0
+    while pos < k:
+        if i < M - 1 and (j >= M - 1 or tlo[i] <= thi[j]):
+            nxt = tlo[i]
+            end = _lower_bound(u, nxt, pos, k)
+            step_i = True
+        elif j < M - 1:
+            nxt = thi[j]
+            end = _lower_bound(u, nxt, pos, k)
+            step_i = False
+        else:
+            end = k
+            step_i = False
+        if end > pos:
+            if i == j:
+                cw[i] += W[end] - W[pos]
+                c1[i] += S1[end] - S1[pos]
+                c2[i] += S2[end] - S2[pos]
+            elif monotone and not centroid:
+                near += _near_bound(u, W, S1, S2, shift, pos, end, j, i, ylo, yhi)
+            elif i == j + 1:  # the zone of threshold j, for the centroid bound
+                zs[j] = pos
+                ze[j] = end
+            else:
+                wide = True
+        pos = end
+        if i >= M - 1 and j >= M - 1:
+            break
+        if step_i:
+            i += 1
+        else:
+            j += 1
+    if centroid:
+        return _centroid_bound(u, W, S1, S2, shift, M, cw, c1, c2, zs, ze,
+                               monotone and not wide, ylo, yhi), \
+            0.5 * (p_lo + p_hi), 0.5 * (q_lo + q_hi) if np.isfinite(q_hi) else q_lo
+    # the fixed values' quadratic a_pp p^2 + 2 a_pq p q + a_qq q^2 - 2 b_p p - 2 b_q q
+    app = 0.0
+    apq = 0.0
+    aqq = 0.0
+    bp = 0.0
+    bq = 0.0
+    for m in range(M):
+        e = c1[m] + shift * cw[m]
+        app += cw[m] * gamma[m] * gamma[m]
+        apq += cw[m] * gamma[m] * delta[m]
+        aqq += cw[m] * delta[m] * delta[m]
+        bp += gamma[m] * e
+        bq += delta[m] * e
+    if p_lo == p_hi:
+        p = p_lo
+        q = _clip_min_1d(aqq, bq - apq * p, q_lo, q_hi)
+    else:
+        det = app * aqq - apq * apq
+        p = q = np.nan
+        if det > 1e-12 * app * aqq and det > 0.0:
+            p = (bp * aqq - bq * apq) / det
+            q = (bq * app - bp * apq) / det
+        if not (p_lo <= p <= p_hi and q_lo <= q <= q_hi):
+            # the minimum is on an edge: the best of the four clipped edge minima
+            best = np.inf
+            for e in range(4):
+                if e < 2:
+                    pe = p_lo if e == 0 else p_hi
+                    qe = _clip_min_1d(aqq, bq - apq * pe, q_lo, q_hi)
+                else:
+                    qe = q_lo if e == 2 else q_hi
+                    if not np.isfinite(qe):
+                        continue
+                    pe = _clip_min_1d(app, bp - apq * qe, p_lo, p_hi)
+                v = _quad_value(cw, c1, c2, gamma, delta, shift, pe, qe)
+                if v < best:
+                    best = v
+                    p = pe
+                    q = qe
+    if not np.isfinite(q):
+        q = q_lo
+    return _quad_value(cw, c1, c2, gamma, delta, shift, p, q) + near, p, q
+
+
+@jit
+def _centroid_bound(u, W, S1, S2, shift, M, cw, c1, c2, zs, ze, use_zones, ylo, yhi):
+    """Lower bound with centroid levels: each cell's fixed values about their own
+    centroid, plus each value of a zone (between the fixed values of cells j and
+    j + 1) at its distance to the nearest possible centroid of those cells.
+
+    A cell's values are a top part of the zone below its fixed values, the fixed
+    values and a bottom part of the zone above, so its centroid lies between the
+    centroid with all the zone below and the one with all the zone above; the fixed
+    values' error about any point of that range is at least their own.
+    """
+    total = 0.0
+    for m in range(M):
+        if cw[m] > 0.0:
+            total += max(c2[m] - c1[m] * c1[m] / cw[m], 0.0)
+    if not use_zones:
+        return total
+    for m in range(M):  # the possible centroids of cell m (ylo, yhi: OUT)
+        lw = cw[m]
+        l1 = c1[m]
+        hw = cw[m]
+        h1 = c1[m]
+        if m > 0 and zs[m - 1] >= 0:
+            lw += W[ze[m - 1]] - W[zs[m - 1]]
+            l1 += S1[ze[m - 1]] - S1[zs[m - 1]]
+        if m < M - 1 and zs[m] >= 0:
+            hw += W[ze[m]] - W[zs[m]]
+            h1 += S1[ze[m]] - S1[zs[m]]
+        if cw[m] > 0.0:
+            ylo[m] = shift + l1 / lw
+            yhi[m] = shift + h1 / hw
+        elif (m > 0 and zs[m - 1] >= 0) or (m < M - 1 and zs[m] >= 0):
+            return total  # a zone next to a cell with no fixed value: no zone term
+        else:
+            ylo[m] = ylo[m - 1] if m > 0 else -np.inf
+            yhi[m] = ylo[m]
+    for m in range(M - 1):
+        if ylo[m + 1] < ylo[m] or yhi[m + 1] < yhi[m] or yhi[m] < ylo[m]:
+            return total
+    for m in range(M - 1):
+        if zs[m] >= 0:
+            total += _near_bound(u, W, S1, S2, shift, zs[m], ze[m], m, m + 1, ylo, yhi)
+    return total
+
+
+@jit
+def _offer(incumbent, best, v, p, q, z, tie):
+    """Take the member ``(p, q, z)`` of error ``v`` if it is better than the incumbent
+    by more than ``tie`` times the lowest error seen (``best``), or within that and of
+    smaller ``(z, q, p)``: errors equal up to rounding (weights versus repeated rows)
+    then give the same choice. Returns the lowest error seen."""
+    lowest = min(best, v)
+    margin = tie * abs(lowest)
+    if v < incumbent[3] - margin or (
+        v <= lowest + margin
+        and (z, q, p) < (incumbent[2], incumbent[1], incumbent[0])
+    ):
+        incumbent[0] = p
+        incumbent[1] = q
+        incumbent[2] = z
+        incumbent[3] = v
+    return lowest
+
+
+@jit
+def _heap_push(heap, n, key, idx):
+    heap[n] = idx
+    i = n
+    while i > 0:
+        parent = (i - 1) >> 1
+        if key[heap[parent]] <= key[heap[i]]:
+            break
+        heap[parent], heap[i] = heap[i], heap[parent]
+        i = parent
+    return n + 1
+
+
+@jit
+def _heap_pop(heap, n, key):
+    top = heap[0]
+    n -= 1
+    heap[0] = heap[n]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        c = left
+        if left + 1 < n and key[heap[left + 1]] < key[heap[left]]:
+            c = left + 1
+        if key[heap[i]] <= key[heap[c]]:
+            break
+        heap[c], heap[i] = heap[i], heap[c]
+        i = c
+    return top, n
+
+
+@jit
+def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, centroid,
+              max_span, incumbent, rtol, max_boxes):
+    """Best-first branch and bound for the member of smallest exact error.
+
+    Parameters
+    ----------
+    u, W, S1, S2, shift : column summary, IN.
+    alpha, beta0 : (M - 1,) float64 arrays, IN: thresholds ``alpha p + (beta0 - z) q``
+        (``z = 0`` unless ``shift_z``), increasing in the cell for every member.
+    gamma, delta0 : (M,) float64 arrays, IN: levels ``gamma p + (delta0 - z) q``.
+    shift_z : bool, IN.
+    boxes : (n, 5) float64 array, IN: the initial boxes ``p_lo, p_hi, q_lo, q_hi, z``
+        (``q_hi`` may be inf; ``q_lo >= 0``).
+    centroid : bool, IN: levels are the cells' centroids.
+    max_span : float, IN: the members searched have ``0 <= q - p < max_span`` (affine
+        ranges ``p = lo``, ``q = hi``); inf for none (then ``p`` is fixed).
+    incumbent : (4,) float64 array, IN/OUT: ``p, q, z, error`` of the best member
+        known (error inf if none); OUT: the best member found.
+    rtol : float, IN: boxes that cannot beat the incumbent by more than ``rtol`` times
+        its error are discarded.
+    max_boxes : int, IN: the largest number of boxes bounded.
+
+    Returns
+    -------
+    lower : a lower bound of the error of every member of the boxes (the incumbent's
+        error when the search finished).
+    n_boxes : the number of boxes bounded.
+    certified : whether the search finished: then no member of the boxes has an error
+        below ``(1 - rtol)`` times the incumbent's.
+    """
+    M = gamma.shape[0]
+    tlo = np.empty(M - 1)
+    thi = np.empty(M - 1)
+    ylo = np.empty(M)
+    yhi = np.empty(M)
+    cw = np.empty(M)
+    c1 = np.empty(M)
+    c2 = np.empty(M)
+    zs = np.empty(max(M - 1, 1), dtype=np.int64)
+    ze = np.empty(max(M - 1, 1), dtype=np.int64)
+    beta = beta0.copy()
+    delta = delta0.copy()
+    cap = max_boxes + boxes.shape[0] + 2
+    key = np.empty(cap)
+    box = np.empty((cap, 5))
+    heap = np.empty(cap, dtype=np.int64)
+    n_heap = 0
+    n_made = 0
+    n_bounded = 0
+    best = incumbent[3]
+    tie = 1e-12  # relative: errors this close are ties
+    pending = boxes.shape[0]
+    for b in range(boxes.shape[0]):
+        for c in range(5):
+            box[b, c] = boxes[b, c]
+    while True:
+        # bound the pending boxes (children of the last split, or the initial ones)
+        for b in range(n_made, n_made + pending):
+            z = box[b, 4]
+            if np.isfinite(max_span) and (
+                box[b, 3] <= box[b, 0] or box[b, 2] - box[b, 1] >= max_span
+            ):
+                continue  # no member of the box is searched
+            if shift_z:
+                for m in range(M - 1):
+                    beta[m] = beta0[m] - z
+                for m in range(M):
+                    delta[m] = delta0[m] - z
+            lb, p, q = _box_bound(
+                u, W, S1, S2, shift, alpha, beta, gamma, delta, box[b, 0], box[b, 1],
+                box[b, 2], box[b, 3], centroid, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze,
+            )
+            n_bounded += 1
+            if q > 0.0 and (not np.isfinite(max_span) or q > p):
+                v = _member_sse(u, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid)
+                best = _offer(incumbent, best, v, p, q, z, tie)
+            key[b] = lb
+            # a box at the resolution of float64 is its corners: evaluated, not split
+            # (with centroid levels the error jumps at a crossing, so the box that
+            # holds one end of the best piece never has a bound above it)
+            tiny_q = box[b, 3] - box[b, 2] <= 1e-14 * abs(box[b, 3])
+            tiny_p = box[b, 1] - box[b, 0] <= 1e-14 * max(abs(box[b, 0]), abs(box[b, 1]))
+            if tiny_q and tiny_p:
+                for corner in range(2):
+                    p = box[b, 0] if corner == 0 else box[b, 1]
+                    q = box[b, 2] if corner == 0 else box[b, 3]
+                    if q > 0.0 and (not np.isfinite(max_span) or q > p):
+                        v = _member_sse(u, W, S1, S2, shift, alpha, beta, gamma, delta, p, q,
+                                        centroid)
+                        best = _offer(incumbent, best, v, p, q, z, tie)
+                continue
+            if lb < best - rtol * best:
+                n_heap = _heap_push(heap, n_heap, key, b)
+        n_made += pending
+        pending = 0
+        # the box of smallest bound that can still beat the incumbent
+        found = False
+        b = -1
+        while n_heap > 0:
+            b, n_heap = _heap_pop(heap, n_heap, key)
+            if key[b] < best - rtol * best:
+                found = True
+                break
+        if not found:
+            return best, n_bounded, True
+        if n_bounded >= max_boxes or n_made + 2 > cap:
+            return key[b], n_bounded, False
+        # split the side that moves the thresholds and levels most
+        z = box[b, 4]
+        p_lo, p_hi, q_lo, q_hi = box[b, 0], box[b, 1], box[b, 2], box[b, 3]
+        reach_p = 0.0
+        reach_q = 0.0
+        for m in range(M):
+            reach_p = max(reach_p, abs(gamma[m]))
+            reach_q = max(reach_q, abs(delta0[m] - (z if shift_z else 0.0)))
+        for m in range(M - 1):
+            reach_p = max(reach_p, abs(alpha[m]))
+        reach_p *= p_hi - p_lo
+        if np.isfinite(q_hi):
+            reach_q *= q_hi - q_lo
+            q_mid = 0.5 * (q_lo + q_hi)
+        else:
+            reach_q = np.inf
+            q_mid = 2.0 * q_lo if q_lo > 0.0 else 1.0
+        for c in range(2):
+            nb = n_made + c
+            box[nb, 4] = z
+            if reach_p > reach_q:
+                p_mid = 0.5 * (p_lo + p_hi)
+                box[nb, 0] = p_lo if c == 0 else p_mid
+                box[nb, 1] = p_mid if c == 0 else p_hi
+                box[nb, 2] = q_lo
+                box[nb, 3] = q_hi
+            else:
+                box[nb, 0] = p_lo
+                box[nb, 1] = p_hi
+                box[nb, 2] = q_lo if c == 0 else q_mid
+                box[nb, 3] = q_mid if c == 0 else q_hi
+        pending = 2

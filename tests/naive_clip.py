@@ -1,0 +1,67 @@
+"""NumPy twin of the exact range search (skquant/_kernels/_range_bnb.py).
+
+The error of a quantizer whose cells are nearest-level cells (every uniform quantizer)
+is ``sum_i w_i min_k (x_i - level_k)^2``, a minimum over assignments of values to
+levels. So its minimum over a family of levels ``gamma_k p + delta_k q`` is the
+smallest, over every assignment, of the least-squares error of that assignment — and
+it is enough to try the monotone assignments (the nearest-level one is monotone). On a
+few distinct values that is an exhaustive search, independent of any branching.
+"""
+
+from itertools import combinations_with_replacement
+
+import numpy as np
+
+
+def _assignments(k, M):
+    """Every non-decreasing map of k sorted values to M cells, as (n_assign, k) codes."""
+    out = []
+    for cuts in combinations_with_replacement(range(k + 1), M - 1):
+        codes = np.zeros(k, dtype=np.int64)
+        for c in cuts:
+            codes[c:] += 1
+        out.append(codes)
+    return np.array(out)
+
+
+def exhaustive_minimum(u, w, gamma, delta, free_p):
+    """Smallest ``sum w (u - gamma[c] p - delta[c] q)^2`` over monotone assignments ``c``
+    and ``q >= 0`` (and any ``p`` if ``free_p``, else ``p = 0``)."""
+    codes = _assignments(u.size, gamma.size)
+    g, d = gamma[codes], delta[codes]  # (n_assign, k)
+    best = np.inf
+    # unconstrained least squares of each assignment (q clipped at 0 below)
+    sww = lambda a, b: (w * a * b).sum(axis=1)  # noqa: E731
+    if free_p:
+        a11, a12, a22 = sww(g, g), sww(g, d), sww(d, d)
+        b1, b2 = sww(g, u), sww(d, u)
+        det = a11 * a22 - a12 * a12
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = (b1 * a22 - b2 * a12) / det
+            q = (b2 * a11 - b1 * a12) / det
+        ok = (det > 1e-12 * a11 * a22) & (q >= 0)
+        # on q = 0 (or a singular system): the best p alone
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p0 = np.where(a11 > 0, b1 / a11, 0.0)
+        p = np.where(ok, p, p0)
+        q = np.where(ok, q, 0.0)
+    else:
+        a22, b2 = sww(d, d), sww(d, u)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.where(a22 > 0, np.maximum(b2 / a22, 0.0), 0.0)
+        p = np.zeros_like(q)
+    err = (w * (u - g * p[:, None] - d * q[:, None]) ** 2).sum(axis=1)
+    best = min(best, float(err.min()))
+    return best
+
+
+def uniform_minimum(u, w, M, symmetric, mode):
+    """Exact smallest error of a uniform quantizer with M levels over every range."""
+    k = np.arange(M, dtype=np.float64)
+    if symmetric:  # levels (k - c) q
+        c = M // 2 if mode == "midtread" else 0.5 * (M - 1)
+        return exhaustive_minimum(u, w, np.zeros(M), k - c, False)
+    if mode == "midrise":  # levels lo + (k + 1/2) step
+        return exhaustive_minimum(u, w, np.ones(M), k + 0.5, True)
+    # midtread: levels (k - z) scale for an integer zero point z
+    return min(exhaustive_minimum(u, w, np.zeros(M), k - z, False) for z in range(M))
