@@ -1,0 +1,74 @@
+"""Transform against the memory floor: every registered scalar quantizer's
+``transform`` (``encode="ordinal"``) on 10^6 x 8 values against ``X.copy()`` of the
+same array, in the same run, at 4 and 8 bits, float64 and float32, with numba on 1
+and 2 threads (targets of issue 16: at most 1.2x at 4 bits on 2 threads, at most
+1.5x at 8 bits). Timings are the best of ``--repeat`` warm calls interleaved with the
+copy's, so that a busy machine slows both alike; the first call (compile, grid
+tables) is excluded.
+
+Run from the repository root, with skquant installed::
+
+    python benchmarks/bench_transform.py [--quick] [--json out.json]
+"""
+
+import argparse
+import json
+import time
+
+import numba
+import numpy as np
+from common import mixed_columns, print_table
+
+from skquant._registry import estimator_classes
+
+
+def interleaved(funcs, repeat):
+    for f in funcs:
+        f()
+    best = [np.inf] * len(funcs)
+    for _ in range(repeat):
+        for k, f in enumerate(funcs):
+            t = time.perf_counter()
+            f()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
+
+
+def run(n_samples, n_features, repeat, threads):
+    rows = []
+    X64 = mixed_columns(n_samples, n_features)
+    fit_rows = X64[:: max(1, n_samples // 20000)]
+    for name, cls in estimator_classes(scalar=True).items():
+        for bits in (4, 8):
+            est = cls(n_bits=bits).fit(fit_rows)
+            for dtype in (np.float64, np.float32):
+                X = np.ascontiguousarray(X64, dtype=dtype)
+                for t in threads:
+                    numba.set_num_threads(t)
+                    copy, tr = interleaved([X.copy, lambda: est.transform(X)], repeat)
+                    rows.append({
+                        "quantizer": name, "bits": bits, "dtype": np.dtype(dtype).name,
+                        "threads": t, "copy_ms": round(copy * 1e3, 2),
+                        "transform_ms": round(tr * 1e3, 2), "ratio": round(tr / copy, 2),
+                    })
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer repeats")
+    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--json", help="write the rows to this file")
+    a = p.parse_args()
+    repeat = a.repeat or (3 if a.quick else 9)
+    threads = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
+    rows = run(10**6, 8, repeat, threads)
+    print_table(rows, list(rows[0]))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
