@@ -20,12 +20,13 @@ each compressor, its knob is searched for the smallest file meeting the target:
   and the smaller file is kept: an absolute error bound on columns of different scales
   is otherwise spent on the largest one;
 - skquant: ``UniformClipQuantizer``, ``DeadZoneQuantizer`` (MSE design at ``n_levels``,
-  and the rate-distortion design ``lam``), ``LloydMaxQuantizer``, each with entropy-coded
-  codes. The number of levels is searched per feature (all features at once, one fit per
-  step: from a high-rate guess, doubled until feasible, then bisected) for the smallest
-  ``n_levels_j`` with ``nmse_j <= target``; ``lam`` (one for all features) is bisected on
-  a log scale for the largest value meeting the target. "skquant best" is the smallest
-  of these files.
+  and the rate-distortion design ``lam``), ``LloydMaxQuantizer``, each fitted on the same
+  float32 array as the peers (its levels are then float32 in the file), with
+  entropy-coded codes. The number of levels is searched per feature (all features at
+  once, one fit per step: from a high-rate guess, doubled until feasible, then
+  bisected) for the smallest ``n_levels_j`` with ``nmse_j <= target``; ``lam`` (one for
+  all features) is bisected on a log scale for the largest value meeting the target.
+  "skquant best" is the smallest of these files.
 
 References (no file): the Shannon bound ``R(D) = log2(1 / D) / 2`` of the unit Gaussian,
 the Shannon lower bound ``log2(e / (pi D)) / 2`` of the unit Laplacian (tight as D -> 0),
@@ -35,7 +36,7 @@ with the levels found by the Lloyd-Max search above.
 Data: scikit-learn's bundled datasets (digits, diabetes, wine, breast cancer, iris), the
 8 x 8 block DCT coefficients (``scipy.fft.dctn``, orthonormal; 64 features, one per
 frequency) of the grayscale sample image china.jpg shipped with scikit-learn,
-all-MiniLM-L6-v2 embeddings of 1000 docstring sentences (the corpus and cache of
+all-MiniLM-L6-v2 embeddings of 500 docstring sentences (the corpus and cache of
 ``bench_embeddings.py``; skipped when neither the cache nor the model is available),
 and 25000 x 4 Gaussian and Laplacian samples (unit variance). Constant columns are
 dropped first (the normalised MSE of a constant column is 0 if it is reconstructed
@@ -69,8 +70,10 @@ from skquant.metrics import normalized_mse
 TARGETS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
 QUICK_TARGETS = (1e-1, 1e-3)
 ZSTD_LEVEL = 19
-MAX_LEVELS = 65536
-LLOYD_MAX_LEVELS = 4096  # Lloyd-Max fits slow down with many levels; 12 bits
+# the level searches stop at 12 bits: beyond, fits slow down and the codebook (two
+# float32 arrays of n_levels per feature) outweighs the codes on these data sizes
+MAX_LEVELS = 4096
+LLOYD_MAX_LEVELS = 4096
 
 
 def nmse_per_feature(X, X_hat):
@@ -122,7 +125,7 @@ def datasets(quick):
         ("breast cancer", lambda: skd.load_breast_cancer().data),
         ("iris", lambda: skd.load_iris().data),
         ("DCT 8x8 china.jpg", dct_blocks),
-        ("MiniLM embeddings", lambda: sentence_embeddings(1000)),
+        ("MiniLM embeddings", lambda: sentence_embeddings(500)),
         ("Gaussian", lambda: np.random.default_rng(0).standard_normal((n, 4))),
         ("Laplacian",
          lambda: np.random.default_rng(1).laplace(scale=1 / np.sqrt(2), size=(n, 4))),
@@ -310,9 +313,13 @@ def file_bytes(q, X):
 
 
 def _fit_eval(make, X):
+    """Fit on the float32 values (those the peers get too: float32 levels halve the
+    codebook in the file), score against the float64 ones."""
+    X32 = X.astype(np.float32)
+
     def ev(M):
-        q = make(M).fit(X)
-        return q, nmse_per_feature(X, q.inverse_transform(q.transform(X)))
+        q = make(M).fit(X32)
+        return q, nmse_per_feature(X, q.inverse_transform(q.transform(X32)))
     return ev
 
 
@@ -364,6 +371,7 @@ def skquant_rows(X, targets):
     """Per quantizer, per target: ``(nbytes, description)`` or None; and the fixed-rate
     Lloyd-Max bytes (packed codes, no file)."""
     d = X.shape[1]
+    X32 = X.astype(np.float32)
     specs = [
         ("UniformClipQuantizer", lambda M: UniformClipQuantizer(n_levels=M), lambda k: k + 1,
          MAX_LEVELS - 1),
@@ -390,7 +398,7 @@ def skquant_rows(X, targets):
             q, k = found
             start = k.astype(np.float64)
             M = q.n_levels_
-            out[name][t] = (*file_bytes(q, X), f"levels {M.min()}..{M.max()}")
+            out[name][t] = (*file_bytes(q, X32), f"levels {M.min()}..{M.max()}")
             if name == "LloydMaxQuantizer":
                 fixed_rate[t] = float(np.mean([int(m - 1).bit_length() for m in M])) / 8
             if name == "DeadZoneQuantizer":  # the lam design, at most 1.25 x these levels
@@ -398,7 +406,7 @@ def skquant_rows(X, targets):
                 lam = search_lam(lambda lam, cap=cap: DeadZoneQuantizer(n_levels=cap, lam=lam),
                                  X, t, 1.39 * t * var)
                 out["DeadZoneQuantizer lam"][t] = None if lam is None else (
-                    *file_bytes(lam[0], X), f"lam {lam[1]:.2g}")
+                    *file_bytes(lam[0], X32), f"lam {lam[1]:.2g}")
     return out, fixed_rate
 
 
@@ -490,6 +498,8 @@ def main(argv=None):
     targets = QUICK_TARGETS if args.quick else TARGETS
     start = time.perf_counter()
     lines, summary = [], []
+    cmd = "python benchmarks/bench_compression.py" + (" --quick" if args.quick else "") + (
+        f" --only '{args.only}'" if args.only else "")
     for name, load in datasets(args.quick):
         if args.only and args.only.lower() not in name.lower():
             continue
@@ -503,10 +513,12 @@ def main(argv=None):
         print("\n".join(block) + "\n", flush=True)
         lines += block + [""]
         summary.append((name, best_sk, best_peer))
+        if args.table:  # after each dataset, so that a partial run leaves its rows
+            args.table.write_text("\n".join([f"{cmd} --table {args.table}",
+                                             "(partial: the run is not finished)", ""]
+                                            + lines).rstrip() + "\n", encoding="utf-8")
     sizes = ("skquant.compress files" if hasattr(skquant, "compress") else
              "estimated entropy-coded files (skquant.save + skquant._coding.encode members)")
-    cmd = "python benchmarks/bench_compression.py" + (" --quick" if args.quick else "") + (
-        f" --only '{args.only}'" if args.only else "")
     header = [f"{cmd} --table {args.table}" if args.table else cmd,
               f"(skquant sizes: {sizes}; zstd level {ZSTD_LEVEL}; "
               f"{time.perf_counter() - start:.0f} s)", ""]
