@@ -1,0 +1,95 @@
+"""Smoke test of benchmarks/bench_compression.py on tiny data: every searched setting
+meets its error target, the searches find the smallest setting that does, and the
+sizes are those of the real compressed bytes."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("zfpy")
+pytest.importorskip("pysz")
+pytest.importorskip("zstandard")
+pytest.importorskip("constriction")
+if importlib.util.find_spec("numcodecs") is None:  # imported by the benchmark's workaround
+    pytest.skip("numcodecs is not installed", allow_module_level=True)
+
+from skquant import UniformClipQuantizer  # noqa: E402
+from skquant._entropy import coded_bits  # noqa: E402
+from skquant.metrics import normalized_mse  # noqa: E402
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_compression.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_compression", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def X():
+    from sklearn.datasets import load_iris
+
+    return load_iris().data
+
+
+@pytest.mark.parametrize("target", [1e-2, 1e-4])
+def test_peer_search_meets_target_and_is_minimal(bench, X, target):
+    found = 0
+    for name, prep, kind, lo, hi, make in bench.peers(X):
+        memo = {}
+        r = bench.search_peer(X, target, kind, lo, hi, make, memo)
+        if r is None:  # float16 cannot reach 1e-4 on z-scored columns, say
+            assert normalized_mse(X, make(hi)[0]) > target
+            continue
+        found += 1
+        nbytes, knob, err = r
+        X_hat, size = make(knob)
+        assert err == normalized_mse(X, X_hat) <= target, (name, prep)
+        assert nbytes == (size() if callable(size) else size) > 0
+        if kind == "int" and knob > lo:  # one step coarser misses the target
+            assert normalized_mse(X, make(knob - 1)[0]) > target, (name, prep)
+    assert found >= 8
+
+
+def test_zstd_size_is_the_compressed_length(bench):
+    import zstandard
+
+    a = np.arange(3000, dtype=np.uint16).reshape(1000, 3) % 7
+    c = zstandard.ZstdCompressor(level=bench.ZSTD_LEVEL)
+    assert bench._zstd(a) == min(len(c.compress(a.tobytes())),
+                                 len(c.compress(a.tobytes(order="F"))))
+
+
+@pytest.mark.parametrize("target", [1e-1, 1e-3])
+def test_level_search_per_feature(bench, X, target):
+    make = lambda M: UniformClipQuantizer(n_levels=M)
+    q, k = bench.search_levels(make, X, target, np.ones(X.shape[1]), 4095, lambda k: k + 1)
+    e = normalized_mse(X, q.inverse_transform(q.transform(X)), multioutput="raw_values")
+    assert np.all(e <= target)
+    np.testing.assert_array_equal(q.n_levels_, k + 1)
+    # one level fewer on any feature misses the target on that feature
+    q1 = make(np.where(k > 1, k, 2)).fit(X)
+    e1 = normalized_mse(X, q1.inverse_transform(q1.transform(X)), multioutput="raw_values")
+    assert np.all((e1 > target) | (k == 1))
+
+
+def test_file_bytes_are_the_coded_size(bench, X):
+    q = UniformClipQuantizer(n_levels=40).fit(X)
+    total, codes = bench.file_bytes(q, X)
+    bits = coded_bits(q.transform(X), q.n_levels_).sum()
+    # the rANS payload in 32-bit words is the entropy plus at most 2 words per stream
+    assert bits / 8 <= codes + 1e-9
+    assert codes <= math.ceil(bits / 8) + 8 + 3 * X.shape[1]
+    assert total > codes + 1000  # the estimator and the container come on top
+
+
+def test_bounds(bench):
+    (label, rd), = bench.bound_rows("Gaussian", [1e-2])
+    assert rd[1e-2] == pytest.approx(math.log2(10) / 8)
+    assert bench.bound_rows("iris", [1e-2]) == []
