@@ -16,10 +16,20 @@ _MAX_DP_CELLS = 2**28
 
 
 def _quantile_points(summary, n_points):
-    """``n_points`` weighted quantiles at equally spaced probabilities in [0, 1]."""
-    W = summary.W
-    cdf = (0.5 * W[1:] + 0.5 * W[:-1]) / W[-1]  # mid-point plotting positions
-    return np.interp(np.linspace(0.0, 1.0, n_points), cdf, summary.u)
+    """``n_points`` weighted quantiles at equally spaced probabilities in [0, 1].
+
+    Linear interpolation of the values at their mid-point plotting positions
+    ``(W[i] + W[i+1]) / 2``, evaluated only near each probability: the bracketing
+    positions are within one of ``searchsorted(W, p)``, so a few positions per point
+    give exactly the interpolation on the whole column, in O(n_points log k).
+    """
+    W, u = summary.W, summary.u
+    k = u.shape[0]
+    p = np.linspace(0.0, 1.0, n_points)
+    near = np.searchsorted(W, p * W[-1])[:, None] + np.arange(-2, 2)
+    idx = np.unique(np.clip(np.concatenate([near.ravel(), [0, k - 1]]), 0, k - 1))
+    cdf = (0.5 * W[idx + 1] + 0.5 * W[idx]) / W[-1]  # mid-point plotting positions
+    return np.interp(p, cdf, u[idx])
 
 
 def compander_init(summary, n_levels):
@@ -38,6 +48,49 @@ def compander_init(summary, n_levels):
         return quantile_init(summary, n_levels)
     g /= g[-1]
     return np.interp((np.arange(n_levels) + 0.5) / n_levels, g, q)
+
+
+#: Cells of the fine grid behind ``init="summary"`` (at least 8 per level), and the
+#: largest number of levels it serves (above, the default falls back to "compander").
+SUMMARY_CELLS = 2048
+SUMMARY_MAX_LEVELS = 256
+
+
+def summary_init(summary, n_levels):
+    """The exact optimum over partitions whose boundaries are on a fine grid.
+
+    The grid is the union of ``B / 2`` equal-weight and ``B / 2`` equal-width cut points
+    of the column (``B = max(2048, 8 M)`` boundaries in all; every distinct value is a
+    boundary when the column has at most ``B`` of them, and the start is then the exact
+    optimum). The prefix sums at grid points give the exact cost of every cell made of
+    grid cells, so the dynamic programme on the ``B`` grid cells is the optimum of the
+    column restricted to those boundaries, in O(M B log B), independent of the column's
+    length. Columns with more than ``SUMMARY_MAX_LEVELS`` levels start from the
+    compander design instead.
+    """
+    k = summary.u.shape[0]
+    if n_levels > SUMMARY_MAX_LEVELS:
+        return compander_init(summary, n_levels)
+    B = max(SUMMARY_CELLS, 8 * n_levels)
+    if k <= B:
+        idx = np.arange(k + 1)
+    else:
+        W, u = summary.W, summary.u
+        by_weight = np.searchsorted(W, np.linspace(0.0, W[-1], B // 2 + 1)[1:-1], side="left")
+        by_value = np.searchsorted(u, np.linspace(u[0], u[-1], B // 2 + 1)[1:-1], side="left")
+        idx = np.unique(np.concatenate([[0, k], by_weight, by_value]))
+    W, S1, S2 = summary.W[idx], summary.S1[idx], summary.S2[idx]
+    keep = np.concatenate([[True], np.diff(W) > 0])  # the kernel wants positive weights
+    idx, W, S1, S2 = idx[keep], W[keep], S1[keep], S2[keep]
+    idx[-1], W[-1] = k, summary.W[-1]
+    n_cells = min(n_levels, idx.shape[0] - 1)
+    pos = np.empty(n_cells + 1, dtype=np.int64)
+    K.optimal_partition(W, S1, S2, n_cells, pos)
+    levels = summary.u[np.minimum(idx[pos[:-1]], k - 1)].astype(np.float64)
+    K.centroids(W, S1, summary.shift, pos, levels)
+    if n_cells < n_levels:  # fewer grid cells than levels (weights lost to rounding)
+        return compander_init(summary, n_levels)
+    return levels
 
 
 def quantile_init(summary, n_levels):
@@ -70,16 +123,23 @@ def _strictly_increasing(levels, u):
     return u[idx].astype(np.float64)
 
 
-_INITS = {"compander": compander_init, "quantile": quantile_init, "uniform": uniform_init}
+_INITS = {
+    "summary": summary_init,
+    "compander": compander_init,
+    "quantile": quantile_init,
+    "uniform": uniform_init,
+}
 
 
 class LloydMaxQuantizer(BaseScalarQuantizer):
     """MSE-optimal scalar quantizer of each feature (Lloyd–Max, i.e. 1-D k-means).
 
     Each column is quantized to ``M`` levels (``n_levels``, or ``2 ** n_bits``)
-    chosen to minimise the (weighted) mean squared error. ``algorithm="lloyd"`` alternates the Lloyd–Max
-    conditions — thresholds at the midpoints of adjacent levels, levels at the
-    centroids of their cells — on the sorted column, at O(M log n) per iteration.
+    chosen to minimise the (weighted) mean squared error. ``algorithm="lloyd"``
+    alternates the Lloyd–Max conditions — thresholds at the midpoints of adjacent
+    levels, levels at the centroids of their cells — on the sorted column, at
+    O(M log n) per iteration, from the exact optimum on a fine grid of the column
+    (exact on columns with at most 2048 distinct values) and three other starts.
     ``algorithm="optimal"`` finds the exact global minimum by dynamic programming.
 
     Parameters
@@ -101,12 +161,18 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         distortion never increases between iterations). ``"optimal"``: the exact
         global minimum of the empirical MSE, by dynamic programming over the sorted
         distinct values (divide and conquer, O(M k log k) for k distinct values).
-    init : {"compander", "quantile", "uniform"} or array-like, default="compander"
-        Initial levels for ``"lloyd"``. ``"compander"`` is the high-rate design with
-        point density proportional to ``f^(1/3)``, estimated from the sample.
-        ``"quantile"`` puts levels at quantiles, ``"uniform"`` spreads them evenly over
-        the range. An array of shape ``(M,)`` or ``(n_features, M)`` gives the levels
-        (then every feature must have the same number of levels ``M``).
+    init : {"summary", "compander", "quantile", "uniform"} or array-like, \
+            default="summary"
+        Initial levels for ``"lloyd"``. ``"summary"`` is the exact optimum of the
+        column restricted to cell boundaries on a grid of 2048 equal-weight and
+        equal-width cut points (every distinct value when there are at most 2048 of
+        them: then Lloyd starts, and stays, at the exact optimum); it costs
+        O(M B log B) for the grid's ``B`` cells, whatever the column's length (above
+        256 levels it falls back to ``"compander"``). ``"compander"`` is the high-rate
+        design with point density proportional to ``f^(1/3)``, estimated from the
+        sample. ``"quantile"`` puts levels at quantiles, ``"uniform"`` spreads them
+        evenly over the range. An array of shape ``(M,)`` or ``(n_features, M)`` gives
+        the levels (then every feature must have the same number of levels ``M``).
     max_iter : int, default=1000
         Maximum number of Lloyd iterations per start and feature (an iteration
         costs O(M log n), so a high cap is cheap; convergence slows as M grows).
@@ -126,13 +192,13 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         standard deviation (its design is standardised with its own ``mean()`` and
         ``std()``). ``algorithm``, ``init``, ``n_init``, ``max_iter`` and ``tol`` are
         then unused. ``None`` fits the levels to the sample.
-    n_init : int, default=3
-        Number of deterministic starts for ``"lloyd"``, 1 to 3: ``init`` first, then
-        the remaining ones of ``"compander"``, ``"quantile"``, ``"uniform"`` in that
-        order; the run with the lowest distortion is kept. Each run also escapes
-        Lloyd's local minima by merge-and-split moves that lower the distortion.
-        Runs cost O(M log n) per iteration on the sorted column, so extra starts
-        are cheap next to the sort.
+    n_init : int, default=4
+        Number of deterministic starts for ``"lloyd"``, 1 to 4: ``init`` first, then
+        the remaining ones of ``"summary"``, ``"compander"``, ``"quantile"``,
+        ``"uniform"`` in that order; the run with the lowest distortion is kept. Each
+        run also escapes Lloyd's local minima by merge-and-split moves that lower the
+        distortion. Runs cost O(M log n) per iteration on the sorted column, so extra
+        starts are cheap next to the sort.
 
     Attributes
     ----------
@@ -218,11 +284,11 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         n_levels=None,
         encode="ordinal",
         algorithm="lloyd",
-        init="compander",
+        init="summary",
         max_iter=1000,
         tol=1e-7,
         distribution=None,
-        n_init=3,
+        n_init=4,
     ):
         super().__init__(n_bits=n_bits, n_levels=n_levels, encode=encode)
         self.algorithm = algorithm

@@ -128,7 +128,9 @@ def summarize_sorted(xs, ws, shift):
 
     Parameters
     ----------
-    xs : (n,) float64 array, IN, sorted increasingly.
+    xs : (n,) float64 array, IN/OUT, sorted increasingly; overwritten by the distinct
+        values (``u`` is a view of it: one allocation fewer, and fresh pages cost as
+        much as the pass itself).
     ws : (n,) float64 array, IN, the weights in the same order; an empty array means
         unit weights. Values whose total weight is zero are dropped.
     shift : float, IN, subtracted before the sums (the column's centre).
@@ -139,7 +141,7 @@ def summarize_sorted(xs, ws, shift):
     """
     n = xs.shape[0]
     weighted = ws.shape[0] > 0
-    u = np.empty(n, dtype=np.float64)
+    u = xs  # u[k] is written after xs[k] was read (k <= i)
     W = np.empty(n + 1, dtype=np.float64)
     S1 = np.empty(n + 1, dtype=np.float64)
     S2 = np.empty(n + 1, dtype=np.float64)
