@@ -167,6 +167,7 @@ def _polish(summary, family, offset, scale, sse, free_offset=False):
 # reports the gap that is left (never met on the benchmark's columns).
 _RTOL = 1e-12
 _MAX_BOXES = 2**18
+_N_POLISHED = 8  # best scanned ranges polished when a search stops at the limit
 
 
 class RangeFit(NamedTuple):
@@ -301,6 +302,19 @@ def search_affine(summary, n_levels, midtread, seeds=()):
                          max_span=span)
     lo, hi = float(best[0]), float(best[1])
     o, s, sse = _polish(summary, family, lo, (hi - lo) / M, float(best[3]), free_offset=True)
+    if gap > 0:  # stopped at the box limit: also polish the best ranges of a scan
+        lower = (1.0 - gap) * float(best[3])
+        mid = summary.quantile(0.5)
+        grid_lo, grid_hi = np.meshgrid(np.linspace(u0 - 0.25 * R, mid, 64),
+                                       np.linspace(mid, u1 + 0.25 * R, 64))
+        keep = grid_hi > grid_lo
+        g_o, g_s = grid_lo[keep], (grid_hi[keep] - grid_lo[keep]) / M
+        values = family.sse(summary, g_o, g_s)
+        for i in np.argsort(values, kind="stable")[:_N_POLISHED]:
+            found = _polish(summary, family, g_o[i], g_s[i], values[i], free_offset=True)
+            if found[2] < sse:
+                o, s, sse = found
+        gap = max(1.0 - lower / sse, 0.0)
     return RangeFit(o, s, None, sse, gap)
 
 
