@@ -24,6 +24,8 @@ _EXPORTS = {
     "QuantizerDisplay": "skquant._display",
     "RateDistortionDisplay": "skquant._display",
     "ColumnSketch": "skquant._summary",
+    "compress": "skquant._compress",
+    "decompress": "skquant._compress",
     "load": "skquant._io",
     "save": "skquant._io",
 }

@@ -660,7 +660,8 @@ def _report(args):
     _print("# MSE: mean over all values. SQNR: -10 log10(mean over columns of MSE/variance).")
     _print("# entropy: empirical entropy of the codes, bits/value. coded: bits/value of the "
            "entropy-coded codes, tables included.")
-    _print("# packed: codes at ceil(log2 levels) bits/value. file: skquant encode output. "
+    _print("# packed: codes at ceil(log2 levels) bits/value. file: skquant encode --coding "
+           "packed output. "
            "ratio: float64 size / file.")
     if plot is not None:
         plot.write(lambda tmp: plot_table(rows, X, tmp, rate=args.rate))
@@ -702,6 +703,13 @@ def _encode(args):
     from ._report import sqnr_from_nmse
 
     _check_input(args.data)
+    if args.coding == "entropy":  # before any work: the coder is an optional extra
+        from ._coding import _constriction
+
+        try:
+            _constriction()
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
     out = _Output(args.output, [args.data], args.force)
     X, names = read_table(args.data)
     X, names = _select(X, names, args.columns)
@@ -719,7 +727,7 @@ def _encode(args):
 
         def fill(tmp):
             with open(tmp, "wb") as f:
-                write(f, est, codes=codes, columns=names)
+                write(f, est, codes=codes, columns=names, coding=args.coding)
 
         out.write(fill)
         progress(1, 1, f"writing {out.show}")
@@ -729,7 +737,8 @@ def _encode(args):
     raw = X.size * X.dtype.itemsize
     what = f"{args.bits} bits" if args.levels is None else f"{args.levels} levels"
     _print(
-        f"wrote {out.show}: {X.shape[0]} x {X.shape[1]} values, {name} at {what}: "
+        f"wrote {out.show}: {X.shape[0]} x {X.shape[1]} values, {name} at {what}, "
+        f"{args.coding} codes: "
         f"{size} bytes, {raw / size:.1f}x smaller than the {raw} bytes of {np.dtype(X.dtype)}; "
         f"MSE {mse:.4g}, SQNR {sqnr_from_nmse(nmse):.2f} dB (-10 log10 of the mean of "
         "MSE/variance)"
@@ -743,27 +752,28 @@ def _decode(args):
     suffix = _check_output_type(args.output, None)
     out = _Output(args.output, [args.file], args.force)
     try:
-        enc = read(args.file)
+        # entropy-coded codes are decoded chunk by chunk, as the blocks are written
+        enc = read(args.file, stream=True)
     except FileNotFoundError:
         raise CLIError(f"no such file: {_show(args.file)}") from None
     except ValueError as exc:
         raise CLIError(" ".join(str(exc).split())) from None
-    if enc.codes is None:
+    if enc.shape is None:
         raise CLIError(f"{_show(args.file)}: holds an estimator but no codes (written by "
                        "skquant.save); nothing to decode")
     _check_output_type(args.output, enc.columns)
-    est, (n, d), dtype = enc.estimator, enc.codes.shape, enc.data_dtype
-    # (first row, codes of a block of rows), in order
-    code_blocks = ((a, enc.codes[a:b]) for a, b in _blocks(n, d))
+    est, (n, d), dtype = enc.estimator, enc.shape, enc.data_dtype
     progress = Progress()
 
     def blocks():
-        for first, codes in code_blocks:
+        for first, codes in enc.blocks(BLOCK_VALUES):
             yield est.inverse_transform(codes).astype(dtype, copy=False)
             progress(first + codes.shape[0], n, f"writing {out.show}")
 
     try:
         out.write(lambda tmp: _write_table(tmp, suffix, blocks(), (n, d), dtype, enc.columns))
+    except ValueError as exc:  # a damaged stream, found while decoding
+        raise CLIError(" ".join(str(exc).split())) from None
     finally:
         progress.close()
     _print(f"wrote {out.show}: {n} x {d} values ({dtype})")
@@ -814,9 +824,9 @@ def _parser():
     rep.set_defaults(run=_report)
 
     enc = sub.add_parser(
-        "encode", help="fit a quantizer and write the bit-packed codes",
+        "encode", help="fit a quantizer and write the entropy-coded (or bit-packed) codes",
         description="Fit, quantize and write a compressed skquant file (codebook, "
-                    "codes bit-packed at --bits per value, column names).",
+                    "codes entropy-coded or bit-packed, column names).",
     )
     enc.add_argument("data", help=".npy, .npz, .csv or .parquet")
     enc.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -829,6 +839,10 @@ def _parser():
                        help="number of levels per value, 2-65536 (instead of --bits)")
     enc.add_argument("--columns", nargs="+", metavar="COL",
                      help="column indices or names to keep, each once")
+    enc.add_argument("--coding", choices=("entropy", "packed"), default="entropy",
+                     help="entropy: rANS per column, about the codes' entropy in bits "
+                          "(needs constriction); packed: ceil(log2 levels) bits per value, "
+                          "DEFLATEd (default: entropy)")
     enc.add_argument("--force", action="store_true", help=force)
     enc.set_defaults(run=_encode)
 

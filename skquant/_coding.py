@@ -39,6 +39,13 @@ _MAX_SYMBOL_BITS = 24
 _MAX_VARINT_BYTES = 9  # values below 2**63
 
 
+#: the ``.npy`` member names, as messages name them
+TABLE_NPY, CHUNKS_NPY, STREAM_NPY = TABLE + ".npy", CHUNKS + ".npy", STREAM + ".npy"
+#: the header fields of entropy-coded codes (besides shape, data_dtype and columns)
+SPEC_FIELDS = ("coding", "coder", "chunk_rows", "symbols", "stream_sha256")
+_NPY_HEADER_MAX = 4096  # bytes of a .npy header skquant writes (magic, length, dict)
+
+
 class Malformed(ValueError):
     """A malformed entropy-coded member (``skquant._io`` adds the file name)."""
 
@@ -89,14 +96,14 @@ def _read_varints(buf, count):
     buf = np.asarray(buf, dtype=np.uint8)
     ends = buf < 0x80
     _expect(int(ends.sum()) == count and (buf.size == 0 or ends[-1]),
-            f"table: expected {count} varints filling {buf.size} bytes")
+            f"{TABLE_NPY}: expected {count} varints filling {buf.size} bytes")
     if count == 0:
         return np.zeros(0, dtype=np.uint64)
     last = np.flatnonzero(ends)
     starts = np.concatenate([[0], last[:-1] + 1])
     lengths = last - starts + 1
-    _expect(lengths.max() <= _MAX_VARINT_BYTES, "table: a varint is too long")
-    _expect(not np.any((lengths > 1) & (buf[last] == 0)), "table: a varint is not canonical")
+    _expect(lengths.max() <= _MAX_VARINT_BYTES, f"{TABLE_NPY}: a varint is too long")
+    _expect(not np.any((lengths > 1) & (buf[last] == 0)), f"{TABLE_NPY}: a varint is not canonical")
     pos = np.arange(buf.size) - np.repeat(starts, lengths)
     parts = (buf & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
     return np.add.reduceat(parts, starts)  # the parts' bits do not overlap: a sum is an or
@@ -148,57 +155,151 @@ def encode(codes, n_levels):
 
 
 # ------------------------------------------------------------------ reading
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_spec(spec, shape):
+    """Check the header fields of entropy-coded codes against the codes' ``shape``
+    (``n_samples, n_features``), before any member is read: ``(chunk_rows, used)``
+    with ``used`` the number of codes each feature uses (int64 array)."""
+    n, d = shape
+    _expect(spec.get("coder") == CODER, f"codes: unknown coder {spec.get('coder')!r}")
+    rows, used, digest = spec.get("chunk_rows"), spec.get("symbols"), spec.get("stream_sha256")
+    top = max(1, MAX_CHUNK_VALUES // max(d, 1))
+    _expect(_is_int(rows) and 1 <= rows <= top,
+            f"codes: chunk_rows {rows!r} out of range 1 .. {top}")
+    _expect(isinstance(used, list) and len(used) == d and all(_is_int(u) for u in used),
+            "codes: symbols must be one integer per feature")
+    used = np.asarray(used, dtype=np.int64)
+    _expect(np.all((used >= (1 if n else 0)) & (used <= (min(n, 2**16) if n else 0))),
+            "codes: the numbers of used codes (symbols) must be within 1 .. n_levels_ "
+            "and the number of rows (0 without rows)")
+    _expect(isinstance(digest, str) and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest), "codes: bad stream_sha256")
+    return rows, used
+
+
+def _max_words(rows, coded):
+    """Words a chunk of ``rows`` rows of ``coded`` entropy-coded features can take."""
+    return math.ceil(rows * coded * _MAX_SYMBOL_BITS / 32) + 2
+
+
+def check_member_sizes(spec, shape, infos):
+    """Refuse ``codes.*`` members larger than a file with this header can hold, from
+    the archive's directory (``infos``: member name -> ``zipfile.ZipInfo``) alone,
+    before anything is read or allocated."""
+    rows, used = check_spec(spec, shape)
+    n = shape[0]
+    n_chunks = -(-n // rows)
+    limits = {
+        TABLE_NPY: 2 * _MAX_VARINT_BYTES * int(used.sum()),
+        CHUNKS_NPY: 8 * (n_chunks + 1),
+        STREAM_NPY: 4 * n_chunks * _max_words(rows, int(np.sum(used > 1))),
+    }
+    for name, limit in limits.items():
+        _expect(name in infos, f"{name}: the member is missing")
+        size = infos[name].file_size
+        _expect(size <= limit + _NPY_HEADER_MAX,
+                f"{name}: {size} bytes, more than the {limit} (plus a .npy header) "
+                "its header allows")
+
+
+def _stream_header(f, size):
+    """Read the .npy header of ``codes.stream.npy`` from ``f`` (``size`` bytes in all):
+    the number of words, checked to fill the member exactly."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise Malformed(f"{STREAM_NPY}: unsupported .npy version {version}")
+    except Malformed:
+        raise
+    except ValueError as exc:
+        raise Malformed(f"{STREAM_NPY}: bad .npy header ({exc})") from None
+    _expect(dtype == np.dtype("<u4") and not fortran and len(shape) == 1,
+            f"{STREAM_NPY}: expected a 1-D <u4 array, got {dtype} of shape {shape}")
+    _expect(f.tell() + 4 * shape[0] == size,
+            f"{STREAM_NPY}: {shape[0]} words do not fill its {size} bytes")
+    return shape[0]
+
+
+def stream_opener(file):
+    """A callable opening the stream member of the skquant file ``file`` (a path, or a
+    seekable binary file that stays open): a context manager of ``(f, n_words)``, ``f``
+    positioned at the first word."""
+    import contextlib
+    import zipfile
+
+    @contextlib.contextmanager
+    def open_stream():
+        with zipfile.ZipFile(file) as zf, zf.open(STREAM_NPY) as f:
+            yield f, _stream_header(f, zf.getinfo(STREAM_NPY).file_size)
+
+    return open_stream
+
+
+def stream_member_bytes(stream):
+    """The ``.npy`` header of the stream member (the words follow it)."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<u4", "fortran_order": False, "shape": (int(stream.size),)})
+    return buf.getvalue()
+
+
 class CodedCodes:
     """The entropy-coded codes of a file, decoded chunk by chunk from ``open_stream``
     (a callable returning a context manager of a binary file positioned at the first
-    word of ``codes.stream.npy``, and the number of words it holds)."""
+    word of ``codes.stream.npy``, and the number of words it holds).
+
+    Everything but the stream is checked here: the header fields, the table (canonical
+    varints, codes within ``n_levels``, counts summing to the rows) and the chunk
+    offsets (from 0, non-decreasing, each chunk within the words its rows can take);
+    the stream is checked while it is decoded (its SHA-256, each chunk ending exactly
+    at its last word)."""
 
     def __init__(self, spec, arrays, n_levels, shape, dtype, open_stream):
-        _expect(spec.get("coder") == CODER, f"codes: unknown coder {spec.get('coder')!r}")
         n, d = shape
-        rows, used, digest = spec["chunk_rows"], spec["symbols"], spec["stream_sha256"]
-        _expect(isinstance(rows, int) and not isinstance(rows, bool)
-                and 1 <= rows <= max(1, MAX_CHUNK_VALUES // d),
-                f"codes: chunk_rows {rows!r} out of range 1 .. {max(1, MAX_CHUNK_VALUES // d)}")
-        _expect(isinstance(used, list) and len(used) == d
-                and all(isinstance(u, int) and not isinstance(u, bool) for u in used),
-                "codes: symbols must be one integer per feature")
-        used = np.asarray(used, dtype=np.int64)
-        _expect(np.all((used >= (1 if n else 0)) & (used <= (n_levels if n else 0))),
-                "codes: the numbers of used codes must be within 1 .. n_levels_ "
-                "(0 without rows)")
-        _expect(isinstance(digest, str) and len(digest) == 64, "codes: bad stream_sha256")
+        rows, used = check_spec(spec, shape)
         for key in (TABLE, CHUNKS):
-            _expect(key in arrays, f"codes: the {key}.npy member is missing")
+            _expect(key in arrays, f"{key}.npy: the member is missing")
         table, offsets = arrays.pop(TABLE), arrays.pop(CHUNKS)
         _expect(table.dtype == np.uint8 and table.ndim == 1
                 and table.size <= 2 * _MAX_VARINT_BYTES * int(used.sum()),
-                "codes: the table must be a 1-D uint8 array of at most 18 bytes per used code")
+                f"{TABLE_NPY}: expected a 1-D uint8 array of at most 18 bytes per used "
+                f"code, got {table.dtype} of shape {table.shape}")
         values = _read_varints(table, 2 * int(used.sum()))
+        n_levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
         self.symbols, self.counts = [], []
         bounds = np.concatenate([[0], np.cumsum(used)])
         for j in range(d):
             gaps, counts = values[2 * bounds[j]:2 * bounds[j + 1]].reshape(-1, 2).T
             _expect(np.all(gaps < np.uint64(2**31)) and np.all(counts < np.uint64(2**62)),
-                    f"codes: table of column {j} out of range")
+                    f"{TABLE_NPY}: the table of column {j} is out of range")
             symbols = np.cumsum(gaps.astype(np.int64) + 1) - 1
             counts = counts.astype(np.int64) + 1
             _expect(symbols.size == 0 or symbols[-1] < n_levels[j],
-                    f"codes: table of column {j} has a code beyond its {n_levels[j]} levels")
-            _expect(int(counts.sum()) == n, f"codes: the counts of column {j} do not sum "
-                                            f"to the {n} rows")
+                    f"{TABLE_NPY}: the table of column {j} has a code beyond its "
+                    f"{n_levels[j]} levels (n_levels_)")
+            _expect(int(counts.sum()) == n, f"{TABLE_NPY}: the counts of column {j} do not "
+                                            f"sum to the {n} rows")
             self.symbols.append(symbols)
             self.counts.append(counts)
         n_chunks = -(-n // rows)
         _expect(offsets.dtype == np.int64 and offsets.shape == (n_chunks + 1,),
-                f"codes: expected {n_chunks + 1} int64 chunk offsets")
+                f"{CHUNKS_NPY}: expected {n_chunks + 1} int64 chunk offsets, got "
+                f"{offsets.dtype} of shape {offsets.shape}")
         sizes = np.diff(offsets)
-        coded = int(np.sum(used > 1))
-        most = math.ceil(rows * coded * _MAX_SYMBOL_BITS / 32) + 2
+        most = _max_words(rows, int(np.sum(used > 1)))
         _expect(offsets[0] == 0 and np.all((sizes >= 0) & (sizes <= most)),
-                f"codes: chunk offsets must start at 0 and grow by at most {most} words")
+                f"{CHUNKS_NPY}: chunk offsets must start at 0 and grow by 0 .. {most} words")
         self.shape, self.dtype, self.rows = (n, d), dtype, rows
-        self.offsets, self.digest, self._open = offsets, digest, open_stream
+        self.offsets, self.digest, self._open = offsets, spec["stream_sha256"], open_stream
 
     def blocks(self):
         """``(first_row, codes)`` of each chunk, in order; the stream's digest and the
@@ -212,21 +313,24 @@ class CodedCodes:
         sha = hashlib.sha256()
         with self._open() as (f, n_words):
             _expect(n_words == int(self.offsets[-1]),
-                    f"codes: the stream holds {n_words} words, the chunks {self.offsets[-1]}")
+                    f"{STREAM_NPY}: the stream holds {n_words} words, the chunk offsets "
+                    f"{self.offsets[-1]}")
             for i, a in enumerate(range(0, n, self.rows)):
                 size = int(self.offsets[i + 1] - self.offsets[i])
                 raw = f.read(4 * size)
-                _expect(len(raw) == 4 * size, "codes: the stream is truncated")
+                _expect(len(raw) == 4 * size, f"{STREAM_NPY}: the stream is truncated")
                 sha.update(raw)
                 block = np.empty((min(self.rows, n - a), d), dtype=self.dtype)
                 self._decode_chunk(constriction, np.frombuffer(raw, dtype="<u4"), models,
                                    block, seen, i)
                 yield a, block
         _expect(sha.hexdigest() == self.digest,
-                "codes: stream checksum mismatch: the file was modified or corrupted")
+                f"{STREAM_NPY}: stream checksum mismatch (stream_sha256): the file was "
+                "modified or corrupted")
         for j in range(d):
             _expect(np.array_equal(seen[j], self.counts[j]),
-                    f"codes: the decoded codes of column {j} differ from its table")
+                    f"{STREAM_NPY}: the decoded codes of column {j} differ from its table "
+                    f"({TABLE_NPY})")
 
     def _decode_chunk(self, constriction, words, models, block, seen, i):
         m = block.shape[0]
@@ -244,8 +348,9 @@ class CodedCodes:
         except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
             raise
         except BaseException as exc:  # constriction refuses the words (a Rust panic too)
-            raise Malformed(f"codes: chunk {i} is not a valid stream ({exc})") from None
-        _expect(empty, f"codes: chunk {i} holds more words than its codes need")
+            raise Malformed(f"{STREAM_NPY}: chunk {i} is not a valid stream ({exc})") from None
+        _expect(empty, f"{STREAM_NPY}: chunk {i} does not end at its last word "
+                       f"({CHUNKS_NPY})")
 
     def decode(self):
         """All the codes, ``(n_samples, n_features)``."""

@@ -7,8 +7,11 @@ A skquant file is a ZIP archive readable by ``np.load`` (an ``.npz``) holding
   attribute, the codes' shape, bit width, data dtype and column names, and a SHA-256
   digest of the whole content);
 - one ``.npy`` member per array: ``param.<name>.npy`` for array parameters,
-  ``attr.<name>.npy`` for fitted arrays and ``codes.npy`` for the codes, bit-packed at
-  ``n_bits`` per value (layout in :mod:`skquant._kernels._bitpack`).
+  ``attr.<name>.npy`` for fitted arrays and, for the codes, either ``codes.npy``
+  (``coding="packed"``: bit-packed at ``ceil(log2 n_levels_)`` bits per value, layout in
+  :mod:`skquant._kernels._bitpack`) or ``codes.table.npy``, ``codes.chunks.npy`` and
+  ``codes.stream.npy`` (``coding="entropy"``: rANS-coded, :mod:`skquant._coding`; the
+  stream is read chunk by chunk and has its own SHA-256 in the header).
 
 Reading never unpickles and never imports a name found in the file: arrays are read
 with ``allow_pickle=False`` and must be boolean or numeric; the class is looked up in
@@ -32,19 +35,22 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils.validation import NotFittedError
 
+from . import _coding
 from . import _kernels as K
 from ._compat import check_is_fitted
 from ._schema import SchemaError, check_state
 from ._summary import ColumnSketch
 
 FORMAT = "skquant"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 HEADER = "header.json"
 CODES = "codes"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so equal content gives equal files
 _MAX_HEADER_BYTES = 64 * 2**20
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_MEMBER = re.compile(r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes\.npy\Z")
+_MEMBER = re.compile(
+    r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes(\.table|\.chunks|\.stream)?\.npy\Z")
+CODINGS = ("packed", "entropy")
 _ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else is read
 #: DEFLATE expands at most 1032-fold (a 258-byte match in 2 bits): a member declaring
 #: more is forged, and is refused before its declared size is allocated
@@ -52,13 +58,55 @@ _MAX_EXPANSION = 1032
 
 
 class Encoded:
-    """What a skquant file holds: the estimator and, optionally, codes with metadata."""
+    """What a skquant file holds: the estimator and, optionally, codes with metadata.
 
-    def __init__(self, estimator, codes=None, columns=None, data_dtype=None):
+    ``codes`` is the array of codes, or None when the file holds none or when it was
+    read with ``stream=True`` from an entropy-coded file (then ``coded`` decodes them
+    chunk by chunk); :meth:`blocks` yields them block by block in either case.
+    """
+
+    def __init__(self, estimator, codes=None, columns=None, data_dtype=None, coded=None,
+                 coding=None, where="file"):
         self.estimator = estimator
         self.codes = codes
         self.columns = columns
         self.data_dtype = data_dtype
+        self.coded = coded
+        self.coding = coding
+        self.where = where
+
+    @property
+    def shape(self):
+        """``(n_samples, n_features)`` of the codes, or None without codes."""
+        if self.codes is not None:
+            return self.codes.shape
+        return None if self.coded is None else self.coded.shape
+
+    def blocks(self, block_values=2**20):
+        """``(first_row, codes)`` of consecutive blocks of rows, in order: slices of
+        ``codes``, or the chunks of the entropy-coded stream as they are decoded (then
+        a damaged stream raises ``ValueError`` naming the file and the member)."""
+        if self.codes is not None:
+            yield from _slices(0, self.codes, block_values)
+        elif self.coded is not None:
+            try:
+                for first, chunk in self.coded.blocks():
+                    yield from _slices(first, chunk, block_values)
+            except _coding.Malformed as exc:
+                raise ValueError(f"{self.where}: {exc}") from None
+            except (MemoryError, GeneratorExit):
+                raise
+            except Exception as exc:  # zip/CRC errors of the stream member
+                text = " ".join(str(exc).split())
+                raise ValueError(f"{self.where}: corrupted or truncated skquant file "
+                                 f"({type(exc).__name__}: {text})") from None
+
+
+def _slices(first, codes, block_values):
+    n, d = codes.shape
+    step = max(1, block_values // max(d, 1))
+    for a in range(0, n, step):
+        yield first + a, codes[a:a + step]
 
 
 # ----------------------------------------------------------------------- registry
@@ -456,13 +504,18 @@ def _check_file(file, mode):
         )
 
 
-def write(file, estimator, codes=None, columns=None):
+def write(file, estimator, codes=None, columns=None, coding="packed"):
     """Write ``estimator`` (and ``codes`` it produced) to ``file`` (a path or binary file).
 
     ``codes`` are the ordinal codes of a scalar quantizer, shape ``(n_samples,
-    n_features_in_)``; ``columns`` optionally names their columns.
+    n_features_in_)``; ``columns`` optionally names their columns. ``coding`` is
+    ``"packed"`` (bit-packed codes, DEFLATE-compressed) or ``"entropy"`` (rANS-coded
+    with a per-feature model, :mod:`skquant._coding`; needs constriction).
     """
     _check_file(file, "write")
+    if coding not in CODINGS:
+        raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
+    stream = None
     params, attributes = _state(estimator)
     arrays = {}
     header = {
@@ -495,19 +548,24 @@ def write(file, estimator, codes=None, columns=None):
                 f"codes must have shape (n_samples, {estimator.n_features_in_}), "
                 f"got {codes.shape}"
             )
-        widths = _widths(estimator)
-        arrays[CODES] = pack_codes(codes, widths)
         if columns is not None:
             columns = [str(c) for c in columns]
             if len(columns) != codes.shape[1]:
                 raise ValueError(f"{len(columns)} column names for {codes.shape[1]} columns")
         header["codes"] = {
             "shape": list(codes.shape),
-            "widths": widths.tolist(),
-            "bit_order": "little",
+            "coding": coding,
             "data_dtype": estimator.levels_.dtype.name,
             "columns": columns,
         }
+        if coding == "entropy":
+            spec, coded_arrays, stream = _coding.encode(codes, estimator.n_levels_)
+            arrays.update(coded_arrays)
+            header["codes"].update(spec)
+        else:
+            widths = _widths(estimator)
+            arrays[CODES] = pack_codes(codes, widths)
+            header["codes"].update({"widths": widths.tolist(), "bit_order": "little"})
     header["sha256"] = _digest(header, arrays)
     text = json.dumps(header, indent=1, allow_nan=False).encode("utf-8")
 
@@ -521,6 +579,13 @@ def write(file, estimator, codes=None, columns=None):
         zf.writestr(member(HEADER), text)
         for key in sorted(arrays):
             zf.writestr(member(key + ".npy"), _npy_bytes(arrays[key]))
+        if stream is not None:  # stored: its words are near-random, and read in chunks
+            info = member(_coding.STREAM_NPY)
+            info.compress_type = zipfile.ZIP_STORED
+            head = _coding.stream_member_bytes(stream)
+            with zf.open(info, "w", force_zip64=len(head) + 4 * stream.size > 2**31) as f:
+                f.write(head)
+                f.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
 
 
 @contextlib.contextmanager
@@ -635,7 +700,19 @@ def _read(file):
         _expect(version <= FORMAT_VERSION,
                 f"format version {version} is newer than this skquant reads "
                 f"({FORMAT_VERSION}): upgrade skquant")
-        arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names if name != HEADER}
+        codes = header["codes"]
+        coded = isinstance(codes, dict) and codes.get("coding") == "entropy" and version >= 3
+        if coded:
+            shape = codes.get("shape")
+            _expect(isinstance(shape, list) and len(shape) == 2
+                    and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                            for s in shape), f"codes: bad shape {shape!r}")
+            _coding.check_member_sizes(codes, shape, {i.filename: i for i in zf.infolist()})
+        # the entropy-coded stream is read chunk by chunk when decoded (its own digest)
+        arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names
+                  if name not in (HEADER, _coding.STREAM_NPY)}
+        _expect(_coding.STREAM_NPY not in names or coded,
+                f"{_coding.STREAM_NPY}: present but the header declares no entropy-coded codes")
     _expect(header["sha256"] == _digest(header, arrays),
             "checksum mismatch: the file was modified or corrupted after it was written")
     return header, arrays
@@ -683,21 +760,44 @@ def _build_estimator(spec, arrays, version=FORMAT_VERSION):
     return est
 
 
-def _build_codes(spec, arrays, est, version=FORMAT_VERSION):
+def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
+    """``(codes, columns, data_dtype)``: ``codes`` an array, or for entropy-coded codes
+    a :class:`skquant._coding.CodedCodes` reading the stream with ``open_stream``."""
     if spec is None:
-        _expect(CODES not in arrays, "codes member present but the header declares none")
+        for key in (CODES, _coding.TABLE, _coding.CHUNKS):
+            _expect(key not in arrays, f"{key}.npy present but the header declares no codes")
         return None, None, None
     from ._base import BaseScalarQuantizer
 
     _expect(isinstance(est, BaseScalarQuantizer), "codes stored with a non-scalar quantizer")
+    coding = spec.get("coding", "packed") if isinstance(spec, dict) and version >= 3 else "packed"
+    _expect(coding in CODINGS, f"codes: unknown coding {coding!r} (one of {CODINGS})")
     width_key = "n_bits" if version == 1 else "widths"
-    _keys("codes", spec, ["shape", width_key, "bit_order", "data_dtype", "columns"])
+    coding_key = ["coding"] if version >= 3 else []
+    if coding == "entropy":
+        _keys("codes", spec, ["shape", "data_dtype", "columns", *_coding.SPEC_FIELDS])
+    else:
+        _keys("codes", spec, ["shape", width_key, "bit_order", "data_dtype", "columns",
+                              *coding_key])
     shape = spec["shape"]
     _expect(isinstance(shape, list) and len(shape) == 2
             and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
             f"codes: bad shape {shape!r}")
     _expect(shape[1] == est.n_features_in_,
             f"codes: {shape[1]} columns, the estimator has {est.n_features_in_}")
+    _expect(spec["data_dtype"] == est.levels_.dtype.name, "codes: data dtype differs from levels_")
+    columns = spec["columns"]
+    _expect(columns is None or (isinstance(columns, list) and len(columns) == shape[1]
+                                and all(isinstance(c, str) for c in columns)),
+            "codes: columns must be null or one string per column")
+    if coding == "entropy":
+        for key in (CODES,):
+            _expect(key not in arrays, f"{key}.npy present in an entropy-coded file")
+        coded = _coding.CodedCodes(spec, arrays, est.n_levels_, tuple(shape),
+                                   est._codes_dtype, open_stream)
+        return coded, columns, np.dtype(spec["data_dtype"])
+    for key in (_coding.TABLE, _coding.CHUNKS):
+        _expect(key not in arrays, f"{key}.npy present in a file of packed codes")
     if version == 1:  # packed at the n_bits parameter's widths
         widths = np.log2(est.max_levels_).astype(np.int64)
         declared = int(widths[0]) if np.all(widths == widths[0]) else widths.tolist()
@@ -707,11 +807,6 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION):
     _expect(spec[width_key] == declared,
             f"codes: {width_key} {spec[width_key]!r} differs from the estimator's {declared!r}")
     _expect(spec["bit_order"] == "little", f"codes: unknown bit order {spec['bit_order']!r}")
-    _expect(spec["data_dtype"] == est.levels_.dtype.name, "codes: data dtype differs from levels_")
-    columns = spec["columns"]
-    _expect(columns is None or (isinstance(columns, list) and len(columns) == shape[1]
-                                and all(isinstance(c, str) for c in columns)),
-            "codes: columns must be null or one string per column")
     _expect(CODES in arrays, "codes: the codes.npy member is missing")
     packed = arrays.pop(CODES)
     size = K.packed_size(shape[0], widths)
@@ -725,8 +820,12 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION):
     return codes, columns, np.dtype(spec["data_dtype"])
 
 
-def read(file):
+def read(file, stream=False):
     """Read a skquant file written by :func:`write`; returns an :class:`Encoded`.
+
+    Entropy-coded codes are decoded whole, unless ``stream`` is true: then
+    ``Encoded.codes`` is None and ``Encoded.blocks()`` decodes them chunk by chunk in
+    bounded memory (``file``, if a file object, must stay open until then).
 
     Raises ``ValueError`` naming the file and the problem for anything malformed.
     """
@@ -738,9 +837,15 @@ def read(file):
         header, arrays = _read(file)
         version = header["format_version"]
         est = _build_estimator(header["estimator"], arrays, version)
-        codes, columns, dtype = _build_codes(header["codes"], arrays, est, version)
+        codes, columns, dtype = _build_codes(header["codes"], arrays, est, version,
+                                             _coding.stream_opener(file))
         _expect(not arrays, f"array member(s) not described by the header: {sorted(arrays)}")
-    except _Bad as exc:
+        coded = None
+        if isinstance(codes, _coding.CodedCodes):
+            coded, codes = codes, None
+            if not stream:
+                codes = coded.decode()
+    except (_Bad, _coding.Malformed) as exc:
         raise ValueError(f"{where}: {exc}") from None
     except FileNotFoundError:
         raise
@@ -753,7 +858,8 @@ def read(file):
         raise ValueError(
             f"{where}: corrupted or truncated skquant file ({type(exc).__name__}: {text})"
         ) from None
-    return Encoded(est, codes, columns, dtype)
+    coding = None if header["codes"] is None else "entropy" if coded is not None else "packed"
+    return Encoded(est, codes, columns, dtype, coded, coding, where)
 
 
 def save(estimator, path):

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import zipfile
 import tracemalloc
 from pathlib import Path
 
@@ -726,3 +727,44 @@ def test_cli_page_samples_are_the_real_output():
     assert included == files == {path(name).name for name in sessions}
     for name in sessions:
         assert run(name) == path(name).read_text(encoding="utf-8"), f"{path(name).name} is stale"
+
+
+@pytest.mark.parametrize("coding", ["entropy", "packed", None])
+def test_encode_codings_round_trip_and_entropy_is_the_default(tmp_path, capsys, rng, coding):
+    """--coding entropy (the default) and packed both decode to inverse_transform bit
+    for bit; the entropy-coded file is the smaller one (the Lloyd-Max codes of a
+    Laplacian have less than 6 bits of entropy)."""
+    from skquant import _io
+
+    X = rng.laplace(size=(20000, 3))
+    np.save(tmp_path / "x.npy", X)
+    extra = [] if coding is None else ["--coding", coding]
+    out = tmp_path / f"{coding}.skq"
+    code, stdout, err = run(capsys, "encode", tmp_path / "x.npy", "-o", out, "--bits", "6",
+                            *extra)
+    assert code == 0 and err == "", err
+    assert f"{coding or 'entropy'} codes" in stdout
+    assert _io.read(out).coding == (coding or "entropy")
+    code, _, _ = run(capsys, "decode", out, "-o", tmp_path / "r.npy")
+    assert code == 0
+    q = skquant.LloydMaxQuantizer(n_bits=6).fit(X)
+    assert np.load(tmp_path / "r.npy").tobytes() == q.inverse_transform(q.transform(X)).tobytes()
+    if coding == "entropy":
+        run(capsys, "encode", tmp_path / "x.npy", "-o", tmp_path / "p.skq", "--bits", "6",
+            "--coding", "packed")
+        assert out.stat().st_size < (tmp_path / "p.skq").stat().st_size
+
+
+def test_decode_refuses_a_damaged_stream_naming_the_member(tmp_path, capsys, rng):
+    X = rng.standard_normal((5000, 2))
+    np.save(tmp_path / "x.npy", X)
+    run(capsys, "encode", tmp_path / "x.npy", "-o", tmp_path / "x.skq", "--bits", "4")
+    data = bytearray((tmp_path / "x.skq").read_bytes())
+    with zipfile.ZipFile(tmp_path / "x.skq") as zf:
+        info = zf.getinfo("codes.stream.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + 128
+    data[start + 40] ^= 0xFF  # a word of the stream, past the .npy header
+    (tmp_path / "bad.skq").write_bytes(bytes(data))
+    code, _, err = run(capsys, "decode", tmp_path / "bad.skq", "-o", tmp_path / "r.npy")
+    assert code == 2 and "codes.stream.npy" in err, err
+    assert not (tmp_path / "r.npy").exists()

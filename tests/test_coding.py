@@ -72,3 +72,195 @@ def test_coded_bits_is_the_real_size_within_one_percent(name, quantizer):
     # the coder spends the entropy and at most 64 bits per chunk to end its stream
     assert predicted.sum() <= real <= 1.01 * predicted.sum() + 64 * n_chunks
     assert 32 * stream.size <= 1.01 * payload.sum()
+
+
+# ------------------------------------------------------------ files: format version 3
+import io  # noqa: E402
+import json  # noqa: E402
+import zipfile  # noqa: E402
+
+import skquant  # noqa: E402
+from skquant import _io  # noqa: E402
+
+
+def _file(X, quantizer, coding="entropy", columns=None):
+    q = quantizer.fit(X)
+    buf = io.BytesIO()
+    _io.write(buf, q, codes=q.transform(X), columns=columns, coding=coding)
+    return q, buf.getvalue()
+
+
+@pytest.mark.parametrize("coding", ["entropy", "packed"])
+@pytest.mark.parametrize("name", sorted(_real_data()))
+def test_both_codings_round_trip_bit_for_bit(name, coding):
+    X = _real_data()[name]
+    q, data = _file(X, UniformClipQuantizer(n_bits=8), coding)
+    enc = _io.read(io.BytesIO(data))
+    assert enc.coding == coding
+    assert enc.codes.dtype == q.transform(X).dtype
+    assert np.array_equal(enc.codes, q.transform(X))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        header = json.loads(zf.read("header.json"))
+        names = set(zf.namelist())
+    assert header["format_version"] == 3 and header["codes"]["coding"] == coding
+    coded = {"codes.table.npy", "codes.chunks.npy", "codes.stream.npy"}
+    assert (coded <= names) == (coding == "entropy")
+    assert ("codes.npy" in names) == (coding == "packed")
+
+
+def test_chunks_stream_in_bounded_blocks():
+    """Several chunks: blocks come in order, each at most a chunk, and equal the codes."""
+    rng = np.random.default_rng(1)
+    X = rng.laplace(size=(_coding.chunk_rows_for(3) * 2 + 17, 3))
+    q, data = _file(X, UniformClipQuantizer(n_bits=6))
+    enc = _io.read(io.BytesIO(data), stream=True)
+    assert enc.codes is None and enc.shape == X.shape
+    codes = q.transform(X)
+    first = 0
+    for a, block in enc.blocks(block_values=10**9):
+        assert a == first and block.shape[0] <= _coding.chunk_rows_for(3)
+        assert np.array_equal(block, codes[a:a + block.shape[0]])
+        first += block.shape[0]
+    assert first == X.shape[0]
+
+
+@pytest.mark.parametrize("name", sorted(_real_data()))
+def test_compress_payload_within_one_percent_of_the_entropy(name, tmp_path):
+    """skquant.compress on real data: the stream is at most 1.01x the empirical entropy
+    of the codes (their n * H, in bits), and decompress is the reconstruction bit for bit."""
+    X = _real_data()[name]
+    q = skquant.compress(X, tmp_path / "x.skq")
+    codes = q.transform(X)
+    with zipfile.ZipFile(tmp_path / "x.skq") as zf:
+        stream = zf.getinfo("codes.stream.npy").file_size - 128  # its .npy header
+    entropy = _entropy_bits(codes).sum() / 8
+    n_chunks = -(-X.shape[0] // _coding.chunk_rows_for(X.shape[1]))
+    assert entropy <= stream <= 1.01 * entropy + 8 * n_chunks, (stream, entropy)
+    Y = skquant.decompress(tmp_path / "x.skq")
+    expected = q.inverse_transform(codes)
+    assert Y.dtype == expected.dtype and Y.tobytes() == expected.tobytes()
+
+
+def test_decompress_returns_a_dataframe_with_the_column_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_diabetes
+
+    X = load_diabetes(as_frame=True).data
+    q = skquant.compress(X, tmp_path / "d.skq", LloydMaxQuantizer(n_bits=4))
+    Y = skquant.decompress(tmp_path / "d.skq")
+    assert isinstance(Y, pd.DataFrame) and list(Y.columns) == list(X.columns)
+    assert np.array_equal(Y.to_numpy(), q.inverse_transform(q.transform(X)))
+    unnamed = io.BytesIO(_file(X.to_numpy(), LloydMaxQuantizer(n_bits=4))[1])
+    assert type(skquant.decompress(unnamed)) is np.ndarray
+
+
+def test_compress_clones_and_validates_its_parameters(tmp_path):
+    X = load_wine().data
+    template = LloydMaxQuantizer(n_bits=3)
+    q = skquant.compress(X, tmp_path / "w.skq", template)
+    assert q is not template and not hasattr(template, "levels_") and hasattr(q, "levels_")
+    assert type(skquant.compress(X, tmp_path / "u.skq")) is UniformClipQuantizer
+    with pytest.raises(ValueError, match="'quantizer' parameter"):
+        skquant.compress(X, tmp_path / "b.skq", quantizer="lloyd-max")
+    with pytest.raises(ValueError, match="'path' parameter"):
+        skquant.compress(X, 3)
+    with pytest.raises(ValueError, match="'coding' parameter"):
+        skquant.compress(X, tmp_path / "b.skq", coding="zip")
+    with pytest.raises(ValueError, match="'path' parameter"):
+        skquant.decompress(None)
+    skquant.save(q, tmp_path / "est.skq")
+    with pytest.raises(ValueError, match="no codes"):
+        skquant.decompress(tmp_path / "est.skq")
+
+
+def _members(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _rezip(members):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content, zipfile.ZIP_STORED if "stream" in name
+                        else zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def _npy(arr):
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def _edit_array(name, edit):
+    """Replace member ``name`` by ``edit(array)`` and fix the header's digest."""
+    def apply(members):
+        arr = np.load(io.BytesIO(members[name]))
+        members[name] = _npy(edit(arr))
+        header = json.loads(members["header.json"])
+        arrays = {n[:-4]: np.load(io.BytesIO(c)) for n, c in members.items()
+                  if n.endswith(".npy") and n != "codes.stream.npy"}
+        header["sha256"] = _io._digest(header, arrays)
+        members["header.json"] = json.dumps(header).encode()
+        return members
+    return apply
+
+
+def _flip_stream_word(members):
+    content = bytearray(members["codes.stream.npy"])
+    content[-5] ^= 0x10
+    members["codes.stream.npy"] = bytes(content)
+    return members
+
+
+def _truncate_stream(members):
+    content = members["codes.stream.npy"]
+    members["codes.stream.npy"] = content[:-8]
+    return members
+
+
+def _swap_chunks(members):
+    return _edit_array("codes.chunks.npy", lambda a: np.r_[a[0], a[2], a[1], a[3:]])(members)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_flip_stream_word, r"codes\.stream\.npy"),
+    (_truncate_stream, r"codes\.stream\.npy"),
+    (_edit_array("codes.table.npy", lambda t: t[:-1]), r"codes\.table\.npy"),
+    (_edit_array("codes.table.npy", lambda t: np.r_[t, np.uint8(0)]), r"codes\.table\.npy"),
+    (_edit_array("codes.table.npy", lambda t: np.where(np.arange(t.size) == 0, 100, t)
+                 .astype(np.uint8)), r"codes\.table\.npy"),
+    (_edit_array("codes.table.npy", lambda t: t.astype(np.int64)), r"codes\.table\.npy"),
+    (_edit_array("codes.chunks.npy", lambda c: c[:-1]), r"codes\.chunks\.npy"),
+    (_edit_array("codes.chunks.npy", lambda c: c - 1), r"codes\.chunks\.npy"),
+    (_edit_array("codes.chunks.npy", lambda c: c.astype(np.int32)), r"codes\.chunks\.npy"),
+    (_swap_chunks, r"codes\.(chunks|stream)\.npy"),
+    (_edit_array("codes.chunks.npy", lambda c: np.r_[c[:-1], c[-1] + 10**12]),
+     r"codes\.chunks\.npy"),
+])
+def test_damaged_coded_members_are_refused_naming_the_member(edit, match):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((_coding.chunk_rows_for(2) * 3 + 5, 2))
+    q, data = _file(X, UniformClipQuantizer(n_bits=5))
+    bad = _rezip(edit(_members(data)))
+    with pytest.raises(ValueError, match=match) as info:
+        _io.read(io.BytesIO(bad))
+    assert str(info.value).startswith("file: ") and "\n" not in str(info.value)
+    with pytest.raises(ValueError, match=match):
+        for _ in _io.read(io.BytesIO(bad), stream=True).blocks():
+            pass
+
+
+def test_a_forged_stream_size_is_refused_before_reading():
+    """A stream member declaring more words than its chunks can hold is refused from
+    the archive directory (its declared size), before anything is allocated."""
+    X = np.random.default_rng(3).standard_normal((1000, 2))
+    q, data = _file(X, UniformClipQuantizer(n_bits=4))
+    members = _members(data)
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "<u4", "fortran_order": False, "shape": (10**9,)})
+    members["codes.stream.npy"] = head.getvalue() + b"\0" * (4 * 10**6)
+    with pytest.raises(ValueError, match=r"codes\.stream\.npy: .* more than"):
+        _io.read(io.BytesIO(_rezip(members)))

@@ -126,3 +126,33 @@ def test_encoder_pca_of_wide_data_never_forms_the_d_by_d_matrix(rotation):
     _, peak = traced_peak(lambda: enc.fit(X))
     bound = X.nbytes + 3 * enc.components_.nbytes + MiB
     assert peak <= bound, (peak / X.nbytes, bound / X.nbytes)
+
+
+def test_entropy_coded_decoding_memory_is_bounded_by_a_chunk(tmp_path):
+    """Decoding an entropy-coded file streams it chunk by chunk: the memory beyond the
+    output does not grow with the rows (1.6M vs 6.4M rows of 2 features), and stays
+    below a few chunks' worth of codes and levels."""
+    pytest.importorskip("constriction")
+    from skquant import _coding, _io, compress, decompress
+
+    rng = np.random.default_rng(0)
+    peaks = {}
+    for n in (1_600_000, 6_400_000):
+        X = rng.laplace(size=(n, 2)).astype(np.float32)
+        compress(X, tmp_path / f"{n}.skq", UniformClipQuantizer(n_bits=8))
+        del X
+        decompress(tmp_path / f"{n}.skq")  # compile outside the trace
+
+        def stream(path=tmp_path / f"{n}.skq"):
+            for _ in _io.read(path, stream=True).blocks():
+                pass
+
+        _, streamed = traced_peak(stream)
+        Y, whole = traced_peak(lambda path=tmp_path / f"{n}.skq": decompress(path))
+        peaks[n] = streamed, whole - Y.nbytes
+        del Y
+    chunk = _coding.CHUNK_VALUES * 8  # a chunk of values as float64
+    for n, (streamed, extra) in peaks.items():
+        assert streamed < 2 * chunk and extra < 2 * chunk, (n, streamed, extra, chunk)
+    assert peaks[6_400_000][0] < 1.5 * peaks[1_600_000][0], peaks
+    assert peaks[6_400_000][1] < 1.5 * peaks[1_600_000][1], peaks
