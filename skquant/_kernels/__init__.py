@@ -54,3 +54,4 @@ from ._sketch import (  # noqa: F401
     sketch_merge_into,
 )
 from ._dead_zone import dead_zone_cost  # noqa: F401, E402
+from ._ecsq import ecsq_partition  # noqa: F401, E402
