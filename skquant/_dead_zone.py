@@ -8,6 +8,7 @@ from scipy import optimize
 from . import _kernels as K
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
+from ._lagrangian import entropy_bits
 from ._range_search import Family, clip_range, search_scale
 from ._summary import unit_summary
 
@@ -18,16 +19,6 @@ _N_STEPS = 384  # the step scan
 _BUDGET = 2**26  # bisection steps of the (ratio, step) scan, which shrinks for large M
 _N_REFINE = 3  # local minima of a scan refined by a bounded scalar minimiser
 _MAX_EVALS = 60  # evaluations of one such refinement
-
-
-def _entropy_bits(weights):
-    """Entropy in bits of a distribution given by non-negative ``weights``."""
-    w = np.asarray(weights, dtype=np.float64)
-    w = w[w > 0]
-    if w.size <= 1:
-        return 0.0
-    p = w / w.sum()
-    return float(-(p * np.log2(p)).sum())
 
 
 def _cells(n_levels):
@@ -332,7 +323,7 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
             "step_": np.nan,
             "dead_zone_": np.nan,
             "zero_code_": -1,
-            "entropy_": lambda summary: _entropy_bits(summary.weights),
+            "entropy_": lambda summary: entropy_bits(summary.weights),
         }
 
     def _fit_column(self, summary, n_levels, j):
@@ -375,6 +366,6 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
             "step_": float(step) * unit,
             "dead_zone_": float(ratio),
             "zero_code_": int(_cells(M)[0]),
-            "entropy_": _entropy_bits(np.diff(summary.W[pos])),
+            "entropy_": entropy_bits(np.diff(summary.W[pos])),
         }
         return ColumnDesign(thresholds * unit, levels * unit, attributes)

@@ -40,6 +40,13 @@ ESTIMATORS = {
         "normal-float-onehot-dense": {"compander": "normal-float", "encode": "onehot-dense"},
         "normal-float-5-levels": {"compander": "normal-float", "n_levels": 5},
     }),
+    "EntropyConstrainedQuantizer": ("skquant._entropy_constrained", {
+        "default": {},
+        "small": {"rate": 2.0, "max_levels": 4},
+        "rate-2-onehot": {"rate": 2.0, "encode": "onehot"},
+        "lam-reconstruct": {"lam": 0.05, "encode": "reconstruct"},
+        "lam-8-levels": {"lam": 0.01, "max_levels": 8},
+    }),
     "DeadZoneQuantizer": ("skquant._dead_zone", {
         "default": {},
         "small": {"n_bits": 2},

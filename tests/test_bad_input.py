@@ -85,15 +85,41 @@ def answer(row, Est):
     return ANSWERS[row][Est is BinarySphericalEncoder]
 
 
+# The rule of the page for rows that set parameters: a row applies to the estimators
+# that have every parameter it sets (EntropyConstrainedQuantizer sizes its codebook by
+# max_levels, not n_bits / n_levels; only some quantizers take lam or rate).
+ROW_PARAMETERS = {
+    "param-type": ("n_bits",), "param-range": ("n_bits",), "n-bits-shape": ("n_bits",),
+    "n-bits-values": ("n_bits",), "n-levels-range": ("n_levels",),
+    "n-levels-type": ("n_levels",), "n-levels-0d": ("n_levels", "n_bits"),
+    "n-levels-shape": ("n_levels",), "n-levels-values": ("n_levels",),
+    "n-levels-and-bits": ("n_levels", "n_bits"), "lam-negative": ("lam",),
+    "rate-range": ("rate",), "lam-and-rate": ("lam", "rate"),
+    "rate-above-max-levels": ("rate", "max_levels"), "max-levels-range": ("max_levels",),
+}
+
+
+def applies(row, Est):
+    return set(ROW_PARAMETERS.get(row, ())) <= set(Est().get_params())
+
+
+def sized(Est, bits):
+    """The ``bits``-bit quantizer of a class: ``n_bits=bits``, or for a class sized by
+    ``max_levels`` a ``rate`` of ``bits`` with ``2**bits`` levels at most."""
+    if "n_bits" in Est().get_params():
+        return Est(n_bits=bits)
+    return Est(rate=float(bits), max_levels=2**bits)
+
+
 def cases(*rows, result=False):
     """Parametrize ``(row, Est)`` over the estimators whose answer for each row is an
-    error (or, with ``result=True``, a result)."""
+    error (or, with ``result=True``, a result) and to which the row applies."""
     REQUESTED.update(rows)
     params = []
     for row in rows:
         for Est in ESTIMATORS:
             a = ANSWERS.get(row, (None, None))[Est is BinarySphericalEncoder]
-            if a is not None and (a.error is None) == result:
+            if a is not None and (a.error is None) == result and applies(row, Est):
                 CHECKED.add((row, Est is BinarySphericalEncoder))
                 params.append(pytest.param(row, Est, id=f"{row}-{Est.__name__}"))
     return pytest.mark.parametrize("row, Est", params)
@@ -263,6 +289,15 @@ BAD_CALLS = {
         lambda: fit(E, X, est=E(n_levels=[2.5, 3])),
     ],
     "n-levels-and-bits": lambda E, X: [lambda: fit(E, X, est=E(n_bits=3, n_levels=5))],
+    "lam-negative": lambda E, X: [lambda: fit(E, X, est=make(E, lam=-0.1))],
+    "rate-range": lambda E, X: [
+        lambda v=v: fit(E, X, est=E(rate=v)) for v in (0.0, -1.0)
+    ],
+    "lam-and-rate": lambda E, X: [lambda: fit(E, X, est=E(lam=0.1, rate=2.0))],
+    "rate-above-max-levels": lambda E, X: [lambda: fit(E, X, est=E(rate=2.5, max_levels=4))],
+    "max-levels-range": lambda E, X: [
+        lambda v=v: fit(E, X, est=E(max_levels=v)) for v in (1, 65537, 2.5)
+    ],
     "index-too-wide": lambda E, X: [
         lambda: fit(E, np.random.default_rng(0).standard_normal((10, 64)), est=E(encode="index"))
     ],
@@ -380,14 +415,14 @@ def test_extreme_magnitudes(row, Est):
                 np.testing.assert_array_equal(Est(**params).fit(X32).transform(X32), ref32)
         return
     z = rng.standard_normal((5000, 1))
-    unit = fit(Est, z, est=Est(n_bits=3))
+    unit = fit(Est, z, est=sized(Est, 3))
     ref = np.mean((z - unit.inverse_transform(unit.transform(z))) ** 2)
     for scale in SCALES[row]:
         if scale == "largest":  # the largest |x| is 1.7e308
             scale = 1.7e308 / np.abs(z).max()
         x = scale * z
         with np.errstate(over="ignore"):  # mse_ of such data is inf, as it should be
-            q = fit(Est, x, est=Est(n_bits=3))
+            q = fit(Est, x, est=sized(Est, 3))
         nmse = np.mean(((x - q.inverse_transform(q.transform(x))) / scale) ** 2)
         # subnormals hold fewer significant bits; everything else matches closely
         assert nmse == pytest.approx(ref, rel=0.05 if row == "subnormal" else 1e-3)

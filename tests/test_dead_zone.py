@@ -3,7 +3,8 @@
 The reference curve of the acceptance test, the optimal entropy-constrained scalar
 quantizer (ECSQ) of the Laplacian, is computed here by an exact dynamic programme over
 every contiguous partition of a fine grid (the cell costs are exact integrals of the
-density), not taken from skquant.
+density), with the kernel of skquant's EntropyConstrainedQuantizer (itself checked
+against a NumPy twin), not with any dead-zone code.
 """
 
 import numpy as np
@@ -220,28 +221,20 @@ def ecsq_laplace(lam, half_width=12.0, n=4001):
     cost)``, by the dynamic programme of Chou, Lookabaugh and Gray (1989) over every
     partition into contiguous cells with edges on a grid of ``n`` points over
     ``[-half_width, half_width]`` (the end cells are open; cell costs are exact
-    integrals of the density). Restricting the edges to the grid (spacing 0.006) costs
-    about ``(0.003 / step)**2`` of the MSE, below 1e-3 here."""
+    integrals of the density; the programme is ``skquant._kernels.ecsq_partition``,
+    checked against its NumPy twin in ``tests/test_entropy_constrained.py``).
+    Restricting the edges to the grid (spacing 0.006) costs about
+    ``(0.003 / step)**2`` of the MSE, below 1e-3 here."""
     g = np.linspace(-half_width, half_width, n)
     F, M1, M2 = _laplace_prefix(g)
     F[0], M1[0], M2[0] = 0.0, 0.0, 0.0
     F[-1], M1[-1], M2[-1] = 1.0, 0.0, 2 * B * B
-    best, arg = np.full(n, np.inf), np.zeros(n, dtype=int)
-    best[0] = 0.0
-    for j in range(1, n):
-        p, m1, m2 = F[j] - F[:j], M1[j] - M1[:j], M2[j] - M2[:j]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cost = np.where(p > 0, np.maximum(m2 - m1 * m1 / p, 0) - lam * p * np.log2(p), 0)
-        total = best[:j] + cost
-        arg[j] = np.argmin(total)
-        best[j] = total[arg[j]]
-    cuts = [n - 1]
-    while cuts[-1] > 0:
-        cuts.append(arg[cuts[-1]])
-    cuts = cuts[::-1]
+    pos = np.empty(n, dtype=np.int64)  # skquant's ECSQ kernel: the same programme
+    n_cells, cost = K.ecsq_partition(F, M1, M2, lam, n - 1, pos)
+    cuts = pos[: n_cells + 1]
     p, m1, m2 = np.diff(F[cuts]), np.diff(M1[cuts]), np.diff(M2[cuts])
     p, m1, m2 = p[p > 0], m1[p > 0], m2[p > 0]
-    return float(np.sum(m2 - m1 * m1 / p)), float(-np.sum(p * np.log2(p))), float(best[-1])
+    return float(np.sum(m2 - m1 * m1 / p)), float(-np.sum(p * np.log2(p))), float(cost)
 
 
 def test_fitted_dead_zone_matches_the_ecsq_curve_of_the_laplacian():

@@ -27,6 +27,7 @@ from ._bitpack import (  # noqa: F401
 )
 from ._bsq_entropy import bsq_clamped_entropy  # noqa: F401
 from ._dead_zone import dead_zone_cost  # noqa: F401, E402
+from ._ecsq import ecsq_partition  # noqa: F401, E402
 from ._optimal import optimal_partition  # noqa: F401, E402
 from ._scalar import (  # noqa: F401
     CHUNK,
