@@ -34,7 +34,7 @@ from ._compat import (
     check_is_fitted,
     validate_data,
 )
-from ._summary import ColumnSketch, summarize_column, unit_summary
+from ._summary import ColumnSketch, midpoints, summarize_column, unit_summary
 
 
 def _ceil_to_dtype(values, dtype):
@@ -43,7 +43,8 @@ def _ceil_to_dtype(values, dtype):
     For a value ``x`` representable in ``dtype``, ``x >= t`` holds exactly when
     ``x >= ceil_dtype(t)``: float32 data gets the same codes as with float64 thresholds.
     """
-    out = values.astype(dtype)
+    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, rounded up below
+        out = values.astype(dtype)
     low = out < values
     out[low] = np.nextafter(out[low], np.inf)
     return out
@@ -490,7 +491,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                 derived = {  # declared as functions of the column's summary
                     k: v(summary) for k, v in self._exact_attributes.items() if callable(v)
                 }
-                record = ColumnDesign(0.5 * (levels[1:] + levels[:-1]), levels, derived)
+                record = ColumnDesign(midpoints(levels), levels, derived)
                 exact = True
             else:
                 record = self._fit_column(summary, M, j)
@@ -687,7 +688,9 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                     "Codes must be integers; got floating-point codes that are not "
                     "whole numbers (or NaN/inf)."
                 )
-            codes = codes.astype(np.int64)
+            # saturate as for uint64: 1e308 must not wrap in the cast (the range
+            # check that follows refuses it)
+            codes = np.clip(codes, -(2.0**62), 2.0**62).astype(np.int64)
         elif kind == "b":
             codes = codes.astype(np.uint8)
         elif kind not in "iu":

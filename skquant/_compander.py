@@ -8,7 +8,7 @@ import numpy as np
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._range_search import Family, clip_range, search_scale
-from ._summary import unit_summary
+from ._summary import from_unit, unit_summary
 
 _RANGED = ("mu-law", "a-law", "log", "normal-float")  # shapes on [-X_max, X_max]
 _DENSITIES = ("gaussian", "laplace")
@@ -358,5 +358,5 @@ class CompanderQuantizer(BaseScalarQuantizer):
             if rule == "mse":
                 scale = search_scale(summary, family, seeds=seeds).scale
             info["x_max_"] = scale * unit
-        thresholds, levels = family.codebook(summary, offset, scale)
-        return ColumnDesign(thresholds * unit, levels * unit, info)
+        thresholds, levels = from_unit(*family.codebook(summary, offset, scale), unit)
+        return ColumnDesign(thresholds, levels, info)

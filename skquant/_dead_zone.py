@@ -10,7 +10,7 @@ from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._lagrangian import entropy_bits
 from ._range_search import Family, clip_range, search_scale
-from ._summary import unit_summary
+from ._summary import from_unit, unit_summary
 
 # the fitted dead-zone ratio is searched in [1, _MAX_RATIO]: on a grid, then refined
 _MAX_RATIO = 8.0
@@ -337,7 +337,10 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
         top = float(absu.max())
         if not top > 0:  # every value at the centre, only with a far centre: no spread
             top = 1.0
-        lam = 0.0 if self.lam is None else float(self.lam) / unit / unit
+        # in the column's units; on a subnormal column lam / unit**2 is beyond float64
+        # (inf, and inf * 0 bits is NaN): 2**1000 already prices every bit above any
+        # squared error of the scaled column, so the design is the same
+        lam = 0.0 if self.lam is None else min(float(self.lam) / unit / unit, 2.0**1000)
         objective = _Objective(centred, M, centroid, lam)
         order = np.argsort(absu, kind="stable")
         cum = np.cumsum(centred.weights[order])
@@ -368,4 +371,4 @@ class DeadZoneQuantizer(BaseScalarQuantizer):
             "zero_code_": int(_cells(M)[0]),
             "entropy_": entropy_bits(np.diff(summary.W[pos])),
         }
-        return ColumnDesign(thresholds * unit, levels * unit, attributes)
+        return ColumnDesign(*from_unit(thresholds, levels, unit), attributes)

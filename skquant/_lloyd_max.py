@@ -8,7 +8,7 @@ import numpy as np
 from . import _kernels as K
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import HasMethods, Interval, StrOptions
-from ._summary import unit_summary
+from ._summary import from_unit, unit_summary
 
 # Above this many DP cells (n_levels x distinct values) "optimal" would need more than
 # ~1 GiB for its back-pointers; the error says so instead of running out of memory.
@@ -328,7 +328,8 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         scaled, unit = unit_summary(summary)  # exact power-of-two rescaling
         if unit != 1.0:
             d = self._fit_column(scaled, n_levels, j)
-            return d._replace(thresholds=d.thresholds * unit, levels=d.levels * unit)
+            thresholds, levels = from_unit(d.thresholds, d.levels, unit)
+            return d._replace(thresholds=thresholds, levels=levels)
         if self.algorithm == "optimal":
             return self._fit_optimal(summary, n_levels)
         best = None
@@ -350,17 +351,21 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
     def _fit_parametric(self, summary, n_levels):
         """The analytic Lloyd–Max design for ``distribution``, moved to the column."""
         scaled, unit = unit_summary(summary)  # the moments square the values
-        loc, scale = scaled.location_scale(self.distribution)
-        loc, scale = loc * unit, scale * unit
+        loc, scale = scaled.location_scale(self.distribution)  # in units of `unit`
         d = _parametric_design(self.distribution, n_levels)
         if isinstance(self.distribution, str):
-            centre, unit = 0.0, 1.0  # the named designs are standardised
+            centre, spread = 0.0, 1.0  # the named designs are standardised
         else:
-            centre, unit = float(self.distribution.mean()), float(self.distribution.std())
-        thresholds = loc + scale * (d.thresholds - centre) / unit
-        levels = loc + scale * (d.levels - centre) / unit
+            centre, spread = float(self.distribution.mean()), float(self.distribution.std())
+        # moved to the column in its units, then back exactly (no overflow on the way)
+        thresholds, levels = from_unit(
+            loc + scale * ((d.thresholds - centre) / spread),
+            loc + scale * ((d.levels - centre) / spread),
+            unit,
+        )
         return ColumnDesign(
-            thresholds, levels, {"loc_": loc, "scale_": scale}, n_iter=d.n_iter
+            thresholds, levels, {"loc_": loc * unit, "scale_": scale * unit},
+            n_iter=d.n_iter,
         )
 
     def _fit_optimal(self, summary, n_levels):

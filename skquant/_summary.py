@@ -144,15 +144,19 @@ def summarize_column(column, sample_weight=None):
     return ColumnSummary(u, W, S1, S2, shift)
 
 
-def unit_summary(summary):
-    """The summary of the column divided by a power of two near its largest ``|x|``,
-    and that power (1 for columns of ordinary magnitude).
+def unit_summary(summary, largest=0.0):
+    """The summary of the column divided by a power of two near its largest ``|x|``
+    (or ``largest``, if that is larger), and that power (1 for columns of ordinary
+    magnitude).
 
     Designs square the data: near 1e300 the squares overflow and on subnormal columns
     they underflow. Dividing by a power of two is exact, so a design on the scaled
-    column, multiplied back, is the design of the column itself.
+    column, multiplied back (:func:`from_unit`), is the design of the column itself.
+    ``largest`` is a magnitude the design computes with besides the data (a clipping
+    range given by the user), which must not overflow either.
     """
-    exponent = int(np.frexp(max(-summary.u[0], summary.u[-1], np.finfo(float).tiny))[1])
+    top = max(-summary.u[0], summary.u[-1], abs(float(largest)), np.finfo(float).tiny)
+    exponent = int(np.frexp(top)[1])
     if -64 <= exponent <= 64:
         return summary, 1.0
     # 2**(exponent - 1) <= max|x| < 2**exponent; 2**1024 itself would overflow
@@ -162,6 +166,39 @@ def unit_summary(summary):
     return ColumnSummary(u, W, S1, S2, summary.shift / unit, summary.within, within_exp), unit
 
 
+def from_unit(thresholds, levels, unit):
+    """A design computed in units of ``unit`` (a power of two), in the data's units.
+
+    Exact, and without overflow on the way: a level beyond the largest float (a
+    Gaussian design's outer level on data near 1.8e308) is the largest float, and a
+    threshold beyond it is ``+-inf`` (no finite value reaches it, as for the true
+    threshold), where ``t * unit`` would warn of the overflow.
+    """
+    big = np.finfo(np.float64).max
+    t = np.asarray(thresholds, dtype=np.float64)
+    y = np.asarray(levels, dtype=np.float64)
+    if unit == 1.0:
+        return t, np.clip(y, -big, big)
+    limit = big / unit if unit > 1.0 else np.inf  # exact: a power of two
+    t = np.where(np.abs(t) > limit, np.copysign(np.inf, t), t)
+    inside = np.isfinite(t)
+    t[inside] *= unit
+    return t, np.clip(y, -limit, limit) * unit
+
+
+def midpoints(levels):
+    """Midpoints ``(y[k] + y[k+1]) / 2`` of increasing levels, without overflowing
+    when both are near the largest float (then ``y[k] / 2 + y[k+1] / 2``)."""
+    y = np.asarray(levels, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        m = 0.5 * (y[1:] + y[:-1])
+    wide = ~np.isfinite(m)
+    if wide.any():
+        m[wide] = 0.5 * y[1:][wide] + 0.5 * y[:-1][wide]
+    return m
+
+
+_NEGLIGIBLE_WEIGHT = 2.0**-900  # in the sketch's weight unit: see ColumnSketch._in_units
 MANTISSA_BITS = 12  # 4096 bins per octave: width <= 2**-12 of |x - centre|, or of scale
 MAX_BINS = 2**16  # per feature: 6 float64 rows, 3 MiB at most
 
@@ -391,6 +428,12 @@ class ColumnSketch:
             w = np.ldexp(w, -self.weight_exp)
         if self.weight_unit != 1.0:
             w = w / self.weight_unit
+        # a weight below 2**-900 of the unit (1e-300 next to 1e300) counts as none: in
+        # a bin of such weights alone, sum(w v) / sum(w) loses its digits to underflow
+        # and the bin's centroid could leave the bin (the summary would not be sorted);
+        # the first batch's largest weight is at least 2**-64 of the unit, so such a
+        # weight is below 2**-836 of it
+        w = np.where(w < _NEGLIGIBLE_WEIGHT, 0.0, w)
         return np.ascontiguousarray(w)
 
     def copy(self):

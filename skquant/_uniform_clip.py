@@ -14,7 +14,7 @@ from ._range_search import (
     search_scale,
     uniform_family,
 )
-from ._summary import unit_summary
+from ._summary import from_unit, unit_summary
 
 
 # ------------------------------------------------------------------ estimator
@@ -195,7 +195,11 @@ class UniformClipQuantizer(BaseScalarQuantizer):
 
     def _fit_column(self, summary, n_levels, j):
         M = n_levels
-        summary, unit = unit_summary(summary)  # designed in units of `unit`
+        # designed in units of `unit`, a power of two near the larger of the data and
+        # a clipping range given as a number (clip=1e308 on data near 1: its range is
+        # 2e308 wide)
+        largest = self.clip if isinstance(self.clip, Real) else 0.0
+        summary, unit = unit_summary(summary, largest)
         clip = self.clip / unit if isinstance(self.clip, Real) else self.clip
         midtread = self.mode == "midtread"
         span = M - 1 if midtread else M  # the range is `span` steps wide
@@ -209,12 +213,18 @@ class UniformClipQuantizer(BaseScalarQuantizer):
             c = M // 2 if midtread else 0.5 * (M - 1)
             family, offset = uniform_family(M, c), 0.0
             steps = [2.0 * hi / span for _, hi in ranges]
-            if clip == "mse":
+            # two symmetric midtread levels are -step and 0: on a column with no
+            # negative value every step codes all of it as 0 (the MSE does not depend
+            # on the step, there is nothing to search), so the range rule's step
+            flat = midtread and M == 2 and summary.u[0] >= 0
+            if clip == "mse" and not flat:
                 found = search_scale(summary, family, seeds=steps)
                 step, gap = found.scale, found.gap
                 lo, hi = -0.5 * span * step, 0.5 * span * step
             else:
                 step, (lo, hi) = steps[0], ranges[0]
+                if clip == "mse":  # flat: every step is optimal
+                    gap = 0.0
             if midtread:
                 zero_point = c
         else:
@@ -248,7 +258,7 @@ class UniformClipQuantizer(BaseScalarQuantizer):
         }
         if midtread:
             attributes["zero_point_"] = int(zero_point)
-        return ColumnDesign(thresholds * unit, levels * unit, attributes)
+        return ColumnDesign(*from_unit(thresholds, levels, unit), attributes)
 
     def _encode(self, X):
         """Midrise: the thresholds. Midtread (fitted with a ``zero_point_``): the

@@ -494,12 +494,7 @@ def fit(
         if sample_weight is not None:
             raise TypeError("BinarySphericalEncoder.fit takes no sample_weight.")
         return _fit_binary_spherical(estimator, X, max_samples, random_state, split_every)
-    if isinstance(estimator, BaseScalarQuantizer):
-        return _fit_scalar(estimator, X, sample_weight, split_every)
-    raise TypeError(
-        "skquant.dask.fit fits skquant's scalar quantizers and BinarySphericalEncoder; "
-        f"got estimator={type(estimator).__name__}."
-    )
+    return _fit_scalar(estimator, X, sample_weight, split_every)  # a scalar quantizer
 
 
 def _apply_block(block, estimator, method, n_out, dtype):

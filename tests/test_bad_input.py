@@ -7,6 +7,7 @@ page has no test for an estimator it applies to, or a test names a row the page 
 not have.
 """
 
+import io
 import re
 import warnings
 from pathlib import Path
@@ -22,6 +23,7 @@ from sklearn.utils._param_validation import (
     make_constraint,
 )
 
+import skquant
 from skquant import BinarySphericalEncoder
 from skquant._registry import ESTIMATORS as REGISTRY
 from skquant._registry import estimator_classes
@@ -239,6 +241,10 @@ BAD_CALLS = {
     ],
     "codes-fraction": lambda E, X: [lambda: fit(E, X).inverse_transform([[0.5, 1.0]])],
     "codes-nan": lambda E, X: [lambda: fit(E, X).inverse_transform([[np.nan, 1.0]])],
+    "codes-huge-float": lambda E, X: [
+        lambda: fit(E, X).inverse_transform([[1e308, 1.0]]),
+        lambda: fit(E, X).inverse_transform([[-1e308, 1.0]]),
+    ],
     "codes-str": lambda E, X: [lambda: fit(E, X).inverse_transform(np.array([["a", "b"]]))],
     "codes-object": lambda E, X: [
         lambda: fit(E, X).inverse_transform(np.array([[1, 0]], dtype=object))
@@ -443,6 +449,23 @@ def test_equal_weights_of_any_size_are_no_weights(row, Est, X):
         np.testing.assert_array_equal(part.thresholds_, streamed.thresholds_)
 
 
+@cases("weight-span", result=True)
+def test_weights_spanning_float64(row, Est, X):
+    """Weights from 1e-300 to 1e300 in fit and in a stream: increasing thresholds, finite
+    levels, and a file that loads with the same codes."""
+    w = 10.0 ** np.random.default_rng(3).uniform(-300, 300, X.shape[0])
+    streamed = make(Est)
+    for idx in np.array_split(np.arange(X.shape[0]), 3):
+        streamed.partial_fit(X[idx], sample_weight=w[idx])
+    for est in (fit(Est, X, sample_weight=w), streamed):
+        T = est.thresholds_
+        assert not (T[:, 1:] < T[:, :-1]).any() and np.isfinite(est.levels_).all()
+        buf = io.BytesIO()
+        skquant.save(est, buf)
+        loaded = skquant.load(io.BytesIO(buf.getvalue()))
+        np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
 def _layouts(X, tmp_path):
     path = tmp_path / "x.dat"
     mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
@@ -471,6 +494,7 @@ ACCEPTED_CODES = {  # row -> (scalar codes, encoder codes), each with its equiva
         ([[1.0, 0.0]], np.array([[0b10000000]], dtype=np.uint8)),
     ),
     "codes-bool": ((np.array([[True, False]]), [[1, 0]]), None),
+    "codes-huge-float": (None, ([[1e308, -1e308]], np.array([[0b10000000]], dtype=np.uint8))),
     "codes-1-d": (None, (np.array([2, 1]), np.array([[0b10000000], [0b01000000]], np.uint8))),
     "codes-no-rows": (
         (np.empty((0, 2), dtype=np.uint8), np.empty((0, 2), dtype=np.int64)),

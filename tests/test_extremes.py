@@ -101,3 +101,173 @@ def test_dask_fit_on_subnormal_and_huge_columns():
                 ref.partial_fit(part)
         _check(q, X)
         np.testing.assert_array_equal(q.thresholds_, ref.thresholds_)
+
+
+# --------------------------------------------------------------------- every algorithm
+# Beyond the registry's variants: every algorithm, distribution, compander and clipping
+# mode, with overflow warnings as errors (a design must compute in scaled units, not
+# overflow and clamp), on columns at the ends of float64 and float32.
+_MAX = np.finfo(np.float64).max
+ALGORITHMS = VARIANTS + [
+    ("LloydMax-optimal", skquant.LloydMaxQuantizer(algorithm="optimal")),
+    ("Compander-optimal", skquant.CompanderQuantizer(compander="optimal")),
+    ("Compander-mu-law", skquant.CompanderQuantizer(compander="mu-law")),
+    ("Compander-log", skquant.CompanderQuantizer(compander="log")),
+    ("Compander-std", skquant.CompanderQuantizer(clip="std")),
+    ("UniformClip-mse", skquant.UniformClipQuantizer(clip="mse")),
+    ("UniformClip-percentile", skquant.UniformClipQuantizer(clip="percentile")),
+    ("UniformClip-symmetric-std", skquant.UniformClipQuantizer(clip="std", symmetric=True)),
+    ("UniformClip-1e308", skquant.UniformClipQuantizer(clip=1e308)),
+    ("UniformClip-max", skquant.UniformClipQuantizer(clip=_MAX, mode="midtread")),
+    ("UniformClip-1e308-symmetric", skquant.UniformClipQuantizer(clip=1e308, symmetric=True)),
+    ("UniformClip-1-bit-symmetric-midtread",
+     skquant.UniformClipQuantizer(n_bits=1, symmetric=True, mode="midtread")),
+    ("UniformClip-2-levels-symmetric-midtread-std",
+     skquant.UniformClipQuantizer(n_levels=2, symmetric=True, mode="midtread", clip="std")),
+    ("DeadZone-median", skquant.DeadZoneQuantizer(center="median")),
+]
+_UNIT = np.clip(_BASE, -1, 1)
+EXTREME = {
+    "largest-float64": _UNIT * _MAX,
+    "largest-float32": (_UNIT * np.finfo(np.float32).max).astype(np.float32),
+    "positive-largest": np.abs(_UNIT) * _MAX,
+    "negative-largest": -np.abs(_UNIT) * _MAX,
+    "plus-and-minus-largest": np.where(_UNIT > 0, _MAX, -_MAX),
+    "subnormal": _BASE * 1e-321,
+    "positive-near-1": np.abs(_BASE) + 1.0,
+    "constant-largest": np.full((300, 2), _MAX),
+}
+
+
+def _fit_strictly(est, X, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # few distinct values
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
+        return type(est)(**est.get_params()).fit(X, **kw)
+
+
+def _stream_strictly(est, X, weights=None):
+    q = type(est)(**est.get_params())
+    parts = np.array_split(np.arange(X.shape[0]), 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        for idx in parts:
+            kw = {} if weights is None else {"sample_weight": weights[idx]}
+            q.partial_fit(X[idx], **kw)
+    return q
+
+
+@pytest.mark.parametrize("data", EXTREME)
+@pytest.mark.parametrize("name, est", ALGORITHMS, ids=[v[0] for v in ALGORITHMS])
+def test_every_algorithm_on_extreme_magnitudes_without_overflow(name, est, data):
+    X = EXTREME[data]
+    for q in (_fit_strictly(est, X), _stream_strictly(est, X)):
+        _check(q, X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            codes = q.transform(X[:5])
+            if q.encode == "ordinal":
+                assert np.isfinite(q.inverse_transform(codes)).all()
+
+
+def test_clip_near_the_largest_float_gives_its_uniform_grid():
+    """clip=1e308: the range [-1e308, 1e308] is 2e308 wide, beyond float64; its step
+    (2e308 / M) is not, and the levels are the cell centres of that grid."""
+    X = _BASE
+    q = _fit_strictly(skquant.UniformClipQuantizer(n_bits=3, clip=1e308), X)
+    step = 1e308 / 4  # 2e308 / 8, exact from the halves
+    np.testing.assert_allclose(q.levels_[0], step * (np.arange(8) - 3.5), rtol=1e-15)
+    assert q.clip_max_[0] == 1e308 and q.clip_min_[0] == -1e308
+    assert np.isfinite(q.levels_).all() and np.isfinite(q.thresholds_).all()
+
+
+def test_two_level_symmetric_midtread_on_a_positive_column():
+    """Levels -step and 0: every value of a positive column is coded 0, whatever the
+    step (nothing to search); it used to fail with an empty-array error."""
+    X = np.abs(_BASE) + 1.0
+    q = _fit_strictly(skquant.UniformClipQuantizer(n_bits=1, symmetric=True,
+                                                   mode="midtread"), X)
+    assert (q.transform(X) == 1).all()  # the level 0
+    np.testing.assert_array_equal(q.inverse_transform(q.transform(X)), 0.0)
+
+
+@pytest.mark.parametrize("name, est", ALGORITHMS, ids=[v[0] for v in ALGORITHMS])
+def test_weights_spanning_float64_stream_into_a_sorted_summary(name, est):
+    """Weights from 1e-300 to 1e300 in one stream: bins of negligible weight do not
+    leave their place (the thresholds increase, the file loads)."""
+    X = _BASE * [1.0, 1e3]
+    w = 10.0 ** np.random.default_rng(1).uniform(-300, 300, X.shape[0])
+    for q in (_fit_strictly(est, X, sample_weight=w), _stream_strictly(est, X, w)):
+        T = q.thresholds_
+        assert not (T[:, 1:] < T[:, :-1]).any()
+        _check(q, X)
+
+
+@pytest.mark.parametrize("name, est", ALGORITHMS, ids=[v[0] for v in ALGORITHMS])
+def test_equal_weights_give_the_unweighted_design_for_every_algorithm(name, est):
+    X = _BASE * [1.0, 1e3]
+    ref = _fit_strictly(est, X)
+    for weight in (5e-324, 1e-300, 1e306, _MAX):
+        got = _fit_strictly(est, X, sample_weight=np.full(X.shape[0], weight))
+        np.testing.assert_array_equal(got.levels_, ref.levels_)
+        np.testing.assert_array_equal(got.thresholds_, ref.thresholds_)
+
+
+@pytest.mark.parametrize("data", ["plus-and-minus-largest", "largest-float32", "subnormal"])
+@pytest.mark.parametrize("name, est", ALGORITHMS, ids=[v[0] for v in ALGORITHMS])
+def test_dask_fit_of_every_algorithm_on_extreme_columns(name, est, data):
+    """skquant.dask.fit merges the same sketches as partial_fit: the same design, with
+    no overflow on the way."""
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    import skquant.dask as skd
+
+    X = EXTREME[data]
+    with dask.config.set(scheduler="sync"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("error", RuntimeWarning)
+        q = skd.fit(type(est)(**est.get_params()), da.from_array(X, chunks=(100, 2)))
+    _check(q, X)
+    ref = _stream_strictly(est, X)
+    np.testing.assert_array_equal(q.thresholds_, ref.thresholds_)
+    np.testing.assert_array_equal(q.levels_, ref.levels_)
+
+
+# ------------------------------------------------------------------------- hypothesis
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    variant=st.sampled_from(ALGORITHMS),
+    exponent=st.integers(-1074, 1023),
+    positive=st.booleans(),
+    float32=st.booleans(),
+    weight_exponent=st.integers(-300, 300),
+    seed=st.integers(0, 2**16),
+)
+def test_any_magnitude_and_any_equal_weight(variant, exponent, positive, float32,
+                                           weight_exponent, seed):
+    """A column scaled by 2**exponent (subnormal to the largest float), of one sign or
+    both, in float32 or float64: the design is finite, computed without overflow, its
+    file loads, and equal weights of 10**k are no weights."""
+    _, est = variant
+    x = np.random.default_rng(seed).standard_normal((120, 1))
+    x = np.clip(x / 4.0, -0.999, 0.999)  # within (-1, 1): x 2**1023 stays finite
+    if positive:
+        x = np.abs(x)
+    X = x * 2.0**exponent if exponent <= 1023 else x
+    if float32:
+        big = np.finfo(np.float32)
+        X = np.clip(X, -big.max, big.max).astype(np.float32)
+    if not np.any(X):  # underflowed to zeros: nothing of the magnitude left
+        X = x
+    ref = _fit_strictly(est, X)
+    _check(ref, X)
+    got = _fit_strictly(est, X, sample_weight=np.full(X.shape[0], 10.0**weight_exponent))
+    np.testing.assert_array_equal(got.levels_, ref.levels_)
+    np.testing.assert_array_equal(got.thresholds_, ref.thresholds_)
+    _check(_stream_strictly(est, X), X)
