@@ -17,6 +17,7 @@ from ._scalar import (  # noqa: F401
     lloyd_step,
     optimal_partition,
     partition_cost,
+    scan_grid_encode,
     split_merge,
     sse_exact,
     summarize_sorted,
