@@ -2,9 +2,11 @@
 ``transform`` (``encode="ordinal"``) on 10^6 x 8 values against ``X.copy()`` of the
 same array, in the same run, at 4 and 8 bits, float64 and float32, with numba on 1
 and 2 threads (targets of issue 16: at most 1.2x at 4 bits on 2 threads, at most
-1.5x at 8 bits). Timings are the best of ``--repeat`` warm calls interleaved with the
-copy's, so that a busy machine slows both alike; the first call (compile, grid
-tables) is excluded.
+1.5x at 8 bits). The peers' rows: ``np.searchsorted`` per column on the Lloyd-Max
+thresholds and scikit-learn's ``KBinsDiscretizer(strategy="quantile").transform``
+(single-threaded NumPy; listed under thread count 1). Timings are the best of
+``--repeat`` warm calls interleaved with the copy's, so that a busy machine slows both
+alike; the first call (compile, grid tables) is excluded.
 
 Run from the repository root, with skquant installed::
 
@@ -52,6 +54,26 @@ def run(n_samples, n_features, repeat, threads):
                         "transform_ms": round(tr * 1e3, 2), "ratio": round(tr / copy, 2),
                     })
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    from sklearn.preprocessing import KBinsDiscretizer
+
+    for bits in (4, 8):
+        edges = [np.asarray(t) for t in
+                 estimator_classes()["LloydMaxQuantizer"](n_bits=bits).fit(fit_rows).thresholds_]
+        kb = KBinsDiscretizer(n_bins=2**bits, strategy="quantile", encode="ordinal",
+                              quantile_method="averaged_inverted_cdf").fit(fit_rows)
+        peers = {
+            "np.searchsorted per column": lambda: [
+                np.searchsorted(edges[j], X64[:, j], side="right") for j in range(n_features)
+            ],
+            "KBinsDiscretizer quantile": lambda: kb.transform(X64),
+        }
+        for name, func in peers.items():
+            copy, tr = interleaved([X64.copy, func], repeat)
+            rows.append({
+                "quantizer": name, "bits": bits, "dtype": "float64", "threads": 1,
+                "copy_ms": round(copy * 1e3, 2), "transform_ms": round(tr * 1e3, 2),
+                "ratio": round(tr / copy, 2),
+            })
     return rows
 
 
@@ -59,11 +81,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--n-samples", type=int, default=10**6)
     p.add_argument("--json", help="write the rows to this file")
     a = p.parse_args()
     repeat = a.repeat or (3 if a.quick else 9)
     threads = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
-    rows = run(10**6, 8, repeat, threads)
+    rows = run(a.n_samples, 8, repeat, threads)
     print_table(rows, list(rows[0]))
     if a.json:
         with open(a.json, "w") as f:

@@ -105,6 +105,48 @@ def _grid_tables(T, n_levels):
     return start, inv_width, table
 
 
+#: grids of more cells than this per feature (a compander's, whose thresholds crowd
+#: near zero) leave the cache: such codebooks encode through the coarse grid of
+#: ``scan_grid_tables`` (``_SCAN_CELLS_PER_LEVEL`` cells per level) instead
+_GRID_CACHE_CELLS = 4096
+_SCAN_CELLS_PER_LEVEL = 16
+
+
+def scan_grid_tables(thresholds, n_levels):
+    """The coarse grid of :func:`K.scan_grid_encode`: ``(start, inv_width, counts,
+    thresholds)`` with ``G = _SCAN_CELLS_PER_LEVEL * M`` cells per feature.
+
+    Cells may hold several thresholds (compared one by one), so it exists for any
+    codebook; a feature whose span or its inverse is not finite gets one cell
+    (``inv_width = 0``: every threshold compared). Same threshold semantics as
+    :func:`grid_tables` (float64 comparisons).
+    """
+    T = np.ascontiguousarray(thresholds, dtype=np.float64)
+    d, width = T.shape
+    G = _SCAN_CELLS_PER_LEVEL * (width + 1)
+    start, inv_width = np.zeros(d), np.zeros(d)
+    counts = np.zeros((d, G + 1), dtype=np.int32)
+    for j in range(d):
+        t = T[j, : n_levels[j] - 1]
+        counts[j, 1:] = t.size  # one cell (g = 0) holds them all unless spread below
+        if t.size == 0:
+            continue
+        start[j] = t[0]
+        if t.size >= 2:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                iw = G / (t[-1] - t[0])
+            if 0.0 < iw < np.inf:
+                inv_width[j] = iw
+        with np.errstate(over="ignore", invalid="ignore"):
+            f = (t - start[j]) * inv_width[j]
+        # the kernel's map: NaN (inf * 0) and values below 0 to cell 0, above G - 1 to
+        # the last cell, then truncation
+        f = np.where(f >= 0.0, f, 0.0)
+        cell = np.minimum(f, G - 1).astype(np.int64)
+        counts[j] = np.searchsorted(cell, np.arange(G + 1), side="left")
+    return start, inv_width, counts, T
+
+
 #: ``callback(done, total)``, called after each feature of a fit is designed when set
 #: (the command line's progress bar); a context variable, so that fits in other threads
 #: or contexts never call it
@@ -572,7 +614,9 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         return np.uint8 if self.levels_.shape[1] <= 256 else np.uint16
 
     def _grid(self):
-        """The grid of :func:`grid_tables` for ``thresholds_`` (``None``: bisection).
+        """The grid of :func:`grid_tables` for ``thresholds_``, or the coarse one of
+        :func:`scan_grid_tables` when that one is missing or too large for the cache
+        (4 tables instead of 3), or ``None`` (bisection).
 
         Built on first use and rebuilt when a refit replaces ``thresholds_``.
         """
@@ -581,6 +625,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             grid = None
             if self.levels_.shape[1] >= _GRID_MIN_LEVELS:
                 grid = grid_tables(self.thresholds_, self.n_levels_)
+                if grid is None or grid[2].shape[1] > _GRID_CACHE_CELLS:
+                    grid = scan_grid_tables(self.thresholds_, self.n_levels_)
             entry = (self.thresholds_, grid)
             _GRIDS[self] = entry
         return entry[1]
@@ -605,7 +651,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         grid = self._grid()
         if grid is not None:
             codes = np.empty(X.shape, dtype=self._codes_dtype)
-            if not K.grid_encode(X, *grid, codes).any():
+            kernel = K.scan_grid_encode if len(grid) == 4 else K.grid_encode
+            if not kernel(X, *grid, codes).any():
                 return codes  # else: NaN or inf, named by the bisection below
         codes = np.empty(X.shape, dtype=self._codes_dtype)
         bad = K.encode(X, self._bisection_thresholds(X.dtype), codes)

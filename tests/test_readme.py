@@ -44,7 +44,9 @@ def test_main_command_prints_the_table():
 
 def test_cli_errors_are_one_line(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "skquant", *args], capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "skquant", *args], capture_output=True, text=True
+        )
 
     missing = run("report", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and missing.stderr.strip() == (
@@ -58,3 +60,41 @@ def test_cli_errors_are_one_line(tmp_path):
     good.write_text("a,b\n" + "\n".join(f"{i},{i * i % 7}" for i in range(50)))
     res = run("report", str(good), "--bits", "2")
     assert res.returncode == 0 and "50 rows x 2 columns" in res.stdout
+
+
+def _readme_table_module():
+    import importlib.util
+
+    path = README.parent / "benchmarks" / "make_readme_table.py"
+    spec = importlib.util.spec_from_file_location("make_readme_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_tables_are_the_rendering_of_the_stored_benchmark_rows():
+    """The README's speed tables are exactly what ``benchmarks/make_readme_table.py``
+    renders from ``benchmarks/results/`` (no hand-edited numbers), and those rows
+    cover every registered scalar quantizer at 4 and 8 bits, both dtypes and both
+    thread counts, next to the peers."""
+    from skquant._registry import estimator_classes
+
+    mod = _readme_table_module()
+    results = mod.load_results()
+    text = README.read_text(encoding="utf-8")
+    block = text.split(mod.BEGIN, 1)[1].split(mod.END, 1)[0]
+    assert block == "\n" + mod.render(results) + "\n"
+    assert mod.rewrite(text, mod.render(results)) == text
+    seen = {(r["quantizer"], r["bits"], r["dtype"], r["threads"]) for r in results["transform"]}
+    for name in estimator_classes(scalar=True):
+        for bits in (4, 8):
+            for dtype in ("float64", "float32"):
+                assert {(name, bits, dtype, 1), (name, bits, dtype, 2)} <= seen
+    assert {"np.searchsorted per column", "KBinsDiscretizer quantile"} <= {
+        q for q, *_ in seen
+    }
+    for r in results["transform"]:
+        assert abs(r["ratio"] - r["transform_ms"] / r["copy_ms"]) <= 0.01 + 0.01 * r["ratio"]
+    cases = {r["case"] for r in results["cold_start"]}
+    assert cases == {"import", "import + fit + transform", "skquant --help",
+                     "skquant --version"}

@@ -39,6 +39,7 @@ from ._scalar import (  # noqa: F401
     lloyd_escape,
     lloyd_step,
     partition_cost,
+    scan_grid_encode,
     split_merge,
     sse_exact,
     summarize_sorted,

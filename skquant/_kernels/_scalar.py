@@ -89,6 +89,59 @@ def encode(X, thresholds, out):
 
 
 @jit(parallel=True)
+def scan_grid_encode(X, start, inv_width, counts, thresholds, out):
+    """Codes (the number of thresholds ``<= x``, as :func:`encode`) through a coarse
+    grid that may hold several thresholds per cell.
+
+    Feature ``j``'s value ``x`` falls in cell ``g``, ``(x - start[j]) * inv_width[j]``
+    clipped to ``[0, G - 1]`` and truncated (the map of :func:`grid_encode`, monotone
+    in floating point): the thresholds of earlier cells are below ``x`` and those of
+    later cells above, so the code is ``counts[j, g]`` plus the thresholds
+    ``thresholds[j, counts[j, g] : counts[j, g + 1]]`` (those of cell ``g``, sorted)
+    that are ``<= x``, compared one by one. Exact for any spacing of the thresholds;
+    with ``G`` a small multiple of the number of levels the tables stay in cache where
+    :func:`grid_encode`'s one-threshold-per-cell grid of a compander (tens of thousands
+    of cells) does not.
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    start, inv_width : (d,) float64 arrays, IN.
+    counts : (d, G + 1) int32 array, IN: ``counts[j, g]`` thresholds in cells ``< g``.
+    thresholds : (d, M - 1) float64 array, IN: each row sorted.
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
+    """
+    n, d = X.shape
+    last = np.float64(counts.shape[1] - 2)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        finite = True
+        for i in range(c * CHUNK, min((c + 1) * CHUNK, n)):
+            for j in range(d):
+                x = X[i, j]
+                f = (x - start[j]) * inv_width[j]
+                if not f >= 0.0:  # NaN and -inf come here, +inf below (or NaN if
+                    finite &= x - x == 0.0  # inv_width is 0): as in grid_encode
+                    f = 0.0
+                elif f > last:
+                    finite &= x - x == 0.0
+                    f = last
+                g = np.int64(f)
+                code = np.int64(counts[j, g])
+                hi = np.int64(counts[j, g + 1])
+                while code < hi and x >= thresholds[j, code]:
+                    code += 1
+                out[i, j] = code
+        bad[c] = not finite
+    return bad
+
+
+@jit(parallel=True)
 def decode(codes, levels, n_levels, out):
     """Gather ``out[i, j] = levels[j, codes[i, j]]``.
 
