@@ -242,7 +242,7 @@ def _check_codebook(cls, params, attributes):
     T, L, n, m = (arrays[k] for k in ("thresholds_", "levels_", "n_levels_", "max_levels_"))
     if not (m.dtype == np.int64 and m.shape == (d,) and np.all((m >= 2) & (m <= 2**16))):
         _fail("attribute max_levels_", f"max_levels_ must be int64 of shape ({d},) within "
-              "2..65536")
+              f"2..65536 (n_features_in_ = {d})")
     try:
         expected = resolve_levels(params.get("n_bits"), params.get("n_levels"), d,
                                   cls.__name__)
@@ -257,7 +257,7 @@ def _check_codebook(cls, params, attributes):
               f"({d}, {M - 1}), got {T.dtype} {T.shape}")
     if not (L.dtype == T.dtype and L.shape == (d, M)):
         _fail("attribute levels_", f"levels_ must be {T.dtype} of shape ({d}, {M}), got "
-              f"{L.dtype} {L.shape}")
+              f"{L.dtype} {L.shape} (with thresholds_ {T.dtype} {T.shape})")
     if not (n.dtype == np.int64 and n.shape == (d,)):
         _fail("attribute n_levels_", f"n_levels_ must be int64 of shape ({d},)")
     if not np.all((n >= 1) & (n <= m)):

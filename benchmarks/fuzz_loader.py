@@ -1,0 +1,291 @@
+"""Coverage-guided fuzzing of skquant's file loader and the command line's readers.
+
+Structure-aware: every input is turned, through atheris's FuzzedDataProvider, into
+one of
+
+- a skquant file derived from a valid one (every registered estimator variant, with
+  and without codes): a field of its header JSON replaced by a fuzzed value, or bytes
+  of one ``.npy`` member's data overwritten, and the digest recomputed the way
+  ``doc/file_format.rst`` describes (so mutations get past it); sometimes raw bytes of
+  the ZIP flipped, a member recompressed with another method, duplicated or added;
+- a ``.csv``, ``.npy``, ``.npz`` or ``.parquet`` file for ``skquant._cli.read_table``.
+
+Oracle: ``skquant.load`` either raises ``ValueError`` or gives an estimator whose
+``transform``, ``inverse_transform`` and ``score`` work on data of its width;
+``read_table`` either raises ``CLIError`` or returns a finite 2-D float table. Any
+other exception is a crash; a peak of traced memory above 1032 times the input size
+(plus a 4 MiB floor) is an allocation finding; libFuzzer's ``-timeout`` flags hangs
+and ``-rss_limit_mb`` the process's memory. A finding writes the derived file to
+``--findings`` (default ``tests/fuzz_corpus/``), which ``tests/test_fuzz_corpus.py``
+replays.
+
+Run (one process; the arguments after ``--`` go to libFuzzer)::
+
+    python benchmarks/fuzz_loader.py -- -max_total_time=1800 -timeout=20 -rss_limit_mb=3072
+"""
+
+import io
+import json
+import os
+import sys
+import tempfile
+import tracemalloc
+import warnings
+import zipfile
+from pathlib import Path
+
+import atheris
+import numpy as np
+
+import skquant
+from skquant import _cli, _io, _schema
+
+
+def _instrument(module):
+    """Coverage for the Python functions of ``module`` (the numba kernels are compiled
+    from their bytecode, so skquant's modules are instrumented one function at a time,
+    never at import)."""
+    import inspect
+
+    for obj in list(vars(module).values()):
+        funcs = [obj] if inspect.isfunction(obj) else [
+            v for v in vars(obj).values() if inspect.isfunction(v)] if inspect.isclass(obj) \
+            else []
+        for f in funcs:
+            if f.__module__ == module.__name__:
+                atheris.instrument_func(f)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+FINDINGS = Path(os.environ.get("SKQUANT_FUZZ_FINDINGS", ROOT / "tests" / "fuzz_corpus"))
+SUFFIXES = [".csv", ".npy", ".npz", ".parquet"]
+_SEEDS = []
+_STATS = {"n": 0, "loaded": 0, "refused": 0, "tables": 0}
+
+
+def seeds():
+    """Valid files: every registered variant, fitted on small data, with codes for
+    the scalar quantizers."""
+    from skquant._base import BaseScalarQuantizer
+    from skquant._registry import estimator_variants
+
+    X = np.random.default_rng(0).standard_normal((30, 3))
+    out = []
+    for _, est in estimator_variants():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X)
+        buf = io.BytesIO()
+        codes = None
+        if isinstance(est, BaseScalarQuantizer):
+            from sklearn.base import clone
+
+            codes = clone(est).set_params(encode="ordinal").fit(X).transform(X)
+        _io.write(buf, est, codes=codes)
+        out.append(buf.getvalue())
+    return out
+
+
+def _members(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        header = json.loads(zf.read(_io.HEADER))
+        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
+                  for n in zf.namelist() if n != _io.HEADER}
+    return header, arrays
+
+
+def _zip(header, arrays, method=zipfile.ZIP_DEFLATED, extra=()):
+    header["sha256"] = _io._digest(header, arrays)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(_io.HEADER), json.dumps(header), compress_type=method)
+        for k in sorted(arrays):
+            zf.writestr(zipfile.ZipInfo(k + ".npy"), _io._npy_bytes(arrays[k]),
+                        compress_type=method)
+        for name, blob in extra:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # duplicate names
+                zf.writestr(zipfile.ZipInfo(name), blob)
+    return buf.getvalue()
+
+
+def _value(fdp):
+    choice = fdp.ConsumeIntInRange(0, 11)
+    return [
+        lambda: None, lambda: fdp.ConsumeBool(), lambda: fdp.ConsumeInt(8),
+        lambda: fdp.ConsumeFloat(), lambda: fdp.ConsumeUnicodeNoSurrogates(12),
+        lambda: [fdp.ConsumeInt(2) for _ in range(fdp.ConsumeIntInRange(0, 4))],
+        lambda: {"type": fdp.PickValueInList(
+            ["none", "bool", "int", "float", "str", "array", "list", "dict", "sketches",
+             "str_array", "scipy_distribution", "tuple"])},
+        lambda: fdp.PickValueInList(["nan", "inf", "-inf", "<f8", "|O", "<c16", "|b1"]),
+        lambda: [fdp.ConsumeIntInRange(0, 2**40) for _ in range(fdp.ConsumeIntInRange(0, 3))],
+        lambda: 2 ** fdp.ConsumeIntInRange(0, 80),
+        lambda: -fdp.ConsumeIntInRange(0, 2**20),
+        lambda: {"type": "str", "value": fdp.ConsumeUnicodeNoSurrogates(8)},
+    ][choice]()
+
+
+def _nodes(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _nodes(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _nodes(v, path + (i,))
+
+
+def mutate_file(fdp):
+    data = _SEEDS[fdp.ConsumeIntInRange(0, len(_SEEDS) - 1)]
+    header, arrays = _members(data)
+    kind = fdp.ConsumeIntInRange(0, 9)
+    method, extra = zipfile.ZIP_DEFLATED, ()
+    for _ in range(fdp.ConsumeIntInRange(1, 3)):
+        if kind <= 4:  # a header field
+            paths = list(_nodes(header))[1:]
+            path = paths[fdp.ConsumeIntInRange(0, len(paths) - 1)]
+            node = header
+            for key in path[:-1]:
+                node = node[key]
+            if fdp.ConsumeIntInRange(0, 7) == 0 and isinstance(node, dict):
+                del node[path[-1]]
+            else:
+                node[path[-1]] = _value(fdp)
+        elif kind <= 7 and arrays:  # bytes of an array, or its dtype
+            key = sorted(arrays)[fdp.ConsumeIntInRange(0, len(arrays) - 1)]
+            arr = np.array(arrays[key])
+            if fdp.ConsumeBool() and arr.size:
+                raw = bytearray(arr.tobytes())
+                for _ in range(fdp.ConsumeIntInRange(1, 8)):
+                    raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = fdp.ConsumeIntInRange(0, 255)
+                arr = np.frombuffer(bytes(raw), dtype=arr.dtype).reshape(arr.shape).copy()
+            else:
+                dtype = fdp.PickValueInList(["<f4", "<f8", "<i8", "<i4", "|u1", "|b1", "<u8"])
+                arr = arr.astype(dtype) if fdp.ConsumeBool() else arr.ravel()[
+                    : fdp.ConsumeIntInRange(0, arr.size)].astype(dtype)
+            arrays[key] = arr
+            spec = header["estimator"]["attributes"].get(key.split(".", 1)[-1])
+            if isinstance(spec, dict) and spec.get("type") == "array" and fdp.ConsumeBool():
+                spec["dtype"], spec["shape"] = arr.dtype.str, list(arr.shape)
+        elif kind == 8:
+            method = fdp.PickValueInList([zipfile.ZIP_STORED, zipfile.ZIP_BZIP2,
+                                          zipfile.ZIP_LZMA])
+        else:
+            extra = [(fdp.PickValueInList(["header.json", "attr.levels_.npy", "x/../y",
+                                           "attr.a\nb.npy", "codes.npy"]),
+                      fdp.ConsumeBytes(64))]
+    out = _zip(header, arrays, method, extra)
+    if fdp.ConsumeIntInRange(0, 15) == 0:  # raw damage of the archive
+        raw = bytearray(out)
+        for _ in range(fdp.ConsumeIntInRange(1, 4)):
+            raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = fdp.ConsumeIntInRange(0, 255)
+        out = bytes(raw)
+    return out
+
+
+def check_file(data):
+    try:
+        est = skquant.load(io.BytesIO(data))
+    except ValueError as exc:
+        assert "\n" not in str(exc), f"multi-line message: {exc!r}"
+        _STATS["refused"] += 1
+        return
+    _STATS["loaded"] += 1
+    d = est.n_features_in_
+    X = np.random.default_rng(1).standard_normal((7, d)) * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codes = est.transform(X)
+        if hasattr(est, "n_levels_"):  # ordinal codes, whatever the encode parameter
+            codes = np.minimum(np.arange(7)[:, None], est.n_levels_ - 1)
+        est.inverse_transform(codes)
+        if hasattr(est, "score"):
+            est.score(X)
+
+
+def check_table(data, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "in" + suffix)
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            X, _ = _cli.read_table(path)
+        except _cli.CLIError as exc:
+            assert "\n" not in str(exc), f"multi-line message: {exc!r}"
+            return
+        assert X.ndim == 2 and X.dtype in (np.float32, np.float64) and np.isfinite(X).all()
+        _STATS["tables"] += 1
+
+
+def _table_bytes(fdp, suffix):
+    if fdp.ConsumeBool() or suffix == ".csv":
+        return fdp.ConsumeBytes(fdp.ConsumeIntInRange(0, 4096))
+    buf = io.BytesIO()
+    shape = (fdp.ConsumeIntInRange(0, 6), fdp.ConsumeIntInRange(0, 4))
+    arr = np.frombuffer(fdp.ConsumeBytes(8 * shape[0] * shape[1]).ljust(
+        8 * shape[0] * shape[1], b"\0"), dtype="<f8").reshape(shape)
+    if suffix == ".npz":
+        np.savez(buf, arr)
+    else:
+        np.save(buf, arr)
+    raw = bytearray(buf.getvalue())
+    for _ in range(fdp.ConsumeIntInRange(0, 4)):
+        if raw:
+            raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = fdp.ConsumeIntInRange(0, 255)
+    return bytes(raw)
+
+
+def save_finding(data, suffix, why):
+    FINDINGS.mkdir(parents=True, exist_ok=True)
+    import hashlib
+
+    name = FINDINGS / f"finding-{hashlib.sha1(data).hexdigest()[:12]}{suffix}"
+    name.write_bytes(data)
+    print(f"FINDING {name.name}: {why}", file=sys.stderr, flush=True)
+
+
+def TestOneInput(raw):
+    fdp = atheris.FuzzedDataProvider(raw)
+    target = fdp.ConsumeIntInRange(0, 4)
+    _STATS["n"] += 1
+    if target <= 2:
+        data, suffix = mutate_file(fdp), ".skq"
+    else:
+        suffix = SUFFIXES[fdp.ConsumeIntInRange(0, 3)]
+        data = _table_bytes(fdp, suffix)
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        if suffix == ".skq":
+            check_file(data)
+        else:
+            check_table(data, suffix)
+    except Exception as exc:
+        save_finding(data, suffix, f"{type(exc).__name__}: {exc}")
+        raise
+    peak = tracemalloc.get_traced_memory()[1] - base
+    if peak > 1032 * len(data) + 4 * 2**20:
+        save_finding(data, suffix, f"peak allocation {peak} bytes for {len(data)} input bytes")
+        raise MemoryError(f"allocated {peak} bytes for an input of {len(data)}")
+    if _STATS["n"] % 2000 == 0:
+        print(f"stats {_STATS}", file=sys.stderr, flush=True)
+
+
+def main():
+    for module in (_io, _schema, _cli, zipfile, json.decoder):
+        _instrument(module)
+    _SEEDS.extend(seeds())
+    for data in _SEEDS:  # warm up the schema caches and numba before measuring
+        check_file(data)
+    tracemalloc.start()
+    argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a != "--"]
+    atheris.Setup(argv, TestOneInput)
+    try:
+        atheris.Fuzz()
+    finally:
+        print(f"stats {_STATS}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
