@@ -21,7 +21,12 @@ replays.
 
 Run (one process; the arguments after ``--`` go to libFuzzer)::
 
-    python benchmarks/fuzz_loader.py -- -max_total_time=1800 -timeout=20 -rss_limit_mb=3072
+    python benchmarks/fuzz_loader.py -- -max_total_time=1800 -timeout=20 -rss_limit_mb=3072 CORPUS
+
+and the files derived from the corpus it grew (the inputs that reached new code) are
+exported as the regression corpus with::
+
+    python benchmarks/fuzz_loader.py --export tests/fuzz_corpus CORPUS
 """
 
 import io
@@ -272,7 +277,42 @@ def TestOneInput(raw):
         print(f"stats {_STATS}", file=sys.stderr, flush=True)
 
 
+def derive(raw):
+    """``(data, suffix)``: the file that :func:`TestOneInput` checks for ``raw``."""
+    fdp = atheris.FuzzedDataProvider(raw)
+    if fdp.ConsumeIntInRange(0, 4) <= 2:
+        return mutate_file(fdp), ".skq"
+    suffix = SUFFIXES[fdp.ConsumeIntInRange(0, 3)]
+    return _table_bytes(fdp, suffix), suffix
+
+
+def export(corpus_dirs, out, limit):
+    """Write the files derived from a libFuzzer corpus (``--export OUT``): the
+    regression corpus that ``tests/test_fuzz_corpus.py`` replays. Keeps at most
+    ``limit`` files, smallest inputs first, one per distinct derived file."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _SEEDS.extend(seeds())
+    raws = sorted((p.read_bytes() for d in corpus_dirs for p in Path(d).iterdir()), key=len)
+    import hashlib
+
+    written = set()
+    for raw in raws:
+        data, suffix = derive(raw)
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        if digest in written:
+            continue
+        written.add(digest)
+        (out / f"seed-{digest}{suffix}").write_bytes(data)
+        if len(written) >= limit:
+            break
+    print(f"{len(written)} files in {out}")
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--export":
+        # python benchmarks/fuzz_loader.py --export tests/fuzz_corpus CORPUS_DIR...
+        return export(sys.argv[3:], sys.argv[2], limit=80)
     for module in (_io, _schema, _cli, zipfile, json.decoder):
         _instrument(module)
     _SEEDS.extend(seeds())
