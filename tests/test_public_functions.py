@@ -83,6 +83,8 @@ CALLS = {
         variances=[1.0, 4.0], budget=4, min_bits=1, max_bits=3),
     "skquant.design.high_rate_compander": lambda p: dict(distribution="gaussian",
                                                          n_levels=4),
+    "skquant.design.entropy_constrained": lambda p: dict(
+        distribution="gaussian", lam=0.1, rate=None, max_levels=16),
     "skquant.design.lloyd_max": lambda p: dict(distribution="gaussian", n_levels=4,
                                                tol=1e-10, max_iter=50),
     "skquant.design.normal_float_levels": lambda p: dict(n_bits=4, n_levels=None),
@@ -117,6 +119,8 @@ ALTERNATIVES = {
         budget=2.0, rate="fixed", normalize=True),
     ("skquant.metrics.rate_distortion_score", "budget"): lambda p: dict(
         estimator=_fitted(), X=X, budget=2.0, rate="fixed", normalize=True),
+    ("skquant.design.entropy_constrained", "rate"): lambda p: dict(
+        distribution="gaussian", lam=None, rate=2.0, max_levels=16),
     ("skquant.design.normal_float_levels", "n_levels"): lambda p: dict(n_bits=None,
                                                                      n_levels=5),
 }
@@ -127,6 +131,8 @@ BIG_REAL = {"2.5", "0d-int", "2**40"}  # finite reals, for parameters of any siz
 ACCEPTS = {
     ("skquant.allocate_bits", "normalize"): {"True"},
     ("skquant.bsq_auxiliary_loss", "X"): {"3d"},  # (batch, tokens, D) is documented
+    ("skquant.design.entropy_constrained", "lam"): BIG_REAL | {"0"} - {"0d-int"},
+    ("skquant.design.entropy_constrained", "rate"): {"2.5"},  # at most log2(16) bits
     ("skquant.design.lloyd_max", "tol"): BIG_REAL,
     ("skquant.design.lloyd_max", "max_iter"): {"2**40"},  # stops at convergence
     # vectorised over any array of rates b >= 0
