@@ -73,11 +73,14 @@ def compress(X, path, quantizer=None, *, coding="entropy"):
     >>> bool(np.array_equal(Y, q.inverse_transform(q.transform(X))))
     True
     """
+    from ._compat import check_2d, named
     from ._io import write
     from ._uniform_clip import UniformClipQuantizer
 
+    check_2d(X)
     quantizer = UniformClipQuantizer(n_bits=8) if quantizer is None else clone(quantizer)
-    quantizer.fit(X)
+    with named("X"):
+        quantizer.fit(X)
     columns = getattr(X, "columns", None)
     columns = None if columns is None else [str(c) for c in columns]
     write(path, quantizer, codes=quantizer.transform(X), columns=columns, coding=coding)

@@ -67,6 +67,12 @@ def _saved(tmp_path):
     return path
 
 
+def _compressed(tmp_path):
+    path = tmp_path / "c.skq"
+    skquant.compress(X, path, skquant.LloydMaxQuantizer(n_bits=2))
+    return path
+
+
 # public name -> a function of tmp_path returning the keyword arguments of a valid call
 CALLS = {
     "skquant.allocate_bits": lambda p: dict(
@@ -78,6 +84,9 @@ CALLS = {
     "skquant.hamming_distances": lambda p: dict(A=CODES, B=CODES),
     "skquant.hamming_knn": lambda p: dict(query=CODES, base=CODES, k=2),
     "skquant.load": lambda p: dict(path=_saved(p)),
+    "skquant.compress": lambda p: dict(X=X, path=p / "c.skq", quantizer=None,
+                                       coding="entropy"),
+    "skquant.decompress": lambda p: dict(path=_compressed(p)),
     "skquant.save": lambda p: dict(estimator=_fitted(), path=p / "out.skq"),
     "skquant.reverse_water_filling": lambda p: dict(
         variances=[1.0, 4.0], budget=4, min_bits=1, max_bits=3),
@@ -158,6 +167,7 @@ ACCEPTS = {
     ("skquant.reverse_water_filling", "min_bits"): {"0"},
     ("skquant.design.normal_float_levels", "n_bits"): {"None"},
     ("skquant.save", "path"): {"str"},  # a relative file name (in tmp_path)
+    ("skquant.compress", "path"): {"str"},
 }
 LIMIT_S = 20.0
 LIMIT_BYTES = 256 * 2**20
@@ -229,7 +239,8 @@ def test_hostile_values_are_refused_naming_the_parameter(qualname, param, tmp_pa
             elif "numba" in type(exc).__module__ or "numba" in message.lower():
                 problems.append(f"{vid}: a numba error: {message[:200]}")
         except FileNotFoundError as exc:  # load of a path that is not there
-            if not (qualname == "skquant.load" and vid == "str" and "hostile" in str(exc)):
+            readers = ("skquant.load", "skquant.decompress")
+            if not (qualname in readers and vid == "str" and "hostile" in str(exc)):
                 problems.append(f"{vid}: {type(exc).__name__}: {str(exc)[:200]}")
         except Exception as exc:  # IndexError, ZeroDivisionError, MemoryError, ...
             problems.append(f"{vid}: {type(exc).__name__}: {str(exc)[:200]}")
