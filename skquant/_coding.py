@@ -29,6 +29,7 @@ needed to read.
 import hashlib
 import math
 
+import numba
 import numpy as np
 
 from . import _kernels
@@ -262,37 +263,47 @@ def stream_member_bytes(stream):
 
 class Tables:
     """The decoding tables of features whose used codes have ``counts`` (one int64
-    array per feature), for :func:`skquant._kernels.rans_decode`."""
+    array per feature) and are ``symbols`` (default: ``0 .. u - 1``), for
+    :func:`skquant._kernels.rans_decode`."""
 
-    def __init__(self, counts):
+    def __init__(self, counts, symbols=None):
         d = len(counts)
         used = np.array([c.size for c in counts], dtype=np.int64)
-        self.used, self.coded = used, np.flatnonzero(used > 1).astype(np.int64)
+        self.used = used
         self.count_starts = np.concatenate([[0], np.cumsum(used)]).astype(np.int64)
+        if symbols is None:
+            symbols = [np.arange(u) for u in used]
+        self.symbols = np.concatenate([np.zeros(0, np.int64), *symbols]).astype(np.int64)
         self.bits = _kernels.rans_slot_bits(used)
         self.cdf_starts = self.count_starts[:-1] + np.arange(d, dtype=np.int64)
         widths = np.where(used > 1, (1 << self.bits) + 1, 0)
         self.slot_starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
         self.cdf = np.zeros(int(self.count_starts[-1]) + d, dtype=np.uint64)
-        self.slots = np.zeros(int(widths.sum()), dtype=np.int64)
+        slots = np.zeros(int(widths.sum()), dtype=np.int64)
+        self.entries = np.zeros(slots.size, dtype=np.uint64)
         flat = np.concatenate([np.zeros(0, np.int64), *counts]).astype(np.int64)
         _kernels.rans_tables(flat, self.count_starts, self.bits, self.cdf, self.cdf_starts,
-                             self.slots, self.slot_starts)
+                             slots, self.entries, self.slot_starts)
 
-    def decode(self, words, word_starts, row_starts):
+    def new_seen(self, n_threads):
+        """Per-thread counts of the decoded codes (sum the rows for the totals)."""
+        return np.zeros((n_threads, self.symbols.size), dtype=np.int64)
+
+    def decode(self, words, word_starts, row_starts, out, seen):
         """Decode chunks (``words[word_starts[i]:word_starts[i + 1]]`` holding rows
-        ``row_starts[i]:row_starts[i + 1]``): ``(dense, states, left)``, see
-        :func:`skquant._kernels.rans_decode`."""
+        ``row_starts[i]:row_starts[i + 1]`` of ``out``, counted into ``seen``):
+        ``(states, left)``, see :func:`skquant._kernels.rans_decode`."""
         n_chunks = word_starts.size - 1
-        dense = np.zeros((int(row_starts[-1]), self.used.size), dtype=np.uint16)
+        padded = np.zeros(words.size + 1, dtype=np.uint32)
+        padded[:-1] = words
         states = np.zeros(n_chunks, dtype=np.uint64)
         left = np.zeros(n_chunks, dtype=np.int64)
-        _kernels.rans_decode(np.ascontiguousarray(words, dtype=np.uint32),
-                             np.asarray(word_starts, dtype=np.int64),
-                             np.asarray(row_starts, dtype=np.int64), self.coded, self.cdf,
-                             self.cdf_starts, self.slots, self.slot_starts, self.bits, dense,
-                             states, left)
-        return dense, states, left
+        _kernels.rans_decode(padded, np.asarray(word_starts, dtype=np.int64),
+                             np.asarray(row_starts, dtype=np.int64), self.used,
+                             self.count_starts, self.symbols, self.cdf, self.cdf_starts,
+                             self.entries, self.slot_starts, self.bits, out, seen, states,
+                             left)
+        return states, left
 
 
 class CodedCodes:
@@ -352,12 +363,11 @@ class CodedCodes:
         n, d = self.shape
         if n == 0:
             return
-        tables = Tables(self.counts)
-        symbols = np.concatenate([np.zeros(0, np.int64), *self.symbols]).astype(np.int64)
-        seen = np.zeros(symbols.size, dtype=np.int64)
-        sha = hashlib.sha256()
+        tables = Tables(self.counts, self.symbols)
         n_chunks = self.offsets.size - 1
         per_batch = max(1, BATCH_VALUES // max(1, self.rows * d))
+        seen = tables.new_seen(max(1, min(per_batch, numba.get_num_threads())))
+        sha = hashlib.sha256()
         with self._open() as (f, n_words):
             _expect(n_words == int(self.offsets[-1]),
                     f"{STREAM_NPY}: the stream holds {n_words} words, the chunk offsets "
@@ -371,24 +381,22 @@ class CodedCodes:
                 a0 = c0 * self.rows
                 row_starts = np.minimum(np.arange(c0, c1 + 1, dtype=np.int64) * self.rows,
                                         n) - a0
-                dense, states, left = tables.decode(
+                block = np.empty((int(row_starts[-1]), d), dtype=self.dtype)
+                states, left = tables.decode(
                     np.frombuffer(raw, dtype="<u4"), self.offsets[c0:c1 + 1] - self.offsets[c0],
-                    row_starts)
+                    row_starts, block, seen)
                 for i in range(c1 - c0):
                     _expect(left[i] >= 0, f"{STREAM_NPY}: chunk {c0 + i} is not a valid "
                                           "stream (its last word is zero)")
                     _expect(left[i] == 0 and states[i] == 0,
                             f"{STREAM_NPY}: chunk {c0 + i} does not end at its last word "
                             f"({CHUNKS_NPY})")
-                block = np.empty((int(row_starts[-1]), d), dtype=self.dtype)
-                _kernels.rans_expand(dense, tables.used, tables.count_starts, symbols, seen,
-                                     block)
-                del dense
                 for i in range(c1 - c0):
                     yield a0 + int(row_starts[i]), block[row_starts[i]:row_starts[i + 1]]
         _expect(sha.hexdigest() == self.digest,
                 f"{STREAM_NPY}: stream checksum mismatch (stream_sha256): the file was "
                 "modified or corrupted")
+        seen = seen.sum(axis=0)
         for j in range(d):
             a, b = tables.count_starts[j], tables.count_starts[j + 1]
             _expect(np.array_equal(seen[a:b], self.counts[j]),

@@ -307,9 +307,11 @@ def _kernel_decode(words, models):
     tables = _coding.Tables([c for c, _ in coded])
     m = coded[0][1] if coded else 0
     assert all(mm == m for _, mm in coded)
-    dense, states, left = tables.decode(np.asarray(words, dtype=np.uint32),
-                                        np.array([0, len(words)]), np.array([0, m]))
-    return [dense[:, j].astype(np.int64) for j in range(len(coded))], states[0], left[0]
+    out = np.zeros((m, len(coded)), dtype=np.int64)
+    seen = tables.new_seen(1)
+    states, left = tables.decode(np.asarray(words, dtype=np.uint32), np.array([0, len(words)]),
+                                 np.array([0, m]), out, seen)
+    return list(out.T), states[0], left[0]
 
 
 @pytest.mark.parametrize("seed", range(12))

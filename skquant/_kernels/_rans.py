@@ -20,9 +20,10 @@ source (``fast_quantized_cdf`` and ``AnsCoder``), checked against it in
 - A valid stream ends with ``x == 0`` and no word left.
 
 The symbol search uses, per feature, a table of ``2**k`` slots (``k`` about
-``log2(u) + 1``, at most 12): slot ``b`` holds the symbol whose interval holds quantile
-``b << (24 - k)``, and a quantile's symbol is found by bisection between the symbols of
-its slot and the next one.
+``log2(u) + 2``, at most 12): a slot whose quantiles all fall in one code holds that
+code, its cumulative and probability in one word (one load per symbol); else the codes
+of its first and last quantile, between which the code is bisected. The refill is
+branch-free (it happens at random, once every few codes).
 """
 
 import numpy as np
@@ -36,12 +37,12 @@ MAX_SLOT_BITS = 12
 def rans_slot_bits(used):
     """Slot-table bits of features using ``used`` codes (int64 array)."""
     used = np.asarray(used, dtype=np.int64)
-    bits = np.ceil(np.log2(np.maximum(used, 1))).astype(np.int64) + 1
+    bits = np.ceil(np.log2(np.maximum(used, 1))).astype(np.int64) + 2
     return np.clip(bits, 1, MAX_SLOT_BITS)
 
 
 @jit
-def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, slot_starts):
+def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, entries, slot_starts):
     """The cdf and slot tables of every feature (constriction's quantization).
 
     Parameters
@@ -54,7 +55,10 @@ def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, slot_starts)
         ``cdf_starts[j]`` (``j + count_starts[j]``).
     cdf_starts : (d,) int64 array, IN.
     slots : (sum(2**bits + 1),) int64 array, OUT: feature ``j``'s slot table at
-        ``slot_starts[j]``, its last entry ``u - 1``.
+        ``slot_starts[j]``: the code at quantile ``k << (24 - bits[j])``, then ``u - 1``.
+    entries : (sum(2**bits + 1),) uint64 array, OUT: per slot, if its quantiles all
+        fall in one code ``s``: ``cdf[s] | p_s << 24 | s << 48``; else the codes to
+        bisect between: ``lo | hi << 48``.
     slot_starts : (d,) int64 array, IN.
     """
     top = 1 << PRECISION
@@ -86,24 +90,36 @@ def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, slot_starts)
                 s += 1
             slots[s0 + k] = s
         slots[s0 + nb] = u - 1
+        for k in range(nb):
+            lo, hi = slots[s0 + k], slots[s0 + k + 1]
+            if lo == hi:
+                start = cdf[c0 + lo]
+                entries[s0 + k] = (start | (cdf[c0 + lo + 1] - start) << np.uint64(24)
+                                   | np.uint64(lo) << np.uint64(48))
+            else:
+                entries[s0 + k] = np.uint64(lo) | np.uint64(hi) << np.uint64(48)
 
 
 @jit(parallel=True)
-def rans_decode(words, word_starts, row_starts, coded, cdf, cdf_starts, slots,
-                slot_starts, bits, dense, states, left):
+def rans_decode(words, word_starts, row_starts, used, count_starts, symbols, cdf,
+                cdf_starts, entries, slot_starts, bits, out, seen, states, left):
     """Decode a batch of chunks, each its own stream, in parallel over the chunks.
 
     Parameters
     ----------
-    words : (W,) uint32 array, IN: the streams of the chunks, one after the other.
+    words : (W + 1,) uint32 array, IN: the streams of the chunks, one after the other,
+        then one padding word (read, never used).
     word_starts : (c + 1,) int64 array, IN: chunk ``i``'s words are
         ``words[word_starts[i] : word_starts[i + 1]]``.
-    row_starts : (c + 1,) int64 array, IN: chunk ``i``'s rows of ``dense``.
-    coded : (e,) int64 array, IN: the entropy-coded features (``u >= 2``), in stream
-        order.
-    cdf, cdf_starts, slots, slot_starts, bits : IN, from :func:`rans_tables`.
-    dense : (rows, d) uint16 array, OUT: the index of each value among its feature's
-        used codes (columns of features not in ``coded`` are left alone).
+    row_starts : (c + 1,) int64 array, IN: chunk ``i``'s rows of ``out``.
+    used, count_starts : (d,), (d + 1,) int64 arrays, IN: codes each feature uses, and
+        where they start in ``symbols`` (features with ``u >= 2`` are in the streams,
+        in order).
+    symbols : (sum(u),) int64 array, IN: the used codes of each feature.
+    cdf, cdf_starts, entries, slot_starts, bits : IN, from :func:`rans_tables`.
+    out : (rows, d) integer array, OUT: the codes.
+    seen : (t, sum(u)) int64 array, IN/OUT: chunk ``i`` adds the count of each code it
+        decodes to row ``i % t``.
     states : (c,) uint64 array, OUT: each chunk's final state (0 for a valid stream).
     left : (c,) int64 array, OUT: words left in each chunk after decoding (0 for a
         valid stream), or -1 if its last word is zero (constriction refuses it).
@@ -112,73 +128,60 @@ def rans_decode(words, word_starts, row_starts, coded, cdf, cdf_starts, slots,
     prec = np.uint64(PRECISION)
     word_bits = np.uint64(32)
     low = np.uint64(1) << word_bits
-    for c in prange(word_starts.size - 1):
-        lo = word_starts[c]
-        pos = word_starts[c + 1]
-        x = np.uint64(0)
-        if pos > lo:
-            pos -= 1
-            x = np.uint64(words[pos])
-            if x == 0:
-                states[c] = x
-                left[c] = -1
-                continue
+    zero = np.uint64(0)
+    d = used.size
+    n_threads = seen.shape[0]
+    n_chunks = word_starts.size - 1
+    for t in prange(n_threads):
+        for c in range(t, n_chunks, n_threads):
+            lo = word_starts[c]
+            pos = word_starts[c + 1]
+            x = zero
             if pos > lo:
                 pos -= 1
-                x = (x << word_bits) | np.uint64(words[pos])
-        r0, r1 = row_starts[c], row_starts[c + 1]
-        for jj in range(coded.size):
-            j = coded[jj]
-            c0 = cdf_starts[j]
-            s0 = slot_starts[j]
-            shift = np.uint64(PRECISION - bits[j])
-            for i in range(r0, r1):
-                q = x & mask
-                k = s0 + np.int64(q >> shift)
-                a = slots[k]
-                h = slots[k + 1]
-                while a < h:
-                    m = (a + h + 1) >> 1
-                    if cdf[c0 + m] <= q:
-                        a = m
-                    else:
-                        h = m - 1
-                start = cdf[c0 + a]
-                x = (x >> prec) * (cdf[c0 + a + 1] - start) + (q - start)
-                if x < low and pos > lo:
+                x = np.uint64(words[pos])
+                if x == 0:
+                    states[c] = x
+                    left[c] = -1
+                    continue
+                if pos > lo:
                     pos -= 1
                     x = (x << word_bits) | np.uint64(words[pos])
-                dense[i, j] = a
-        states[c] = x
-        left[c] = pos - lo
-
-
-@jit(parallel=True)
-def rans_expand(dense, used, count_starts, symbols, seen, out):
-    """The codes of decoded rows, and the count of each used code.
-
-    Parameters
-    ----------
-    dense : (rows, d) uint16 array, IN: from :func:`rans_decode` (ignored for features
-        using fewer than two codes).
-    used : (d,) int64 array, IN: codes each feature uses.
-    count_starts : (d + 1,) int64 array, IN: where each feature's codes start in
-        ``symbols`` and ``seen``.
-    symbols : (sum(u),) int64 array, IN: the used codes of each feature.
-    seen : (sum(u),) int64 array, IN/OUT: incremented by the counts of ``dense``.
-    out : (rows, d) integer array, OUT: the codes.
-    """
-    rows, d = out.shape
-    for j in prange(d):
-        a = count_starts[j]
-        if used[j] == 0:
-            continue
-        if used[j] == 1:
-            for i in range(rows):
-                out[i, j] = symbols[a]
-            seen[a] += rows
-            continue
-        for i in range(rows):
-            s = np.int64(dense[i, j])
-            out[i, j] = symbols[a + s]
-            seen[a + s] += 1
+            r0, r1 = row_starts[c], row_starts[c + 1]
+            for j in range(d):
+                sa = count_starts[j]
+                if used[j] < 2:
+                    if used[j] == 1:
+                        for i in range(r0, r1):
+                            out[i, j] = symbols[sa]
+                        seen[t, sa] += r1 - r0
+                    continue
+                c0 = cdf_starts[j]
+                s0 = slot_starts[j]
+                shift = np.uint64(PRECISION - bits[j])
+                for i in range(r0, r1):
+                    q = x & mask
+                    e = entries[s0 + np.int64(q >> shift)]
+                    prob = (e >> prec) & mask
+                    if prob == 0:  # the slot holds several codes: bisect
+                        a = np.int64(e & mask)
+                        h = np.int64(e >> np.uint64(48))
+                        while a < h:
+                            m = (a + h + 1) >> 1
+                            if cdf[c0 + m] <= q:
+                                a = m
+                            else:
+                                h = m - 1
+                        start = cdf[c0 + a]
+                        prob = cdf[c0 + a + 1] - start
+                    else:
+                        a = np.int64(e >> np.uint64(48))
+                        start = e & mask
+                    x = (x >> prec) * prob + (q - start)
+                    r = np.uint64(x < low) & np.uint64(pos > lo)  # refill, branch-free
+                    pos -= np.int64(r)
+                    x = (x << (r * word_bits)) | (np.uint64(words[pos]) & (zero - r))
+                    out[i, j] = symbols[sa + a]
+                    seen[t, sa + a] += 1
+            states[c] = x
+            left[c] = pos - lo
