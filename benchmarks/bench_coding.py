@@ -3,7 +3,8 @@
 Same codes, same run: (a) zlib inflate of the DEFLATEd bit-packed codes + unpack
 (skquant's packed coding), (b) skquant._coding.CodedCodes.decode (the rANS streams,
 decoded by skquant's numba kernel, a batch of chunks at a time in parallel). Prints the
-seconds and the ratio (b)/(a); ratio <= 1 is the issue's target. ``--quick`` is a single chunk (one thread).
+seconds and the ratio (b)/(a); ratio <= 1 is the issue's target. ``--quick`` is a
+single chunk (one thread).
 
     python benchmarks/bench_coding.py [--quick]
 """
