@@ -1,8 +1,10 @@
 """Decoding speed of entropy-coded skquant codes against DEFLATE-decoding packed ones.
 
 Same codes, same run: (a) zlib inflate of the DEFLATEd bit-packed codes + unpack
-(skquant's packed coding), (b) skquant._coding.CodedCodes.decode (the rANS stream, chunk
-by chunk). Prints the seconds and the ratio (b)/(a); ratio <= 1 is the issue's target.
+(skquant's packed coding), (b) skquant._coding.CodedCodes.decode (the rANS streams,
+decoded by skquant's numba kernel, a batch of chunks at a time in parallel). Prints the
+seconds and the ratio (b)/(a); ratio <= 1 is the issue's target. ``--quick`` is a
+single chunk (one thread).
 
     python benchmarks/bench_coding.py [--quick]
 """
@@ -56,8 +58,11 @@ def main():
             f()
             best = min(best, time.perf_counter() - t)
         times[name] = best
+    import numba
+
     print(f"{codes.size} values, 8-bit uniform codes of a Laplacian: packed+DEFLATE "
-          f"{len(deflated)} B, rANS {4 * stream.size} B")
+          f"{len(deflated)} B, rANS {4 * stream.size} B in "
+          f"{arrays[_coding.CHUNKS].size - 1} chunks, {numba.get_num_threads()} threads")
     for name, t in times.items():
         print(f"{name:<12} {t:.3f} s  {codes.size / t / 1e6:.0f} M values/s")
     print(f"ratio rANS / (zlib+unpack): {times['rANS'] / times['zlib+unpack']:.2f}")

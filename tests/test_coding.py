@@ -264,3 +264,143 @@ def test_a_forged_stream_size_is_refused_before_reading():
     members["codes.stream.npy"] = head.getvalue() + b"\0" * (4 * 10**6)
     with pytest.raises(ValueError, match=r"codes\.stream\.npy: .* more than"):
         _io.read(io.BytesIO(_rezip(members)))
+
+
+# ------------------------------------------------------------------ the rANS decoder
+def _random_models(rng, n_models, top_levels):
+    """``(counts, symbols)`` pairs: random used-code counts (some with one code, two
+    codes, or one count of 1 against 10**6) and symbols drawn from them."""
+    out = []
+    for k in range(n_models):
+        u = [1, 2, top_levels, int(rng.integers(2, top_levels + 1))][k % 4]
+        counts = rng.integers(1, [2, 10**6, 50][k % 3] + 1, size=u).astype(np.int64)
+        if k % 5 == 1 and u > 1:
+            counts[:] = 1
+            counts[rng.integers(u)] = 10**6
+        m = int(rng.integers(0, 40))
+        out.append((counts, rng.choice(u, size=m, p=counts / counts.sum())))
+    return out
+
+
+def _constriction_encode(models):
+    import constriction
+
+    coder = constriction.stream.stack.AnsCoder()
+    for counts, symbols in reversed(models):
+        if counts.size > 1:
+            coder.encode_reverse(symbols.astype(np.int32), _coding._model(constriction, counts))
+    return coder.get_compressed()
+
+
+def _constriction_decode(words, models):
+    import constriction
+
+    coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))
+    got = [np.asarray(coder.decode(_coding._model(constriction, c), m), dtype=np.int64)
+           for c, m in models]
+    return got, coder.is_empty()
+
+
+def _kernel_decode(words, models):
+    """One chunk with one feature per model (features of one code left out)."""
+    coded = [(c, m) for c, m in models if c.size > 1]
+    tables = _coding.Tables([c for c, _ in coded])
+    m = coded[0][1] if coded else 0
+    assert all(mm == m for _, mm in coded)
+    out = np.zeros((m, len(coded)), dtype=np.int64)
+    seen = tables.new_seen(1)
+    states, left = tables.decode(np.asarray(words, dtype=np.uint32), np.array([0, len(words)]),
+                                 np.array([0, m]), out, seen)
+    return list(out.T), states[0], left[0]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rans_decoder_equals_constriction_and_the_twin_on_random_models(seed):
+    from naive_rans import naive_decode
+
+    rng = np.random.default_rng(seed)
+    top = [2, 3, 300, 65536][seed % 4]
+    m = 0 if seed == 0 else int(rng.integers(1, 60))  # seed 0: empty chunks
+    models = [(c, rng.choice(c.size, size=m, p=c / c.sum()))
+              for c, _ in _random_models(rng, 1 + seed % 5, top)]
+    words = _constriction_encode(models)
+    coded = [(c, s) for c, s in models if c.size > 1]
+    ours, state, left = _kernel_decode(words, [(c, s.size) for c, s in coded])
+    theirs, empty = _constriction_decode(words, [(c, s.size) for c, s in coded])
+    twin, twin_state, twin_left = naive_decode(words, [(c, s.size) for c, s in coded])
+    for (c, s), a, b, t in zip(coded, ours, theirs, twin):
+        np.testing.assert_array_equal(a, s)
+        np.testing.assert_array_equal(b, s)
+        np.testing.assert_array_equal(t, s)
+    assert empty and state == 0 and left == 0 and twin_state == 0 and twin_left == 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rans_decoder_equals_constriction_on_random_words(seed):
+    """Garbage streams exercise every quantile: the codes decoded from them, the final
+    state and constriction's emptiness agree with constriction and the twin."""
+    from naive_rans import naive_decode
+
+    rng = np.random.default_rng(100 + seed)
+    top = [2, 5, 256, 65536][seed % 4]
+    m = [1, 7, 200, 1000][seed % 4]
+    counts = [c for c, _ in _random_models(rng, 6, top) if c.size > 1]
+    models = [(c, m) for c in counts]
+    words = rng.integers(0, 2**32, size=int(rng.integers(0, 400)), dtype=np.uint64)
+    words = words.astype(np.uint32)
+    if words.size:
+        words[-1] |= 1
+    ours, state, left = _kernel_decode(words, models)
+    theirs, empty = _constriction_decode(words, models)
+    twin, twin_state, twin_left = naive_decode(words, models)
+    for a, b, t in zip(ours, theirs, twin):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, t)
+    assert (state == 0) == empty and state == twin_state and left == twin_left
+
+
+def test_rans_decoder_refuses_a_last_zero_word_like_constriction():
+    import constriction
+    from naive_rans import naive_decode
+
+    words = np.array([5, 0], dtype=np.uint32)
+    models = [(np.array([3, 1], dtype=np.int64), 4)]
+    with pytest.raises(ValueError):
+        constriction.stream.stack.AnsCoder(words)
+    assert _kernel_decode(words, models)[2] == -1 == naive_decode(words, models)[2]
+
+
+@pytest.mark.parametrize("name", sorted(_real_data()))
+def test_rans_decoder_on_real_data_in_parallel_chunks(name, monkeypatch):
+    """Real columns (8-bit codes), chunks of 37 rows decoded in parallel batches: the
+    reader returns the codes bit for bit, each chunk as constriction decodes it."""
+    X = _real_data()[name]
+    q = UniformClipQuantizer(n_bits=8).fit(X)
+    codes = q.transform(X)
+    monkeypatch.setattr(_coding, "CHUNK_VALUES", 37 * codes.shape[1])
+    monkeypatch.setattr(_coding, "BATCH_VALUES", 5 * 37 * codes.shape[1])
+    spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+    assert spec["chunk_rows"] == 37
+    offsets = arrays[_coding.CHUNKS]
+    reader = _coding.CodedCodes(spec, dict(arrays), q.n_levels_, codes.shape, codes.dtype,
+                                lambda: _bytes_stream(stream))
+    np.testing.assert_array_equal(reader.decode(), codes)
+    counts = [np.unique(col, return_counts=True)[1] for col in codes.T]
+    for i in (0, offsets.size - 2):
+        rows = codes[37 * i:37 * (i + 1)]
+        words = stream[offsets[i]:offsets[i + 1]]
+        models = [(c, rows.shape[0]) for c in counts if c.size > 1]
+        theirs, empty = _constriction_decode(words, models)
+        ours, state, left = _kernel_decode(words, models)
+        assert empty and state == 0 and left == 0
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
+
+
+def _bytes_stream(stream):
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        yield io.BytesIO(stream.astype("<u4").tobytes()), stream.size
+    return cm()
