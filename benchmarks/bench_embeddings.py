@@ -220,7 +220,8 @@ def main():
                  f"{faiss.omp_get_max_threads()} faiss / numba threads:")
     for name, t in times.items():
         lines.append(f"  {name:<24} {t * 1e3:8.1f} ms")
-    lines.append(f"  ratio faiss / skquant: {times['faiss IndexBinaryFlat'] / times['skquant hamming_knn']:.2f}")
+    ratio = times["faiss IndexBinaryFlat"] / times["skquant hamming_knn"]
+    lines.append(f"  ratio faiss / skquant: {ratio:.2f}")
     print("\n".join(lines))
     if args.table:
         args.table.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -204,13 +204,16 @@ def main():
     kb = KBinsDiscretizer(n_bins=M, strategy="quantile", encode="ordinal").fit(X)
     t_kb = best_time(lambda: kb.transform(X), repeat=3)
     print()
+    def row(operation, t, ratio):
+        return {"operation": operation, "s": f"{t:.4f}", "ratio": ratio}
+
     print_table([
-        {"operation": "skquant transform", "s": f"{t_tr:.4f}", "ratio": f"{t_tr / t_copy:.2f} x X.copy()"},
-        {"operation": "np.searchsorted per column", "s": f"{t_ss:.4f}", "ratio": f"{t_ss / t_copy:.2f} x X.copy()"},
-        {"operation": "KBinsDiscretizer.transform", "s": f"{t_kb:.4f}", "ratio": f"{t_kb / t_copy:.2f} x X.copy()"},
-        {"operation": "X.copy()", "s": f"{t_copy:.4f}", "ratio": "1.00"},
-        {"operation": "skquant inverse_transform", "s": f"{t_inv:.4f}", "ratio": f"{t_inv / t_astype:.2f} x astype"},
-        {"operation": "codes.astype(float64)", "s": f"{t_astype:.4f}", "ratio": "1.00"},
+        row("skquant transform", t_tr, f"{t_tr / t_copy:.2f} x X.copy()"),
+        row("np.searchsorted per column", t_ss, f"{t_ss / t_copy:.2f} x X.copy()"),
+        row("KBinsDiscretizer.transform", t_kb, f"{t_kb / t_copy:.2f} x X.copy()"),
+        row("X.copy()", t_copy, "1.00"),
+        row("skquant inverse_transform", t_inv, f"{t_inv / t_astype:.2f} x astype"),
+        row("codes.astype(float64)", t_astype, "1.00"),
     ], ["operation", "s", "ratio"])
 
     print()
@@ -219,11 +222,12 @@ def main():
         "from sklearn.preprocessing import KBinsDiscretizer",
         "KBinsDiscretizer(n_bins=16, encode='ordinal')",
     )
+    head = "first call (fresh process, warm numba cache)"
     print_table([
-        {"first call (fresh process, warm numba cache)": "skquant import+fit+transform", "s": f"{first_sq:.3f}"},
-        {"first call (fresh process, warm numba cache)": "KBinsDiscretizer import+fit+transform", "s": f"{first_kb:.3f}"},
-        {"first call (fresh process, warm numba cache)": "skquant compile (this process, fit only)", "s": f"{compile_fit:.3f}"},
-    ], ["first call (fresh process, warm numba cache)", "s"])
+        {head: "skquant import+fit+transform", "s": f"{first_sq:.3f}"},
+        {head: "KBinsDiscretizer import+fit+transform", "s": f"{first_kb:.3f}"},
+        {head: "skquant compile (this process, fit only)", "s": f"{compile_fit:.3f}"},
+    ], [head, "s"])
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def transform_rows(X):
         q.inverse_transform(q.transform(X[:10]))  # warm-up: compile, lazy tables
         codes, peak, s = traced(lambda: q.transform(X))
         add(name, "transform", codes, peak, s)
-        X_hat, peak, s = traced(lambda: q.inverse_transform(codes))
+        X_hat, peak, s = traced(lambda c=codes: q.inverse_transform(c))
         add(name, "inverse_transform", X_hat, peak, s)
         del codes, X_hat
     for name, make in ENCODERS.items():

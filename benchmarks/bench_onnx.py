@@ -20,7 +20,6 @@ import warnings
 import numba
 import numpy as np
 from common import best_time, mixed_columns, print_table
-
 from sklearn.preprocessing import KBinsDiscretizer
 
 from skquant import BinarySphericalEncoder, LloydMaxQuantizer, UniformClipQuantizer

@@ -34,7 +34,9 @@ def allocation_table(names=("diabetes", "breast_cancer"), per_feature=(2, 3, 4))
         for b in per_feature:
             greedy = curves[np.arange(d), _greedy(curves, alloc.rates, b * d)].sum()
             wf = reverse_water_filling(X.var(axis=0), b * d, max_bits=8)
-            rows.append((name, b, greedy, curves[:, b - 1].sum(), curves[np.arange(d), wf - 1].sum()))
+            rows.append(
+                (name, b, greedy, curves[:, b - 1].sum(), curves[np.arange(d), wf - 1].sum())
+            )
     return rows
 
 

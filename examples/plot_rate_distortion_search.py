@@ -56,7 +56,9 @@ def smallest_within(tolerance):
 def classifier_search(tolerance=0.01):
     """Accuracy versus bits with quantize-dequantize features in a classifier."""
     X, y = load_breast_cancer(return_X_y=True)
-    pipe = make_pipeline(LloydMaxQuantizer(encode="reconstruct"), StandardScaler(), LogisticRegression())
+    pipe = make_pipeline(
+        LloydMaxQuantizer(encode="reconstruct"), StandardScaler(), LogisticRegression()
+    )
     pipe.steps[0] = ("quantize", pipe.steps[0][1])
     search = GridSearchCV(
         pipe, {"quantize__n_bits": BITS}, cv=5, refit=smallest_within(tolerance)

@@ -275,7 +275,8 @@ class _Atomic:
 
 def _as_integer(value, name, lo, hi, what, owner):
     """``value`` (an int, or a 1-D array-like of ints) as int64, within ``[lo, hi]``."""
-    if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == bool:
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, (bool, np.bool_)) or getattr(dtype, "kind", "") == "b":
         raise InvalidParameterError(
             f"The {name!r} parameter of {owner} must be an int, not a bool; got {value!r}."
         )

@@ -147,7 +147,11 @@ def _read_npz(path, show):
         else:
             key = next((k for k in ("X", "data") if k in keys), None)
             if key is None:
-                what = f"holds several arrays ({_short(', '.join(keys), 200)})" if keys else "holds no array"
+                what = (
+                    f"holds several arrays ({_short(', '.join(keys), 200)})"
+                    if keys
+                    else "holds no array"
+                )
                 raise CLIError(f"{show}: {what}; keep one, or name the table 'X' or 'data'")
         # checks the member's declared size against the archive before allocating it
         return _read_array(zf, key + ".npy")
@@ -201,8 +205,11 @@ def _read_csv(path, show):
                         _check_names(names, show)
                         continue
                 if len(row) != d:
-                    missing = (f": column(s) {', '.join(_column(j, names) for j in range(len(row), min(d, len(row) + 3)))}"
-                               f"{', ...' if d > len(row) + 3 else ''} missing" if len(row) < d else "")
+                    missing = ""
+                    if len(row) < d:
+                        shown = range(len(row), min(d, len(row) + 3))
+                        missing = (f": column(s) {', '.join(_column(j, names) for j in shown)}"
+                                   f"{', ...' if d > len(row) + 3 else ''} missing")
                     raise CLIError(f"{show}: {where} has {len(row)} fields, expected {d}{missing}")
                 text = "".join(row)
                 try:  # the fast path: float() of plain ASCII numbers
@@ -498,12 +505,16 @@ def _check_output_type(path, names):
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     show = _show(path)
     if suffix not in TABLE_SUFFIXES:
-        raise CLIError(f"{show}: unsupported output type {suffix!r}: use {', '.join(TABLE_SUFFIXES)}")
+        raise CLIError(
+            f"{show}: unsupported output type {suffix!r}: use {', '.join(TABLE_SUFFIXES)}"
+        )
     if suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise CLIError('writing .parquet needs pyarrow: pip install "skquant[parquet]"') from None
+            raise CLIError(
+                'writing .parquet needs pyarrow: pip install "skquant[parquet]"'
+            ) from None
     if names is not None and suffix in (".csv", ".parquet"):
         _check_names(names, "the encoded file")
         if suffix == ".csv" and not any(n.strip() and _number(n) is None for n in names):
@@ -717,7 +728,9 @@ def _encode(args):
     est = template.set_params(n_bits=args.bits, n_levels=args.levels)
     progress = Progress()
     try:
-        token = fit_progress.set(lambda done, total: progress(done, total, f"fitting {name}: columns"))
+        token = fit_progress.set(
+            lambda done, total: progress(done, total, f"fitting {name}: columns")
+        )
         try:
             est.fit(X)
         finally:

@@ -138,10 +138,11 @@ class CompanderQuantizer(BaseScalarQuantizer):
     """Companding scalar quantizer of each feature: compress, quantize uniformly, expand.
 
     A monotone compressor ``g`` maps each feature's range onto ``[-1, 1]``, which is
-    cut into ``M`` (``n_levels`` or ``2 ** n_bits``) equal cells; the thresholds are ``g^-1`` of the cell
-    edges and the levels ``g^-1`` of the cell centres (``reconstruction="midpoint"``)
-    or the training centroids of the cells (``"centroid"``). Fine cells where ``g``
-    is steep, coarse where it is flat: any non-uniform quantizer is a compander.
+    cut into ``M`` (``n_levels`` or ``2 ** n_bits``) equal cells; the thresholds are
+    ``g^-1`` of the cell edges and the levels ``g^-1`` of the cell centres
+    (``reconstruction="midpoint"``) or the training centroids of the cells
+    (``"centroid"``). Fine cells where ``g`` is steep, coarse where it is flat: any
+    non-uniform quantizer is a compander.
 
     Parameters
     ----------
@@ -210,10 +211,10 @@ class CompanderQuantizer(BaseScalarQuantizer):
     Attributes
     ----------
     thresholds_ : ndarray of shape (n_features, M - 1)
-        Decision thresholds ``g^-1`` of the cell edges, increasing along each row, with ``M`` the largest of
-        ``max_levels_``; in the dtype of the fitted data (float32 thresholds are
-        rounded up, so float32 data gets exactly the codes the float64 thresholds
-        would give). A feature with fewer levels is padded with ``+inf``, so its
+        Decision thresholds ``g^-1`` of the cell edges, increasing along each row, with
+        ``M`` the largest of ``max_levels_``; in the dtype of the fitted data (float32
+        thresholds are rounded up, so float32 data gets exactly the codes the float64
+        thresholds would give). A feature with fewer levels is padded with ``+inf``, so its
         padding never assigns a code.
     levels_ : ndarray of shape (n_features, M)
         Reconstruction levels; a feature with fewer levels repeats its last level.

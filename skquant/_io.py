@@ -401,7 +401,8 @@ def _check_scalar_quantizer(est):
     _expect(not np.isnan(T).any() and np.all(T[:, 1:] >= T[:, :-1]),
             "thresholds_ must increase along each row")
     names = getattr(est, "feature_names_in_", None)
-    _expect(names is None or names.shape == (d,), "feature_names_in_ must have one name per feature")
+    _expect(names is None or names.shape == (d,),
+            "feature_names_in_ must have one name per feature")
 
 
 def _check_binary_spherical(est):
@@ -722,7 +723,8 @@ def _build_estimator(spec, arrays, version=FORMAT_VERSION):
     _keys("estimator", spec, ["class", "params", "attributes"])
     name = spec["class"]
     cls = registry().get(name) if isinstance(name, str) else None
-    _expect(cls is not None, f"unknown estimator class {name!r} (known: {', '.join(sorted(registry()))})")
+    _expect(cls is not None,
+            f"unknown estimator class {name!r} (known: {', '.join(sorted(registry()))})")
     _expect(isinstance(spec["params"], dict) and isinstance(spec["attributes"], dict),
             "estimator params and attributes must be JSON objects")
     expected = set(cls().get_params(deep=False))

@@ -391,7 +391,8 @@ class ColumnSketch:
         ):
             raise ValueError(
                 "Only sketches with the same centre, scale and mantissa bits merge; got "
-                f"({self.centre}, 2**{self.log2_scale}) and ({other.centre}, 2**{other.log2_scale})."
+                f"({self.centre}, 2**{self.log2_scale}) and "
+                f"({other.centre}, 2**{other.log2_scale})."
             )
 
     def _resize(self, lo0, hi0, level):

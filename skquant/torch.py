@@ -32,8 +32,8 @@ from typing import NamedTuple
 try:
     import torch
     from torch import nn
-    from torch.nn import functional as F
     from torch.autograd.function import once_differentiable
+    from torch.nn import functional as F
 except ImportError as exc:  # pragma: no cover - tested in a subprocess without torch
     raise ImportError(
         'skquant.torch needs PyTorch: pip install "skquant[torch]" (or install a torch '

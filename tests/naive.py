@@ -71,7 +71,9 @@ def best_split_merge_gain(u, w, levels):
         for p in range(M - 1):
             if p in (k - 1, k):
                 continue
-            merge = cell_cost(u[pos[p] : pos[p + 2]], w[pos[p] : pos[p + 2]]) - cost[p] - cost[p + 1]
+            merge = (
+                cell_cost(u[pos[p] : pos[p + 2]], w[pos[p] : pos[p + 2]]) - cost[p] - cost[p + 1]
+            )
             a, b = pos[k], pos[k + 1]
             for c in range(a + 1, b):
                 split = cell_cost(u[a:c], w[a:c]) + cell_cost(u[c:b], w[c:b])

@@ -8,6 +8,7 @@ import pickle
 import zipfile
 from pathlib import Path
 
+import naive
 import numba
 import numpy as np
 import pytest
@@ -15,10 +16,8 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 
-import naive
 import skquant
-from skquant import BinarySphericalEncoder, bsq_auxiliary_loss, hamming_knn
-from skquant import _io
+from skquant import BinarySphericalEncoder, _io, bsq_auxiliary_loss, hamming_knn
 from skquant import _kernels as K
 from skquant._binary_spherical import (
     _check_fitted_state,
@@ -760,7 +759,8 @@ def test_aux_loss_input_validation():
 def test_aux_loss_parameters_are_validated(name, bad):
     """Like validate_params, and no bool is taken for a number."""
     X = np.random.default_rng(0).standard_normal((4, 3))
-    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of bsq_auxiliary_loss"):
+    match = f"The '{name}' parameter of bsq_auxiliary_loss"
+    with pytest.raises(InvalidParameterError, match=match):
         bsq_auxiliary_loss(X, **{name: bad})
 
 
@@ -838,7 +838,8 @@ def test_forged_flags_cannot_change_the_codes(fitted_pair, which, attributes):
     X, plain, rotated = fitted_pair
     enc = plain if which == "plain" else rotated
     if attributes.get("components_") == "plain":
-        with pytest.raises(ValueError, match=r"components_ must be a float64 array of shape \(3, 6\)"):
+        match = r"components_ must be a float64 array of shape \(3, 6\)"
+        with pytest.raises(ValueError, match=match):
             _forged(rotated, components_=plain.components_).transform(X)
         return
     forged = _forged(enc, **attributes)
@@ -855,23 +856,59 @@ def _with_nan(a, index):
 # name: (attributes of a forged copy of the rotated encoder, from its components_ C and
 # mean_ m; the error every method raises)
 BAD_STATES = {
-    "n_bits_-too-many": (lambda C, m: {"n_bits_": 5}, r"components_ must be a float64 array of shape \(5, 6\)"),
-    "n_bits_-huge": (lambda C, m: {"n_bits_": 10**12}, r"n_bits_ must be an int in \[1, n_features_in_=6\]"),
+    "n_bits_-too-many": (
+        lambda C, m: {"n_bits_": 5},
+        r"components_ must be a float64 array of shape \(5, 6\)",
+    ),
+    "n_bits_-huge": (
+        lambda C, m: {"n_bits_": 10**12},
+        r"n_bits_ must be an int in \[1, n_features_in_=6\]",
+    ),
     "n_bits_-zero": (lambda C, m: {"n_bits_": 0}, "n_bits_ must be an int in"),
     "n_bits_-bool": (lambda C, m: {"n_bits_": True}, "n_bits_ must be an int in"),
     "n_bits_-float": (lambda C, m: {"n_bits_": 3.0}, "n_bits_ must be an int in"),
-    "n_features_in_-wrong": (lambda C, m: {"n_features_in_": 7}, "X has 6 features|components_ must be"),
-    "n_features_in_-str": (lambda C, m: {"n_features_in_": "6"}, "n_features_in_ must be a positive int"),
-    "components_-transposed": (lambda C, m: {"components_": C.T.copy()}, "components_ must be a float64 array of shape"),
-    "components_-1d": (lambda C, m: {"components_": C.ravel()}, "components_ must be a float64 array"),
-    "components_-3d": (lambda C, m: {"components_": C[None]}, "components_ must be a float64 array"),
-    "components_-float32": (lambda C, m: {"components_": C.astype(np.float32)}, "got an array of dtype float32"),
-    "components_-int": (lambda C, m: {"components_": C.astype(np.int64)}, "got an array of dtype int64"),
-    "components_-object": (lambda C, m: {"components_": C.astype(object)}, "got an array of dtype object"),
+    "n_features_in_-wrong": (
+        lambda C, m: {"n_features_in_": 7},
+        "X has 6 features|components_ must be",
+    ),
+    "n_features_in_-str": (
+        lambda C, m: {"n_features_in_": "6"},
+        "n_features_in_ must be a positive int",
+    ),
+    "components_-transposed": (
+        lambda C, m: {"components_": C.T.copy()},
+        "components_ must be a float64 array of shape",
+    ),
+    "components_-1d": (
+        lambda C, m: {"components_": C.ravel()},
+        "components_ must be a float64 array",
+    ),
+    "components_-3d": (
+        lambda C, m: {"components_": C[None]},
+        "components_ must be a float64 array",
+    ),
+    "components_-float32": (
+        lambda C, m: {"components_": C.astype(np.float32)},
+        "got an array of dtype float32",
+    ),
+    "components_-int": (
+        lambda C, m: {"components_": C.astype(np.int64)},
+        "got an array of dtype int64",
+    ),
+    "components_-object": (
+        lambda C, m: {"components_": C.astype(object)},
+        "got an array of dtype object",
+    ),
     "components_-list": (lambda C, m: {"components_": C.tolist()}, "got list"),
-    "components_-nan": (lambda C, m: {"components_": _with_nan(C, (1, 2))}, "components_ must be finite"),
+    "components_-nan": (
+        lambda C, m: {"components_": _with_nan(C, (1, 2))},
+        "components_ must be finite",
+    ),
     "mean_-nan": (lambda C, m: {"mean_": _with_nan(m, 4)}, "mean_ must be finite"),
-    "mean_-short": (lambda C, m: {"mean_": m[:5]}, r"mean_ must be a float64 array of shape \(6,\)"),
+    "mean_-short": (
+        lambda C, m: {"mean_": m[:5]},
+        r"mean_ must be a float64 array of shape \(6,\)",
+    ),
     "mean_-int": (lambda C, m: {"mean_": m.astype(np.int64)}, "mean_ must be a float64 array"),
     "mean_-none": (lambda C, m: {"mean_": None}, "mean_ must be a float64 array"),
 }
@@ -904,7 +941,9 @@ def test_full_check_refuses_what_the_documentation_rules_out(fitted_pair):
     C = rotated.components_
     cases = {
         "not orthonormal": (rotated, {"components_": 2 * C}, "orthonormal rows"),
-        "not the identity": (plain, {"components_": plain.components_[::-1].copy()}, "the identity"),
+        "not the identity": (
+            plain, {"components_": plain.components_[::-1].copy()}, "the identity"
+        ),
         "n_bits_ unlike n_bits": (
             _forged(rotated, n_bits=2), {}, r"n_bits_ must be 2 \(the n_bits parameter\)"
         ),

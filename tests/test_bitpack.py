@@ -1,11 +1,11 @@
 """The bit-packing kernels against their NumPy twins (tests/naive_bitpack.py)."""
 
+import naive_bitpack as naive
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import naive_bitpack as naive
 from skquant import _kernels as K
 
 

@@ -10,12 +10,13 @@ import stat
 import subprocess
 import sys
 import tempfile
-import zipfile
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_memory import traced_peak
 
 import skquant
 from skquant import _cli, _io
@@ -27,7 +28,6 @@ from skquant._report import (
     zador_constants,
 )
 from skquant.metrics import normalized_mse
-from test_memory import traced_peak
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -241,7 +241,8 @@ def _bad_inputs(tmp_path):
     (tmp_path / "model.npz").write_bytes((tmp_path / "model.skq").read_bytes())
     return {
         "missing file": (["report", tmp_path / "nope.csv"], "no such file"),
-        "non-numeric": (["report", tmp_path / "text.csv"], "non-numeric value 'x' in column 1 ('b')"),
+        "non-numeric": (["report", tmp_path / "text.csv"],
+                        "non-numeric value 'x' in column 1 ('b')"),
         "NaN": (["encode", tmp_path / "nan.csv", "-o", tmp_path / "o", "--bits", "2"],
                 "non-finite value 'nan' in column 1 ('b'), line 3 (data row 2)"),
         "ragged": (["report", tmp_path / "ragged.csv"],
@@ -628,7 +629,8 @@ def test_arguments_are_checked_before_anything_is_expanded(tmp_path, capsys):
         (enc + ["--bits", "2", "--columns", "\u0663"], "unknown column '\u0663' (column indices"),
         (enc + ["--bits", "2", "--columns", "9" * 5000], "out of range for 2 columns"),
         (enc + ["--bits", "2", "--columns", "-3"], "column -3 out of range for 2 columns"),
-        (enc + ["--bits", "2", "--columns", "0", "a"], "column 0 ('a') is given twice ('0' and 'a')"),
+        (enc + ["--bits", "2", "--columns", "0", "a"],
+         "column 0 ('a') is given twice ('0' and 'a')"),
         (enc + ["--bits", "2", "--columns", *["1", "0"] * 50_000], "column 1 ('b') is given twice"),
     ]
     default_quantizers()  # imports every estimator: module imports are not measured

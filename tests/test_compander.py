@@ -3,11 +3,10 @@ NF4, high-rate optimality and centroid reconstruction."""
 
 import warnings
 
+import naive
 import numpy as np
 import pytest
 from sklearn import datasets
-
-import naive
 
 from skquant import CompanderQuantizer
 from skquant._base import summarize_column

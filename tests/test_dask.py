@@ -373,8 +373,10 @@ def test_imports():
 
 def test_public_functions_validate_their_parameters(client):
     X = da.from_array(np.random.default_rng(0).standard_normal((200, 2)), chunks=(100, 2))
-    for kwargs, match in [({"split_every": 1}, "split_every"), ({"split_every": True}, "split_every"),
-                          ({"max_samples": 0}, "max_samples"), ({"random_state": "x"}, "random_state")]:
+    for kwargs, match in [({"split_every": 1}, "split_every"),
+                          ({"split_every": True}, "split_every"),
+                          ({"max_samples": 0}, "max_samples"),
+                          ({"random_state": "x"}, "random_state")]:
         with pytest.raises(ValueError, match=match):
             skd.fit(LloydMaxQuantizer(), X, **kwargs)
     for func in (skd.fit, skd.transform, skd.inverse_transform):

@@ -490,7 +490,11 @@ def test_example_without_matplotlib(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: lloyd_max("gaussian", 2**16 + 1), ValueError, r"n_levels must be an int in \[1, 65536\]"),
+        (
+            lambda: lloyd_max("gaussian", 2**16 + 1),
+            ValueError,
+            r"n_levels must be an int in \[1, 65536\]",
+        ),
         (lambda: high_rate_compander("laplace", 10**9), ValueError, r"\[1, 65536\]"),
         (lambda: optimal_uniform("gaussian", 10**7), ValueError, r"\[1, 65536\]"),
         (lambda: optimal_uniform("gaussian", 3.5), TypeError, "n_levels must be an int"),

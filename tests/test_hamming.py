@@ -1,14 +1,13 @@
 """Tests of skquant._hamming: packed-code Hamming distances and exact k-NN."""
 
+import naive
 import numba
 import numpy as np
 import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
-import naive
-
-from skquant import hamming_distances, hamming_knn
 from skquant import _kernels as K
+from skquant import hamming_distances, hamming_knn
 
 
 # ------------------------------------------------------------------- helpers

@@ -184,7 +184,9 @@ def test_quantiles_of_skquant_are_inverted_cdf():
              sample_weight=w.astype(float))
     repeated = np.repeat(X, w, axis=0)
     for p, got in ((2.5, q.clip_min_), (97.5, q.clip_max_)):
-        np.testing.assert_array_equal(got, np.percentile(repeated, p, axis=0, method="inverted_cdf"))
+        np.testing.assert_array_equal(
+            got, np.percentile(repeated, p, axis=0, method="inverted_cdf")
+        )
 
 
 # --- encode and dtype ------------------------------------------------------------------
@@ -278,7 +280,9 @@ def test_attributes_and_inverse_transform():
     q = _fit(UniformClipQuantizer(n_levels=n, clip="minmax"), X)
     # bin_edges_: ragged, with the outer edges; thresholds_: dense, +inf padded
     assert q.thresholds_.shape == (3, 5) and q.levels_.shape == (3, 6)
-    np.testing.assert_array_equal(q.thresholds_[0], [*kb.bin_edges_[0][1:-1], np.inf, np.inf, np.inf])
+    np.testing.assert_array_equal(
+        q.thresholds_[0], [*kb.bin_edges_[0][1:-1], np.inf, np.inf, np.inf]
+    )
     np.testing.assert_array_equal(q.thresholds_[1], kb.bin_edges_[1][1:-1])
     assert kb.bin_edges_[2].tolist() == [-np.inf, np.inf]
     # n_bins_ and n_levels_: a constant column has one of each

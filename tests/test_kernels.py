@@ -139,7 +139,8 @@ def test_import_compiles_nothing():
     code = (
         "import skquant, numba\n"
         "from skquant import _kernels as K\n"
-        "jitted = [v for v in vars(K).values() if isinstance(v, numba.core.registry.CPUDispatcher)]\n"
+        "jitted = [v for v in vars(K).values()\n"
+        "          if isinstance(v, numba.core.registry.CPUDispatcher)]\n"
         "assert jitted, 'no kernels found'\n"
         "print(sum(len(f.signatures) for f in jitted))\n"
     )

@@ -73,7 +73,10 @@ def test_rate_distortion_scorer_in_search_and_cross_val(rng):
     # the knee: one more bit must cut the normalised MSE by more than lam
     assert search.best_params_ == {"n_bits": 4}
     entropy = GridSearchCV(
-        LloydMaxQuantizer(), {"n_bits": bits}, scoring=make_rate_distortion_scorer(0.02, rate="entropy"), cv=3
+        LloydMaxQuantizer(),
+        {"n_bits": bits},
+        scoring=make_rate_distortion_scorer(0.02, rate="entropy"),
+        cv=3,
     ).fit(X)
     assert entropy.best_params_["n_bits"] >= 4  # entropy-coded bits are cheaper
     pipe = make_pipeline(StandardScaler(), LloydMaxQuantizer(n_bits=3))
@@ -81,7 +84,9 @@ def test_rate_distortion_scorer_in_search_and_cross_val(rng):
     direct = -(0.034548 + 0.02 * 3)  # the Lloyd-Max NMSE of N(0, 1) at 3 bits
     np.testing.assert_allclose(scores, direct, atol=0.004)
     q = LloydMaxQuantizer(n_bits=3).fit(X)
-    assert rate_distortion_score(q, X, lam=0.0) == pytest.approx(q.score(X) / X.var(axis=0).mean(), rel=0.02)
+    assert rate_distortion_score(q, X, lam=0.0) == pytest.approx(
+        q.score(X) / X.var(axis=0).mean(), rel=0.02
+    )
     with pytest.raises(ValueError, match="lam"):
         make_rate_distortion_scorer(-1.0)
     with pytest.raises(ValueError, match="encode='ordinal'"):
@@ -103,7 +108,9 @@ def test_normalised_mse_has_one_definition(rng):
     nmse = normalized_mse(X, X_hat)
     per_feature = normalized_mse(X, X_hat, multioutput="raw_values")
     assert per_feature[1] == 0 and nmse == per_feature.mean()
-    np.testing.assert_allclose(per_feature[0], ((X[:, 0] - X_hat[:, 0]) ** 2).mean() / X[:, 0].var())
+    np.testing.assert_allclose(
+        per_feature[0], ((X[:, 0] - X_hat[:, 0]) ** 2).mean() / X[:, 0].var()
+    )
     rows = rate_distortion_table(X, {"q": LloydMaxQuantizer()}, bits=[2], file_size=False)
     assert rows[0]["nmse"] == nmse
     assert -rate_distortion_score(q, X, lam=0.0) == nmse

@@ -18,9 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_base import SCALAR_QUANTIZERS
 
 from skquant import BinarySphericalEncoder, CompanderQuantizer, LloydMaxQuantizer
-from test_base import SCALAR_QUANTIZERS
+
 
 def share(fraction):
     """A ``fraction`` of the profile's examples, for the slower properties: 10 of the
@@ -158,7 +159,9 @@ def test_results_identical_across_thread_counts(Quantizer, data, n_bits):
     _assert_all_identical(_at_thread_counts(run))
 
 
-@pytest.mark.parametrize("params", ENCODERS, ids=lambda p: "-".join(map(str, p.values())) or "plain")
+@pytest.mark.parametrize(
+    "params", ENCODERS, ids=lambda p: "-".join(map(str, p.values())) or "plain"
+)
 @settings(max_examples=share(1 / 3))
 @given(data=datasets(max_rows=600, max_cols=12), dtype=st.sampled_from([np.float64, np.float32]))
 def test_encoder_identical_across_thread_counts_and_fit_transform(params, data, dtype):
@@ -294,7 +297,9 @@ def test_encoder_float32_codes_match_float64(data, n_bits):
 )
 @settings(max_examples=share(1 / 3))
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 300), n_bits=st.integers(1, 5))
-def test_shifted_and_tiny_columns_quantize_like_unit_data(Quantizer, scale, offset, seed, n, n_bits):
+def test_shifted_and_tiny_columns_quantize_like_unit_data(
+    Quantizer, scale, offset, seed, n, n_bits
+):
     """``1e8 + N(0, 1)`` and ``1e-300 N(0, 1)``: no worse than ``N(0, 1)`` (peers lose
     precision here by summing raw x and x**2). Companders are defined around 0, so
     only the scale applies to them."""

@@ -1,9 +1,9 @@
 """The mergeable column sketch behind streaming fits (issue 7 building block)."""
 
+import naive
 import numpy as np
 import pytest
 
-import naive
 from skquant import _kernels as K
 from skquant._summary import MAX_BINS, ColumnSketch
 

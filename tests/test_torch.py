@@ -225,7 +225,9 @@ def test_aux_loss_equals_bsq_auxiliary_loss(d, exact_max_dim, inv_temperature):
         np.testing.assert_allclose(per_sample.item(), res.per_sample_entropy, rtol=1e-11)
         np.testing.assert_allclose(codebook.item(), res.codebook_entropy, rtol=1e-11)
         aux = module(x, inv_temperature)[2]
-        np.testing.assert_allclose(aux.item(), res.loss, rtol=1e-11 if dtype == np.float64 else 1e-6)
+        np.testing.assert_allclose(
+            aux.item(), res.loss, rtol=1e-11 if dtype == np.float64 else 1e-6
+        )
 
 
 def test_factorised_terms_are_upper_bounds():
@@ -400,7 +402,8 @@ def test_constructor_errors():
 def test_forward_errors():
     module = BinarySphericalQuantizer(4)
     x = torch.randn(3, 4)
-    with pytest.raises(ValueError, match=r"shape \(\.\.\., code_dim\) with code_dim=4; got shape \(3, 5\)"):
+    match = r"shape \(\.\.\., code_dim\) with code_dim=4; got shape \(3, 5\)"
+    with pytest.raises(ValueError, match=match):
         module(torch.randn(3, 5))
     with pytest.raises(ValueError, match=r"got shape \(\)"):
         module(torch.tensor(1.0))

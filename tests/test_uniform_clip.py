@@ -3,12 +3,12 @@ affine codes, and the range-search kernels against their NumPy twins."""
 
 import warnings
 
+import naive
+import naive_clip
 import numpy as np
 import pytest
 from sklearn import datasets
 
-import naive
-import naive_clip
 from skquant import CompanderQuantizer, UniformClipQuantizer
 from skquant import _kernels as K
 from skquant._base import _ceil_to_dtype, grid_tables, summarize_column
