@@ -64,7 +64,7 @@ def compress(X, path, quantizer=None, *, coding="entropy"):
     >>> import io
     >>> import numpy as np
     >>> import skquant
-    >>> X = np.random.default_rng(0).laplace(size=(10000, 3))
+    >>> X = np.random.default_rng(0).laplace(size=(100_000, 3))
     >>> buf = io.BytesIO()
     >>> q = skquant.compress(X, buf)
     >>> len(buf.getvalue()) < X.size  # fewer than 8 bits per 8-bit code

@@ -97,8 +97,9 @@ def _references(name):
     tries += [(variants[0], 5, np.float64, "fit"), (variants[0], 3, np.float32, "fit")]
     if hasattr(cls, "partial_fit"):
         tries.append((variants[0], 3, np.float64, "partial_fit"))
+    takes_bits = "n_bits" in cls().get_params()
     fewer = [({**params, "n_bits": 2}, 5, np.float64, "fit") for params in variants
-             if "n_levels" not in params]
+             if takes_bits and "n_levels" not in params]
 
     def fitted(params, d, dtype, method):
         est = cls(**params)
@@ -231,8 +232,6 @@ def _check_codebook(cls, params, attributes):
     """The codebook transform and inverse_transform rely on: dtypes and shapes,
     ``max_levels_`` as ``n_bits`` / ``n_levels`` say, levels finite and strictly
     increasing, thresholds between neighbouring levels and ``+inf`` past the last."""
-    from ._base import resolve_levels
-
     d = attributes["n_features_in_"]
     arrays = {}
     for k in ("thresholds_", "levels_", "n_levels_", "max_levels_"):
@@ -243,13 +242,14 @@ def _check_codebook(cls, params, attributes):
     if not (m.dtype == np.int64 and m.shape == (d,) and np.all((m >= 2) & (m <= 2**16))):
         _fail("attribute max_levels_", f"max_levels_ must be int64 of shape ({d},) within "
               f"2..65536 (n_features_in_ = {d})")
-    try:
-        expected = resolve_levels(params.get("n_bits"), params.get("n_levels"), d,
-                                  cls.__name__)
-    except ValueError as exc:
-        _fail("parameter n_bits/n_levels", " ".join(str(exc).split()))
+    names = " / ".join(k for k in ("n_bits", "n_levels", "lam", "rate", "max_levels")
+                       if k in params)
+    try:  # the class's own rule (n_bits / n_levels, or max_levels)
+        expected = cls(**params)._levels_per_feature(d)
+    except (TypeError, ValueError) as exc:
+        _fail(f"parameter {names}", " ".join(str(exc).split()))
     if not np.array_equal(m, expected):
-        _fail("attribute max_levels_", "differs from the levels that n_bits / n_levels "
+        _fail("attribute max_levels_", f"differs from the levels that {names} "
               f"give ({expected.tolist()[:8]})")
     M = int(m.max())
     if not (T.dtype in (np.float32, np.float64) and T.shape == (d, M - 1)):

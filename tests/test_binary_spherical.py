@@ -995,9 +995,11 @@ def _forged_file(data, edit):
     return out.getvalue()
 
 
-def test_file_with_a_flipped_flag_loads_and_transforms_correctly(fitted_pair):
+def test_file_with_a_flipped_flag_is_refused_naming_it(fitted_pair):
     """Issue 14: a header edited to claim "no rotation" for a rotated encoder, with its
-    digest recomputed, used to abort the process with heap corruption in transform."""
+    digest recomputed, used to abort the process with heap corruption in transform.
+    The flag is derived from the rotation (a property), so a file that stores it is
+    refused, naming it; the genuine file loads and transforms as the original."""
     X, _, rotated = fitted_pair
     buf = io.BytesIO()
     skquant.save(rotated, buf)
@@ -1005,7 +1007,9 @@ def test_file_with_a_flipped_flag_loads_and_transforms_correctly(fitted_pair):
     def flip(header, arrays):
         header["estimator"]["attributes"]["_identity"] = {"type": "bool", "value": True}
 
-    loaded = skquant.load(io.BytesIO(_forged_file(buf.getvalue(), flip)))
+    with pytest.raises(ValueError, match="_identity"):
+        skquant.load(io.BytesIO(_forged_file(buf.getvalue(), flip)))
+    loaded = skquant.load(io.BytesIO(buf.getvalue()))
     np.testing.assert_array_equal(loaded.transform(X), rotated.transform(X))
 
 
