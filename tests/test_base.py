@@ -13,8 +13,11 @@ from sklearn.preprocessing import StandardScaler
 
 from skquant._registry import estimator_classes
 
-# every registered scalar quantizer (skquant._registry)
-SCALAR_QUANTIZERS = list(estimator_classes(scalar=True).values())
+# every registered scalar quantizer (skquant._registry) whose number of levels is the
+# n_bits / n_levels pair this module tests (EntropyConstrainedQuantizer's is max_levels
+# and a rate: tests/test_entropy_constrained.py)
+SCALAR_QUANTIZERS = [cls for cls in estimator_classes(scalar=True).values()
+                     if "n_levels" in cls().get_params()]
 
 
 @pytest.fixture(params=SCALAR_QUANTIZERS, ids=lambda c: c.__name__)

@@ -275,7 +275,12 @@ def test_parameters_go_through_the_estimators_constraints():
         h["estimator"]["params"]["n_bits"] = value
         with pytest.raises(ValueError, match="n_bits"):
             skquant.load(io.BytesIO(forge(h, dict(arrays))))
-    h = json.loads(json.dumps(header))  # valid alone, but not what the codebook has
+    # a valid n_bits other than the codebook's is set_params after fit (issue 13): it
+    # loads, and the fitted codebook (not the parameter) decides the codes
+    h = json.loads(json.dumps(header))
     h["estimator"]["params"]["n_bits"] = {"type": "int", "value": 3}
-    with pytest.raises(ValueError, match="max_levels_"):
-        skquant.load(io.BytesIO(forge(h, dict(arrays))))
+    loaded = skquant.load(io.BytesIO(forge(h, dict(arrays))))
+    original = skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), dict(arrays))))
+    X = np.random.default_rng(0).standard_normal((50, original.n_features_in_))
+    assert loaded.n_bits == 3 and np.array_equal(loaded.max_levels_, original.max_levels_)
+    np.testing.assert_array_equal(loaded.transform(X), original.transform(X))
