@@ -306,9 +306,9 @@ def file_bytes(q, X):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.skq")
         skquant.compress(X, path, quantizer=q)
-        with zipfile.ZipFile(path) as z:
-            codes = sum(i.compress_size for i in z.infolist()
-                        if i.filename in ("codes.stream.npy", "codes.table.npy"))
+        with zipfile.ZipFile(path) as z:  # the members' data, without .npy headers
+            codes = sum(np.load(io.BytesIO(z.read(name)), allow_pickle=False).nbytes
+                        for name in ("codes.stream.npy", "codes.table.npy"))
         return os.path.getsize(path), codes
 
 
