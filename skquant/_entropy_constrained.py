@@ -95,7 +95,9 @@ def ecsq_codebook(u, W, S1, shift, pos, lam):
     levels = np.where(w > 0, s1 / np.where(w > 0, w, 1.0), 0.0) + shift
     # a cell whose weight vanishes from the float64 prefix sums: its values' middle
     empty = ~(w > 0)
-    levels[empty] = 0.5 * (u[pos[:-1][empty]] + u[pos[1:][empty] - 1])
+    last = len(u) - 1  # a cell may also be empty of summary points (pos[i] == pos[i+1])
+    levels[empty] = 0.5 * (u[np.minimum(pos[:-1][empty], last)]
+                           + u[np.clip(pos[1:][empty] - 1, 0, last)])
     p = np.maximum(w, np.finfo(np.float64).tiny) / W[-1]
     lengths = -np.log2(p)
     y1, y2 = levels[:-1], levels[1:]
