@@ -335,23 +335,33 @@ def _mse(summary, thresholds, levels):
 
 
 def _codebook(dtype, thresholds, levels, M):
-    """Dense ``thresholds_`` / ``levels_`` padded to ``M`` levels, and ``n_levels_``."""
+    """Dense ``thresholds_`` / ``levels_`` padded to ``M`` levels, and ``n_levels_``.
+
+    Levels beyond the range of ``dtype`` are clamped to it, and levels that then
+    coincide (or that rounding to ``dtype`` makes equal) are merged into one: a column
+    designed past the largest float (a Gaussian design on data near it) gets fewer,
+    strictly increasing levels. Each threshold is clamped between its two levels (a
+    design's thresholds lie there; past the float range, an overflowed one would not).
+    """
     d = len(levels)
-    T = np.full((d, M - 1), np.inf, dtype=np.float64)
-    L = np.empty((d, M), dtype=np.float64)
+    T = np.full((d, M - 1), np.inf, dtype=dtype)
+    L = np.empty((d, M), dtype=dtype)
     n_levels = np.empty(d, dtype=np.int64)
+    big = np.finfo(dtype).max
     for j, (t, y) in enumerate(zip(thresholds, levels)):
+        y = np.clip(y, -big, big).astype(dtype)
+        t = _ceil_to_dtype(np.asarray(t, dtype=np.float64), dtype)
+        keep = np.r_[True, y[1:] > y[:-1]]
+        if not keep.all():  # merge runs of equal levels; a run's last threshold stays
+            y = y[keep]
+            t = t[np.flatnonzero(keep)[1:] - 1]
+        t = np.minimum(np.maximum(t, y[:-1]), y[1:])  # each level in its own cell
         n = len(y)
         n_levels[j] = n
         T[j, : n - 1] = t
         L[j, :n] = y
         L[j, n:] = y[-1]
-    big = np.finfo(dtype).max  # levels beyond the dtype's range are clamped to it
-    return {
-        "thresholds_": _ceil_to_dtype(T, dtype),
-        "levels_": np.clip(L, -big, big).astype(dtype),
-        "n_levels_": n_levels,
-    }
+    return {"thresholds_": T, "levels_": L, "n_levels_": n_levels}
 
 
 class BaseScalarQuantizer(TransformerMixin, BaseEstimator):

@@ -98,6 +98,11 @@ def ecsq_codebook(u, W, S1, shift, pos, lam):
     last = len(u) - 1  # a cell may also be empty of summary points (pos[i] == pos[i+1])
     levels[empty] = 0.5 * (u[np.minimum(pos[:-1][empty], last)]
                            + u[np.clip(pos[1:][empty] - 1, 0, last)])
+    # a centroid lies within its cell's values; from differences of prefix sums it
+    # may not when weights span many orders of magnitude (cancellation)
+    first, final = u[np.minimum(pos[:-1], last)], u[np.clip(pos[1:] - 1, 0, last)]
+    levels = np.minimum(np.maximum(levels, np.minimum(first, final)),
+                        np.maximum(first, final))
     p = np.maximum(w, np.finfo(np.float64).tiny) / W[-1]
     lengths = -np.log2(p)
     y1, y2 = levels[:-1], levels[1:]

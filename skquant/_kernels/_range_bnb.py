@@ -329,6 +329,14 @@ def _heap_pop(heap, n, key):
 
 
 @jit
+def _grown(a, cap):
+    """``a`` copied into an array of ``cap`` rows."""
+    out = np.empty((cap,) + a.shape[1:], dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@jit
 def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, centroid,
               max_span, incumbent, rtol, max_boxes):
     """Best-first branch and bound for the member of smallest exact error.
@@ -371,7 +379,8 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
     ze = np.empty(max(M - 1, 1), dtype=np.int64)
     beta = beta0.copy()
     delta = delta0.copy()
-    cap = max_boxes + boxes.shape[0] + 2
+    cap_max = max_boxes + boxes.shape[0] + 2
+    cap = min(cap_max, boxes.shape[0] + 1024)  # grown by doubling: memory as used
     key = np.empty(cap)
     box = np.empty((cap, 5))
     heap = np.empty(cap, dtype=np.int64)
@@ -434,6 +443,9 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
                 break
         if not found:
             return best, n_bounded, True
+        if n_made + 2 > cap and cap < cap_max:
+            cap = min(cap_max, 2 * cap)
+            key, box, heap = _grown(key, cap), _grown(box, cap), _grown(heap, cap)
         if n_bounded >= max_boxes or n_made + 2 > cap:
             return key[b], n_bounded, False
         # split the side that moves the thresholds and levels most
