@@ -182,6 +182,29 @@ def test_clip_near_the_largest_float_gives_its_uniform_grid():
     assert np.isfinite(q.levels_).all() and np.isfinite(q.thresholds_).all()
 
 
+@pytest.mark.parametrize("data", ["largest-float64", "largest-float32", "positive-largest"])
+def test_levels_past_the_largest_float_merge_into_one(data):
+    """A Gaussian design on data near the largest float puts its outer levels past it:
+    those clamped to the largest float become one level (fewer, strictly increasing
+    levels), every threshold lies between its two levels, and each value is coded to
+    the level that the thresholds give it, in memory and after a save/load."""
+    X = EXTREME[data]
+    q = _fit_strictly(skquant.LloydMaxQuantizer(n_bits=4, distribution="gaussian"), X)
+    big = np.finfo(X.dtype).max
+    for j in range(X.shape[1]):
+        n = int(q.n_levels_[j])
+        y, t = q.levels_[j, :n], q.thresholds_[j, : n - 1]
+        assert n < 16 and np.all(np.diff(y) > 0) and np.abs(y).max() == big
+        assert np.all((t >= y[:-1]) & (t <= y[1:]))
+        assert np.all(q.thresholds_[j, n - 1 :] == np.inf)
+    codes = q.transform(X)
+    assert np.all(codes.max(axis=0) < q.n_levels_)
+    expect = np.stack([np.searchsorted(q.thresholds_[j, : q.n_levels_[j] - 1], X[:, j],
+                                       side="right") for j in range(X.shape[1])], axis=1)
+    np.testing.assert_array_equal(codes, expect)
+    _check(q, X)
+
+
 def test_two_level_symmetric_midtread_on_a_positive_column():
     """Levels -step and 0: every value of a positive column is coded 0, whatever the
     step (nothing to search); it used to fail with an empty-array error."""
