@@ -404,3 +404,22 @@ def _bytes_stream(stream):
     def cm():
         yield io.BytesIO(stream.astype("<u4").tobytes()), stream.size
     return cm()
+
+
+# ------------------------------------------------ files of the first entropy layout
+V3_ENTROPY = __import__("pathlib").Path(__file__).parent / "fixtures" / "format_v3_entropy"
+
+
+@pytest.mark.parametrize("name", ["uniform_chunks", "lloyd_max_named", "uniform_digits"])
+def test_first_entropy_layout_files_still_load(name):
+    """Files written with coder constriction-ans32-categorical (one stream per chunk,
+    tests/fixtures/make_format_v3_entropy.py) load bit for bit, whole and streamed."""
+    expected = np.load(V3_ENTROPY / f"{name}.expected.npz")
+    enc = _io.read(V3_ENTROPY / f"{name}.skq")
+    assert enc.coding == "entropy"
+    np.testing.assert_array_equal(enc.codes, expected["transform"])
+    inverse = enc.estimator.inverse_transform(enc.codes)
+    assert inverse.tobytes() == expected["inverse"].tobytes()
+    streamed = np.concatenate([b for _, b in _io.read(V3_ENTROPY / f"{name}.skq",
+                                                        stream=True).blocks()])
+    np.testing.assert_array_equal(streamed, expected["transform"])
