@@ -10,8 +10,9 @@ from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import HasMethods, Interval, StrOptions
 from ._summary import from_unit, unit_summary
 
-# Above this many DP cells (n_levels x distinct values) "optimal" would need more than
-# ~1 GiB for its back-pointers; the error says so instead of running out of memory.
+# Above this many DP cells (n_levels x distinct values) "optimal" could run for hours
+# where its block bounds prune little (its memory is O(distinct values) at any size);
+# the error says so instead.
 _MAX_DP_CELLS = 2**28
 
 

@@ -12,6 +12,7 @@ from sklearn import datasets
 
 from skquant import LloydMaxQuantizer
 from skquant import _kernels as K
+from skquant._kernels import _optimal
 from skquant._summary import summarize_column
 
 
@@ -78,6 +79,103 @@ def test_as_many_levels_as_distinct_values_or_more_is_exact(rng, extra):
         q = LloydMaxQuantizer(n_levels=6 + extra, algorithm="optimal").fit(x[:, None])
     assert q.mse_[0] == 0.0
     np.testing.assert_array_equal(q.inverse_transform(q.transform(x[:, None]))[:, 0], x)
+
+
+# --- the pruned programme of long columns ------------------------------------------------
+# Columns with at least 4096 distinct values are solved on the windows that the block
+# bounds leave to each boundary (skquant._kernels._optimal._prune); the windows must
+# hold the optimum, whatever the shape of the column.
+
+def _long_column(rng, kind, n):
+    if kind == "normal":
+        return rng.standard_normal(n)
+    if kind == "ties":
+        return np.round(rng.standard_normal(n) * 300)
+    if kind == "clusters":  # a tight cluster far from the bulk
+        return np.concatenate([rng.standard_normal(n - n // 3),
+                               8 + 1e-3 * rng.standard_normal(n // 3)])
+    if kind == "cauchy":
+        return rng.standard_cauchy(n)
+    return rng.exponential(size=n) ** 3  # "skewed"
+
+
+KINDS = ["normal", "ties", "clusters", "cauchy", "skewed"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_long_columns_equal_the_vectorised_dp(rng, kind):
+    """k >= 4096: the kernel (pruned) against the plain O(M k^2) programme."""
+    x = _long_column(rng, kind, 4600)
+    w = rng.uniform(0.2, 3.0, x.size) if kind in ("normal", "cauchy") else None
+    s = summarize_column(x, w)
+    if s.u.size < 4096:
+        x = np.concatenate([x, rng.standard_normal(4096) * 1e-3 + 100])
+        w = None if w is None else np.concatenate([w, np.ones(4096)])
+        s = summarize_column(x, w)
+    assert s.u.size >= 4096
+    for n_cells in (2, 5):
+        pos = np.empty(n_cells + 1, dtype=np.int64)
+        cost = K.optimal_partition(s.W, s.S1, s.S2, n_cells, pos)
+        expected, expected_pos = naive_optimal.prefix_dp(s.W, s.S1, s.S2, n_cells)
+        assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12 * s.S2[-1])
+        if w is not None:  # continuous weights: the optimal cells are unique
+            np.testing.assert_array_equal(pos, expected_pos)
+
+
+def _full_ranges(k, M):
+    lo = np.arange(M + 1, dtype=np.int64)
+    hi = k - (M - np.arange(M + 1, dtype=np.int64))
+    hi[0], lo[M] = 0, k
+    return lo, hi
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n_cells", [3, 8, 16])
+def test_pruned_windows_hold_the_optimum(rng, kind, n_cells):
+    """The block bounds on 1200 values (blocks of 10): the programme on what they
+    leave finds the plain programme's optimum, and on continuous data they leave
+    little."""
+    x = _long_column(rng, kind, 1200)
+    w = rng.uniform(0.2, 3.0, x.size)
+    s = summarize_column(x, w)
+    k = s.u.size
+    lo, hi = _full_ranges(k, n_cells)
+    _optimal._prune(s.W, s.S1, s.S2, n_cells, lo, hi, k // 10)
+    assert np.all(lo <= hi)
+    pos = np.empty(n_cells + 1, dtype=np.int64)
+    pos[0], pos[-1] = 0, k
+    cost = _optimal._solve(s.W, s.S1, s.S2, n_cells, lo, hi, pos, 4 * k)
+    expected, expected_pos = naive_optimal.prefix_dp(s.W, s.S1, s.S2, n_cells)
+    assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12 * s.S2[-1])
+    np.testing.assert_array_equal(pos, expected_pos)
+    assert np.all((lo <= expected_pos) & (expected_pos <= hi))
+    if kind == "normal":
+        left = (hi - lo + 1)[1:-1].sum()
+        assert left < 0.5 * (n_cells - 1) * k, left / k
+
+
+@pytest.mark.parametrize("n_cells", [2, 3, 6, 13])
+def test_hirschberg_halving_equals_the_back_pointers(rng, n_cells):
+    """With room for almost no back-pointers the boundaries come from Hirschberg's
+    halving (forward and backward programmes meeting at the middle boundary)."""
+    for _ in range(20):
+        x, w = _random_case(rng)
+        x = np.concatenate([x, rng.standard_normal(60)])
+        w = None if w is None else np.concatenate([w, rng.uniform(0.1, 2.0, 60)])
+        s = summarize_column(x, w)
+        k = s.u.size
+        M = min(n_cells, k)
+        lo, hi = _full_ranges(k, M)
+        pos = np.empty(M + 1, dtype=np.int64)
+        pos[0], pos[-1] = 0, k
+        cost = _optimal._solve(s.W, s.S1, s.S2, M, lo, hi, pos, 3)
+        u, tot = naive.summary(x, w)
+        expected, _ = naive_optimal.reference_dp(u, tot, M)
+        scale = float((tot * u**2).sum())
+        assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12 * scale)
+        mine = sum(naive.cell_cost(u[a:b], tot[a:b]) for a, b in zip(pos[:-1], pos[1:]))
+        assert mine == pytest.approx(expected, rel=1e-9, abs=1e-12 * scale)
+        assert np.all(np.diff(pos) > 0)
 
 
 # --- against Ckmeans.1d.dp (ckwrap) on scikit-learn's bundled datasets -----------------

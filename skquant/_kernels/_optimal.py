@@ -32,7 +32,7 @@ from ._config import jit
 from ._scalar import _cell_cost
 
 #: back-pointer entries always allowed (beyond ``4 k``) before Hirschberg's halving
-_TABLE_MIN = 1 << 20
+_TABLE_MIN = 1 << 16
 #: columns with fewer distinct values than this run the plain programme
 _PRUNE_MIN_K = 4096
 #: at least this many blocks per cell for the block bounds to prune anything
@@ -104,7 +104,7 @@ def _forward(W, S1, S2, ps, s, t, lo, hi, buf, tmp, table, off, stack):
     boundary ``m`` ending at ``i`` (for ``s + 1 < m <= t``). ``buf``, ``tmp``: scratch of
     the widest range + 1.
     """
-    dummy = np.empty(buf.shape[0], dtype=np.int64)
+    dummy = np.empty(buf.shape[0], dtype=np.int32)
     record = table.shape[0] > 0
     l0 = lo[s + 1]
     for i in range(l0, hi[s + 1] + 1):
@@ -164,7 +164,7 @@ def _solve(W, S1, S2, M, lo, hi, pos, budget):
     lr = np.empty(M + 1, dtype=np.int64)
     hr = np.empty(M + 1, dtype=np.int64)
     off = np.empty(M + 1, dtype=np.int64)
-    empty = np.empty(0, dtype=np.int64)
+    empty = np.empty(0, dtype=np.int32)
     width = 1
     for m in range(M + 1):
         width = max(width, hi[m] - lo[m] + 2)
@@ -193,7 +193,7 @@ def _solve(W, S1, S2, M, lo, hi, pos, budget):
             h[m] = min(hi[m], pb - (b - m))
             total += h[m] - l[m] + 1
         if total <= budget:
-            table = np.empty(total, dtype=np.int64)
+            table = np.empty(total, dtype=np.int32)
             acc = 0
             for m in range(a + 1, b):
                 off[m] = acc
@@ -234,36 +234,194 @@ def _solve(W, S1, S2, M, lo, hi, pos, budget):
 
 
 @jit
-def _lb_layer(prev, Wg, S1g, S2g, cur, A, arg, stack):
-    """One layer of the block lower bound: ``cur[b] = min(prev[b], min over a < b of
-    prev[a] + cost of the values strictly between blocks a and b)``."""
-    B = prev.shape[0]
-    for a in range(B):
-        A[a] = prev[a] - S2g[a + 1]
-    cur[0] = prev[0]
-    _rows(A, S1g[1:], Wg[1:], S1g, Wg, S2g, 0, B - 1, 1, B - 1, cur[1:], arg, stack)
-    for b in range(B):
-        cur[b] = min(cur[b], prev[b])
+def _block_rows(Lc, Pc, Qc, Wc, S1c, S2c, Pr, Qr, Wr, S1r, S2r, fwd, out, stack):
+    """One layer of the block lower bound, by divide and conquer over its rows.
+
+    Columns ``c`` are the blocks of the known layer (bound ``Lc[c]``), rows ``r`` the
+    blocks of the next one. The cell between them runs from the inner edge ``Pc[c]``
+    of the column block to the inner edge ``Pr[r]`` of the row block (forward: column
+    blocks lie left, ``Pc`` is their end and ``Pr`` the rows' start; backward the
+    mirror), and costs at least the values between those edges (nothing when the
+    blocks overlap). ``Qc``, ``Qr``: the outer edges, which say whether two blocks
+    can hold increasing boundaries. ``W*``, ``S1*``, ``S2*``: prefix sums at the inner
+    edges. ``out[r]`` = min over allowed ``c`` of ``Lc[c]`` + that cost.
+
+    The cost is Monge in (row, column) and the allowed columns of a row form a
+    prefix (forward) or a suffix (backward) that moves right with the row, so the
+    leftmost minimiser moves right with the row too.
+    """
+    R = Pr.shape[0]
+    C = Pc.shape[0]
+    if R == 0:
+        return
+    sg = 1.0 if fwd else -1.0
+    cmin = np.empty(R, dtype=np.int64)
+    cmax = np.empty(R, dtype=np.int64)
+    c = 0
+    for r in range(R):
+        if fwd:  # column blocks starting before the row block ends
+            while c < C and Qc[c] < Qr[r]:
+                c += 1
+            cmin[r] = 0
+            cmax[r] = c - 1
+        else:  # column blocks ending after the row block starts
+            while c < C and Qc[c] <= Qr[r]:
+                c += 1
+            cmin[r] = c
+            cmax[r] = C - 1
+    stack[0, 0] = 0
+    stack[0, 1] = R - 1
+    stack[0, 2] = 0
+    stack[0, 3] = C - 1
+    top = 1
+    while top > 0:
+        top -= 1
+        lo = stack[top, 0]
+        hi = stack[top, 1]
+        olo = stack[top, 2]
+        ohi = stack[top, 3]
+        mid = (lo + hi) >> 1
+        jlo = max(olo, cmin[mid])
+        jhi = min(ohi, cmax[mid])
+        pr = Pr[mid]
+        wr = Wr[mid]
+        s1 = S1r[mid]
+        s2 = sg * S2r[mid]
+        best = np.inf
+        bj = min(jlo, ohi)
+        for j in range(jlo, jhi + 1):
+            if sg * (pr - Pc[j]) > 0:
+                d = s1 - S1c[j]
+                t = sg * (wr - Wc[j])
+                v = Lc[j] + s2 - sg * S2c[j] - (d * d / t if t > 0.0 else 0.0)
+            else:
+                v = Lc[j]
+            if v < best:
+                best = v
+                bj = j
+        out[mid] = best
+        if lo < mid:
+            stack[top, 0] = lo
+            stack[top, 1] = mid - 1
+            stack[top, 2] = olo
+            stack[top, 3] = bj
+            top += 1
+        if mid < hi:
+            stack[top, 0] = mid + 1
+            stack[top, 1] = hi
+            stack[top, 2] = bj
+            stack[top, 3] = ohi
+            top += 1
 
 
 @jit
-def _lower_bounds(Wg, S1g, S2g, M, L):
-    """``L[m - 1, b]``: a lower bound on the cost of the first ``m`` cells when boundary
-    ``m`` lies in block ``b`` (between grid edges ``b`` and ``b + 1``), m = 1..M-1."""
-    B = Wg.shape[0] - 1
+def _blocks_of(lo, hi, b, s, t):
+    """Blocks ``[s[i], t[i]]`` of size ``b`` covering ``[lo, hi]``; returns their count."""
+    n = 0
+    p = lo
+    while True:
+        s[n] = p
+        t[n] = min(p + b, hi)
+        n += 1
+        p += b
+        if p >= hi:
+            return n
+
+
+@jit
+def _gather(W, S1, S2, P, n, Wg, S1g, S2g):
+    for i in range(n):
+        Wg[i] = W[P[i]]
+        S1g[i] = S1[P[i]]
+        S2g[i] = S2[P[i]]
+
+
+@jit
+def _prune_level(W, S1, S2, M, lo, hi, b, limit):
+    """Narrow ``[lo[m], hi[m]]`` to the blocks of size ``b`` whose lower bound (forward
+    plus backward) does not exceed ``limit``."""
+    k = W.shape[0] - 1
+    nb = np.empty(M + 1, dtype=np.int64)
+    off = np.empty(M + 2, dtype=np.int64)
+    off[0] = 0
+    width = 1
+    for m in range(M + 1):
+        nb[m] = (hi[m] - lo[m] + b - 1) // b if hi[m] > lo[m] else 1
+        off[m + 1] = off[m] + nb[m]
+        width = max(width, nb[m])
     stack = np.empty((128, 4), dtype=np.int64)
-    A = np.empty(B)
-    arg = np.empty(B, dtype=np.int64)
-    for b in range(B):
-        L[0, b] = _cell_cost(Wg, S1g, S2g, 0, b)
-    for m in range(1, M - 1):
-        _lb_layer(L[m - 1], Wg, S1g, S2g, L[m], A, arg, stack)
+    sc = np.empty(width, dtype=np.int64)
+    tc = np.empty(width, dtype=np.int64)
+    sr = np.empty(width, dtype=np.int64)
+    tr = np.empty(width, dtype=np.int64)
+    Wc = np.empty(width)
+    S1c = np.empty(width)
+    S2c = np.empty(width)
+    Wr = np.empty(width)
+    S1r = np.empty(width)
+    S2r = np.empty(width)
+    Lb = np.empty(off[M + 1])
+    # backward: Lb over layer m from layer m + 1; layer M is the point k (bound 0)
+    Lb[off[M]] = 0.0
+    for m in range(M - 1, 0, -1):
+        nc = _blocks_of(lo[m + 1], hi[m + 1], b, sc, tc)
+        nr = _blocks_of(lo[m], hi[m], b, sr, tr)
+        _gather(W, S1, S2, sc, nc, Wc, S1c, S2c)  # inner edge of later blocks: start
+        _gather(W, S1, S2, tr, nr, Wr, S1r, S2r)  # inner edge of earlier blocks: end
+        _block_rows(Lb[off[m + 1]: off[m + 1] + nc], sc[:nc], tc[:nc], Wc, S1c, S2c,
+                    tr[:nr], sr[:nr], Wr, S1r, S2r, False, Lb[off[m]: off[m] + nr], stack)
+    # forward, one layer at a time, each combined with the backward bound at once
+    Lp = np.empty(width)
+    Lq = np.empty(width)
+    Lp[0] = 0.0
+    np_ = 1
+    sc[0] = 0
+    tc[0] = 0
+    for m in range(1, M):
+        nc = np_
+        _gather(W, S1, S2, tc, nc, Wc, S1c, S2c)  # inner edge of earlier blocks: end
+        nr = _blocks_of(lo[m], hi[m], b, sr, tr)
+        _gather(W, S1, S2, sr, nr, Wr, S1r, S2r)
+        _block_rows(Lp, tc[:nc], sc[:nc], Wc, S1c, S2c, sr[:nr], tr[:nr], Wr, S1r, S2r,
+                    True, Lq, stack)
+        first = -1
+        last = -1
+        for r in range(nr):
+            if Lq[r] + Lb[off[m] + r] <= limit:
+                if first < 0:
+                    first = r
+                last = r
+        if first < 0:  # nothing left (cannot happen but by rounding): stop pruning
+            return False
+        nlo = sr[first]
+        nhi = tr[last]
+        for r in range(nr):
+            Lp[r] = Lq[r]
+            sc[r] = sr[r]
+            tc[r] = tr[r]
+        np_ = nr
+        lo[m] = max(lo[m], nlo)
+        hi[m] = min(hi[m], nhi)
+    for m in range(1, M):
+        lo[m] = max(lo[m], lo[m - 1] + 1)
+    for m in range(M - 1, 0, -1):
+        hi[m] = min(hi[m], hi[m + 1] - 1)
+    _ = k
+    return True
 
 
 @jit
-def _grid_optimum(Wg, S1g, S2g, M):
-    """The least cost of ``M`` cells whose boundaries are grid edges (an upper bound)."""
-    B = Wg.shape[0] - 1
+def _grid_optimum(W, S1, S2, M, B):
+    """The least cost of ``M`` cells whose boundaries are among ``B + 1`` equally spaced
+    positions (an upper bound on the optimum)."""
+    k = W.shape[0] - 1
+    e = np.empty(B + 1, dtype=np.int64)
+    Wg = np.empty(B + 1)
+    S1g = np.empty(B + 1)
+    S2g = np.empty(B + 1)
+    for t in range(B + 1):
+        e[t] = (t * k) // B
+    _gather(W, S1, S2, e, B + 1, Wg, S1g, S2g)
     lo = np.empty(M + 1, dtype=np.int64)
     hi = np.empty(M + 1, dtype=np.int64)
     for m in range(M + 1):
@@ -273,57 +431,35 @@ def _grid_optimum(Wg, S1g, S2g, M):
     tmp = np.empty(B + 2)
     stack = np.empty((128, 4), dtype=np.int64)
     off = np.empty(M + 1, dtype=np.int64)
-    _forward(Wg, S1g, S2g, 0, 0, M - 1, lo, hi, buf, tmp, np.empty(0, dtype=np.int64),
+    _forward(Wg, S1g, S2g, 0, 0, M - 1, lo, hi, buf, tmp, np.empty(0, dtype=np.int32),
              off, stack)
     best, _ = _last_cell(Wg, S1g, S2g, buf, lo[M - 1], hi[M - 1], B)
     return best
 
 
 @jit
-def _prune(W, S1, S2, M, B, lo, hi):
-    """Narrow ``[lo[m], hi[m]]`` to the blocks that may hold an optimal boundary ``m``."""
+def _prune(W, S1, S2, M, lo, hi, B):
+    """Narrow ``[lo[m], hi[m]]`` level by level (blocks of ``k / B`` values, then 8
+    times smaller, ...) to the blocks that may hold an optimal boundary ``m``."""
     k = W.shape[0] - 1
-    e = np.empty(B + 1, dtype=np.int64)
-    Wg = np.empty(B + 1)
-    S1g = np.empty(B + 1)
-    S2g = np.empty(B + 1)
-    for t in range(B + 1):
-        e[t] = (t * k) // B
-        Wg[t] = W[e[t]]
-        S1g[t] = S1[e[t]]
-        S2g[t] = S2[e[t]]
-    ub = _grid_optimum(Wg, S1g, S2g, M)
+    ub = _grid_optimum(W, S1, S2, M, B)
     # rounding of the costs from the prefix sums is relative to the largest S2
     scale = max(abs(S2[0]), abs(S2[k])) + abs(ub)
     limit = ub + 1e-13 * (M + 2) * scale
-    Lf = np.empty((M - 1, B))
-    _lower_bounds(Wg, S1g, S2g, M, Lf)
-    Wr = np.empty(B + 1)
-    S1r = np.empty(B + 1)
-    S2r = np.empty(B + 1)
-    for t in range(B + 1):
-        Wr[t] = Wg[B] - Wg[B - t]
-        S1r[t] = S1g[B] - S1g[B - t]
-        S2r[t] = S2g[B] - S2g[B - t]
-    Lb = np.empty((M - 1, B))
-    _lower_bounds(Wr, S1r, S2r, M, Lb)
+    b = max(k // B, 1)
+    before = 0
     for m in range(1, M):
-        first = -1
-        last = -1
-        for b in range(B):
-            # the last M - m cells from block b are the first M - m of the reversed column
-            if Lf[m - 1, b] + Lb[M - m - 1, B - 1 - b] <= limit:
-                if first < 0:
-                    first = b
-                last = b
-        if first < 0:  # nothing left (cannot happen but by rounding): no pruning
+        before += hi[m] - lo[m] + 1
+    while b > 1:
+        if not _prune_level(W, S1, S2, M, lo, hi, b, limit):
             return
-        lo[m] = max(lo[m], e[first])
-        hi[m] = min(hi[m], e[last + 1])
-    for m in range(1, M):
-        lo[m] = max(lo[m], lo[m - 1] + 1)
-    for m in range(M - 1, 0, -1):
-        hi[m] = min(hi[m], hi[m + 1] - 1)
+        after = 0
+        for m in range(1, M):
+            after += hi[m] - lo[m] + 1
+        if 2 * after > before:  # finer blocks would cost more than they save
+            return
+        before = after
+        b = b // 8 if b >= 8 else 1
 
 
 @jit
@@ -356,11 +492,13 @@ def optimal_partition(W, S1, S2, n_cells, pos):
     for m in range(M + 1):
         lo[m] = m
         hi[m] = k - (M - m)
+    hi[0] = 0
+    lo[M] = k
     budget = max(4 * k, _TABLE_MIN)
     if k >= _PRUNE_MIN_K:
         B = _blocks(k, M)
-        if B >= _BLOCKS_PER_CELL * M and (M - 1) * B <= budget:
-            _prune(W, S1, S2, M, B, lo, hi)
+        if 2 * B <= k and M * B <= budget:  # blocks of 2 values or more, O(k) bounds
+            _prune(W, S1, S2, M, lo, hi, B)
     return _solve(W, S1, S2, M, lo, hi, pos, budget)
 
 
@@ -369,4 +507,4 @@ def _blocks(k, M):
     """Number of blocks: ``O((M k)**(1/3))`` values each balances the block programmes
     (``M B log B``) against the windows they leave (``~sqrt(values per block * k)``)."""
     b = max(int((M * k) ** (1.0 / 3.0)), 1)
-    return max(k // b, 1)
+    return max(k // b, _BLOCKS_PER_CELL * M)
