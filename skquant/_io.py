@@ -1,17 +1,24 @@
-"""The skquant file format: fitted estimators (and bit-packed codes) without pickle.
+"""The skquant file format: fitted estimators (and their codes) without pickle.
 
-A skquant file is a ZIP archive readable by ``np.load`` (an ``.npz``) holding
+A skquant file (format version 4) is a ZIP archive readable by ``np.load`` (an
+``.npz``) holding
 
 - ``header.json``: UTF-8 JSON describing everything (format name and version, the
-  estimator's class and parameters, the type, dtype and shape of every fitted
-  attribute, the codes' shape, bit width, data dtype and column names, and a SHA-256
-  digest of the whole content);
-- one ``.npy`` member per array: ``param.<name>.npy`` for array parameters,
-  ``attr.<name>.npy`` for fitted arrays and, for the codes, either ``codes.npy``
-  (``coding="packed"``: bit-packed at ``ceil(log2 n_levels_)`` bits per value, layout in
-  :mod:`skquant._kernels._bitpack`) or ``codes.table.npy``, ``codes.chunks.npy`` and
-  ``codes.stream.npy`` (``coding="entropy"``: rANS-coded, :mod:`skquant._coding`; the
-  stream is read chunk by chunk and has its own SHA-256 in the header).
+  estimator's class and parameters, the type of every fitted attribute, the codes'
+  shape, coding, data dtype and column names, the list of arrays, and a SHA-256 digest
+  of the whole content);
+- ``state.npy``: every array back to back as one uint8 array, each in the narrowest
+  dtype that holds it exactly, in the order and dtypes the header's ``arrays`` list
+  gives: ``param.<name>`` for array parameters, ``attr.<name>`` for fitted arrays (a
+  codebook's ``levels_`` and ``thresholds_`` as ``float_rows``: exact varint residuals
+  against a prediction, a byte or less per uniform level) and, for the codes, either
+  ``codes`` (``coding="packed"``: bit-packed at ``ceil(log2 n_levels_)`` bits per value,
+  layout in :mod:`skquant._kernels._bitpack`) or ``codes.table`` and ``codes.chunks``
+  (``coding="entropy"``: rANS-coded, :mod:`skquant._coding`);
+- ``codes.stream.npy`` (``coding="entropy"``): the rANS stream, read chunk by chunk,
+  with its own SHA-256 in the header.
+
+Files of versions 1 to 3 (one ``.npy`` member per array, dense codebooks) are read too.
 
 Reading never unpickles and never imports a name found in the file: arrays are read
 with ``allow_pickle=False`` and must be boolean or numeric; the class is looked up in
