@@ -26,7 +26,9 @@ each compressor, its knob is searched for the smallest file meeting the target:
   once, one fit per step: from a high-rate guess, doubled until feasible, then
   bisected) for the smallest ``n_levels_j`` with ``nmse_j <= target``; ``lam`` (one for
   all features) is bisected on a log scale for the largest value meeting the target.
-  "skquant best" is the smallest of these files.
+  Each quantizer's size is that of the smaller of its two files, entropy-coded
+  (``coding="entropy"``) and packed (``coding="packed"``), as ``skquant.compress``
+  writes them; "skquant best" is the smallest of these files (its coding in brackets).
 
 References (no file): the Shannon bound ``R(D) = log2(1 / D) / 2`` of the unit Gaussian,
 the Shannon lower bound ``log2(e / (pi D)) / 2`` of the unit Laplacian (tight as D -> 0),
@@ -51,6 +53,7 @@ Run from the repository root (``--quick``: a small smoke run)::
 import argparse
 import importlib.metadata
 import io
+import json
 import math
 import os
 import re
@@ -63,7 +66,6 @@ from pathlib import Path
 
 import numpy as np
 
-import skquant
 from skquant import DeadZoneQuantizer, LloydMaxQuantizer, UniformClipQuantizer
 from skquant.metrics import normalized_mse
 
@@ -280,36 +282,39 @@ def search_peer(X, target, kind, lo, hi, make, memo):
 
 
 # ------------------------------------------------------------------ skquant
-def _entropy_file_bytes(q, codes):
-    """Bytes of an entropy-coded skquant file of ``codes``: the estimator as
-    :func:`skquant.save` writes it, plus the coded members of ``skquant._coding.encode``
-    (stream, table, chunk offsets) with their .npy headers and ZIP entries. Used only
-    until ``skquant.compress`` exists; then :func:`file_bytes` writes the real file."""
-    from skquant._coding import encode
-
-    buf = io.BytesIO()
-    skquant.save(q, buf)
-    _, arrays, stream = encode(codes, q.n_levels_)
-    members = [stream, *arrays.values()]
-    # per member: .npy header (128), ZIP local header (30) and central entry (46), each
-    # with the name (about 20)
-    total = len(buf.getvalue()) + sum(a.nbytes + 128 + 76 + 2 * 20 for a in members)
-    return total, stream.nbytes + arrays["codes.table"].nbytes
-
-
 def file_bytes(q, X):
-    """``(file, codes)``: the size of the entropy-coded skquant file of X under the
-    fitted quantizer ``q``, and of its coded codes alone (stream and tables, no
-    estimator, no container)."""
-    if not hasattr(skquant, "compress"):
-        return _entropy_file_bytes(q, q.transform(X))
+    """``(file, codes, coding)``: the size of the smaller skquant file of X under the
+    fitted quantizer ``q`` (entropy-coded or packed codes: the file
+    ``skquant.compress(X, path, q, coding=...)`` writes, written here by the same
+    ``skquant._io.write`` call without refitting), the size of the entropy-coded codes
+    alone (stream words and table, no estimator, no container), and which coding the
+    smaller file has."""
+    from skquant import _io
+
+    codes = q.transform(X)
+    sizes = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "x.skq")
-        skquant.compress(X, path, quantizer=q)
-        with zipfile.ZipFile(path) as z:  # the members' data, without .npy headers
-            codes = sum(np.load(io.BytesIO(z.read(name)), allow_pickle=False).nbytes
-                        for name in ("codes.stream.npy", "codes.table.npy"))
-        return os.path.getsize(path), codes
+        for coding in ("entropy", "packed"):
+            path = os.path.join(tmp, f"{coding}.skq")
+            _io.write(path, q, codes=codes, coding=coding)
+            sizes[coding] = os.path.getsize(path)
+            if coding == "entropy":
+                coded = _coded_bytes(path)
+    coding = min(sizes, key=sizes.get)
+    return sizes[coding], coded, coding
+
+
+def _coded_bytes(path):
+    """Bytes of the entropy-coded codes of a skquant file: the stream's words and the
+    table (the arrays list of a version-4 header gives the table's stored size)."""
+    with zipfile.ZipFile(path) as z:
+        stream = np.load(io.BytesIO(z.read("codes.stream.npy")), allow_pickle=False).nbytes
+        header = json.loads(z.read("header.json"))
+        if "arrays" in header:
+            entry = next(e for e in header["arrays"] if e[0] == "codes.table")
+            return stream + math.prod(entry[2]) * np.dtype(entry[1]).itemsize
+        table = np.load(io.BytesIO(z.read("codes.table.npy")), allow_pickle=False).nbytes
+        return stream + table
 
 
 def _fit_eval(make, X):
@@ -398,15 +403,15 @@ def skquant_rows(X, targets):
             q, k = found
             start = k.astype(np.float64)
             M = q.n_levels_
-            out[name][t] = (*file_bytes(q, X32), f"levels {M.min()}..{M.max()}")
+            out[name][t] = file_bytes(q, X32)
             if name == "LloydMaxQuantizer":
                 fixed_rate[t] = float(np.mean([int(m - 1).bit_length() for m in M])) / 8
             if name == "DeadZoneQuantizer":  # the lam design, at most 1.25 x these levels
                 cap = 2 * np.ceil(0.625 * M).astype(np.int64) + 1
                 lam = search_lam(lambda lam, cap=cap: DeadZoneQuantizer(n_levels=cap, lam=lam),
                                  X, t, 1.39 * t * var)
-                out["DeadZoneQuantizer lam"][t] = None if lam is None else (
-                    *file_bytes(lam[0], X32), f"lam {lam[1]:.2g}")
+                out["DeadZoneQuantizer lam"][t] = None if lam is None else file_bytes(
+                    lam[0], X32)
     return out, fixed_rate
 
 
@@ -444,7 +449,7 @@ def run_dataset(name, X, targets):
             r = per_t.get(t)
             vals[t] = None if r is None else r[0] / n_values
             if r is not None and (best_sk[t] is None or vals[t] < best_sk[t][0]):
-                best_sk[t] = (vals[t], qname)
+                best_sk[t] = (vals[t], f"{qname} ({r[2]})")
             if r is not None and (codes_only.get(t) is None or r[1] / n_values < codes_only[t]):
                 codes_only[t] = r[1] / n_values
         rows.append((f"skquant {qname}", vals))
@@ -490,7 +495,8 @@ def main(argv=None):
                         help="iris and a 2000 x 2 Gaussian, targets 1e-1 and 1e-3")
     parser.add_argument("--table", type=Path, default=None, help="also write the table here")
     parser.add_argument("--only", default=None,
-                        help="run only the datasets whose name contains this text")
+                        help="run only the datasets whose name contains this text (or one "
+                        "of these comma-separated texts)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     # "fewer distinct values than levels": those columns are then stored exactly
@@ -501,7 +507,8 @@ def main(argv=None):
     cmd = "python benchmarks/bench_compression.py" + (" --quick" if args.quick else "") + (
         f" --only '{args.only}'" if args.only else "")
     for name, load in datasets(args.quick):
-        if args.only and args.only.lower() not in name.lower():
+        if args.only and not any(o.strip().lower() in name.lower()
+                                 for o in args.only.split(",")):
             continue
         X = load()
         if X is None:
@@ -517,8 +524,10 @@ def main(argv=None):
             args.table.write_text("\n".join([f"{cmd} --table {args.table}",
                                              "(partial: the run is not finished)", ""]
                                             + lines).rstrip() + "\n", encoding="utf-8")
-    sizes = ("skquant.compress files" if hasattr(skquant, "compress") else
-             "estimated entropy-coded files (skquant.save + skquant._coding.encode members)")
+    from skquant._io import FORMAT_VERSION
+
+    sizes = (f"skquant.compress files, format version {FORMAT_VERSION}, the smaller of "
+             "coding='entropy' and coding='packed'")
     header = [f"{cmd} --table {args.table}" if args.table else cmd,
               f"(skquant sizes: {sizes}; zstd level {ZSTD_LEVEL}; "
               f"{time.perf_counter() - start:.0f} s)", ""]

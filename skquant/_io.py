@@ -1,17 +1,24 @@
-"""The skquant file format: fitted estimators (and bit-packed codes) without pickle.
+"""The skquant file format: fitted estimators (and their codes) without pickle.
 
-A skquant file is a ZIP archive readable by ``np.load`` (an ``.npz``) holding
+A skquant file (format version 4) is a ZIP archive readable by ``np.load`` (an
+``.npz``) holding
 
 - ``header.json``: UTF-8 JSON describing everything (format name and version, the
-  estimator's class and parameters, the type, dtype and shape of every fitted
-  attribute, the codes' shape, bit width, data dtype and column names, and a SHA-256
-  digest of the whole content);
-- one ``.npy`` member per array: ``param.<name>.npy`` for array parameters,
-  ``attr.<name>.npy`` for fitted arrays and, for the codes, either ``codes.npy``
-  (``coding="packed"``: bit-packed at ``ceil(log2 n_levels_)`` bits per value, layout in
-  :mod:`skquant._kernels._bitpack`) or ``codes.table.npy``, ``codes.chunks.npy`` and
-  ``codes.stream.npy`` (``coding="entropy"``: rANS-coded, :mod:`skquant._coding`; the
-  stream is read chunk by chunk and has its own SHA-256 in the header).
+  estimator's class and parameters, the type of every fitted attribute, the codes'
+  shape, coding, data dtype and column names, the list of arrays, and a SHA-256 digest
+  of the whole content);
+- ``state.npy``: every array back to back as one uint8 array, each in the narrowest
+  dtype that holds it exactly, in the order and dtypes the header's ``arrays`` list
+  gives: ``param.<name>`` for array parameters, ``attr.<name>`` for fitted arrays (a
+  codebook's ``levels_`` and ``thresholds_`` as ``float_rows``: exact varint residuals
+  against a prediction, a byte or less per uniform level) and, for the codes, either
+  ``codes`` (``coding="packed"``: bit-packed at ``ceil(log2 n_levels_)`` bits per value,
+  layout in :mod:`skquant._kernels._bitpack`) or ``codes.table`` and ``codes.chunks``
+  (``coding="entropy"``: rANS-coded, :mod:`skquant._coding`);
+- ``codes.stream.npy`` (``coding="entropy"``): the rANS stream, read chunk by chunk,
+  with its own SHA-256 in the header.
+
+Files of versions 1 to 3 (one ``.npy`` member per array, dense codebooks) are read too.
 
 Reading never unpickles and never imports a name found in the file: arrays are read
 with ``allow_pickle=False`` and must be boolean or numeric; the class is looked up in
@@ -42,14 +49,28 @@ from ._schema import SchemaError, check_state
 from ._summary import ColumnSketch
 
 FORMAT = "skquant"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 HEADER = "header.json"
 CODES = "codes"
+#: version 4: every array but the entropy-coded stream, back to back in one member
+STATE = "state"
+STATE_NPY = "state.npy"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so equal content gives equal files
 _MAX_HEADER_BYTES = 64 * 2**20
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MEMBER = re.compile(
-    r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes(\.table|\.chunks|\.stream)?\.npy\Z")
+    r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes(\.table|\.chunks|\.stream)?\.npy\Z"
+    r"|state\.npy\Z")
+#: the name of an array in the state (version 4): a member name of version 3, less .npy
+_ARRAY_KEY = re.compile(r"(param|attr)\.[A-Za-z_][A-Za-z0-9_]*\Z|codes(\.table|\.chunks)?\Z")
+#: dtypes an array of the state is stored in or read back to (version 4)
+_STATE_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
+    "?", "i1", "u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8",
+    ">i2", ">u2", ">i4", ">u4", ">i8", ">u8", ">f2", ">f4", ">f8")}
+_MAX_DIMS = 32
+#: a stream member at most this large is DEFLATE-compressed (its .npy header shrinks);
+#: a larger one is stored, its words being near-random
+_DEFLATE_STREAM_BYTES = 2**20
 CODINGS = ("packed", "entropy")
 _ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else is read
 #: DEFLATE expands at most 1032-fold (a 258-byte match in 2 bits): a member declaring
@@ -201,6 +222,23 @@ def _encode_value(what, value, arrays, key):
     )
 
 
+def _bare(spec):
+    """Version 4's shorter form of a typed value: a plain string, boolean, null,
+    integer or finite number as itself (not a NumPy scalar, whose dtype is kept), an
+    array as ``{"type": "array"}`` (its dtype and shape are in the arrays list)."""
+    kind = spec.get("type")
+    if kind == "none":
+        return None
+    if kind in ("bool", "str") or (kind in ("int", "float") and "dtype" not in spec
+                                   and not isinstance(spec["value"], str)):
+        return spec["value"]
+    if kind == "array":
+        return {"type": "array"}
+    if kind == "dict":
+        return {**spec, "value": {k: _bare(v) for k, v in spec["value"].items()}}
+    return spec
+
+
 class _Bad(ValueError):
     """A malformed file; the message says what is wrong (the path is added later)."""
 
@@ -233,7 +271,12 @@ _SCALAR_DTYPES = {
 }
 
 
-def _decode_value(what, spec, arrays, key):
+def _decode_value(what, spec, arrays, key, done=None, version=FORMAT_VERSION):
+    """The value a typed ``spec`` describes; ``done``: the attributes decoded before
+    (for a ``float_rows`` attribute, version 4), None for a parameter. From version 4
+    a plain JSON string, boolean, null, integer or number stands for itself."""
+    if version >= 4 and (spec is None or isinstance(spec, (str, bool, int, float))):
+        return spec
     _expect(isinstance(spec, dict) and "type" in spec, f"{what}: expected a typed value")
     kind = spec["type"]
     if kind == "none":
@@ -269,6 +312,9 @@ def _decode_value(what, spec, arrays, key):
                 f"{what}: expected a list of strings")
         return np.asarray(v, dtype=object)
     if kind == "array":
+        if version >= 4 and set(spec) == {"type"}:  # dtype and shape: the arrays list's
+            _expect(key in arrays, f"{what}: its array is missing")
+            return arrays.pop(key)
         _keys(what, spec, ["type", "dtype", "shape"])
         _expect(key in arrays, f"{what}: its array member is missing")
         arr = arrays.pop(key)
@@ -291,13 +337,15 @@ def _decode_value(what, spec, arrays, key):
         _expect(isinstance(spec["value"], dict), f"{what}: expected an object")
         out = {}
         for k, v in spec["value"].items():
-            item = _decode_value(f"{what}[{k!r}]", v, {}, None)
+            item = _decode_value(f"{what}[{k!r}]", v, {}, None, version=version)
             _expect(item is None or isinstance(item, (str, bool, int, float)),
                     f"{what}[{k!r}]: a dict holds only plain values")
             out[k] = item
         return out
     if kind == "sketches":
         return _decode_sketches(what, spec, arrays, key)
+    if kind == "float_rows":
+        return _decode_rows(what, spec, arrays, key, done)
     if kind == "scipy_distribution":
         _keys(what, spec, ["type", "name", "args", "kwds"])
         name = spec["name"]
@@ -347,6 +395,202 @@ def _decode_sketches(what, spec, arrays, key):
         out.append(sk)
         start += n_bins
     _expect(start == store.shape[1], f"{what}: more bins than the grids declare")
+    return out
+
+
+# ------------------------------------------------- compact float rows (version 4)
+# A 2-D float array (a codebook's levels_ or thresholds_) is stored exactly as small
+# integers: each value's bits mapped to an unsigned integer in the order of the floats
+# (a bijection), less the same of a prediction (none, or the midpoints of the rows of
+# another attribute: thresholds_ from levels_), differenced ``order`` times along each
+# row, all modulo 2**bits, zigzag-mapped and written as LEB128 varints. A uniform
+# codebook then takes about a byte per value before DEFLATE and nearly nothing after;
+# any content, NaN payloads included, comes back bit for bit.
+_ROW_ORDERS = (0, 1, 2)
+
+
+def _uint(dtype):
+    return np.dtype(f"<u{np.dtype(dtype).itemsize}")
+
+
+def _sortable(a):
+    """The floats' bits as unsigned integers in the floats' order (monotone bijection:
+    negative values have every bit flipped, the others their sign bit set)."""
+    a = np.ascontiguousarray(a)
+    u = a.astype(a.dtype.newbyteorder("<"), copy=False).view(_uint(a.dtype))
+    top = u.dtype.type(1) << u.dtype.type(8 * u.dtype.itemsize - 1)
+    return np.where(u & top, ~u, u | top)
+
+
+def _unsortable(s, dtype):
+    top = s.dtype.type(1) << s.dtype.type(8 * s.dtype.itemsize - 1)
+    u = np.where(s & top, s & ~top, ~s)
+    return u.view(np.dtype(dtype).newbyteorder("<")).astype(dtype)
+
+
+def _midpoints_as(levels, dtype):
+    """The prediction of thresholds from levels: the midpoints of each row's
+    neighbours, in float64, rounded to ``dtype`` (IEEE arithmetic: the same bits on
+    every machine), and +inf between equal neighbours."""
+    y = np.asarray(levels, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        mid = (0.5 * (y[:, 1:] + y[:, :-1])).astype(dtype)
+    # past a row's last level (the padding repeats it) a threshold is +inf
+    return np.where(y[:, 1:] > y[:, :-1], mid, np.asarray(np.inf, dtype=dtype))
+
+
+def _extrapolate(prev, prev2, dtype, order):
+    """The prediction of a column from the two before it: 0, the previous value, or
+    the line through both (``2 prev - prev2`` in float64, rounded to ``dtype``)."""
+    if order == 0 or prev is None:
+        return np.zeros(() if prev is None else prev.shape, dtype=dtype)
+    if order == 1 or prev2 is None:
+        return prev
+    with np.errstate(all="ignore"):
+        return (2.0 * prev.astype(np.float64) - prev2).astype(dtype)
+
+
+def _row_residuals(a, predict, order):
+    """The zigzag-mapped residuals of ``a`` (uint64, row-major): each value's
+    sortable bits less those of its prediction (``predict`` when given, else the
+    extrapolation of :func:`_extrapolate` along the row), modulo 2**bits."""
+    if predict is None:  # as _rows_from_residuals extrapolates, all columns at once
+        predict = np.zeros_like(a)
+        if a.shape[1] > 1 and order > 0:
+            predict[:, 1] = a[:, 0]
+            if order == 1:
+                predict[:, 2:] = a[:, 1:-1]
+            else:
+                with np.errstate(all="ignore"):
+                    predict[:, 2:] = (2.0 * a[:, 1:-1].astype(np.float64)
+                                      - a[:, :-2]).astype(a.dtype)
+    r = _sortable(a) - _sortable(predict)
+    bits = r.dtype.type(8 * r.dtype.itemsize - 1)
+    z = (r << r.dtype.type(1)) ^ (r.dtype.type(0) - (r >> bits))
+    return z.astype(np.uint64).reshape(-1)
+
+
+def _rows_from_residuals(z, shape, dtype, predict, order):
+    u = _uint(dtype)
+    z = z.astype(u).reshape(shape)
+    r = (z >> u.type(1)) ^ (u.type(0) - (z & u.type(1)))
+    if predict is not None:
+        return _unsortable(r + _sortable(predict), dtype)
+    out = np.empty(shape, dtype=dtype)
+    for i in range(shape[1]):  # each column from the two before it
+        p = _extrapolate(out[:, i - 1] if i else None, out[:, i - 2] if i > 1 else None,
+                         dtype, order)
+        out[:, i] = _unsortable(r[:, i] + _sortable(np.broadcast_to(p, (shape[0],))), dtype)
+    return out
+
+
+def _write_varints(values):
+    """Unsigned LEB128 varints of uint64 ``values`` (uint8)."""
+    from ._entropy import varint_bytes
+
+    v = np.asarray(values, dtype=np.uint64)
+    lengths = varint_bytes(v)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    out = np.zeros(int(lengths.sum()), dtype=np.uint8)
+    for b in range(int(lengths.max(initial=0))):
+        has = lengths > b
+        byte = (v[has] >> np.uint64(7 * b)) & np.uint64(0x7F)
+        more = (lengths[has] > b + 1).astype(np.uint64) << np.uint64(7)
+        out[starts[has] + b] = (byte | more).astype(np.uint8)
+    return out
+
+
+def _read_varints(what, buf, count, bits):
+    """``count`` canonical varints of at most ``bits`` bits filling ``buf`` exactly."""
+    _expect(buf.dtype == np.uint8 and buf.ndim == 1,
+            f"{what}: expected a 1-D uint8 array, got {buf.dtype} of shape {buf.shape}")
+    ends = buf < 0x80
+    _expect(count <= buf.size and int(ends.sum()) == count and (buf.size == 0 or ends[-1]),
+            f"{what}: expected {count} varints filling {buf.size} bytes")
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64)
+    last = np.flatnonzero(ends)
+    starts = np.concatenate([[0], last[:-1] + 1])
+    lengths = last - starts + 1
+    most = -(-bits // 7)
+    _expect(lengths.max() <= most, f"{what}: a varint is longer than {most} bytes")
+    _expect(not np.any((lengths > 1) & (buf[last] == 0)), f"{what}: a varint is not canonical")
+    full = lengths == most  # its last byte holds the top bits only
+    _expect(not np.any(full & (buf[last] >> (bits - 7 * (most - 1)) != 0)),
+            f"{what}: a varint overflows {bits} bits")
+    pos = np.arange(buf.size) - np.repeat(starts, lengths)
+    parts = (buf & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
+    return np.add.reduceat(parts, starts)  # the parts' bits do not overlap: a sum is an or
+
+
+def _encode_rows(value, predict_name, predict):
+    """``(spec, data)`` of the smallest exact row coding of the 2-D float array
+    ``value`` (prediction ``predict``, named ``predict_name``, or none), or None when
+    none takes fewer bytes than the array."""
+    from ._entropy import varint_bytes
+
+    best = None
+    cands = [(None, None)] + ([] if predict is None else [(predict_name, predict)])
+    for pname, p in cands:
+        for order in _ROW_ORDERS if p is None else (0,):
+            z = _row_residuals(value, p, order)
+            size = int(varint_bytes(z).sum())
+            if best is None or size < best[0]:
+                best = size, pname, order, z
+    size, pname, order, z = best
+    if size >= value.nbytes:
+        return None
+    return ({"type": "float_rows", "dtype": value.dtype.str, "shape": list(value.shape),
+             "order": order, "midpoints_of": pname}, _write_varints(z))
+
+
+def _decode_rows(what, spec, arrays, key, done):
+    _keys(what, spec, ["type", "dtype", "shape", "order", "midpoints_of"])
+    _expect(done is not None, f"{what}: float_rows is a fitted attribute's type only "
+            "(format version 4)")
+    dtype = _STATE_DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+    _expect(dtype is not None and dtype.kind == "f", f"{what}: bad float dtype {spec['dtype']!r}")
+    shape = spec["shape"]
+    _expect(isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
+            f"{what}: bad shape {shape!r} (float_rows are 2-D)")
+    order = spec["order"]
+    _expect(order in _ROW_ORDERS and not isinstance(order, bool),
+            f"{what}: order must be one of {_ROW_ORDERS}, got {order!r}")
+    name, predict = spec["midpoints_of"], None
+    if name is not None:
+        _expect(order == 0, f"{what}: a row coding predicted from {name!r} has order 0")
+        _expect(isinstance(name, str) and name in done,
+                f"{what}: predicted from attribute {name!r}, which must come before it")
+        src = done[name]
+        _expect(isinstance(src, np.ndarray) and src.dtype == dtype
+                and src.shape == (shape[0], shape[1] + 1),
+                f"{what}: predicted from {name}, which must be {dtype} of shape "
+                f"({shape[0]}, {shape[1] + 1})")
+        predict = _midpoints_as(src, dtype)
+    _expect(key in arrays, f"{what}: its array member is missing")
+    z = _read_varints(what, arrays.pop(key), shape[0] * shape[1], 8 * dtype.itemsize)
+    return _rows_from_residuals(z, tuple(shape), dtype, predict, order)
+
+
+def _compact_attributes(specs, attributes, arrays):
+    """Version 4: store 2-D float attributes as float_rows when that is smaller
+    (thresholds_ predicted from levels_, which goes first)."""
+    order = sorted(specs, key=lambda k: k != "levels_")
+    out = {k: specs[k] for k in order}
+    levels = attributes.get("levels_")
+    for k in order:
+        v = attributes[k]
+        if not (isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind == "f"
+                and v.dtype.str in _STATE_DTYPES and v.size):
+            continue
+        predict = None
+        if (k == "thresholds_" and isinstance(levels, np.ndarray) and levels.dtype == v.dtype
+                and levels.shape == (v.shape[0], v.shape[1] + 1)):
+            predict = _midpoints_as(levels, v.dtype)
+        found = _encode_rows(v, None if predict is None else "levels_", predict)
+        if found is not None:
+            out[k], arrays[f"attr.{k}"] = found
     return out
 
 
@@ -525,13 +769,13 @@ def write(file, estimator, codes=None, columns=None, coding="packed"):
         "estimator": {
             "class": type(estimator).__name__,
             "params": {
-                k: _encode_value(f"parameter {k}", v, arrays, f"param.{k}")
+                k: _bare(_encode_value(f"parameter {k}", v, arrays, f"param.{k}"))
                 for k, v in params.items()
             },
-            "attributes": {
-                k: _encode_value(f"attribute {k}", v, arrays, f"attr.{k}")
+            "attributes": _compact_attributes({
+                k: _bare(_encode_value(f"attribute {k}", v, arrays, f"attr.{k}"))
                 for k, v in attributes.items()
-            },
+            }, attributes, arrays),
         },
         "codes": None,
     }
@@ -567,26 +811,118 @@ def write(file, estimator, codes=None, columns=None, coding="packed"):
             widths = _widths(estimator)
             arrays[CODES] = pack_codes(codes, widths)
             header["codes"].update({"widths": widths.tolist(), "bit_order": "little"})
+    state, header["arrays"] = _pack_state(arrays)
     header["sha256"] = _digest(header, arrays)
-    text = json.dumps(header, indent=1, allow_nan=False).encode("utf-8")
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
-    def member(name):
+    def member(name, compress=zipfile.ZIP_DEFLATED):
         info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-        info.compress_type = zipfile.ZIP_DEFLATED
+        info.compress_type = compress
         info.external_attr = 0o644 << 16
         return info
 
     with _output(file) as fh, zipfile.ZipFile(fh, "w") as zf:
-        zf.writestr(member(HEADER), text)
-        for key in sorted(arrays):
-            zf.writestr(member(key + ".npy"), _npy_bytes(arrays[key]))
-        if stream is not None:  # stored: its words are near-random, and read in chunks
-            info = member(_coding.STREAM_NPY)
-            info.compress_type = zipfile.ZIP_STORED
+        zf.writestr(member(HEADER), text, compresslevel=9)
+        zf.writestr(member(STATE_NPY), _npy_bytes(state), compresslevel=9)
+        if stream is not None:
             head = _coding.stream_member_bytes(stream)
-            with zf.open(info, "w", force_zip64=len(head) + 4 * stream.size > 2**31) as f:
-                f.write(head)
-                f.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
+            words = memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B")
+            if len(head) + len(words) <= _DEFLATE_STREAM_BYTES:  # the .npy header shrinks
+                zf.writestr(member(_coding.STREAM_NPY), head + bytes(words), compresslevel=9)
+            else:  # stored: its words are near-random, and read in chunks
+                info = member(_coding.STREAM_NPY, zipfile.ZIP_STORED)
+                with zf.open(info, "w", force_zip64=len(head) + len(words) > 2**31) as f:
+                    f.write(head)
+                    f.write(words)
+
+
+def _narrowest(arr):
+    """The narrowest dtype of :data:`_STATE_DTYPES` holding every value of ``arr``
+    exactly (integers within its range; floats whose bits survive the round trip)."""
+    if arr.dtype.kind in "iu" and arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        for t in ("u1", "i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8"):
+            info = np.iinfo(t)
+            if info.min <= lo and hi <= info.max and np.dtype(t).itemsize <= arr.itemsize:
+                return np.dtype(t)
+    if arr.dtype.kind == "f":
+        bits = arr.view(_uint(arr.dtype))
+        for t in ("<f2", "<f4"):
+            if np.dtype(t).itemsize < arr.itemsize:
+                with np.errstate(all="ignore"):
+                    back = arr.astype(t).astype(arr.dtype)
+                if np.array_equal(back.view(_uint(arr.dtype)), bits):
+                    return np.dtype(t)
+    return arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 else arr.dtype
+
+
+def _pack_state(arrays):
+    """``(state, manifest)``: the arrays back to back in name order, each in its
+    narrowest exact dtype, as one uint8 array, and per array ``[name, stored dtype,
+    shape]`` (plus its own dtype when that differs)."""
+    manifest, parts = [], []
+    for key in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[key])
+        if arr.dtype.str not in _STATE_DTYPES:
+            raise ValueError(f"cannot save {key}: arrays of dtype {arr.dtype} are not "
+                             "supported (bool, 8- to 64-bit integers, 16- to 64-bit floats)")
+        stored = _narrowest(arr)
+        entry = [key, stored.str, list(arr.shape)]
+        if stored.str != arr.dtype.str:
+            entry.append(arr.dtype.str)
+        manifest.append(entry)
+        with np.errstate(all="ignore"):
+            parts.append(arr.astype(stored).reshape(-1).view(np.uint8))
+    state = np.concatenate([np.zeros(0, np.uint8), *parts])
+    return state, manifest
+
+
+def _check_manifest(manifest):
+    """``[(name, stored dtype, shape, dtype)]`` of a version-4 header's ``arrays``."""
+    _expect(isinstance(manifest, list) and len(manifest) <= 4096,
+            f"{HEADER}: arrays must be a list of at most 4096 entries")
+    out, seen = [], set()
+    for i, e in enumerate(manifest):
+        what = f"{HEADER}: arrays[{i}]"
+        _expect(isinstance(e, list) and len(e) in (3, 4), f"{what}: expected [name, dtype, "
+                f"shape] or [name, dtype, shape, dtype read], got {e!r}"[:200])
+        name = e[0]
+        _expect(isinstance(name, str) and _ARRAY_KEY.match(name) and name not in seen,
+                f"{what}: bad or repeated array name {name!r}"[:200])
+        seen.add(name)
+        types = [_STATE_DTYPES.get(t) if isinstance(t, str) else None
+                 for t in (e[1], e[3] if len(e) == 4 else e[1])]
+        _expect(all(t is not None for t in types),
+                f"{what}: {name}: dtype in {e[1:]!r} refused (the arrays of a skquant file "[:300]
+                + "are bool, 8- to 64-bit integers or 16- to 64-bit floats, never objects)")
+        stored, dtype = types
+        _expect(np.can_cast(stored, dtype, "safe"),
+                f"{what}: {name}: {stored} does not read back exactly as {dtype}")
+        shape = e[2]
+        _expect(isinstance(shape, list) and len(shape) <= _MAX_DIMS
+                and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                        for s in shape), f"{what}: {name}: bad shape {shape!r}"[:200])
+        out.append((name, stored, tuple(shape), dtype))
+    return out
+
+
+def _unpack_state(zf, manifest):
+    """The arrays of a version-4 file's ``state.npy``, split as its manifest says
+    (sizes checked against the member before anything but its header is read)."""
+    entries = _check_manifest(manifest)
+    sizes = [math.prod(shape) * stored.itemsize for _, stored, shape, _ in entries]
+    _expect(STATE_NPY in zf.namelist(), f"{STATE_NPY}: the member is missing")
+    largest = max(range(len(sizes)), key=sizes.__getitem__, default=None)
+    state = _read_array(zf, STATE_NPY, declared=sum(sizes), largest=None if largest is None
+                        else f"{entries[largest][0]} of shape {entries[largest][2]}")
+    _expect(state.dtype == np.uint8 and state.ndim == 1,
+            f"{STATE_NPY}: expected a 1-D uint8 array, got {state.dtype} {state.shape}")
+    arrays, at = {}, 0
+    for (name, stored, shape, dtype), size in zip(entries, sizes):
+        part = state[at:at + size].view(stored).reshape(shape)
+        arrays[name] = part.astype(dtype)
+        at += size
+    return arrays
 
 
 @contextlib.contextmanager
@@ -634,7 +970,9 @@ def _check_member(info, archive_size):
         )
 
 
-def _read_array(zf, name):
+def _read_array(zf, name, declared=None, largest=None):
+    """The array of member ``name``, refused before its data is allocated if it does
+    not fill the member exactly (or, with ``declared``, hold ``declared`` bytes)."""
     info = zf.getinfo(name)
     if info.file_size > _MAX_EXPANSION * info.compress_size + 1024:
         raise _Bad(
@@ -656,6 +994,10 @@ def _read_array(zf, name):
             )
         # the data must fill the member exactly: checked before anything is allocated
         expected = f.tell() + math.prod(shape) * dtype.itemsize
+        if declared is not None and math.prod(shape) * dtype.itemsize != declared:
+            raise _Bad(f"member {name}: holds {math.prod(shape) * dtype.itemsize} bytes of "
+                       f"arrays, the header's arrays take {declared} (the largest: "
+                       f"{largest})")
         if expected != zf.getinfo(name).file_size:
             raise _Bad(
                 f"member {name}: shape {shape} of {dtype} needs {expected} bytes, the "
@@ -666,6 +1008,13 @@ def _read_array(zf, name):
         if f.read(1):
             raise _Bad(f"member {name}: trailing bytes after the array")
     return arr
+
+
+class _Size:
+    """The size of an array of the state, where the coder's checks expect a member's."""
+
+    def __init__(self, file_size):
+        self.file_size = file_size
 
 
 def _read(file):
@@ -693,7 +1042,8 @@ def _read(file):
             header = json.loads(zf.read(HEADER).decode("utf-8"), parse_constant=parse_constant)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise _Bad(f"{HEADER} is not valid JSON ({exc})") from None
-        _keys(HEADER, header, ["format", "format_version", "estimator", "codes", "sha256"])
+        _keys(HEADER, header, ["format", "format_version", "estimator", "codes", "sha256"],
+              ["arrays"])
         _expect(header["format"] == FORMAT, f"not a skquant file (format {header['format']!r})")
         version = header["format_version"]
         _expect(isinstance(version, int) and not isinstance(version, bool) and version >= 1,
@@ -701,6 +1051,17 @@ def _read(file):
         _expect(version <= FORMAT_VERSION,
                 f"format version {version} is newer than this skquant reads "
                 f"({FORMAT_VERSION}): upgrade skquant")
+        _expect(("arrays" in header) == (version >= 4),
+                f"{HEADER}: the arrays field is in files of format version 4 and later only"
+                if version < 4 else f"{HEADER}: missing field(s) ['arrays']")
+        if version >= 4:
+            for name in names:
+                _expect(name in (HEADER, STATE_NPY, _coding.STREAM_NPY),
+                        f"unexpected member {name!r} (a skquant file of format version "
+                        f"{version} holds {HEADER}, {STATE_NPY} and {_coding.STREAM_NPY} only)")
+        else:
+            _expect(STATE_NPY not in names,
+                    f"unexpected member {STATE_NPY!r} in a file of format version {version}")
         codes = header["codes"]
         coded = isinstance(codes, dict) and codes.get("coding") == "entropy" and version >= 3
         if coded:
@@ -708,10 +1069,18 @@ def _read(file):
             _expect(isinstance(shape, list) and len(shape) == 2
                     and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                             for s in shape), f"codes: bad shape {shape!r}")
-            _coding.check_member_sizes(codes, shape, {i.filename: i for i in zf.infolist()})
-        # the entropy-coded stream is read chunk by chunk when decoded (its own digest)
-        arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names
-                  if name not in (HEADER, _coding.STREAM_NPY)}
+            infos = {i.filename: i for i in zf.infolist()}
+            if version >= 4:  # the table and offsets are arrays of the state
+                infos = {k: v for k, v in infos.items() if k == _coding.STREAM_NPY}
+                for name, stored, dims, dtype in _check_manifest(header["arrays"]):
+                    if name in (_coding.TABLE, _coding.CHUNKS):
+                        infos[name + ".npy"] = _Size(math.prod(dims) * dtype.itemsize)
+            _coding.check_member_sizes(codes, shape, infos)
+        if version >= 4:
+            arrays = _unpack_state(zf, header["arrays"])
+        else:  # the entropy-coded stream is read chunk by chunk when decoded
+            arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names
+                      if name not in (HEADER, _coding.STREAM_NPY)}
         _expect(_coding.STREAM_NPY not in names or coded,
                 f"{_coding.STREAM_NPY}: present but the header declares no entropy-coded codes")
     _expect(header["sha256"] == _digest(header, arrays),
@@ -731,13 +1100,14 @@ def _build_estimator(spec, arrays, version=FORMAT_VERSION):
     stored = expected - {"n_levels"} if version == 1 else expected
     _expect(set(spec["params"]) == stored,
             f"{name} parameters must be {sorted(stored)}, got {sorted(spec['params'])}")
-    params = {k: _decode_value(f"parameter {k}", v, arrays, f"param.{k}")
+    params = {k: _decode_value(f"parameter {k}", v, arrays, f"param.{k}", version=version)
               for k, v in spec["params"].items()}
     attributes = {}
     for k, v in spec["attributes"].items():
         _expect(isinstance(k, str) and _NAME.match(k) and not k.startswith("__")
                 and k not in expected, f"bad attribute name {k!r}")
-        attributes[k] = _decode_value(f"attribute {k}", v, arrays, f"attr.{k}")
+        attributes[k] = _decode_value(f"attribute {k}", v, arrays, f"attr.{k}",
+                                      attributes if version >= 4 else None, version)
     params, attributes = _upgrade(version, cls, params, attributes)
     est = cls(**params)  # __init__ only stores them: validated next, then the state
     try:

@@ -30,24 +30,69 @@ def _saved(est):
     return buf.getvalue()
 
 
+def _typed(v, arr=None):
+    """The long form of a version-4 header value: bare JSON values as typed ones, an
+    array's dtype and shape (``arr``) spelled out (both forms load)."""
+    if isinstance(v, dict):
+        if v.get("type") == "dict":
+            return {**v, "value": {k: _typed(x) for k, x in v["value"].items()}}
+        if v.get("type") == "array" and arr is not None:
+            return {"type": "array", "dtype": arr.dtype.str, "shape": list(arr.shape)}
+        return v
+    kind = ("none" if v is None else "bool" if isinstance(v, bool) else
+            "int" if isinstance(v, int) else "float" if isinstance(v, float) else "str")
+    return {"type": "none"} if v is None else {"type": kind, "value": v}
+
+
+def _typed_header(header, arrays):
+    for section, prefix in (("params", "param"), ("attributes", "attr")):
+        node = header["estimator"][section]
+        for k in node:
+            node[k] = _typed(node[k], arrays.get(f"{prefix}.{k}"))
+
+
 def _members(data):
+    """The header and arrays of a file (version 4: the arrays of ``state.npy``), with
+    every ``float_rows`` attribute as the plain array it decodes to."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         header = json.loads(zf.read(_io.HEADER))
-        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n))) for n in zf.namelist()
-                  if n != _io.HEADER}
+        if "arrays" in header:
+            arrays = _io._unpack_state(zf, header["arrays"])
+        else:
+            arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n))) for n in zf.namelist()
+                      if n != _io.HEADER}
+    rows = [k for k, v in header["estimator"]["attributes"].items()
+            if isinstance(v, dict) and v["type"] == "float_rows"]
+    if rows:
+        est = skquant.load(io.BytesIO(data))
+        for k in rows:
+            _set_array(header, arrays, k, getattr(est, k))
+    _typed_header(header, arrays)
     return header, arrays
 
 
-def forge(header, arrays, method=zipfile.ZIP_DEFLATED, extra=(), digest=True):
-    """A file of ``header`` and ``arrays``, the digest recomputed as documented."""
+def forge(header, arrays, method=zipfile.ZIP_DEFLATED, extra=(), digest=True, version=None):
+    """A file of ``header`` and ``arrays``, the digest recomputed as documented:
+    at format version 4 (or ``version``) the arrays back to back in ``state.npy``
+    with the manifest in the header's ``arrays``, at 3 one member per array."""
+    if version is not None:
+        header["format_version"] = version
+    if header["format_version"] >= 4:
+        keys = sorted(arrays)
+        header["arrays"] = [[k, arrays[k].dtype.str, list(arrays[k].shape)] for k in keys]
+        blob = b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in keys)
+        members = {_io.STATE: np.frombuffer(blob, dtype=np.uint8)}
+    else:
+        header.pop("arrays", None)
+        members = arrays
     if digest:
         header["sha256"] = _io._digest(header, arrays)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate names
         zf.writestr(zipfile.ZipInfo(_io.HEADER), json.dumps(header), compress_type=method)
-        for k in sorted(arrays):
-            zf.writestr(zipfile.ZipInfo(k + ".npy"), _io._npy_bytes(arrays[k]),
+        for k in sorted(members):
+            zf.writestr(zipfile.ZipInfo(k + ".npy"), _io._npy_bytes(members[k]),
                         compress_type=method)
         for name, blob in extra:
             zf.writestr(zipfile.ZipInfo(name), blob)
@@ -215,7 +260,7 @@ def test_thresholds_past_the_last_level_must_be_inf():
 
 def test_huge_declared_shapes_are_refused_without_allocating():
     header, arrays = _members(_saved(skquant.LloydMaxQuantizer(n_bits=2)))
-    data = forge(header, arrays)
+    data = forge(header, arrays, version=3)  # one member per array (version 4: test_io)
     npy = _io._npy_bytes(arrays["attr.levels_"])
     forged = npy.replace(b"(3, 4)", b"(3000000000, 4000)")
     assert forged != npy
@@ -253,18 +298,28 @@ def test_other_compression_methods_are_refused_before_decompressing(method):
         tracemalloc.stop()
 
 
-def test_duplicate_extra_and_strangely_named_members():
+@pytest.mark.parametrize("version", [3, 4])
+def test_duplicate_extra_and_strangely_named_members(version):
     header, arrays = _members(_saved(skquant.LloydMaxQuantizer(n_bits=2)))
-    cases = [([("attr.levels_.npy", _io._npy_bytes(arrays["attr.levels_"]))], "duplicate"),
+    surplus = "checksum mismatch" if version == 3 else "unexpected member 'attr.surplus_.npy'"
+    cases = [([("attr.levels_.npy", _io._npy_bytes(arrays["attr.levels_"]))],
+              "duplicate" if version == 3 else "unexpected member 'attr.levels_.npy'"),
              ([("header.json", b"{}")], "duplicate"),
-             ([("attr.surplus_.npy", _io._npy_bytes(np.zeros(3)))], "checksum mismatch"),
+             ([("attr.surplus_.npy", _io._npy_bytes(np.zeros(3)))], surplus),
              ([("attr.a\nb.npy", b"x")], "unexpected member 'attr.a\\\\nb.npy'"),
              ([("../../etc/passwd", b"x")], "unexpected member")]
+    if version == 4:
+        cases.append(([("state.npy", b"x")], "duplicate"))
     for extra, match in cases:
         with pytest.raises(ValueError, match=match) as info:
             skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), dict(arrays),
-                                          extra=extra)))
+                                          extra=extra, version=version)))
         assert "\n" not in str(info.value)
+    # a version-3 file holding a state, a version-4 file holding per-array members
+    with pytest.raises(ValueError, match="unexpected member 'state.npy' in a file of format "
+                       "version 3"):
+        skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), dict(arrays), extra=[
+            ("state.npy", _io._npy_bytes(np.zeros(0, np.uint8)))], version=3)))
 
 
 def test_parameters_go_through_the_estimators_constraints():
@@ -284,3 +339,143 @@ def test_parameters_go_through_the_estimators_constraints():
     X = np.random.default_rng(0).standard_normal((50, original.n_features_in_))
     assert loaded.n_bits == 3 and np.array_equal(loaded.max_levels_, original.max_levels_)
     np.testing.assert_array_equal(loaded.transform(X), original.transform(X))
+
+
+# ------------------------------------------------ compact codebooks (format version 4)
+def _random_floats(rng, dtype, shape):
+    """Every kind of float: normal, subnormal, zeros of both signs, infinities, NaNs
+    with payloads, and smooth rows (which code small)."""
+    u = np.dtype(f"u{np.dtype(dtype).itemsize}")
+    raw = rng.integers(0, np.iinfo(u).max, size=shape, dtype=u, endpoint=True).view(dtype)
+    smooth = (np.cumsum(rng.random(shape), axis=-1) * 3 - 5).astype(dtype)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, np.finfo(dtype).tiny / 3,
+                        np.finfo(dtype).max], dtype=dtype)
+    out = np.where(rng.random(shape) < 0.5, raw, smooth)
+    k = min(special.size, out.size)
+    out.reshape(-1)[:k] = special[:k]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_rows_come_back_bit_for_bit(dtype):
+    """Any array, any prediction order, with or without the midpoint prediction: the
+    row coding of version 4 decodes to the same bits (NaN payloads included)."""
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (3, 7), (5, 1), (2, 300), (4, 0), (0, 3)]:
+        a = _random_floats(rng, dtype, shape)
+        levels = _random_floats(rng, dtype, (shape[0], shape[1] + 1))
+        for predict in (None, _io._midpoints_as(levels, dtype)):
+            for order in (0, 1, 2) if predict is None else (0,):
+                z = _io._row_residuals(a, predict, order)
+                data = _io._write_varints(z)
+                back = _io._rows_from_residuals(
+                    _io._read_varints("x", data, a.size, 8 * a.itemsize), shape, dtype,
+                    predict, order)
+                assert back.dtype == a.dtype and back.shape == a.shape
+                assert back.tobytes() == a.tobytes(), (shape, order, predict is None)
+
+
+def test_uniform_codebooks_are_stored_compactly():
+    """A uniform codebook of 256 float32 levels per feature takes about a byte per
+    level and nothing per threshold before DEFLATE (4 + 4 bytes dense), and the
+    loaded levels and thresholds are the fitted ones bit for bit."""
+    Xw = np.random.default_rng(0).standard_normal((5000, 4)) * [1, 10, 100, 1e-3]
+    est = skquant.UniformClipQuantizer(n_bits=8, clip="minmax").fit(
+        (Xw + [0, 5, -300, 1]).astype(np.float32))
+    assert np.all(est.n_levels_ == 256)
+    buf = io.BytesIO()
+    _io.write(buf, est)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        header = json.loads(zf.read(_io.HEADER))
+    sizes = {e[0]: np.prod(e[2]) for e in header["arrays"]}
+    spec = header["estimator"]["attributes"]
+    assert spec["levels_"]["type"] == spec["thresholds_"]["type"] == "float_rows"
+    assert spec["thresholds_"]["midpoints_of"] == "levels_"
+    assert sizes["attr.levels_"] <= 1.1 * est.levels_.size
+    assert sizes["attr.thresholds_"] <= 1.01 * est.thresholds_.size
+    assert len(buf.getvalue()) < 0.2 * (est.levels_.nbytes + est.thresholds_.nbytes)
+    loaded = skquant.load(io.BytesIO(buf.getvalue()))
+    for k in ("levels_", "thresholds_"):
+        assert getattr(loaded, k).tobytes() == getattr(est, k).tobytes()
+
+
+def _rows_file(edit):
+    """A saved LloydMaxQuantizer whose float_rows levels_/thresholds_ go through
+    ``edit(header, arrays)`` (arrays as stored: the varint bytes), digest recomputed."""
+    est = clone(skquant.UniformClipQuantizer(n_bits=6, clip="minmax")).fit(
+        np.random.default_rng(2).standard_normal((500, 3)))
+    buf = io.BytesIO()
+    _io.write(buf, est)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        header = json.loads(zf.read(_io.HEADER))
+        arrays = _io._unpack_state(zf, header["arrays"])
+    attrs = header["estimator"]["attributes"]
+    assert attrs["levels_"]["type"] == attrs["thresholds_"]["type"] == "float_rows"
+    edit(header, arrays)
+    return forge(header, arrays)
+
+
+def _flip(key, at):
+    def edit(h, a):
+        v = a[key].copy()
+        v[at % v.size] ^= 0x41
+        a[key] = v
+    return edit
+
+
+def _spec(name, field, value):
+    def edit(h, a):
+        h["estimator"]["attributes"][name][field] = value
+    return edit
+
+
+def _reorder(h, a):  # thresholds_ (predicted from levels_) before levels_
+    attrs = h["estimator"]["attributes"]
+    h["estimator"]["attributes"] = {"thresholds_": attrs.pop("thresholds_"), **attrs}
+
+
+@pytest.mark.parametrize("edit, field", [
+    (_flip("attr.levels_", 0), "levels_"),
+    (_flip("attr.levels_", 7), "levels_"),
+    (_flip("attr.levels_", -1), "levels_"),
+    (_flip("attr.thresholds_", 3), "thresholds_"),
+    (_flip("attr.thresholds_", -1), "thresholds_"),
+    (lambda h, a: a.__setitem__("attr.levels_", a["attr.levels_"][:-1]), "levels_"),
+    (lambda h, a: a.__setitem__("attr.levels_", np.r_[a["attr.levels_"], 0]), "levels_"),
+    (lambda h, a: a.__setitem__("attr.levels_", np.r_[np.uint8(0x80), a["attr.levels_"][1:]]),
+     "levels_"),
+    (lambda h, a: a.__setitem__("attr.thresholds_", np.r_[
+        np.full(5, 0xFF, np.uint8), np.uint8(0x7F), a["attr.thresholds_"][1:]]),
+     "thresholds_"),  # an overlong varint
+    (lambda h, a: a.__setitem__("attr.thresholds_", np.r_[
+        np.uint8(0x80), np.uint8(0), a["attr.thresholds_"][1:]]),
+     "thresholds_"),  # not canonical
+    (lambda h, a: a.__setitem__("attr.levels_", a["attr.levels_"].astype(np.int16)), "levels_"),
+    (_spec("levels_", "order", 3), "levels_"),
+    (_spec("levels_", "order", True), "levels_"),
+    (_spec("levels_", "dtype", "<i4"), "levels_"),
+    (_spec("levels_", "dtype", "<f8"), "levels_"),
+    (_spec("levels_", "shape", [3, 65]), "levels_"),
+    (_spec("levels_", "shape", [3, 64, 1]), "levels_"),
+    (_spec("levels_", "midpoints_of", "levels_"), "levels_"),
+    (_spec("thresholds_", "midpoints_of", "mse_"), "thresholds_"),
+    (_spec("thresholds_", "midpoints_of", None), "thresholds_"),
+    (_spec("thresholds_", "order", 1), "thresholds_"),
+    (_spec("thresholds_", "extra", 1), "thresholds_"),
+    (_spec("n_levels_", "type", "float_rows"), "n_levels_"),
+    (_reorder, "thresholds_"),
+])
+def test_forged_float_rows(edit, field):
+    """Edited bytes or fields of a compact codebook: the file loads into a working
+    estimator, or ValueError names the attribute."""
+    works_or_names(_rows_file(edit), field)
+
+
+def test_float_rows_is_not_a_parameter_type():
+    header, arrays = _members(_saved(skquant.LloydMaxQuantizer(n_bits=2)))
+    header["estimator"]["params"]["tol"] = {"type": "float_rows", "dtype": "<f8",
+                                            "shape": [1, 1], "order": 0,
+                                            "midpoints_of": None}
+    arrays["param.tol"] = np.zeros(1, np.uint8)
+    with pytest.raises(ValueError, match="parameter tol: float_rows is a fitted attribute"):
+        skquant.load(io.BytesIO(forge(header, arrays)))

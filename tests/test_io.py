@@ -125,10 +125,22 @@ def test_save_to_a_path_uses_the_name_as_given(tmp_path, X):
     skquant.save(est, path)
     assert path.is_file() and not (tmp_path / "model.skq.npz").exists()
     _bit_identical(skquant.load(str(path)).transform(X), est.transform(X))
-    # an .npz that numpy reads: the arrays, and the JSON header as bytes
+    # an .npz that numpy reads: the JSON header as bytes, and the arrays back to back in
+    # "state" (uint8), in the narrowest dtype that holds them exactly, as the header says
     with np.load(path, allow_pickle=False) as npz:
-        np.testing.assert_array_equal(npz["attr.levels_"], est.levels_)
         header = json.loads(npz["header.json"])
+        state = npz["state"]
+    assert state.dtype == np.uint8 and set(npz.files) == {"header.json", "state"}
+    at, arrays = 0, {}
+    for name, stored, shape, *dtype in header["arrays"]:
+        size = int(np.prod(shape)) * np.dtype(stored).itemsize
+        arrays[name] = state[at:at + size].view(stored).reshape(shape).astype(
+            dtype[0] if dtype else stored)
+        at += size
+    assert at == state.size
+    np.testing.assert_array_equal(arrays["attr.n_levels_"], est.n_levels_)
+    stored = {e[0]: e[1] for e in header["arrays"]}
+    assert arrays["attr.n_levels_"].dtype == np.int64 and stored["attr.n_levels_"] == "|u1"
     assert header["format"] == "skquant" and header["format_version"] == _io.FORMAT_VERSION
     assert header["estimator"]["class"] == "LloydMaxQuantizer"
 
@@ -138,8 +150,7 @@ def test_codes_are_bit_packed_and_read_back(X):
     codes = est.transform(X)
     buf = io.BytesIO()
     _io.write(buf, est, codes=codes, columns=["x", "y", "z"])
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
-        packed = np.load(io.BytesIO(zf.read("codes.npy")))
+    packed = _members(buf.getvalue())[1]["codes"]
     assert packed.dtype == np.uint8 and packed.shape == (600 * 3 * 3 // 8,)
     enc = _io.read(io.BytesIO(buf.getvalue()))
     _bit_identical(enc.codes, codes)
@@ -168,23 +179,67 @@ def saved(X):
     return buf.getvalue()
 
 
+def _typed(v, arr=None):
+    """The long form of a version-4 header value: bare JSON values as typed ones, an
+    array's dtype and shape (``arr``) spelled out (both forms load)."""
+    if isinstance(v, dict):
+        if v.get("type") == "dict":
+            return {**v, "value": {k: _typed(x) for k, x in v["value"].items()}}
+        if v.get("type") == "array" and arr is not None:
+            return {"type": "array", "dtype": arr.dtype.str, "shape": list(arr.shape)}
+        return v
+    kind = ("none" if v is None else "bool" if isinstance(v, bool) else
+            "int" if isinstance(v, int) else "float" if isinstance(v, float) else "str")
+    return {"type": "none"} if v is None else {"type": kind, "value": v}
+
+
+def _typed_header(header, arrays):
+    for section, prefix in (("params", "param"), ("attributes", "attr")):
+        node = header["estimator"][section]
+        for k in node:
+            node[k] = _typed(node[k], arrays.get(f"{prefix}.{k}"))
+
+
 def _members(data):
+    """Header and arrays of a file (version 4: the arrays of state.npy), with every
+    ``float_rows`` attribute replaced by the plain array it decodes to."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         header = json.loads(zf.read("header.json"))
-        arrays = {
-            n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
-            for n in zf.namelist()
-            if n != "header.json"
-        }
+        if "arrays" in header:
+            arrays = _io._unpack_state(zf, header["arrays"])
+        else:
+            arrays = {
+                n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
+                for n in zf.namelist()
+                if n != "header.json"
+            }
+    rows = [k for k, v in header["estimator"]["attributes"].items()
+            if isinstance(v, dict) and v["type"] == "float_rows"]
+    if rows:
+        est = skquant.load(io.BytesIO(data))
+        for k in rows:
+            value = getattr(est, k)
+            arrays[f"attr.{k}"] = value
+            header["estimator"]["attributes"][k] = {
+                "type": "array", "dtype": value.dtype.str, "shape": list(value.shape)}
+    _typed_header(header, arrays)
     return header, arrays
 
 
 def _zip(header, arrays, raw=None):
-    """A skquant-like archive from a header and arrays (raw: extra members as bytes)."""
+    """A skquant-like archive from a header and arrays (raw: extra members as bytes):
+    at format version 4 the arrays back to back in state.npy, as the header's arrays
+    list says (rewritten here), before one member per array."""
     buf = io.BytesIO()
+    members = arrays
+    if header.get("format_version", 0) >= 4 and "arrays" in header:
+        keys = list(arrays)
+        header["arrays"] = [[k, arrays[k].dtype.str, list(arrays[k].shape)] for k in keys]
+        blob = b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in keys)
+        members = {"state": np.frombuffer(blob, dtype=np.uint8)}
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("header.json", json.dumps(header))
-        for key, arr in arrays.items():
+        for key, arr in members.items():
             member = io.BytesIO()
             np.save(member, arr, allow_pickle=True)
             zf.writestr(key + ".npy", member.getvalue())
@@ -194,10 +249,12 @@ def _zip(header, arrays, raw=None):
 
 
 def _edited(data, edit, fix_digest=True):
-    """Apply ``edit(header, arrays)`` and rewrite, recomputing the digest like a forger."""
+    """Apply ``edit(header, arrays)`` and rewrite, recomputing the digest like a forger
+    (the arrays list of a version-4 header first, as ``_zip`` writes it)."""
     header, arrays = _members(data)
     edit(header, arrays)
     if fix_digest:
+        _zip(header, arrays)
         header["sha256"] = _io._digest(header, arrays)
     return _zip(header, arrays)
 
@@ -409,6 +466,8 @@ def test_nan_in_json_is_refused(saved):
 def test_declared_shape_must_match_the_member_size(saved):
     """A header promising a huge array is refused before anything is allocated."""
     header, arrays = _members(saved)
+    header["format_version"] = 3  # one member per array
+    header.pop("arrays")
     member = io.BytesIO()
     np.lib.format.write_array_header_1_0(
         member, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
@@ -422,6 +481,32 @@ def test_declared_shape_must_match_the_member_size(saved):
             np.save(m, arr)
             zf.writestr(key + ".npy", m.getvalue() if key != "attr.levels_" else member.getvalue())
     _load_error(buf.getvalue(), r"needs 8000000000\d+ bytes")
+
+
+def test_declared_state_must_match_the_state_size(saved):
+    """Version 4: a header whose arrays list promises a huge array is refused before
+    anything but the state's .npy header is read."""
+    import tracemalloc
+
+    header, arrays = _members(saved)
+    data = _zip(header, arrays)
+    header = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("header.json"))
+    entry = next(e for e in header["arrays"] if e[0] == "attr.levels_")
+    entry[2] = [10**6, 10**6]
+    header["sha256"] = _io._digest(header, arrays)
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        state = src.read("state.npy")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("header.json", json.dumps(header))
+        zf.writestr("state.npy", state)
+    tracemalloc.start()
+    try:
+        _load_error(buf.getvalue(), r"header's arrays take 8000000\d+ \(the largest: "
+                    r"attr.levels_ of shape \(1000000, 1000000\)")
+        assert tracemalloc.get_traced_memory()[1] < 16 * 2**20
+    finally:
+        tracemalloc.stop()
 
 
 # ------------------------------------------------------------------- fuzzing
