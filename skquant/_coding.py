@@ -4,26 +4,33 @@ The codes of each feature are coded with asymmetric numeral systems (rANS, the
 ``AnsCoder`` of `constriction <https://bamler-lab.github.io/constriction/>`_: 32-bit
 words, probabilities quantized to 24 bits) under a categorical model of that feature:
 the counts of the codes it uses, over the whole file. The rows are cut into chunks of
-``chunk_rows`` rows, each its own coded stream (feature 0's codes of the chunk, then
-feature 1's, ...), so a reader decodes one chunk at a time in bounded memory.
+``chunk_rows`` rows, so a reader decodes one chunk at a time in bounded memory. Each
+chunk is cut into ``lanes`` interleaved lanes (row ``r`` of the chunk in lane
+``r % lanes``), each its own coded stream (feature 0's codes of the lane's rows, then
+feature 1's, ...): the coder ``constriction-ans32-categorical-x8`` has 8 lanes, the
+first coder of format 3, ``constriction-ans32-categorical``, one (its files still
+load; the writer uses it when a chunk has fewer than ``8 * MIN_LANE_VALUES`` values,
+where the 7 more stream ends, at most 448 bits, would cost more than 0.0034 bit a value).
 
 Members of an entropy-coded file (besides the estimator's), all ``.npy``:
 
 - ``codes.table.npy`` (``uint8``, stored): per feature, for each code it uses in
   increasing order, the LEB128 varint of the gap to the previous used code and that of
   its count minus one (:func:`skquant._entropy.table_bytes` is its size);
-- ``codes.chunks.npy`` (``int64``): the word offset of each chunk's stream, and the
-  total (``n_chunks + 1`` values, from 0, non-decreasing);
-- ``codes.stream.npy`` (``<u4``, stored): the streams of all chunks, one after the
-  other. It is read chunk by chunk, and its own SHA-256 is in the header.
+- ``codes.chunks.npy`` (``int64``): the word offset of each stream (chunk 0's lanes,
+  then chunk 1's, ...), and the total (``n_chunks * lanes + 1`` values, from 0,
+  non-decreasing);
+- ``codes.stream.npy`` (``<u4``, stored): the streams of all lanes of all chunks, one
+  after the other. It is read chunk by chunk, and its own SHA-256 is in the header.
 
 ``constriction`` writes the streams only, and is imported only when a file is coded
 (``pip install "skquant[coding]"``). Reading decodes them with skquant's own numba
 kernel (:mod:`skquant._kernels._rans`, bit-exact with constriction 0.5's decoder, whose
-rules it documents) a batch of chunks at a time, in parallel: constriction's decoder,
-called once per chunk and feature, measured 6.3 times slower than zlib inflate + unpack
-of the same codes bit-packed (``benchmarks/bench_coding.py``); no constriction is
-needed to read.
+rules it documents) a batch of chunks at a time, in parallel, four lanes advanced
+together: constriction's decoder, called once per chunk and feature, measured 6.3 times
+slower than zlib inflate + unpack of the same codes bit-packed, skquant's kernel on one
+stream per chunk 1.1-1.9 times slower, on 8 lanes 0.5-0.8 times
+(``benchmarks/bench_coding.py``); no constriction is needed to read.
 """
 
 import hashlib
@@ -34,8 +41,19 @@ import numpy as np
 
 from . import _kernels
 from ._entropy import column_counts, varint_bytes
+from ._kernels._rans import GROUP as RANS_GROUP
 
-CODER = "constriction-ans32-categorical"
+#: the coders (layouts of the stream) a reader knows, and the lanes of their chunks:
+#: the first (format 3 as first released) codes each chunk as one stream; the second
+#: cuts each chunk into ``LANES`` interleaved lanes (row ``r`` in lane ``r % LANES``),
+#: each its own stream, which a decoder advances together
+CODER_SINGLE = "constriction-ans32-categorical"
+CODER = "constriction-ans32-categorical-x8"
+CODERS = {CODER_SINGLE: 1, CODER: 8}
+LANES = CODERS[CODER]
+#: files of fewer values per chunk are written with one lane (CODER_SINGLE): a lane's
+#: stream ends with up to 64 bits, negligible past this many values per lane
+MIN_LANE_VALUES = 2**14
 TABLE, CHUNKS, STREAM = "codes.table", "codes.chunks", "codes.stream"
 #: values per chunk (rows * features) the writer aims at
 CHUNK_VALUES = 2**20
@@ -84,6 +102,12 @@ def _model(constriction, counts):
 
 def chunk_rows_for(n_features):
     return max(1, CHUNK_VALUES // max(1, n_features))
+
+
+def lanes_for(chunk_rows, n_features):
+    """Lanes of the chunks of ``chunk_rows`` rows: ``LANES`` if each lane has at least
+    ``MIN_LANE_VALUES`` values, else 1."""
+    return LANES if chunk_rows * n_features >= LANES * MIN_LANE_VALUES else 1
 
 
 # ------------------------------------------------------------------ varints
@@ -141,20 +165,22 @@ def encode(codes, n_levels):
         models.append(_model(constriction, counts) if symbols.size > 1 else None)
     table = _write_varints(np.concatenate(tables) if tables else np.zeros(0, np.int64))
     rows = chunk_rows_for(d)
+    lanes = lanes_for(min(n, rows), d)
     words, offsets = [], [0]
     coded = [j for j in range(d) if models[j] is not None]
     for a in range(0, n, rows):
-        block = codes[a:a + rows]
-        coder = constriction.stream.stack.AnsCoder()
-        for j in reversed(coded):  # a stack: the last encoded is the first decoded
-            coder.encode_reverse(lookups[j][block[:, j]], models[j])
-        w = coder.get_compressed().astype("<u4", copy=False)
-        words.append(w)
-        offsets.append(offsets[-1] + w.size)
+        for lane in range(lanes):
+            block = codes[a + lane:a + rows:lanes]
+            coder = constriction.stream.stack.AnsCoder()
+            for j in reversed(coded):  # a stack: the last encoded is the first decoded
+                coder.encode_reverse(lookups[j][block[:, j]], models[j])
+            w = coder.get_compressed().astype("<u4", copy=False)
+            words.append(w)
+            offsets.append(offsets[-1] + w.size)
     stream = np.concatenate(words) if words else np.zeros(0, dtype="<u4")
     spec = {
         "coding": "entropy",
-        "coder": CODER,
+        "coder": CODER if lanes > 1 else CODER_SINGLE,
         "chunk_rows": rows,
         "symbols": used,
         "stream_sha256": hashlib.sha256(stream.tobytes()).hexdigest(),
@@ -170,10 +196,12 @@ def _is_int(v):
 
 def check_spec(spec, shape):
     """Check the header fields of entropy-coded codes against the codes' ``shape``
-    (``n_samples, n_features``), before any member is read: ``(chunk_rows, used)``
-    with ``used`` the number of codes each feature uses (int64 array)."""
+    (``n_samples, n_features``), before any member is read: ``(chunk_rows, used,
+    lanes)`` with ``used`` the number of codes each feature uses (int64 array) and
+    ``lanes`` the streams of each chunk."""
     n, d = shape
-    _expect(spec.get("coder") == CODER, f"codes: unknown coder {spec.get('coder')!r}")
+    coder = spec.get("coder")
+    _expect(isinstance(coder, str) and coder in CODERS, f"codes: unknown coder {coder!r}")
     rows, used, digest = spec.get("chunk_rows"), spec.get("symbols"), spec.get("stream_sha256")
     top = max(1, MAX_CHUNK_VALUES // max(d, 1))
     _expect(_is_int(rows) and 1 <= rows <= top,
@@ -186,25 +214,26 @@ def check_spec(spec, shape):
             "and the number of rows (0 without rows)")
     _expect(isinstance(digest, str) and len(digest) == 64
             and all(c in "0123456789abcdef" for c in digest), "codes: bad stream_sha256")
-    return rows, used
+    return rows, used, CODERS[coder]
 
 
-def _max_words(rows, coded):
-    """Words a chunk of ``rows`` rows of ``coded`` entropy-coded features can take."""
-    return math.ceil(rows * coded * _MAX_SYMBOL_BITS / 32) + 2
+def _max_words(rows, coded, lanes=1):
+    """Words a lane of a chunk of ``rows`` rows (in ``lanes`` lanes) of ``coded``
+    entropy-coded features can take."""
+    return math.ceil(-(-rows // lanes) * coded * _MAX_SYMBOL_BITS / 32) + 2
 
 
 def check_member_sizes(spec, shape, infos):
     """Refuse ``codes.*`` members larger than a file with this header can hold, from
     the archive's directory (``infos``: member name -> ``zipfile.ZipInfo``) alone,
     before anything is read or allocated."""
-    rows, used = check_spec(spec, shape)
+    rows, used, lanes = check_spec(spec, shape)
     n = shape[0]
     n_chunks = -(-n // rows)
     limits = {
         TABLE_NPY: 2 * _MAX_VARINT_BYTES * int(used.sum()),
-        CHUNKS_NPY: 8 * (n_chunks + 1),
-        STREAM_NPY: 4 * n_chunks * _max_words(rows, int(np.sum(used > 1))),
+        CHUNKS_NPY: 8 * (n_chunks * lanes + 1),
+        STREAM_NPY: 4 * n_chunks * lanes * _max_words(rows, int(np.sum(used > 1)), lanes),
     }
     for name, limit in limits.items():
         _expect(name in infos, f"{name}: the member is missing")
@@ -214,21 +243,26 @@ def check_member_sizes(spec, shape, infos):
                 "its header allows")
 
 
-def _stream_header(f, size):
-    """Read the .npy header of ``codes.stream.npy`` from ``f`` (``size`` bytes in all):
-    the number of words, checked to fill the member exactly."""
+def read_npy_header(f, what, error=Malformed):
+    """``(shape, fortran_order, dtype)`` from the ``.npy`` header at ``f``'s position
+    (format 1.0 or 2.0, as NumPy writes them), ``f`` left at the first data byte; any
+    other version, or a malformed header, raises ``error`` starting with ``what``.
+    Shared by the loader (``skquant._io``) and the stream reader below."""
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise Malformed(f"{STREAM_NPY}: unsupported .npy version {version}")
-    except Malformed:
-        raise
+            return np.lib.format.read_array_header_1_0(f)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(f)
     except ValueError as exc:
-        raise Malformed(f"{STREAM_NPY}: bad .npy header ({exc})") from None
+        raise error(f"{what}: bad .npy header ({' '.join(str(exc).split())})") from None
+    raise error(f"{what}: unsupported .npy version {version}")
+
+
+def _stream_header(f, size):
+    """Read the .npy header of ``codes.stream.npy`` from ``f`` (``size`` bytes in all):
+    the number of words, checked to fill the member exactly."""
+    shape, fortran, dtype = read_npy_header(f, STREAM_NPY)
     _expect(dtype == np.dtype("<u4") and not fortran and len(shape) == 1,
             f"{STREAM_NPY}: expected a 1-D <u4 array, got {dtype} of shape {shape}")
     _expect(f.tell() + 4 * shape[0] == size,
@@ -275,12 +309,12 @@ class Tables:
             symbols = [np.arange(u) for u in used]
         self.symbols = np.concatenate([np.zeros(0, np.int64), *symbols]).astype(np.int64)
         self.bits = _kernels.rans_slot_bits(used)
-        self.cdf_starts = self.count_starts[:-1] + np.arange(d, dtype=np.int64)
-        widths = np.where(used > 1, (1 << self.bits) + 1, 0)
+        self.cdf_starts = self.count_starts[:-1] + 2 * np.arange(d, dtype=np.int64)
+        widths = np.where(used > 1, 1 << self.bits, 0)
         self.slot_starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
-        self.cdf = np.zeros(int(self.count_starts[-1]) + d, dtype=np.uint64)
-        slots = np.zeros(int(widths.sum()), dtype=np.int64)
-        self.entries = np.zeros(slots.size, dtype=np.uint64)
+        self.cdf = np.zeros(int(self.count_starts[-1]) + 2 * d, dtype=np.uint64)
+        slots = np.zeros(int(widths.sum()) + 1, dtype=np.int64)
+        self.entries = np.zeros(2 * int(widths.sum()), dtype=np.uint64)
         flat = np.concatenate([np.zeros(0, np.int64), *counts]).astype(np.int64)
         _kernels.rans_tables(flat, self.count_starts, self.bits, self.cdf, self.cdf_starts,
                              slots, self.entries, self.slot_starts)
@@ -289,17 +323,22 @@ class Tables:
         """Per-thread counts of the decoded codes (sum the rows for the totals)."""
         return np.zeros((n_threads, self.symbols.size), dtype=np.int64)
 
-    def decode(self, words, word_starts, row_starts, out, seen):
-        """Decode chunks (``words[word_starts[i]:word_starts[i + 1]]`` holding rows
-        ``row_starts[i]:row_starts[i + 1]`` of ``out``, counted into ``seen``):
-        ``(states, left)``, see :func:`skquant._kernels.rans_decode`."""
-        n_chunks = word_starts.size - 1
-        padded = np.zeros(words.size + 1, dtype=np.uint32)
-        padded[:-1] = words
-        states = np.zeros(n_chunks, dtype=np.uint64)
-        left = np.zeros(n_chunks, dtype=np.int64)
-        _kernels.rans_decode(padded, np.asarray(word_starts, dtype=np.int64),
-                             np.asarray(row_starts, dtype=np.int64), self.used,
+    def decode(self, words, lane_starts, row_starts, out, seen, lanes=1, padded=False):
+        """Decode chunks of ``lanes`` lanes (lane ``l`` of chunk ``i`` is
+        ``words[lane_starts[i * lanes + l]:lane_starts[i * lanes + l + 1]]``, the
+        chunk rows ``row_starts[i]:row_starts[i + 1]`` of ``out``), counting the codes
+        into ``seen``: ``(states, left)`` per lane, see
+        :func:`skquant._kernels.rans_decode`. ``padded``: ``words`` has already one
+        leading padding word (not counted in ``lane_starts``)."""
+        if not padded:
+            buf = np.zeros(words.size + 1, dtype=np.uint32)
+            buf[1:] = words
+            words = buf
+        n_lanes = lane_starts.size - 1
+        states = np.zeros(n_lanes, dtype=np.uint64)
+        left = np.zeros(n_lanes, dtype=np.int64)
+        _kernels.rans_decode(words, np.asarray(lane_starts, dtype=np.int64),
+                             np.asarray(row_starts, dtype=np.int64), lanes, self.used,
                              self.count_starts, self.symbols, self.cdf, self.cdf_starts,
                              self.entries, self.slot_starts, self.bits, out, seen, states,
                              left)
@@ -319,7 +358,7 @@ class CodedCodes:
 
     def __init__(self, spec, arrays, n_levels, shape, dtype, open_stream):
         n, d = shape
-        rows, used = check_spec(spec, shape)
+        rows, used, lanes = check_spec(spec, shape)
         for key in (TABLE, CHUNKS):
             _expect(key in arrays, f"{key}.npy: the member is missing")
         table, offsets = arrays.pop(TABLE), arrays.pop(CHUNKS)
@@ -345,50 +384,59 @@ class CodedCodes:
             self.symbols.append(symbols)
             self.counts.append(counts)
         n_chunks = -(-n // rows)
-        _expect(offsets.dtype == np.int64 and offsets.shape == (n_chunks + 1,),
-                f"{CHUNKS_NPY}: expected {n_chunks + 1} int64 chunk offsets, got "
-                f"{offsets.dtype} of shape {offsets.shape}")
+        _expect(offsets.dtype == np.int64 and offsets.shape == (n_chunks * lanes + 1,),
+                f"{CHUNKS_NPY}: expected {n_chunks * lanes + 1} int64 offsets ({lanes} "
+                f"per chunk, and the total), got {offsets.dtype} of shape {offsets.shape}")
         sizes = np.diff(offsets)
-        most = _max_words(rows, int(np.sum(used > 1)))
+        most = _max_words(rows, int(np.sum(used > 1)), lanes)
         _expect(offsets[0] == 0 and np.all((sizes >= 0) & (sizes <= most)),
-                f"{CHUNKS_NPY}: chunk offsets must start at 0 and grow by 0 .. {most} words")
-        self.shape, self.dtype, self.rows = (n, d), dtype, rows
+                f"{CHUNKS_NPY}: stream offsets must start at 0 and grow by 0 .. {most} words")
+        self.shape, self.dtype, self.rows, self.lanes = (n, d), dtype, rows, lanes
         self.offsets, self.digest, self._open = offsets, spec["stream_sha256"], open_stream
 
-    def blocks(self):
-        """``(first_row, codes)`` of each chunk, in order; the stream's digest and the
-        counts of every feature are checked at the end (``ValueError`` if they differ).
-        The chunks are read and decoded a batch at a time (about ``BATCH_VALUES``
-        values), in parallel."""
+    def _batches(self, target):
+        """Decode the chunks a batch at a time (about ``BATCH_VALUES`` values, in
+        parallel) into ``target(first_row, n_rows)`` (a C-contiguous array of the
+        batch's codes), yielding ``(first_row, codes)`` of each chunk; the stream's
+        digest and the counts of every feature are checked at the end (``ValueError``
+        if they differ)."""
         n, d = self.shape
         if n == 0:
             return
         tables = Tables(self.counts, self.symbols)
-        n_chunks = self.offsets.size - 1
+        lanes, offsets = self.lanes, self.offsets
+        n_chunks = (offsets.size - 1) // lanes
         per_batch = max(1, BATCH_VALUES // max(1, self.rows * d))
-        seen = tables.new_seen(max(1, min(per_batch, numba.get_num_threads())))
+        tasks = per_batch * -(-lanes // RANS_GROUP)
+        seen = tables.new_seen(max(1, min(tasks, numba.get_num_threads())))
         sha = hashlib.sha256()
         with self._open() as (f, n_words):
-            _expect(n_words == int(self.offsets[-1]),
+            _expect(n_words == int(offsets[-1]),
                     f"{STREAM_NPY}: the stream holds {n_words} words, the chunk offsets "
-                    f"{self.offsets[-1]}")
+                    f"{offsets[-1]}")
             for c0 in range(0, n_chunks, per_batch):
                 c1 = min(n_chunks, c0 + per_batch)
-                size = int(self.offsets[c1] - self.offsets[c0])
-                raw = f.read(4 * size)
-                _expect(len(raw) == 4 * size, f"{STREAM_NPY}: the stream is truncated")
+                first, last = offsets[c0 * lanes], offsets[c1 * lanes]
+                words = np.empty(int(last - first) + 1, dtype=np.uint32)
+                words[0] = 0
+                raw = memoryview(words[1:]).cast("B")
+                got = f.readinto(raw) if raw.nbytes else 0
+                _expect(got == raw.nbytes, f"{STREAM_NPY}: the stream is truncated")
+                if words.dtype.byteorder == ">":  # pragma: no cover (big-endian hosts)
+                    words.byteswap(inplace=True)
                 sha.update(raw)
                 a0 = c0 * self.rows
                 row_starts = np.minimum(np.arange(c0, c1 + 1, dtype=np.int64) * self.rows,
                                         n) - a0
-                block = np.empty((int(row_starts[-1]), d), dtype=self.dtype)
+                block = target(a0, int(row_starts[-1]))
                 states, left = tables.decode(
-                    np.frombuffer(raw, dtype="<u4"), self.offsets[c0:c1 + 1] - self.offsets[c0],
-                    row_starts, block, seen)
+                    words, offsets[c0 * lanes:c1 * lanes + 1] - first, row_starts, block,
+                    seen, lanes, padded=True)
                 for i in range(c1 - c0):
-                    _expect(left[i] >= 0, f"{STREAM_NPY}: chunk {c0 + i} is not a valid "
-                                          "stream (its last word is zero)")
-                    _expect(left[i] == 0 and states[i] == 0,
+                    lane = slice(i * lanes, (i + 1) * lanes)
+                    _expect(np.all(left[lane] >= 0), f"{STREAM_NPY}: chunk {c0 + i} is not a "
+                                                     "valid stream (its last word is zero)")
+                    _expect(np.all(left[lane] == 0) and np.all(states[lane] == 0),
                             f"{STREAM_NPY}: chunk {c0 + i} does not end at its last word "
                             f"({CHUNKS_NPY})")
                 for i in range(c1 - c0):
@@ -403,9 +451,14 @@ class CodedCodes:
                     f"{STREAM_NPY}: the decoded codes of column {j} differ from its table "
                     f"({TABLE_NPY})")
 
+    def blocks(self):
+        """``(first_row, codes)`` of each chunk, in order (see :meth:`_batches`)."""
+        d = self.shape[1]
+        yield from self._batches(lambda a, rows: np.empty((rows, d), dtype=self.dtype))
+
     def decode(self):
-        """All the codes, ``(n_samples, n_features)``."""
+        """All the codes, ``(n_samples, n_features)``, decoded in place."""
         out = np.empty(self.shape, dtype=self.dtype)
-        for a, block in self.blocks():
-            out[a:a + block.shape[0]] = block
+        for _ in self._batches(lambda a, rows: out[a:a + rows]):
+            pass
         return out

@@ -980,13 +980,7 @@ def _read_array(zf, name, declared=None, largest=None):
             "compressed ones, more than DEFLATE can expand to: the archive is forged"
         )
     with zf.open(name) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise _Bad(f"member {name}: unsupported .npy version {version}")
+        shape, fortran, dtype = _coding.read_npy_header(f, f"member {name}", _Bad)
         if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
             raise _Bad(
                 f"member {name} has dtype {dtype}: refused (skquant files hold only bool "

@@ -48,3 +48,22 @@ def naive_decode(words, models):
             got.append(s)
         out.append(np.array(got, dtype=np.int64))
     return out, x, len(stack)
+
+
+def naive_decode_chunk(lane_words, counts, n_rows):
+    """Decode a chunk of ``n_rows`` rows in ``len(lane_words)`` lanes (row ``r`` in lane
+    ``r % lanes``, each lane a stream of its rows' codes, feature by feature) with
+    ``counts`` (one array per entropy-coded feature): ``(codes, states, words_left)``,
+    ``codes`` of shape ``(n_rows, len(counts))`` (-1 where a lane is refused)."""
+    lanes = len(lane_words)
+    codes = np.full((n_rows, len(counts)), -1, dtype=np.int64)
+    states, left = [], []
+    for lane, words in enumerate(lane_words):
+        m = len(range(lane, n_rows, lanes))
+        got, x, k = naive_decode(words, [(c, m) for c in counts])
+        if got is not None:
+            for j, col in enumerate(got):
+                codes[lane::lanes, j] = col
+        states.append(x)
+        left.append(k)
+    return codes, states, left

@@ -423,3 +423,132 @@ def test_first_entropy_layout_files_still_load(name):
     streamed = np.concatenate([b for _, b in _io.read(V3_ENTROPY / f"{name}.skq",
                                                         stream=True).blocks()])
     np.testing.assert_array_equal(streamed, expected["transform"])
+
+
+# ------------------------------------------------------------ chunks in lanes
+def _lane_file(codes, n_levels, monkeypatch, chunk_rows):
+    """Encode with chunks of ``chunk_rows`` rows, in lanes whatever their size."""
+    monkeypatch.setattr(_coding, "CHUNK_VALUES", chunk_rows * codes.shape[1])
+    monkeypatch.setattr(_coding, "MIN_LANE_VALUES", 1)
+    return _coding.encode(codes, n_levels)
+
+
+def test_writer_picks_lanes_by_chunk_size():
+    """One lane (the first layout, coder constriction-ans32-categorical) below
+    LANES * MIN_LANE_VALUES values per chunk, LANES lanes from there."""
+    assert _coding.lanes_for(1000, 13) == 1 and _coding.CODERS[_coding.CODER_SINGLE] == 1
+    rows = _coding.LANES * _coding.MIN_LANE_VALUES // 4
+    assert _coding.lanes_for(rows, 4) == _coding.LANES > 1
+    assert _coding.lanes_for(rows - 1, 4) == 1
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 5, size=(rows, 4))
+    spec, arrays, _ = _coding.encode(codes, 5)
+    assert spec["coder"] == _coding.CODER
+    assert arrays[_coding.CHUNKS].size == _coding.LANES + 1
+    spec, arrays, _ = _coding.encode(codes[:rows - 1], 5)
+    assert spec["coder"] == _coding.CODER_SINGLE and arrays[_coding.CHUNKS].size == 2
+
+
+@pytest.mark.parametrize("chunk_rows, n_rows", [(37, 37 * 3 + 5), (64, 64), (5, 23), (300, 7)])
+def test_lanes_decode_like_constriction_and_the_twin(chunk_rows, n_rows, monkeypatch):
+    """Each lane of each chunk is a constriction stream of rows ``lane::LANES`` of the
+    chunk (chunks of fewer rows than lanes included): constriction, the NumPy twin and
+    the reader decode them to the codes."""
+    import constriction
+    from naive_rans import naive_decode_chunk
+
+    rng = np.random.default_rng(chunk_rows + n_rows)
+    codes = np.column_stack([rng.integers(0, 3, n_rows), np.full(n_rows, 2),
+                             rng.choice(200, n_rows, p=np.r_[0.9, np.full(199, 0.1 / 199)]),
+                             rng.integers(0, 256, n_rows)])
+    spec, arrays, stream = _lane_file(codes, 256, monkeypatch, chunk_rows)
+    lanes = _coding.LANES
+    assert spec["coder"] == _coding.CODER and spec["chunk_rows"] == chunk_rows
+    offsets = arrays[_coding.CHUNKS]
+    n_chunks = -(-n_rows // chunk_rows)
+    assert offsets.size == n_chunks * lanes + 1
+    used = [np.unique(col, return_counts=True) for col in codes.T]
+    counts = [c for s, c in used if s.size > 1]
+    coded = [j for j, (s, _) in enumerate(used) if s.size > 1]
+    for i in range(n_chunks):
+        rows = codes[i * chunk_rows:(i + 1) * chunk_rows]
+        lane_words = [stream[offsets[i * lanes + k]:offsets[i * lanes + k + 1]]
+                      for k in range(lanes)]
+        twin, states, left = naive_decode_chunk(lane_words, counts, rows.shape[0])
+        assert states == [0] * lanes and left == [0] * lanes
+        for k, words in enumerate(lane_words):
+            want = rows[k::lanes][:, coded]
+            index = [np.searchsorted(used[j][0], want[:, n]) for n, j in enumerate(coded)]
+            np.testing.assert_array_equal(twin[k::lanes], np.column_stack(index))
+            if words.size:
+                coder = constriction.stream.stack.AnsCoder(words.astype(np.uint32))
+                for n, c in enumerate(counts):
+                    got = coder.decode(_coding._model(constriction, c), want.shape[0])
+                    np.testing.assert_array_equal(got, index[n])
+                assert coder.is_empty()
+            else:
+                assert want.shape[0] == 0
+    reader = _coding.CodedCodes(spec, dict(arrays), 256, codes.shape, codes.dtype,
+                                lambda: _bytes_stream(stream))
+    np.testing.assert_array_equal(reader.decode(), codes)
+    blocks = list(_coding.CodedCodes(spec, dict(arrays), 256, codes.shape, codes.dtype,
+                                     lambda: _bytes_stream(stream)).blocks())
+    assert [a for a, _ in blocks] == list(range(0, n_rows, chunk_rows))
+    np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), codes)
+
+
+def test_lane_kernel_on_random_words_equals_the_twin():
+    """Garbage lanes (random words, one lane ending in a zero word): the kernel's codes,
+    final states and words left agree with the twin, lane by lane."""
+    from naive_rans import naive_decode_chunk
+
+    rng = np.random.default_rng(7)
+    counts = [c for c, _ in _random_models(rng, 6, 300) if c.size > 1]
+    lanes, n_rows = _coding.LANES, 8 * 13 + 3
+    lane_words = [rng.integers(1, 2**32, size=int(rng.integers(0, 40)), dtype=np.uint64)
+                  .astype(np.uint32) for _ in range(lanes)]
+    lane_words[3] = np.r_[lane_words[3], np.uint32(0)]
+    starts = np.cumsum([0] + [w.size for w in lane_words])
+    tables = _coding.Tables(counts)
+    out = np.full((n_rows, len(counts)), -1, dtype=np.int64)
+    states, left = tables.decode(np.concatenate(lane_words), starts, np.array([0, n_rows]),
+                                 out, tables.new_seen(2), lanes)
+    twin, twin_states, twin_left = naive_decode_chunk(lane_words, counts, n_rows)
+    assert left[3] == -1 == twin_left[3]
+    ok = np.array([k != 3 for k in range(lanes)])
+    np.testing.assert_array_equal(left[ok], np.array(twin_left)[ok])
+    np.testing.assert_array_equal(states[ok], np.array(twin_states, dtype=np.uint64)[ok])
+    rows = np.arange(n_rows) % lanes != 3
+    np.testing.assert_array_equal(out[rows], twin[rows])
+
+
+def test_a_lane_ending_in_zero_is_refused(monkeypatch):
+    codes = np.random.default_rng(8).integers(0, 6, size=(100, 3))
+    spec, arrays, stream = _lane_file(codes, 6, monkeypatch, 40)
+    offsets = arrays[_coding.CHUNKS]
+    bad = stream.copy()
+    bad[offsets[_coding.LANES + 2] - 1] = 0  # the last word of chunk 1's lane 1
+    spec = dict(spec, stream_sha256=__import__("hashlib").sha256(bad.tobytes()).hexdigest())
+    reader = _coding.CodedCodes(spec, dict(arrays), 6, codes.shape, codes.dtype,
+                                lambda: _bytes_stream(bad))
+    with pytest.raises(ValueError, match="chunk 1 is not a valid stream"):
+        reader.decode()
+
+
+@pytest.mark.parametrize("n_bits", [4, 8])
+def test_lanes_payload_within_one_percent_on_real_data(n_bits, monkeypatch):
+    """digits (115008 values, one chunk) written in 8 lanes (of 14376 values, the size
+    the writer's threshold allows at the least): the streams are at most 1.01x the
+    empirical entropy of the codes, and decode to them."""
+    X = load_digits().data
+    monkeypatch.setattr(_coding, "MIN_LANE_VALUES", X.size // _coding.LANES)
+    q = UniformClipQuantizer(n_bits=n_bits).fit(X)
+    codes = q.transform(X)
+    spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+    assert spec["coder"] == _coding.CODER
+    assert arrays[_coding.CHUNKS].size == _coding.LANES + 1
+    entropy = _entropy_bits(codes).sum()
+    assert entropy <= 32 * stream.size <= 1.01 * entropy
+    reader = _coding.CodedCodes(spec, dict(arrays), q.n_levels_, codes.shape, codes.dtype,
+                                lambda: _bytes_stream(stream))
+    np.testing.assert_array_equal(reader.decode(), codes)

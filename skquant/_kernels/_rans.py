@@ -3,7 +3,9 @@
 The streams are those of constriction 0.5's ``stack.AnsCoder`` (32-bit words, a 64-bit
 state, 24-bit probabilities) under its ``Categorical(counts, perfect=False)`` model;
 decoding them here is bit-exact with constriction and several times faster (no Python
-call per feature and chunk, chunks decoded in parallel). The rules, from constriction's
+call per feature and chunk, chunks decoded in parallel, four independent streams --
+the lanes of a chunk -- advanced together so that their dependency chains overlap).
+The rules, from constriction's
 source (``fast_quantized_cdf`` and ``AnsCoder``), checked against it in
 ``tests/test_coding.py``:
 
@@ -20,10 +22,14 @@ source (``fast_quantized_cdf`` and ``AnsCoder``), checked against it in
 - A valid stream ends with ``x == 0`` and no word left.
 
 The symbol search uses, per feature, a table of ``2**k`` slots (``k`` about
-``log2(u) + 2``, at most 12): a slot whose quantiles all fall in one code holds that
-code, its cumulative and probability in one word (one load per symbol); else the codes
-of its first and last quantile, between which the code is bisected. The refill is
-branch-free (it happens at random, once every few codes).
+``log2(u) + 2``, at most 12) of two words: a slot whose quantiles fall in at most two
+codes holds the first one's cumulative, probability and index, and the second one's
+cumulative and probability (one 16-byte load, and a branch-free choice by
+``q >= cdf[lo + 1]``); else the codes of its first and last quantile, between which the
+code is bisected (rare: the slot then holds a code rarer than ``2**-k``). The refill is
+branch-free too (it happens at random, once every few codes), its next word loaded
+before it is needed; indices are unsigned (no wraparound code); the codes' counts are
+taken in a second loop over the decoded indices, off the lanes' chains.
 """
 
 import numpy as np
@@ -32,6 +38,8 @@ from ._config import jit, prange
 
 PRECISION = 24
 MAX_SLOT_BITS = 12
+#: lanes a decoding task advances together (their dependency chains overlap)
+GROUP = 4
 
 
 def rans_slot_bits(used):
@@ -51,14 +59,18 @@ def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, entries, slo
         feature ``j``'s at ``count_starts[j] : count_starts[j + 1]``.
     count_starts : (d + 1,) int64 array, IN.
     bits : (d,) int64 array, IN: slot-table bits of each feature (1 .. 12).
-    cdf : (sum(u + 1),) uint64 array, OUT: feature ``j``'s ``u + 1`` cumulatives at
-        ``cdf_starts[j]`` (``j + count_starts[j]``).
+    cdf : (sum(u + 2),) uint64 array, OUT: feature ``j``'s ``u + 1`` cumulatives at
+        ``cdf_starts[j]``, then ``2**24`` again (read, never used).
     cdf_starts : (d,) int64 array, IN.
-    slots : (sum(2**bits + 1),) int64 array, OUT: feature ``j``'s slot table at
-        ``slot_starts[j]``: the code at quantile ``k << (24 - bits[j])``, then ``u - 1``.
-    entries : (sum(2**bits + 1),) uint64 array, OUT: per slot, if its quantiles all
-        fall in one code ``s``: ``cdf[s] | p_s << 24 | s << 48``; else the codes to
-        bisect between: ``lo | hi << 48``.
+    slots : (sum(2**bits + 1),) int64 array, scratch: the code at quantile
+        ``k << (24 - bits[j])`` of each slot ``k``, then ``u - 1``.
+    entries : (2 * sum(2**bits),) uint64 array, OUT: feature ``j``'s at
+        ``2 * slot_starts[j]``, two words per slot. A slot holding at most two codes
+        (``lo`` and maybe ``lo + 1``): ``cdf[lo] | p_lo << 24 | lo << 48``, then
+        ``cdf[lo + 1] | p_(lo + 1) << 32`` (``p_u = 0``); the decoded code is
+        ``lo + (q >= cdf[lo + 1])``, without a branch. A slot holding more (codes
+        rarer than the slot): ``lo | hi << 48`` (probability field 0), the codes to
+        bisect between.
     slot_starts : (d,) int64 array, IN.
     """
     top = 1 << PRECISION
@@ -70,6 +82,7 @@ def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, entries, slo
             cdf[c0] = 0
             if u == 1:
                 cdf[c0 + 1] = top
+                cdf[c0 + 2] = top
             continue
         total = 0.0
         for i in range(a, b):
@@ -80,6 +93,7 @@ def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, entries, slo
             cdf[c0 + i] = np.uint64(np.uint32(cum * scale)) + np.uint64(i)
             cum += np.float64(counts[a + i])
         cdf[c0 + u] = top
+        cdf[c0 + u + 1] = top
         s0 = slot_starts[j]
         nb = 1 << bits[j]
         shift = PRECISION - bits[j]
@@ -92,96 +106,173 @@ def rans_tables(counts, count_starts, bits, cdf, cdf_starts, slots, entries, slo
         slots[s0 + nb] = u - 1
         for k in range(nb):
             lo, hi = slots[s0 + k], slots[s0 + k + 1]
-            if lo == hi:
+            e = 2 * (s0 + k)
+            if hi - lo <= 1:
                 start = cdf[c0 + lo]
-                entries[s0 + k] = (start | (cdf[c0 + lo + 1] - start) << np.uint64(24)
-                                   | np.uint64(lo) << np.uint64(48))
+                end = cdf[c0 + lo + 1]
+                entries[e] = (start | (end - start) << np.uint64(24)
+                              | np.uint64(lo) << np.uint64(48))
+                entries[e + 1] = end | (cdf[c0 + lo + 2] - end) << np.uint64(32)
             else:
-                entries[s0 + k] = np.uint64(lo) | np.uint64(hi) << np.uint64(48)
+                entries[e] = np.uint64(lo) | np.uint64(hi) << np.uint64(48)
+                entries[e + 1] = 0
+
+
+@jit(inline="always")
+def _symbol(x, words, pos, lo, entries, base, shift, cdf, c0):
+    """Decode one code of a lane: ``(x, pos, index of the code)``; ``words[pos]`` is
+    the lane's next word (``pos > lo`` while one remains)."""
+    mask = np.uint64((1 << PRECISION) - 1)
+    q = x & mask
+    k = base + ((q >> shift) << np.uint64(1))  # unsigned indices: no wraparound code
+    e = entries[k]
+    f = entries[k + np.uint64(1)]
+    prob = (e >> np.uint64(PRECISION)) & mask
+    if prob == 0:  # the slot holds three codes or more: bisect (rare)
+        a = np.int64(e & mask)
+        h = np.int64(e >> np.uint64(48))
+        while a < h:
+            m = (a + h + 1) >> 1
+            if cdf[c0 + m] <= q:
+                a = m
+            else:
+                h = m - 1
+        start = cdf[c0 + a]
+        prob = cdf[c0 + a + 1] - start
+    else:
+        end = f & np.uint64(0xFFFFFFFF)
+        up = np.uint64(q >= end)
+        a = np.int64((e >> np.uint64(48)) + up)
+        sel = np.uint64(0) - up  # all ones past the slot's first code: branch-free
+        start = e & mask
+        start ^= (start ^ end) & sel
+        prob ^= (prob ^ (f >> np.uint64(32))) & sel
+    x = (x >> np.uint64(PRECISION)) * prob + (q - start)
+    r = np.uint64(x < np.uint64(1 << 32)) & np.uint64(pos > lo)  # refill, branch-free
+    x = (x << (r << np.uint64(5))) | (np.uint64(words[np.uint64(pos)]) & (np.uint64(0) - r))
+    return x, pos - np.int64(r), a
 
 
 @jit(parallel=True)
-def rans_decode(words, word_starts, row_starts, used, count_starts, symbols, cdf,
+def rans_decode(words, lane_starts, row_starts, lanes, used, count_starts, symbols, cdf,
                 cdf_starts, entries, slot_starts, bits, out, seen, states, left):
-    """Decode a batch of chunks, each its own stream, in parallel over the chunks.
+    """Decode a batch of chunks, each of ``lanes`` streams, in parallel.
+
+    Row ``r`` of a chunk is in its lane ``r % lanes``; each lane is a constriction
+    stream of its rows' codes, feature 0's then feature 1's, ... A task decodes up to
+    ``GROUP`` lanes of a chunk, one code of each in turn (independent dependency
+    chains: the processor overlaps them); the tasks run in parallel.
 
     Parameters
     ----------
-    words : (W + 1,) uint32 array, IN: the streams of the chunks, one after the other,
-        then one padding word (read, never used).
-    word_starts : (c + 1,) int64 array, IN: chunk ``i``'s words are
-        ``words[word_starts[i] : word_starts[i + 1]]``.
+    words : (W + 1,) uint32 array, IN: one padding word (read, never used), then the
+        streams of all lanes of all chunks, one after the other.
+    lane_starts : (c * lanes + 1,) int64 array, IN: lane ``l`` of chunk ``i`` is
+        ``words[1 + lane_starts[i * lanes + l] : 1 + lane_starts[i * lanes + l + 1]]``.
     row_starts : (c + 1,) int64 array, IN: chunk ``i``'s rows of ``out``.
+    lanes : int, IN: lanes per chunk (1 or more).
     used, count_starts : (d,), (d + 1,) int64 arrays, IN: codes each feature uses, and
         where they start in ``symbols`` (features with ``u >= 2`` are in the streams,
         in order).
     symbols : (sum(u),) int64 array, IN: the used codes of each feature.
     cdf, cdf_starts, entries, slot_starts, bits : IN, from :func:`rans_tables`.
     out : (rows, d) integer array, OUT: the codes.
-    seen : (t, sum(u)) int64 array, IN/OUT: chunk ``i`` adds the count of each code it
-        decodes to row ``i % t``.
-    states : (c,) uint64 array, OUT: each chunk's final state (0 for a valid stream).
-    left : (c,) int64 array, OUT: words left in each chunk after decoding (0 for a
-        valid stream), or -1 if its last word is zero (constriction refuses it).
+    seen : (t, sum(u)) int64 array, IN/OUT: the tasks of thread ``i`` add the count of
+        each code they decode to row ``i``.
+    states : (c * lanes,) uint64 array, OUT: each lane's final state (0 if valid).
+    left : (c * lanes,) int64 array, OUT: words left in each lane after decoding (0 for
+        a valid stream), or -1 if its last word is zero (constriction refuses it).
     """
-    mask = np.uint64((1 << PRECISION) - 1)
-    prec = np.uint64(PRECISION)
-    word_bits = np.uint64(32)
-    low = np.uint64(1) << word_bits
-    zero = np.uint64(0)
     d = used.size
     n_threads = seen.shape[0]
-    n_chunks = word_starts.size - 1
+    n_chunks = row_starts.size - 1
+    n_groups = (lanes + GROUP - 1) // GROUP
+    n_tasks = n_chunks * n_groups
+    longest = 0  # rows of the longest lane
+    for c in range(n_chunks):
+        longest = max(longest, (row_starts[c + 1] - row_starts[c] + lanes - 1) // lanes)
     for t in prange(n_threads):
-        for c in range(t, n_chunks, n_threads):
-            lo = word_starts[c]
-            pos = word_starts[c + 1]
-            x = zero
-            if pos > lo:
-                pos -= 1
-                x = np.uint64(words[pos])
-                if x == 0:
-                    states[c] = x
-                    left[c] = -1
+        xs = np.zeros(GROUP, dtype=np.uint64)
+        ps = np.zeros(GROUP, dtype=np.int64)
+        los = np.zeros(GROUP, dtype=np.int64)
+        ms = np.zeros(GROUP, dtype=np.int64)
+        rows0 = np.zeros(GROUP, dtype=np.int64)
+        bad = np.zeros(GROUP, dtype=np.bool_)
+        flat = out.reshape(out.size)
+        idx = np.empty(GROUP * longest if lanes >= GROUP else 0, dtype=np.uint16)
+        for task in range(t, n_tasks, n_threads):
+            c, g = task // n_groups, task % n_groups
+            r0, n_rows = row_starts[c], row_starts[c + 1] - row_starts[c]
+            for li in range(GROUP):
+                lane = g * GROUP + li
+                xs[li], ps[li], los[li], ms[li], bad[li] = 0, 0, 0, 0, False
+                rows0[li] = r0 + lane
+                if lane >= lanes:
                     continue
-                if pos > lo:
+                ms[li] = max(0, (n_rows - lane + lanes - 1) // lanes)
+                lo, pos = lane_starts[c * lanes + lane] + 1, lane_starts[c * lanes + lane + 1] + 1
+                x = np.uint64(0)
+                if pos > lo:  # words[pos - 1] is the last word
                     pos -= 1
-                    x = (x << word_bits) | np.uint64(words[pos])
-            r0, r1 = row_starts[c], row_starts[c + 1]
+                    x = np.uint64(words[pos])
+                    if x == 0:
+                        bad[li] = True
+                        pos = lo
+                    elif pos > lo:
+                        pos -= 1
+                        x = (x << np.uint64(32)) | np.uint64(words[pos])
+                # from here the next word is words[pos - 1]: a lane keeps its index
+                # ``pos - 1 >= lo - 1 >= 0`` (the word before its first one, or the
+                # padding, is read when none remains, never used)
+                xs[li], ps[li], los[li] = x, pos - 1, lo - 1
+            m_min = ms[GROUP - 1]
+            step = lanes
             for j in range(d):
                 sa = count_starts[j]
                 if used[j] < 2:
                     if used[j] == 1:
-                        for i in range(r0, r1):
-                            out[i, j] = symbols[sa]
-                        seen[t, sa] += r1 - r0
+                        for li in range(GROUP):
+                            for k in range(ms[li]):
+                                out[rows0[li] + k * step, j] = symbols[sa]
+                            seen[t, sa] += ms[li]
                     continue
                 c0 = cdf_starts[j]
-                s0 = slot_starts[j]
+                base = np.uint64(2 * slot_starts[j])
                 shift = np.uint64(PRECISION - bits[j])
-                for i in range(r0, r1):
-                    q = x & mask
-                    e = entries[s0 + np.int64(q >> shift)]
-                    prob = (e >> prec) & mask
-                    if prob == 0:  # the slot holds several codes: bisect
-                        a = np.int64(e & mask)
-                        h = np.int64(e >> np.uint64(48))
-                        while a < h:
-                            m = (a + h + 1) >> 1
-                            if cdf[c0 + m] <= q:
-                                a = m
-                            else:
-                                h = m - 1
-                        start = cdf[c0 + a]
-                        prob = cdf[c0 + a + 1] - start
-                    else:
-                        a = np.int64(e >> np.uint64(48))
-                        start = e & mask
-                    x = (x >> prec) * prob + (q - start)
-                    r = np.uint64(x < low) & np.uint64(pos > lo)  # refill, branch-free
-                    pos -= np.int64(r)
-                    x = (x << (r * word_bits)) | (np.uint64(words[pos]) & (zero - r))
-                    out[i, j] = symbols[sa + a]
-                    seen[t, sa + a] += 1
-            states[c] = x
-            left[c] = pos - lo
+                x0, x1, x2, x3 = xs[0], xs[1], xs[2], xs[3]
+                p0, p1, p2, p3 = ps[0], ps[1], ps[2], ps[3]
+                l0, l1, l2, l3 = los[0], los[1], los[2], los[3]
+                o = np.uint64(rows0[0] * d + j)  # lane li's rows: o + li * d
+                od = np.uint64(d)
+                ostep = np.uint64(step * d)
+                for k in range(m_min):
+                    x0, p0, a0 = _symbol(x0, words, p0, l0, entries, base, shift, cdf, c0)
+                    x1, p1, a1 = _symbol(x1, words, p1, l1, entries, base, shift, cdf, c0)
+                    x2, p2, a2 = _symbol(x2, words, p2, l2, entries, base, shift, cdf, c0)
+                    x3, p3, a3 = _symbol(x3, words, p3, l3, entries, base, shift, cdf, c0)
+                    flat[o] = symbols[np.uint64(sa + a0)]
+                    flat[o + od] = symbols[np.uint64(sa + a1)]
+                    flat[o + od + od] = symbols[np.uint64(sa + a2)]
+                    flat[o + od + od + od] = symbols[np.uint64(sa + a3)]
+                    o += ostep
+                    ib = 4 * k
+                    idx[np.uint64(ib)] = a0
+                    idx[np.uint64(ib + 1)] = a1
+                    idx[np.uint64(ib + 2)] = a2
+                    idx[np.uint64(ib + 3)] = a3
+                for v in range(4 * m_min):  # counted apart: off the lanes' chains
+                    seen[t, sa + np.int64(idx[v])] += 1
+                xs[0], xs[1], xs[2], xs[3] = x0, x1, x2, x3
+                ps[0], ps[1], ps[2], ps[3] = p0, p1, p2, p3
+                for li in range(GROUP):
+                    x, pos, lo = xs[li], ps[li], los[li]
+                    for k in range(m_min, ms[li]):
+                        x, pos, a = _symbol(x, words, pos, lo, entries, base, shift, cdf, c0)
+                        out[rows0[li] + k * step, j] = symbols[sa + a]
+                        seen[t, sa + a] += 1
+                    xs[li], ps[li] = x, pos
+            for li in range(GROUP):
+                lane = g * GROUP + li
+                if lane < lanes:
+                    states[c * lanes + lane] = xs[li]
+                    left[c * lanes + lane] = -1 if bad[li] else ps[li] - los[li]
