@@ -36,13 +36,21 @@ def interleaved(funcs, repeat):
     return best
 
 
+def make(name, cls, bits):
+    """The quantizer at ``bits`` bits per code: ``n_bits``, or for the
+    entropy-constrained one ``2**bits`` levels at most and a rate of ``bits - 1``."""
+    if name == "EntropyConstrainedQuantizer":
+        return cls(rate=bits - 1, max_levels=2**bits)
+    return cls(n_bits=bits)
+
+
 def run(n_samples, n_features, repeat, threads):
     rows = []
     X64 = mixed_columns(n_samples, n_features)
     fit_rows = X64[:: max(1, n_samples // 20000)]
     for name, cls in estimator_classes(scalar=True).items():
         for bits in (4, 8):
-            est = cls(n_bits=bits).fit(fit_rows)
+            est = make(name, cls, bits).fit(fit_rows)
             for dtype in (np.float64, np.float32):
                 X = np.ascontiguousarray(X64, dtype=dtype)
                 for t in threads:
