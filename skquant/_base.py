@@ -154,7 +154,7 @@ def scan_grid_tables(thresholds, n_levels):
 #: still exact, a few more halving steps)
 _WINDOW_MIN_CELLS = 4096
 _WINDOW_CELLS_PER_LEVEL = 16
-_WINDOW_ENTRIES = 2**22
+_WINDOW_ENTRIES = 2**20  # 4 MB of counts
 #: widest window of the grid encoder (4 halving steps); beyond, the cell search costs
 #: more than a bisection over all the thresholds (measured on a log compander, 8 bits)
 _WINDOW_MAX_TOP = 16
@@ -720,9 +720,14 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             _WINDOWS[self] = entry
         tables = entry[1].get(dtype)
         if tables is None:
-            tables = window_grid_tables(self.thresholds_, self.n_levels_, dtype)
+            tables = window_grid_tables(self._encoding_thresholds(dtype), self.n_levels_, dtype)
             entry[1][dtype] = tables
         return tables
+
+    def _encoding_thresholds(self, dtype):
+        """The thresholds that define the codes of data of ``dtype`` (``thresholds_``;
+        a subclass whose codes follow a formula gives that formula's thresholds)."""
+        return self.thresholds_
 
     def _encode(self, X):
         """Validated X -> ordinal codes, raising on NaN/inf.
@@ -737,7 +742,10 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         if tables[4] <= _WINDOW_MAX_TOP:
             bad = K.window_grid_encode(X, *tables, codes)
         else:  # thresholds too unevenly spread for any grid (a log compander's)
-            bad = K.encode(X, self._bisection_thresholds(X.dtype), codes)
+            T = tables[3][:, : self.levels_.shape[1] - 1]
+            top = 1 << int(T.shape[1]).bit_length()  # padded to 2**b - 1 columns
+            T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
+            bad = K.encode(X, np.ascontiguousarray(T), codes)
         if bad.any():
             chunk = np.flatnonzero(bad)[0]
             rows = X[chunk * K.CHUNK : (chunk + 1) * K.CHUNK]
