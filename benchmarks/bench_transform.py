@@ -1,7 +1,6 @@
 """Transform against the memory floor: every registered scalar quantizer's
 ``transform`` (``encode="ordinal"``) on 10^6 x 8 values against ``X.copy()`` of the
-same array, in the same run, at 4 and 8 bits (``EntropyConstrainedQuantizer``: at
-most 16 and 256 levels at 3 and 7 bits of entropy), float64 and float32, with numba on 1
+same array, in the same run, at 4 and 8 bits, float64 and float32, with numba on 1
 and 2 threads (targets of issue 16: at most 1.2x at 4 bits on 2 threads, at most
 1.5x at 8 bits). The peers' rows: ``np.searchsorted`` per column on the Lloyd-Max
 thresholds and scikit-learn's ``KBinsDiscretizer(strategy="quantile").transform``
@@ -37,16 +36,21 @@ def interleaved(funcs, repeat):
     return best
 
 
+def make(name, cls, bits):
+    """The quantizer at ``bits`` bits per code: ``n_bits``, or for the
+    entropy-constrained one ``2**bits`` levels at most and a rate of ``bits - 1``."""
+    if name == "EntropyConstrainedQuantizer":
+        return cls(rate=bits - 1, max_levels=2**bits)
+    return cls(n_bits=bits)
+
+
 def run(n_samples, n_features, repeat, threads):
     rows = []
     X64 = mixed_columns(n_samples, n_features)
     fit_rows = X64[:: max(1, n_samples // 20000)]
     for name, cls in estimator_classes(scalar=True).items():
         for bits in (4, 8):
-            # a variable-rate quantizer: at most 2**bits levels, one bit less entropy
-            params = {"n_bits": bits} if "n_bits" in cls().get_params() else {
-                "max_levels": 2**bits, "rate": bits - 1.0}
-            est = cls(**params).fit(fit_rows)
+            est = make(name, cls, bits).fit(fit_rows)
             for dtype in (np.float64, np.float32):
                 X = np.ascontiguousarray(X64, dtype=dtype)
                 for t in threads:

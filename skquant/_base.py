@@ -147,6 +147,63 @@ def scan_grid_tables(thresholds, n_levels):
     return start, inv_width, counts, T
 
 
+#: cells per feature of the encoder's grid (``window_grid_tables``): at least this many
+#: (finer cells hold fewer thresholds; measured faster than coarser ones even at 16
+#: levels), about ``_WINDOW_CELLS_PER_LEVEL`` per level for more levels, at most
+#: ``_GRID_CELLS``, and ``_WINDOW_ENTRIES`` in all (many features get coarser cells:
+#: still exact, a few more halving steps)
+_WINDOW_MIN_CELLS = 4096
+_WINDOW_CELLS_PER_LEVEL = 16
+_WINDOW_ENTRIES = 2**20  # 4 MB of counts
+#: widest window of the grid encoder (4 halving steps); beyond, the cell search costs
+#: more than a bisection over all the thresholds (measured on a log compander, 8 bits)
+_WINDOW_MAX_TOP = 16
+
+
+def window_grid_tables(thresholds, n_levels, dtype):
+    """The tables of :func:`K.window_grid_encode` for data of ``dtype``:
+    ``(start, inv_width, counts, T, top)``.
+
+    ``T`` is ``thresholds`` in ``dtype`` (rounded up, as ``_ceil_to_dtype``: the
+    float64 codes), ``+inf`` past each feature's last threshold and padded by
+    ``top - 1`` columns; the cells are those of ``T``'s values under the kernel's map
+    (the same float64 arithmetic), so the codes are exact whatever the rounding. A
+    feature whose span or its inverse is not finite gets one cell (``inv_width = 0``):
+    its window is all its thresholds, as in :func:`K.encode`.
+    """
+    T64 = np.asarray(thresholds, dtype=np.float64)
+    d, width = T64.shape
+    valid = np.arange(width) < (np.asarray(n_levels) - 1)[:, None]
+    T = np.where(valid, T64, np.inf)
+    if np.dtype(dtype) != np.float64:
+        T = _ceil_to_dtype(T, dtype)
+    per_feature = max(_WINDOW_MIN_CELLS, _WINDOW_CELLS_PER_LEVEL * (width + 1))
+    G = max(16, min(per_feature, _GRID_CELLS, _WINDOW_ENTRIES // max(d, 1)))
+    start, inv_width = np.zeros(d), np.zeros(d)
+    counts = np.zeros((d, G + 1), dtype=np.int32)
+    most = 0
+    for j in range(d):
+        t = T[j, : n_levels[j] - 1].astype(np.float64)
+        counts[j, 1:] = t.size  # one cell (g = 0) holds them all unless spread below
+        if t.size == 0:
+            continue
+        start[j] = t[0]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            iw = G / (t[-1] - t[0]) if t.size >= 2 else 0.0
+            if 0.0 < iw < np.inf:
+                inv_width[j] = iw
+            f = (t - start[j]) * inv_width[j]
+        # the kernel's map: NaN and values <= 0 to cell 0, beyond G - 1 to the last
+        # cell, then truncation
+        f = np.where(f > 0.0, f, 0.0)
+        cell = np.minimum(f, G - 1).astype(np.int64)
+        counts[j] = np.searchsorted(cell, np.arange(G + 1), side="left")
+        most = max(most, int(np.diff(counts[j]).max()))
+    top = 1 << most.bit_length()  # a power of two above the fullest cell
+    T = np.concatenate([T, np.full((d, top), np.inf, T.dtype)], axis=1)
+    return start, inv_width, counts, np.ascontiguousarray(T), top
+
+
 #: ``callback(done, total)``, called after each feature of a fit is designed when set
 #: (the command line's progress bar); a context variable, so that fits in other threads
 #: or contexts never call it
@@ -155,6 +212,7 @@ fit_progress = contextvars.ContextVar("skquant_fit_progress", default=None)
 # The grids are derived data: cached per estimator outside its __dict__, so they are
 # neither pickled nor saved in skquant files, and transform leaves the estimator as it is.
 _GRIDS = weakref.WeakKeyDictionary()
+_WINDOWS = weakref.WeakKeyDictionary()
 
 
 def _map_columns(func, n_columns):
@@ -653,20 +711,41 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
         return np.ascontiguousarray(T)
 
+    def _window_grid(self, dtype):
+        """The tables of :func:`window_grid_tables` for data of ``dtype``, built on
+        first use and rebuilt when a refit replaces ``thresholds_``."""
+        entry = _WINDOWS.get(self)
+        if entry is None or entry[0] is not self.thresholds_:
+            entry = (self.thresholds_, {})
+            _WINDOWS[self] = entry
+        tables = entry[1].get(dtype)
+        if tables is None:
+            tables = window_grid_tables(self._encoding_thresholds(dtype), self.n_levels_, dtype)
+            entry[1][dtype] = tables
+        return tables
+
+    def _encoding_thresholds(self, dtype):
+        """The thresholds that define the codes of data of ``dtype`` (``thresholds_``;
+        a subclass whose codes follow a formula gives that formula's thresholds)."""
+        return self.thresholds_
+
     def _encode(self, X):
         """Validated X -> ordinal codes, raising on NaN/inf.
 
-        In O(1) per value through a grid over the thresholds when there is one (with
-        the thresholds' exact semantics), else by bisection.
+        Through a grid over the thresholds with a short branch-free bisection in the
+        cell (:func:`K.window_grid_encode`), or by bisection over all the thresholds
+        (:func:`K.encode`) when a cell would hold more than ``_WINDOW_MAX_TOP - 1`` of
+        them; both with the thresholds' exact semantics.
         """
-        grid = self._grid()
-        if grid is not None:
-            codes = np.empty(X.shape, dtype=self._codes_dtype)
-            kernel = K.scan_grid_encode if len(grid) == 4 else K.grid_encode
-            if not kernel(X, *grid, codes).any():
-                return codes  # else: NaN or inf, named by the bisection below
         codes = np.empty(X.shape, dtype=self._codes_dtype)
-        bad = K.encode(X, self._bisection_thresholds(X.dtype), codes)
+        tables = self._window_grid(X.dtype)
+        if tables[4] <= _WINDOW_MAX_TOP:
+            bad = K.window_grid_encode(X, *tables, codes)
+        else:  # thresholds too unevenly spread for any grid (a log compander's)
+            T = tables[3][:, : self.levels_.shape[1] - 1]
+            top = 1 << int(T.shape[1]).bit_length()  # padded to 2**b - 1 columns
+            T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
+            bad = K.encode(X, np.ascontiguousarray(T), codes)
         if bad.any():
             chunk = np.flatnonzero(bad)[0]
             rows = X[chunk * K.CHUNK : (chunk + 1) * K.CHUNK]

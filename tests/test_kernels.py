@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from skquant import _kernels as K
-from skquant._base import summarize_column
+from skquant._base import summarize_column, window_grid_tables
 
 
 def _codebook(rng, d, n_bits, dtype, n_real=None):
@@ -44,6 +44,30 @@ def test_encode_flags_nonfinite_chunks(rng):
     T, _, _ = _codebook(rng, 2, 3, np.float64)
     bad = K.encode(X, T, np.empty(X.shape, dtype=np.uint8))
     np.testing.assert_array_equal(bad, [False, True, True])
+
+
+@pytest.mark.parametrize("n_bits", [1, 2, 4, 7, 9])
+def test_window_grid_encode_matches_searchsorted(global_dtype, rng, n_bits):
+    X = rng.standard_normal((5000, 3)).astype(global_dtype)
+    T, _, n_levels = _codebook(rng, 3, n_bits, np.float64, n_real=[2**n_bits, 2, 1])
+    on = T[0, : min(50, T.shape[1])]
+    X[: on.size, 0] = on  # values on (rounded) thresholds go to the upper cell
+    X[on.size : 2 * on.size, 0] = np.nextafter(on.astype(global_dtype), -np.inf)
+    X[-3:] = [[1e30, -1e30, 0.0], [-1e30, 1e30, -0.0], [50.0, -50.0, 1e-40]]
+    codes = np.empty(X.shape, dtype=np.uint8 if n_bits <= 8 else np.uint16)
+    bad = K.window_grid_encode(X, *window_grid_tables(T, n_levels, X.dtype), codes)
+    assert not bad.any()
+    np.testing.assert_array_equal(codes, naive.encode(X, T))
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_window_grid_encode_flags_nonfinite_chunks(global_dtype, rng, bad_value):
+    X = rng.standard_normal((3 * K.CHUNK, 2)).astype(global_dtype)
+    X[K.CHUNK + 5, 1] = bad_value
+    T, _, n_levels = _codebook(rng, 2, 4, np.float64)
+    codes = np.empty(X.shape, dtype=np.uint8)
+    bad = K.window_grid_encode(X, *window_grid_tables(T, n_levels, X.dtype), codes)
+    np.testing.assert_array_equal(bad, [False, True, False])
 
 
 @pytest.mark.parametrize("codes_dtype", [np.uint8, np.uint16, np.int64])

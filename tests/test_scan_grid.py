@@ -1,11 +1,13 @@
-"""The coarse scan grid (``K.scan_grid_encode``) gives the bisection's codes exactly."""
+"""The grids (``K.scan_grid_encode``, ``K.window_grid_encode``) give the bisection's codes
+exactly."""
 
 import numpy as np
 import pytest
 
 import skquant
+import skquant._base as base
 from skquant import _kernels as K
-from skquant._base import _ceil_to_dtype, scan_grid_tables
+from skquant._base import _ceil_to_dtype, scan_grid_tables, window_grid_tables
 
 
 def _bisection(X, T, n_levels):
@@ -23,6 +25,12 @@ def _bisection(X, T, n_levels):
 def _scan(X, T, n_levels):
     codes = np.empty(X.shape, dtype=np.uint16)
     bad = K.scan_grid_encode(X, *scan_grid_tables(T, n_levels), codes)
+    return codes, bad
+
+
+def _window(X, T, n_levels):
+    codes = np.empty(X.shape, dtype=np.uint16)
+    bad = K.window_grid_encode(X, *window_grid_tables(T, n_levels, X.dtype), codes)
     return codes, bad
 
 
@@ -48,9 +56,10 @@ THRESHOLD_SETS = {
 }
 
 
+@pytest.mark.parametrize("encoder", [_scan, _window], ids=["scan", "window"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(THRESHOLD_SETS))
-def test_scan_grid_equals_bisection(name, dtype):
+def test_grids_equal_bisection(name, dtype, encoder):
     rng = np.random.default_rng(len(name))
     t = np.asarray(THRESHOLD_SETS[name](rng), dtype=np.float64)
     # three features: the set, the set scaled and shifted, and a shorter prefix of it
@@ -64,7 +73,7 @@ def test_scan_grid_equals_bisection(name, dtype):
     n = max(c.size for c in cols)
     X = np.stack([np.resize(rng.permutation(c), n) for c in cols], axis=1).astype(dtype)
     with np.errstate(over="ignore"):
-        codes, bad = _scan(X, T, n_levels)
+        codes, bad = encoder(X, T, n_levels)
         ref, ref_bad = _bisection(X, T, n_levels)
     assert not bad.any() and not ref_bad.any()
     np.testing.assert_array_equal(codes, ref)
@@ -91,3 +100,51 @@ def test_compander_transform_uses_scan_grid_with_bisection_codes(compander, dtyp
     ref = np.empty(X.shape, dtype=q._codes_dtype)
     assert not K.encode(X, q._bisection_thresholds(X.dtype), ref).any()
     np.testing.assert_array_equal(codes, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_window_grid_with_coarse_cells_equals_bisection(dtype, monkeypatch):
+    """Capped tables (many features) put many thresholds in a cell: longer windows,
+    same codes."""
+    monkeypatch.setattr(base, "_WINDOW_ENTRIES", 16 * 3)  # 16 cells per feature
+    rng = np.random.default_rng(5)
+    T = np.sort(rng.standard_normal((3, 255)), axis=1)
+    n_levels = np.array([256, 256, 40])
+    T[2, 39:] = np.inf
+    tables = window_grid_tables(T, n_levels, dtype)
+    assert tables[2].shape == (3, 17) and tables[4] >= 32
+    X = np.stack([np.resize(rng.permutation(_hostile_values(T[j, : n_levels[j] - 1], rng, dtype)),
+                            6000) for j in range(3)], axis=1)
+    codes = np.empty(X.shape, dtype=np.uint8)
+    assert not K.window_grid_encode(X, *tables, codes).any()
+    np.testing.assert_array_equal(codes, _bisection(X, T, n_levels)[0])
+
+
+@pytest.mark.parametrize("compander", ["mu-law", "a-law", "log"])
+def test_compander_windows_stay_short(compander):
+    """A compander's thresholds crowd near zero; the encoder's cells still hold few,
+    except a log compander's (spread over decades: its transform bisects)."""
+    X = np.random.default_rng(2).standard_normal((20000, 4))
+    q = skquant.CompanderQuantizer(compander=compander, n_bits=8).fit(X)
+    top = q._window_grid(X.dtype)[4]
+    assert top > base._WINDOW_MAX_TOP if compander == "log" else top <= 4
+
+
+@pytest.mark.parametrize("n_bits", [2, 4, 8])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_midtread_transform_gives_the_affine_formula_codes(dtype, n_bits):
+    """Midtread codes come from the grid encoder on the formula's exact thresholds:
+    the same as ``K.affine_encode`` at ties (half-integers times the scale, ties to
+    even), next to them, far outside and at the ends of the dtype's range."""
+    rng = np.random.default_rng(n_bits)
+    X = rng.standard_normal((5000, 3)) * [1.0, 100.0, 1e-3] + [0.0, 5.0, 0.0]
+    q = skquant.UniformClipQuantizer(n_bits=n_bits, mode="midtread").fit(X)
+    ties = ((np.arange(-300, 300)[:, None] + 0.5) * q.scale_).astype(dtype)
+    big = np.finfo(dtype).max
+    Y = np.concatenate([X.astype(dtype), ties, np.nextafter(ties, dtype(np.inf)),
+                        np.nextafter(ties, dtype(-np.inf)), np.full((2, 3), big),
+                        np.full((2, 3), -big), np.zeros((1, 3)), -np.zeros((1, 3))]).astype(dtype)
+    ref = np.empty(Y.shape, dtype=np.uint8)
+    assert not K.affine_encode(Y, q.scale_, q.zero_point_, q.n_levels_, ref).any()
+    assert q._window_grid(Y.dtype)[4] == 2  # uniform thresholds: one per cell
+    np.testing.assert_array_equal(q.transform(Y), ref)

@@ -45,6 +45,7 @@ from ._scalar import (  # noqa: F401
     split_merge,
     sse_exact,
     summarize_sorted,
+    window_grid_encode,
 )
 from ._sketch import (  # noqa: F401
     bin_index,
