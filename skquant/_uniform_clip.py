@@ -4,6 +4,7 @@ from numbers import Real
 
 import numpy as np
 
+from . import _kernels as K
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._range_search import (
@@ -260,65 +261,19 @@ class UniformClipQuantizer(BaseScalarQuantizer):
             attributes["zero_point_"] = int(zero_point)
         return ColumnDesign(*from_unit(thresholds, levels, unit), attributes)
 
-    def _encoding_thresholds(self, dtype):
-        """Midrise: the thresholds. Midtread (fitted with a ``zero_point_``): the exact
-        thresholds of the affine formula in ``dtype`` (see :func:`affine_thresholds`),
-        so the grid encoder gives :func:`K.affine_encode`'s codes, ties to even."""
+    def _encode(self, X):
+        """Midrise: the thresholds. Midtread (fitted with a ``zero_point_``): the
+        affine formula, ties to even."""
         if not hasattr(self, "zero_point_"):
-            return self.thresholds_
-        return affine_thresholds(self.scale_, self.zero_point_, self.n_levels_,
-                                 self.thresholds_, dtype)
-
-
-def _order_keys(x):
-    """Integers ordered as the floats ``x`` (-0.0 just below 0.0)."""
-    b = x.view(np.int64 if x.dtype == np.float64 else np.int32)
-    return np.where(b >= 0, b, b ^ np.iinfo(b.dtype).max)
-
-
-def _from_keys(k, dtype):
-    return np.where(k >= 0, k, k ^ np.iinfo(k.dtype).max).view(dtype)
-
-
-def affine_thresholds(scale, zero_point, n_codes, exact, dtype):
-    """Thresholds in ``dtype`` that give the codes of :func:`K.affine_encode`.
-
-    The code ``clip(rint(x / scale) + zero_point, 0, n_codes - 1)`` (float64 division
-    of the widened value, ties to even) never decreases with ``x``, so code ``k`` starts
-    at the smallest value of ``dtype`` whose code is ``>= k``: found by bisection over
-    the values of ``dtype`` in order, evaluating the formula itself, so the codes
-    (ties, rounding of the division, overflow) are the formula's exactly. Features whose
-    ``scale`` is not positive (stored exactly) keep their ``exact`` thresholds.
-
-    Returns a (d, M - 1) float64 array of values of ``dtype`` (``+inf`` where no finite
-    value reaches the code).
-    """
-    dtype = np.dtype(dtype)
-    d, width = exact.shape
-    s = np.asarray(scale, dtype=np.float64)[:, None]
-    zp = np.asarray(zero_point, dtype=np.float64)[:, None]
-    k = np.arange(1, width + 1, dtype=np.float64)[None, :]
-    big = np.finfo(dtype).max
-
-    def reaches(keys):
-        x = _from_keys(keys, dtype).astype(np.float64)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return np.rint(x / s) + zp >= k
-
-    lo = np.broadcast_to(_order_keys(np.array([-big], dtype=dtype)), (d, width)).copy()
-    hi = np.broadcast_to(_order_keys(np.array([big], dtype=dtype)), (d, width)).copy()
-    top, bottom = reaches(hi), reaches(lo)
-    while True:  # invariant where searched: lo does not reach k, hi does
-        mid = (lo & hi) + ((lo ^ hi) >> 1)  # floor of the mean, without overflow
-        open_ = (mid != lo) & top & ~bottom
-        if not open_.any():
-            break
-        up = reaches(mid)
-        hi = np.where(open_ & up, mid, hi)
-        lo = np.where(open_ & ~up, mid, lo)
-    out = _from_keys(hi, dtype).astype(np.float64)
-    out = np.where(bottom, -big, out)  # every finite value reaches k
-    out[~top] = np.inf
-    fixed = ~(s[:, 0] > 0)
-    out[fixed] = exact[fixed]
-    return out
+            return super()._encode(X)
+        codes = np.empty(X.shape, dtype=self._codes_dtype)
+        bad = K.affine_encode(X, self.scale_, self.zero_point_, self.n_levels_, codes)
+        exact = np.flatnonzero(~(self.scale_ > 0))
+        if exact.size and not bad.any():  # features stored exactly use their thresholds
+            sub = np.ascontiguousarray(X[:, exact])
+            sub_codes = np.empty(sub.shape, dtype=codes.dtype)
+            K.encode(sub, self._bisection_thresholds(X.dtype, exact), sub_codes)
+            codes[:, exact] = sub_codes
+        if bad.any():
+            return super()._encode(X)  # raises the error naming the columns
+        return codes

@@ -26,7 +26,8 @@ def test_readme_has_the_two_commands():
         i = lines.index(marker)
         commands[marker] = next(l for l in lines[i + 1 :] if l.strip() and not l.startswith("```"))
     assert commands["<!-- main-command -->"] == "pip install . && skquant report"
-    assert commands["<!-- test-command -->"] == 'pip install ".[test]" "torch==2.13.0" && pytest -n 2'
+    test_command = 'pip install ".[test]" "torch==2.13.0" && pytest -n 2'
+    assert commands["<!-- test-command -->"] == test_command
 
 
 def test_main_command_prints_the_table():
