@@ -3,9 +3,7 @@ and of its kernels, skquant._kernels._binary."""
 
 import importlib.util
 import io
-import json
 import pickle
-import zipfile
 from pathlib import Path
 
 import naive
@@ -17,7 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skquant
-from skquant import BinarySphericalEncoder, _io, bsq_auxiliary_loss, hamming_knn
+from skquant import BinarySphericalEncoder, bsq_auxiliary_loss, hamming_knn
 from skquant import _kernels as K
 from skquant._binary_spherical import (
     _check_fitted_state,
@@ -975,24 +973,13 @@ def test_full_check_refuses_what_the_documentation_rules_out(fitted_pair):
 
 
 def _forged_file(data, edit):
-    """A saved file with ``edit(header, arrays)`` applied and its digest recomputed."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        header = json.loads(zf.read("header.json"))
-        arrays = {
-            name[:-4]: np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
-            for name in zf.namelist()
-            if name != "header.json"
-        }
+    """A saved file with ``edit(header, arrays)`` applied and its digest recomputed
+    (the forging of tests/test_forged_files.py, at the file's format version)."""
+    from test_forged_files import _members, forge
+
+    header, arrays = _members(data)
     edit(header, arrays)
-    header["sha256"] = _io._digest(header, arrays)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        zf.writestr("header.json", json.dumps(header))
-        for key, arr in arrays.items():
-            member = io.BytesIO()
-            np.save(member, arr, allow_pickle=False)
-            zf.writestr(key + ".npy", member.getvalue())
-    return out.getvalue()
+    return forge(header, arrays)
 
 
 def test_file_with_a_flipped_flag_is_refused_naming_it(fitted_pair):
