@@ -111,7 +111,8 @@ def lanes_for(chunk_rows, n_features):
 
 
 # ------------------------------------------------------------------ varints
-def _write_varints(values):
+def write_varints(values):
+    """Unsigned LEB128 varints of uint64 ``values`` (uint8)."""
     v = np.asarray(values, dtype=np.uint64)
     lengths = varint_bytes(v)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -163,7 +164,7 @@ def encode(codes, n_levels):
         lookup[symbols] = np.arange(symbols.size, dtype=np.int32)
         lookups.append(lookup)
         models.append(_model(constriction, counts) if symbols.size > 1 else None)
-    table = _write_varints(np.concatenate(tables) if tables else np.zeros(0, np.int64))
+    table = write_varints(np.concatenate(tables) if tables else np.zeros(0, np.int64))
     rows = chunk_rows_for(d)
     lanes = lanes_for(min(n, rows), d)
     words, offsets = [], [0]

@@ -484,22 +484,6 @@ def _rows_from_residuals(z, shape, dtype, predict, order):
     return out
 
 
-def _write_varints(values):
-    """Unsigned LEB128 varints of uint64 ``values`` (uint8)."""
-    from ._entropy import varint_bytes
-
-    v = np.asarray(values, dtype=np.uint64)
-    lengths = varint_bytes(v)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    out = np.zeros(int(lengths.sum()), dtype=np.uint8)
-    for b in range(int(lengths.max(initial=0))):
-        has = lengths > b
-        byte = (v[has] >> np.uint64(7 * b)) & np.uint64(0x7F)
-        more = (lengths[has] > b + 1).astype(np.uint64) << np.uint64(7)
-        out[starts[has] + b] = (byte | more).astype(np.uint8)
-    return out
-
-
 def _read_varints(what, buf, count, bits):
     """``count`` canonical varints of at most ``bits`` bits filling ``buf`` exactly."""
     _expect(buf.dtype == np.uint8 and buf.ndim == 1,
@@ -541,7 +525,7 @@ def _encode_rows(value, predict_name, predict):
     if size >= value.nbytes:
         return None
     return ({"type": "float_rows", "dtype": value.dtype.str, "shape": list(value.shape),
-             "order": order, "midpoints_of": pname}, _write_varints(z))
+             "order": order, "midpoints_of": pname}, _coding.write_varints(z))
 
 
 def _decode_rows(what, spec, arrays, key, done):

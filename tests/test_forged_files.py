@@ -13,7 +13,7 @@ import pytest
 from sklearn.base import clone
 
 import skquant
-from skquant import _io
+from skquant import _coding, _io
 from skquant._base import BaseScalarQuantizer
 from skquant._registry import estimator_variants
 
@@ -367,7 +367,7 @@ def test_float_rows_come_back_bit_for_bit(dtype):
         for predict in (None, _io._midpoints_as(levels, dtype)):
             for order in (0, 1, 2) if predict is None else (0,):
                 z = _io._row_residuals(a, predict, order)
-                data = _io._write_varints(z)
+                data = _coding.write_varints(z)
                 back = _io._rows_from_residuals(
                     _io._read_varints("x", data, a.size, 8 * a.itemsize), shape, dtype,
                     predict, order)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.stats
 from sklearn.preprocessing import StandardScaler
+from test_forged_files import _typed_header
 
 import skquant
 from skquant import _io
@@ -177,27 +178,6 @@ def saved(X):
     buf = io.BytesIO()
     _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"])
     return buf.getvalue()
-
-
-def _typed(v, arr=None):
-    """The long form of a version-4 header value: bare JSON values as typed ones, an
-    array's dtype and shape (``arr``) spelled out (both forms load)."""
-    if isinstance(v, dict):
-        if v.get("type") == "dict":
-            return {**v, "value": {k: _typed(x) for k, x in v["value"].items()}}
-        if v.get("type") == "array" and arr is not None:
-            return {"type": "array", "dtype": arr.dtype.str, "shape": list(arr.shape)}
-        return v
-    kind = ("none" if v is None else "bool" if isinstance(v, bool) else
-            "int" if isinstance(v, int) else "float" if isinstance(v, float) else "str")
-    return {"type": "none"} if v is None else {"type": kind, "value": v}
-
-
-def _typed_header(header, arrays):
-    for section, prefix in (("params", "param"), ("attributes", "attr")):
-        node = header["estimator"][section]
-        for k in node:
-            node[k] = _typed(node[k], arrays.get(f"{prefix}.{k}"))
 
 
 def _members(data):
