@@ -551,16 +551,11 @@ def _low_mass_correction(a, e, budget, p_max, c1, w1, c2, w2, tmp_c, tmp_w, W2, 
 
 
 @jit
-def _high_mass_entropy(a, e, budget, p_max, log_p_max, order, st_i, st_c, st_p, cap):
-    """The reference's clamped entropy by enumerating the codes with ``p >= CLAMP``.
-
-    ``-sum_{p >= CLAMP} p log p - log(CLAMP) * (1 - sum_{p >= CLAMP} p)``: depth-first
-    over flip sets in increasing-cost order, pruned at the budget. Returns NaN when
-    more than ``cap`` codes qualify (the caller then uses the meet in the middle).
-    """
-    d = a.shape[0]
+def _affordable_order(a, budget, order):
+    """Write into ``order[:m]`` the dimensions with ``a <= budget``, by increasing
+    cost (insertion sort: stable, D is small); return ``m``."""
     m = 0
-    for k in range(d):  # insertion sort of the affordable dimensions by cost
+    for k in range(a.shape[0]):
         if a[k] <= budget:
             j = m
             while j > 0 and a[order[j - 1]] > a[k]:
@@ -568,6 +563,18 @@ def _high_mass_entropy(a, e, budget, p_max, log_p_max, order, st_i, st_c, st_p, 
                 j -= 1
             order[j] = k
             m += 1
+    return m
+
+
+@jit
+def _high_mass_entropy(a, e, budget, p_max, log_p_max, order, st_i, st_c, st_p, cap):
+    """The reference's clamped entropy by enumerating the codes with ``p >= CLAMP``.
+
+    ``-sum_{p >= CLAMP} p log p - log(CLAMP) * (1 - sum_{p >= CLAMP} p)``: depth-first
+    over flip sets in increasing-cost order, pruned at the budget. Returns NaN when
+    more than ``cap`` codes qualify (the caller then uses the meet in the middle).
+    """
+    m = _affordable_order(a, budget, order)
     plogp = p_max * log_p_max
     other = 0.0
     count = 0

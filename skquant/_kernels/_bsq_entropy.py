@@ -23,7 +23,7 @@ come from suffix sums and two pointers: ``O(D 2**(D/2))`` per row instead of
 
 import numpy as np
 
-from ._binary import BLOCK, LOG_CLAMP
+from ._binary import BLOCK, LOG_CLAMP, _affordable_order
 from ._config import jit, prange
 
 
@@ -165,15 +165,7 @@ def _high_mass(a, e, q, budget, p_max, log_p_max, cap, need_grad, order, path, n
     ``need_grad``. Returns NaN (``grad`` then meaningless) past ``cap`` codes.
     """
     d = a.shape[0]
-    m = 0
-    for k in range(d):  # insertion sort of the affordable dimensions by cost
-        if a[k] <= budget:
-            j = m
-            while j > 0 and a[order[j - 1]] > a[k]:
-                order[j] = order[j - 1]
-                j -= 1
-            order[j] = k
-            m += 1
+    m = _affordable_order(a, budget, order)
     if need_grad:
         for k in range(d):
             grad[k] = 0.0
