@@ -71,13 +71,15 @@ def _members(data):
     return header, arrays
 
 
-def forge(header, arrays, method=zipfile.ZIP_DEFLATED, extra=(), digest=True, version=None):
+def forge(header, arrays, method=zipfile.ZIP_DEFLATED, extra=(), digest=True, version=None,
+          layout=None):
     """A file of ``header`` and ``arrays``, the digest recomputed as documented:
     at format version 4 (or ``version``) the arrays back to back in ``state.npy``
-    with the manifest in the header's ``arrays``, at 3 one member per array."""
+    with the manifest in the header's ``arrays``, at 3 one member per array.
+    ``layout`` picks the members' layout whatever the header's (forged) version."""
     if version is not None:
         header["format_version"] = version
-    if header["format_version"] >= 4:
+    if (header["format_version"] if layout is None else layout) >= 4:
         keys = sorted(arrays)
         header["arrays"] = [[k, arrays[k].dtype.str, list(arrays[k].shape)] for k in keys]
         blob = b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in keys)
