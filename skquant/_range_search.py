@@ -191,11 +191,17 @@ def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np
     """Run :func:`K.range_bnb` from the incumbent ``start = (p, q, z, sse)``."""
     alpha, beta, gamma, delta = (np.ascontiguousarray(c, dtype=np.float64) for c in coeffs)
     incumbent = np.array(start, dtype=np.float64)
+    # thresholds halfway between their levels (nearest-level cells): the kernel's
+    # tighter bound on the values near the thresholds applies
+    midpoint = not centroid and len(delta) > 1 and bool(
+        np.allclose(alpha, 0.5 * (gamma[:-1] + gamma[1:]), rtol=0.0, atol=1e-14)
+        and np.allclose(beta, 0.5 * (delta[:-1] + delta[1:]), rtol=1e-14, atol=1e-14)
+    )
     lower, _, certified = K.range_bnb(
         summary.u, summary.W, summary.S1, summary.S2, float(summary.shift),
         alpha, beta, gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64),
         centroid, float(max_span), incumbent, _RTOL,
-        min(_MAX_BOXES, max(_BOX_BUDGET // max(len(delta), 1), 64)),
+        min(_MAX_BOXES, max(_BOX_BUDGET // max(len(delta), 1), 64)), midpoint,
     )
     sse = incumbent[3]
     gap = 0.0 if certified or not sse > 0 else max(1.0 - lower / sse, 0.0)
