@@ -103,3 +103,27 @@ def midpoint_bound_terms(u, w, alpha, beta, gamma, delta, box, p, q):
     chord = ((l_hi + l_lo) * lv - 2.0 * l_hi * l_lo) / (l_hi - l_lo)
     out[zone] = w[zone] * (lv ** 2 + 0.25 * d * d - d * chord)
     return out
+
+
+def two_cell_bound(u, w, D):
+    """NumPy twin of ``K.two_cell_bound``: intervals ``[u0 + j D, u0 + (j + 1) D)``,
+    each at its best split into two cells with levels at least ``D`` apart."""
+    total = 0.0
+    cell = np.floor((u - u[0]) / D)
+    for c in np.unique(cell):
+        x, v = u[cell == c], w[cell == c]
+        best = np.inf
+        for s in range(x.size + 1):
+            cost = 0.0
+            means = []
+            for part, pw in ((x[:s], v[:s]), (x[s:], v[s:])):
+                if pw.sum() > 0:
+                    m = (pw * part).sum() / pw.sum()
+                    cost += (pw * (part - m) ** 2).sum()
+                    means.append((pw.sum(), m))
+            if len(means) == 2 and means[1][1] - means[0][1] < D:
+                (wl, ml), (wr, mr) = means
+                cost += wl * wr / (wl + wr) * (D - (mr - ml)) ** 2
+            best = min(best, cost)
+        total += best
+    return total

@@ -128,3 +128,43 @@ def test_search_matches_the_older_bound(monkeypatch, kind, M):
         assert new == pytest.approx(old, rel=1e-12)
         assert UniformClipQuantizer(n_levels=M, **kind).fit(x[:, None]).mse_[0] \
             == pytest.approx(old, rel=1e-12)
+
+
+def test_two_cell_bound_matches_naive_and_bounds_every_coarser_grid(rng):
+    """The step limit of the affine search: the kernel equals its twin, and no
+    uniform quantizer of step at least D (any offset) has a lower error."""
+    for trial in range(12):
+        x = rng.standard_t(3, 200) if trial % 2 else rng.standard_normal(200)
+        w = rng.uniform(0.5, 2.0, x.size)
+        s = summarize_column(x, w)
+        u, wu = naive.summary(x, w)
+        for D in (0.05, 0.3, 1.0, 4.0):
+            bound = K.two_cell_bound(s.u, s.W, s.S1, s.S2, D)
+            assert bound == pytest.approx(naive_clip.two_cell_bound(u, wu, D),
+                                          rel=1e-9, abs=1e-9)
+            k = np.arange(16, dtype=np.float64)
+            for d in D * np.array([1.0, 1.3, 3.0]):
+                for lo in rng.uniform(u[0] - 10 * d, u[-1], 20):
+                    err = naive.sse(u, wu, lo + k[1:] * d, lo + (k + 0.5) * d)
+                    assert err >= bound * (1 - 1e-12)
+
+
+def test_outer_level_limits_hold_for_every_range_below_the_error(rng):
+    """Ranges whose error is at most sse have their lowest level below L and their
+    highest above H (the limits of the centre-and-step box)."""
+    from skquant._range_search import _outer_level_limits
+
+    x = np.concatenate([rng.standard_normal(5000), [30.0, -12.0]])
+    s = summarize_column(x)
+    u, wu = naive.summary(x)
+    k = np.arange(8, dtype=np.float64)
+    los = rng.uniform(-6, 1, 4000)
+    steps = rng.uniform(0.05, 3, 4000)
+    errs = np.array([naive.sse(u, wu, lo + k[1:] * d, lo + (k + 0.5) * d)
+                     for lo, d in zip(los, steps)])
+    sse = np.quantile(errs, 0.2)
+    L, H = _outer_level_limits(s, sse)
+    good = errs <= sse
+    assert good.sum() > 100
+    assert np.all(los[good] + 0.5 * steps[good] < L)
+    assert np.all(los[good] + 7.5 * steps[good] > H)

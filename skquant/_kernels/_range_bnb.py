@@ -35,6 +35,44 @@ from ._uniform import _cell_sse, _lower_bound
 
 
 @jit
+def two_cell_bound(u, W, S1, S2, D):
+    """Lower bound of the error of every quantizer whose thresholds are at least ``D``
+    apart: the sum, over the intervals ``[u[0] + j D, u[0] + (j + 1) D)``, of the
+    smallest error of the interval's values in two cells whose levels are at least
+    ``D`` apart (an interval that short holds at most one threshold, so its values
+    are in at most two adjacent cells; the best split and the best such pair of
+    levels cost no more: the cells' errors about their centroids plus
+    ``w_l w_r / (w_l + w_r) (D - (m_r - m_l))^2`` when the centroids ``m_l, m_r``
+    are closer than ``D``). O(k) for ``k`` distinct values.
+    """
+    k = u.shape[0]
+    total = 0.0
+    a = 0
+    j = 1.0
+    while a < k:
+        b = _lower_bound(u, u[0] + j * D, a, k)
+        j += 1.0
+        if b <= a:
+            continue
+        best = np.inf
+        for c in range(a, b + 1):  # split: a .. c - 1 and c .. b - 1
+            v = _cell_sse(W, S1, S2, a, c, True, 0.0) + _cell_sse(W, S1, S2, c, b, True, 0.0)
+            wl = W[c] - W[a]
+            wr = W[b] - W[c]
+            if wl > 0.0 and wr > 0.0:  # levels at least D apart
+                gap = D - ((S1[b] - S1[c]) / wr - (S1[c] - S1[a]) / wl)
+                if gap > 0.0:
+                    v += wl * wr / (wl + wr) * gap * gap
+            if v < best:
+                best = v
+        total += best
+        a = b
+        if b < k:  # skip the empty intervals up to the next value (one may be left)
+            j = max(j, np.floor((u[b] - u[0]) / D))
+    return total
+
+
+@jit
 def _lin_min(a, lo, hi):
     """min over ``[lo, hi]`` of ``a * t`` (``hi`` may be inf)."""
     if a > 0.0:
