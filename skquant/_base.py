@@ -17,13 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _kernels as K
 from ._compat import (
     Interval,
     InvalidParameterError,
@@ -34,6 +32,7 @@ from ._compat import (
     check_is_fitted,
     validate_data,
 )
+from ._kernels import _auto as K
 from ._summary import ColumnSketch, midpoints, summarize_column, unit_summary
 
 
@@ -215,11 +214,16 @@ _GRIDS = weakref.WeakKeyDictionary()
 _WINDOWS = weakref.WeakKeyDictionary()
 
 
-def _map_columns(func, n_columns):
-    """``[func(j) for j in range(n_columns)]`` on up to numba's thread count of threads.
+def _map_columns(func, n_columns, serial=False):
+    """``[func(j) for j in range(n_columns)]`` on up to numba's thread count of threads
+    (one thread if ``serial``: small columns, designed faster than threads start).
 
     Each column is independent, so the result does not depend on the thread count.
     """
+    if serial:
+        return [func(j) for j in range(n_columns)]
+    import numba
+
     n_threads = min(numba.get_num_threads(), n_columns)
     if n_threads <= 1:
         return [func(j) for j in range(n_columns)]
@@ -523,7 +527,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
                 self.__dict__.pop(name, None)
             self._design(
-                lambda j: summarize_column(X[:, j], sample_weight), X.shape[1], X.dtype
+                lambda j: summarize_column(X[:, j], sample_weight), X.shape[1], X.dtype,
+                serial=K.small(X.size),
             )
         return self
 
@@ -584,11 +589,11 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         self._design(lambda j: sketches[j].to_summary(), len(sketches), np.dtype(dtype))
         self.sketches_ = sketches
 
-    def _design(self, summary_of, n_features, dtype):
+    def _design(self, summary_of, n_features, dtype, serial=False):
         """Summarise and design every column, then set every fitted attribute at once.
 
         ``summary_of(j)`` gives the :class:`ColumnSummary` of feature ``j`` (``None``
-        if the column holds NaN or inf).
+        if the column holds NaN or inf); ``serial``: one column after the other.
         """
         max_levels = self._levels_per_feature(n_features)
 
@@ -623,7 +628,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                     hook(done[0], n_features)
                 return result
 
-        results = _map_columns(one, n_features)
+        results = _map_columns(one, n_features, serial)
         bad = [j for j, r in enumerate(results) if r is None]
         if bad:
             raise _nonfinite_error(self, bad)

@@ -5,9 +5,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from . import _kernels as K
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import HasMethods, Interval, StrOptions
+from ._kernels import _auto as K
 from ._summary import from_unit, unit_summary
 
 # Above this many DP cells (n_levels x distinct values) "optimal" could run for hours

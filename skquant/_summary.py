@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _kernels as K
+from ._kernels import _auto as K
 
 _NO_WEIGHTS = np.empty(0, dtype=np.float64)
 

@@ -20,8 +20,7 @@ Conventions shared by every kernel here:
 import numpy as np
 
 from ._config import jit, prange
-
-CHUNK = 4096
+from ._small import CHUNK  # rows per chunk of the NaN flags
 
 
 @jit(inline="always")
@@ -443,11 +442,13 @@ def split_merge(u, W, S1, S2, shift, levels):
     merge = np.empty(M - 1, dtype=np.float64)
     for p in range(M - 1):
         merge[p] = _cell_cost(W, S1, S2, pos[p], pos[p + 2]) - cost[p] - cost[p + 1]
-    cheapest = np.argsort(merge)[:3]  # one of them avoids the pairs of any cell k
+    # stable sorts: ties (empty cells, tied data) in a fixed order, that of the NumPy
+    # twin (``_small``)
+    cheapest = np.argsort(merge, kind="mergesort")[:3]  # one avoids the pairs of any cell k
     best_gain = 0.0
     best_cut = -1
     best_pair = -1
-    for k in np.argsort(-cost):
+    for k in np.argsort(-cost, kind="mergesort"):
         p = -1
         for q in cheapest:
             if q != k - 1 and q != k:

@@ -1,0 +1,208 @@
+"""The small-input path (``skquant._kernels._small``, routed by ``_auto``): NumPy twins
+that give exactly the kernels' results, and a first small fit that never imports numba."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skquant import LloydMaxQuantizer
+from skquant import _kernels as K
+from skquant._kernels import _auto, _optimal, _small
+from skquant._summary import summarize_column
+
+
+def _columns(seed, n_cases=40):
+    """Random columns: continuous, heavy-tailed, integer (ties), few values, float32
+    values, mixtures; with and without weights (some zero)."""
+    rng = np.random.default_rng(seed)
+    for case in range(n_cases):
+        n = int(rng.integers(20, 1500))
+        kind = case % 6
+        if kind == 0:
+            x = rng.standard_normal(n)
+        elif kind == 1:
+            x = rng.standard_t(2, n) * 1e3 + 5e4
+        elif kind == 2:
+            x = rng.integers(0, int(rng.integers(3, 60)), n).astype(np.float64)
+        elif kind == 3:
+            x = rng.choice([-1.0, 0.0, 0.5, 2.0, 7.0], n)
+        elif kind == 4:
+            x = rng.standard_normal(n).astype(np.float32).astype(np.float64)
+        else:
+            h = n // 2
+            x = np.concatenate([rng.standard_normal(h), 30 + 0.01 * rng.standard_normal(n - h)])
+        w = None
+        if case % 3 == 1:
+            w = rng.exponential(size=n)
+            w[rng.random(n) < 0.1] = 0.0
+            w[0] = 1.0
+        elif case % 3 == 2:
+            w = rng.integers(1, 4, n).astype(np.float64)
+        yield x, w
+
+
+def test_constants_follow_the_kernels():
+    assert _small.TABLE_MIN == _optimal._TABLE_MIN
+    assert _small.PRUNE_MIN_K == _optimal._PRUNE_MIN_K
+    assert _small.CHUNK == K.CHUNK
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_twins_equal_the_kernels(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_moves = 0
+    for x, w in _columns(seed):
+        order = np.argsort(x, kind="stable")
+        xs = x[order]
+        ws = np.empty(0) if w is None else w[order]
+        shift = float(xs[len(xs) // 2])
+        got = _small.summarize_sorted(xs.copy(), ws, shift)
+        want = K.summarize_sorted(xs.copy(), ws, shift)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+        u, W, S1, S2 = want
+        k = u.shape[0]
+        for M in (2, 3, 4, 7, 16, 33):
+            if M >= k:
+                continue
+            levels = np.sort(rng.choice(u, M, replace=False)) + 0.0
+            t = 0.5 * (levels[1:] + levels[:-1])
+            p1, p2 = np.empty(M + 1, np.int64), np.empty(M + 1, np.int64)
+            _small.cell_positions(u, t, p1)
+            K.cell_positions(u, t, p2)
+            np.testing.assert_array_equal(p1, p2)
+            assert _small.partition_cost(W, S1, S2, p1) == K.partition_cost(W, S1, S2, p2)
+            assert _small.sse_exact(u, W, p1, levels) == K.sse_exact(u, W, p2, levels)
+            c1, c2 = levels.copy(), levels.copy()
+            assert _small.centroids(W, S1, shift, p1, c1) == K.centroids(W, S1, shift, p2, c2)
+            np.testing.assert_array_equal(c1, c2)
+            l1, l2 = levels.copy(), levels.copy()
+            m1 = _small._split_merge(u, W, S1, S2, shift, l1)
+            m2 = K.split_merge(u, W, S1, S2, shift, l2)
+            assert m1 == m2
+            n_moves += m1
+            np.testing.assert_array_equal(l1, l2)
+            l1, l2 = levels.copy(), levels.copy()
+            r1 = _small.lloyd_escape(u, W, S1, S2, shift, l1, 300, 1e-7, 4 * M)
+            r2 = K.lloyd_escape(u, W, S1, S2, shift, l2, 300, 1e-7, 4 * M)
+            assert r1 == r2
+            np.testing.assert_array_equal(l1, l2)
+            if _small.optimal_supported(W, M):
+                o1, o2 = np.empty(M + 1, np.int64), np.empty(M + 1, np.int64)
+                cost1 = _small.optimal_partition(W, S1, S2, M, o1)
+                cost2 = K.optimal_partition(W, S1, S2, M, o2)
+                np.testing.assert_array_equal(o1, o2)
+                assert cost1 == cost2
+    assert n_moves > 0  # the escape moves were exercised
+
+
+def test_optimal_twin_is_used_only_where_it_mirrors_the_kernel():
+    W = np.arange(5001.0)
+    assert not _small.optimal_supported(W, 16)  # pruned by the kernel
+    assert _small.optimal_supported(W[:2049], 16)
+    assert not _small.optimal_supported(W[:4000], 256)  # Hirschberg's halving
+    W0 = np.array([0.0, 1.0, 1.0, 2.0, 3.0])
+    assert not _small.optimal_supported(W0, 2)  # a weightless value
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_encoders_equal_the_kernels(dtype):
+    rng = np.random.default_rng(3)
+    for n_bits in (1, 2, 4, 8):
+        X = (rng.standard_normal((700, 5)) * [1, 10, 1e-3, 1e4, 1]).astype(dtype)
+        X[3, 1] = np.nan
+        X[650, 4] = np.inf
+        q = LloydMaxQuantizer(n_bits=n_bits).fit(np.nan_to_num(X, posinf=0.0))
+        tables = q._window_grid(X.dtype)
+        c1 = np.empty(X.shape, np.uint8)
+        c2 = np.empty(X.shape, np.uint8)
+        b1 = _small.window_grid_encode(X, *tables, c1)
+        b2 = K.window_grid_encode(X, *tables, c2)
+        np.testing.assert_array_equal(b1, b2)
+        ok = np.isfinite(X)
+        np.testing.assert_array_equal(c1[ok], c2[ok])
+        codes = c2.astype(np.int64)
+        codes[5, 2] = -1
+        codes[690, 0] = 999
+        o1, o2 = np.zeros(X.shape, q.levels_.dtype), np.zeros(X.shape, q.levels_.dtype)
+        np.testing.assert_array_equal(_small.decode(codes, q.levels_, q.n_levels_, o1),
+                                      K.decode(codes, q.levels_, q.n_levels_, o2))
+        np.testing.assert_array_equal(o1, o2)
+
+
+def _fitted(mode, X, w=None, **params):
+    old = _auto.mode
+    _auto.mode = mode
+    try:
+        q = LloydMaxQuantizer(**params).fit(X, sample_weight=w)
+        return q, q.transform(X), q.inverse_transform(q.transform(X))
+    finally:
+        _auto.mode = old
+
+
+@pytest.mark.parametrize("params", [{}, {"n_bits": 2}, {"n_bits": 6}, {"n_levels": 5},
+                                    {"algorithm": "optimal"}, {"init": "quantile", "n_init": 2}])
+def test_estimator_is_identical_on_both_paths(params):
+    rng = np.random.default_rng(7)
+    cases = [
+        (rng.standard_normal((1000, 4)), None),
+        (rng.standard_normal((800, 3)).astype(np.float32), None),
+        (rng.integers(0, 200, (600, 3)).astype(np.float64), None),
+        (rng.gamma(0.5, size=(500, 2)) * 1e-3, rng.exponential(size=500)),
+    ]
+    for X, w in cases:
+        a, ta, ia = _fitted("numpy", X, w, **params)
+        b, tb, ib = _fitted("numba", X, w, **params)
+        assert sorted(vars(a)) == sorted(vars(b))
+        for name in ("thresholds_", "levels_", "n_levels_", "mse_", "n_iter_per_feature_"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+            assert getattr(a, name).dtype == getattr(b, name).dtype
+        np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(ia, ib)
+
+
+def test_small_first_fit_never_imports_numba():
+    code = (
+        "import sys, numpy as np\n"
+        "import skquant\n"
+        "X = np.random.default_rng(0).standard_normal((1000, 4))\n"
+        "q = skquant.LloydMaxQuantizer(n_bits=4).fit(X)\n"
+        "q.inverse_transform(q.transform(X))\n"
+        "assert 'numba' not in sys.modules, 'a small fit imported numba'\n"
+        "from skquant._kernels import _auto\n"
+        "_auto.BUDGET = 0  # the twins' budget spent: the kernels take over\n"
+        "skquant.LloydMaxQuantizer(n_bits=4).fit(X)\n"
+        "assert 'numba' in sys.modules\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_routing():
+    old = _auto.mode, _auto._spent
+    try:
+        _auto.mode = None
+        # the kernel module is loaded in this process: the kernels are cheaper
+        assert "skquant._kernels._scalar" in sys.modules
+        assert not _auto.small(10)
+        _auto.mode = "numpy"
+        assert _auto.small(10**9)
+    finally:
+        _auto.mode, _auto._spent = old
+
+
+def test_summary_through_the_router_equals_the_kernel():
+    x = np.random.default_rng(5).standard_normal(3000)
+    old = _auto.mode
+    try:
+        _auto.mode = "numpy"
+        a = summarize_column(x)
+        _auto.mode = "numba"
+        b = summarize_column(x)
+    finally:
+        _auto.mode = old
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p, q)
