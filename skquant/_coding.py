@@ -67,12 +67,31 @@ BATCH_VALUES = 2**21
 #: 24-bit probabilities: a symbol never costs more than 24 bits, a stream's end 2 words
 _MAX_SYMBOL_BITS = 24
 _MAX_VARINT_BYTES = 9  # values below 2**63
+#: the flat model is used for features of at most this many levels (all of skquant's)
+MAX_FLAT_LEVELS = 2**16
 
 
 #: the ``.npy`` member names, as messages name them
 TABLE_NPY, CHUNKS_NPY, STREAM_NPY = TABLE + ".npy", CHUNKS + ".npy", STREAM + ".npy"
-#: the header fields of entropy-coded codes (besides shape, data_dtype and columns)
+#: the header fields of entropy-coded codes (besides shape, data_dtype and columns), up
+#: to format version 4
 SPEC_FIELDS = ("coding", "coder", "chunk_rows", "symbols", "stream_sha256")
+#: the array of the state holding a small stream (format version 5)
+STREAM_IN_STATE = STREAM
+
+
+def spec_fields(version, in_state):
+    """The header fields of entropy-coded codes (besides shape, data_dtype and
+    columns) in a file of format ``version``: from version 5 ``flat`` (the features
+    coded under the flat model), and ``stream_sha256`` only when the stream is its own
+    member (``in_state``: it is the array ``codes.stream`` of the state, covered by
+    the file's digest)."""
+    fields = ["coding", "coder", "chunk_rows", "symbols"]
+    if version >= 5:
+        fields.append("flat")
+    if not in_state:
+        fields.append("stream_sha256")
+    return fields
 _NPY_HEADER_MAX = 4096  # bytes of a .npy header skquant writes (magic, length, dict)
 
 
@@ -169,21 +188,47 @@ def read_varints(what, buf, count, bits=63):
 
 
 # ------------------------------------------------------------------ writing
-def encode(codes, n_levels):
+def _flat_is_smaller(symbols, counts, n_levels):
+    """Whether the flat model over all ``n_levels`` codes (``n log2 n_levels`` bits, no
+    table) costs fewer bits than the table of the used codes and their empirical
+    entropy (``n H`` bits; both as the coder spends them, to within a bit a value per
+    2**20 values)."""
+    if symbols.size < 2 or n_levels > MAX_FLAT_LEVELS:
+        return False
+    n = float(counts.sum())
+    p = counts / n
+    table = np.column_stack([np.diff(symbols, prepend=-1) - 1, counts - 1]).ravel()
+    coded = -n * float(np.sum(p * np.log2(p))) + 8 * int(varint_bytes(table).sum())
+    return n * math.log2(int(n_levels)) < coded
+
+
+def encode(codes, n_levels, flat=None):
     """Entropy-code ``codes`` (n_samples, n_features): ``(spec, arrays, stream)`` with
     ``spec`` the header fields, ``arrays`` the table and chunk members and ``stream``
-    the uint32 words of all chunks."""
+    the uint32 words of all chunks.
+
+    Each feature is coded under the model of its table (the counts of the codes it
+    uses), or under the flat model (every one of its ``n_levels`` codes equally
+    likely: no table) when that takes fewer bits (``flat=None``), or as ``flat`` says
+    (a boolean per feature; tests)."""
     constriction = _constriction()
     codes = np.asarray(codes)
     n, d = codes.shape
     levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
-    tables, used, lookups, models = [], [], [], []
+    tables, used, lookups, models, flats = [], [], [], [], []
     for j in range(d):
         symbols, counts = column_counts(codes[:, j], levels[j])
         if n and (symbols[-1] >= levels[j] or codes[:, j].min() < 0):
             raise ValueError(f"codes of column {j} must be within 0 .. {levels[j] - 1}")
-        gaps = np.diff(symbols, prepend=-1) - 1
-        tables.append(np.column_stack([gaps, counts - 1]).ravel())
+        is_flat = (_flat_is_smaller(symbols, counts, levels[j]) if flat is None
+                   else bool(flat[j]) and n > 0 and levels[j] >= 2)
+        if is_flat:  # every code 0 .. n_levels - 1, count 1: no table
+            flats.append(j)
+            symbols = np.arange(int(levels[j]))
+            counts = np.ones(symbols.size, dtype=np.int64)
+        else:
+            gaps = np.diff(symbols, prepend=-1) - 1
+            tables.append(np.column_stack([gaps, counts - 1]).ravel())
         used.append(int(symbols.size))
         lookup = np.zeros(int(levels[j]), dtype=np.int32)
         lookup[symbols] = np.arange(symbols.size, dtype=np.int32)
@@ -209,6 +254,7 @@ def encode(codes, n_levels):
         "coder": CODER if lanes > 1 else CODER_SINGLE,
         "chunk_rows": rows,
         "symbols": used,
+        "flat": flats,
         "stream_sha256": hashlib.sha256(stream.tobytes()).hexdigest(),
     }
     arrays = {TABLE: table, CHUNKS: np.asarray(offsets, dtype=np.int64)}
@@ -223,24 +269,37 @@ def _is_int(v):
 def check_spec(spec, shape):
     """Check the header fields of entropy-coded codes against the codes' ``shape``
     (``n_samples, n_features``), before any member is read: ``(chunk_rows, used,
-    lanes)`` with ``used`` the number of codes each feature uses (int64 array) and
-    ``lanes`` the streams of each chunk."""
+    lanes, flat)`` with ``used`` the number of codes each feature uses (int64 array),
+    ``lanes`` the streams of each chunk and ``flat`` whether each feature is coded
+    under the flat model (bool array; version 5's ``flat``, none before)."""
     n, d = shape
+    used = spec.get("symbols")
+    # first the list of one entry per feature, so that d is bounded by the header's size
+    _expect(isinstance(used, list) and len(used) == d and all(_is_int(u) for u in used),
+            "codes: symbols must be one integer per feature")
+    flat = spec.get("flat", [])
+    _expect(isinstance(flat, list) and len(flat) <= d and all(_is_int(j) for j in flat)
+            and all(0 <= j < d for j in flat) and flat == sorted(set(flat)),
+            "codes: flat must be a list of increasing feature indices")
+    is_flat = np.zeros(d, dtype=bool)
+    is_flat[np.asarray(flat, dtype=np.int64)] = True
+    _expect(n > 0 or not flat, "codes: flat features without rows")
     coder = spec.get("coder")
     _expect(isinstance(coder, str) and coder in CODERS, f"codes: unknown coder {coder!r}")
-    rows, used, digest = spec.get("chunk_rows"), spec.get("symbols"), spec.get("stream_sha256")
+    rows, digest = spec.get("chunk_rows"), spec.get("stream_sha256")
     top = max(1, MAX_CHUNK_VALUES // max(d, 1))
     _expect(_is_int(rows) and 1 <= rows <= top,
             f"codes: chunk_rows {rows!r} out of range 1 .. {top}")
-    _expect(isinstance(used, list) and len(used) == d and all(_is_int(u) for u in used),
-            "codes: symbols must be one integer per feature")
     used = np.asarray(used, dtype=np.int64)
-    _expect(np.all((used >= (1 if n else 0)) & (used <= (min(n, 2**16) if n else 0))),
+    top = np.where(is_flat, MAX_FLAT_LEVELS, min(n, 2**16))
+    _expect(np.all((used >= (1 if n else 0)) & (used <= (top if n else 0))),
             "codes: the numbers of used codes (symbols) must be within 1 .. n_levels_ "
             "and the number of rows (0 without rows)")
-    _expect(isinstance(digest, str) and len(digest) == 64
-            and all(c in "0123456789abcdef" for c in digest), "codes: bad stream_sha256")
-    return rows, used, CODERS[coder]
+    _expect(np.all(used[is_flat] >= 2), "codes: a flat feature has at least 2 codes")
+    _expect(digest is None or (isinstance(digest, str) and len(digest) == 64
+                               and all(c in "0123456789abcdef" for c in digest)),
+            "codes: bad stream_sha256")
+    return rows, used, CODERS[coder], is_flat
 
 
 def _max_words(rows, coded, lanes=1):
@@ -255,11 +314,11 @@ def check_member_sizes(spec, shape, infos):
     """Refuse ``codes.*`` members larger than a file with this header can hold, from
     the archive's directory (``infos``: member name -> ``zipfile.ZipInfo``) alone,
     before anything is read or allocated."""
-    rows, used, lanes = check_spec(spec, shape)
+    rows, used, lanes, flat = check_spec(spec, shape)
     n = shape[0]
     n_chunks = -(-n // rows)
     limits = {
-        TABLE_NPY: 2 * _MAX_VARINT_BYTES * int(used.sum()),
+        TABLE_NPY: 2 * _MAX_VARINT_BYTES * int(used[~flat].sum()),
         CHUNKS_NPY: 8 * (n_chunks * lanes + 1),
         STREAM_NPY: 4 * n_chunks * lanes * _max_words(rows, int(np.sum(used > 1)), lanes),
     }
@@ -309,6 +368,22 @@ def stream_opener(file):
     def open_stream():
         with zipfile.ZipFile(file) as zf, zf.open(STREAM_NPY) as f:
             yield f, _stream_header(f, zf.getinfo(STREAM_NPY).file_size)
+
+    return open_stream
+
+
+def state_stream_opener(words):
+    """Version 5: the opener (as :func:`stream_opener`'s) of a stream held in the state
+    as the array ``codes.stream`` (1-D ``<u4``, checked here)."""
+    import contextlib
+    import io
+
+    _expect(words.dtype == np.dtype("<u4") and words.ndim == 1,
+            f"{STREAM}: expected a 1-D <u4 array, got {words.dtype} of shape {words.shape}")
+
+    @contextlib.contextmanager
+    def open_stream():
+        yield io.BytesIO(words.tobytes()), int(words.size)
 
     return open_stream
 
@@ -386,19 +461,27 @@ class CodedCodes:
 
     def __init__(self, spec, arrays, n_levels, shape, dtype, open_stream):
         n, d = shape
-        rows, used, lanes = check_spec(spec, shape)
+        rows, used, lanes, flat = check_spec(spec, shape)
         for key in (TABLE, CHUNKS):
             _expect(key in arrays, f"{key}.npy: the member is missing")
         table, offsets = arrays.pop(TABLE), arrays.pop(CHUNKS)
+        tabled = np.where(flat, 0, used)  # flat features have no table
         _expect(table.dtype == np.uint8 and table.ndim == 1
-                and table.size <= 2 * _MAX_VARINT_BYTES * int(used.sum()),
+                and table.size <= 2 * _MAX_VARINT_BYTES * int(tabled.sum()),
                 f"{TABLE_NPY}: expected a 1-D uint8 array of at most 18 bytes per used "
                 f"code, got {table.dtype} of shape {table.shape}")
-        values = read_varints(TABLE_NPY, table, 2 * int(used.sum()))
+        values = read_varints(TABLE_NPY, table, 2 * int(tabled.sum()))
         n_levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
-        self.symbols, self.counts = [], []
-        bounds = np.concatenate([[0], np.cumsum(used)])
+        self.symbols, self.counts, self.flat = [], [], flat
+        bounds = np.concatenate([[0], np.cumsum(tabled)])
         for j in range(d):
+            if flat[j]:  # every code of the feature, equally likely
+                _expect(used[j] == n_levels[j],
+                        f"codes: flat column {j} must use its {n_levels[j]} levels "
+                        f"(n_levels_), symbols says {used[j]}")
+                self.symbols.append(np.arange(used[j], dtype=np.int64))
+                self.counts.append(np.ones(used[j], dtype=np.int64))
+                continue
             gaps, counts = values[2 * bounds[j]:2 * bounds[j + 1]].reshape(-1, 2).T
             _expect(np.all(gaps < np.uint64(2**31)) and np.all(counts < np.uint64(2**62)),
                     f"{TABLE_NPY}: the table of column {j} is out of range")
@@ -425,7 +508,10 @@ class CodedCodes:
                     f"{STREAM_NPY}: the stream holds {n_words} words, the chunk offsets "
                     f"({CHUNKS_NPY}) {offsets[-1]}")
         self.shape, self.dtype, self.rows, self.lanes = (n, d), dtype, rows, lanes
-        self.offsets, self.digest, self._open = offsets, spec["stream_sha256"], open_stream
+        # no stream_sha256: the stream is an array of the state (format version 5),
+        # covered by the file's digest
+        self.offsets, self.digest = offsets, spec.get("stream_sha256")
+        self._open = open_stream
 
     def _check_lanes(self, n, rows, lanes, used, sizes):
         """The rows the chunk table gives each lane against its words, before anything
@@ -448,7 +534,7 @@ class CodedCodes:
         if not np.any(used > 1):
             return
         empty = int(lane_rows[sizes == 0].sum())
-        for j in np.flatnonzero(used > 1):
+        for j in np.flatnonzero((used > 1) & ~self.flat):  # flat: no counts to bound
             first = int(self.counts[j][0])
             _expect(empty <= first,
                     f"{CHUNKS_NPY}: {empty} rows are in lanes without words, which decode "
@@ -501,7 +587,7 @@ class CodedCodes:
                             f"{STREAM_NPY}: chunk {c0 + i} does not end at its last word "
                             f"({CHUNKS_NPY})")
                 total = seen.sum(axis=0)  # so far: never more than the table's counts
-                for j in range(d):
+                for j in np.flatnonzero(~self.flat):
                     a, b = tables.count_starts[j], tables.count_starts[j + 1]
                     _expect(np.all(total[a:b] <= self.counts[j]),
                             f"{STREAM_NPY}: the decoded codes of column {j} differ from its "
@@ -509,11 +595,11 @@ class CodedCodes:
                 for i in range(c1 - c0):
                     yield a0 + int(row_starts[i]), block[row_starts[i]:row_starts[i + 1]]
                 block = None  # freed (unless the caller keeps it) before the next batch
-        _expect(sha.hexdigest() == self.digest,
+        _expect(self.digest is None or sha.hexdigest() == self.digest,
                 f"{STREAM_NPY}: stream checksum mismatch (stream_sha256): the file was "
                 "modified or corrupted")
         seen = seen.sum(axis=0)
-        for j in range(d):
+        for j in np.flatnonzero(~self.flat):  # a flat model has no counts to match
             a, b = tables.count_starts[j], tables.count_starts[j + 1]
             _expect(np.array_equal(seen[a:b], self.counts[j]),
                     f"{STREAM_NPY}: the decoded codes of column {j} differ from its table "
@@ -543,7 +629,11 @@ class CodedCodes:
 
     def verify(self):
         """Check the stream against its SHA-256 (``stream_sha256``) without decoding it:
-        read in pieces of 1 MiB (what :func:`skquant.load` does: it needs no codes)."""
+        read in pieces of 1 MiB (what :func:`skquant.load` does: it needs no codes).
+        A stream held in the state (format version 5) has no digest of its own: the
+        file's covers it."""
+        if self.digest is None:
+            return
         sha = hashlib.sha256()
         with self._open() as (f, n_words):
             _expect(n_words == int(self.offsets[-1]),

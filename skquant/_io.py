@@ -49,7 +49,7 @@ from ._schema import SchemaError, check_state
 from ._summary import ColumnSketch
 
 FORMAT = "skquant"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 HEADER = "header.json"
 CODES = "codes"
 #: version 4: every array but the entropy-coded stream, back to back in one member
@@ -62,7 +62,8 @@ _MEMBER = re.compile(
     r"(param|attr)\.([A-Za-z_][A-Za-z0-9_]*)\.npy\Z|codes(\.table|\.chunks|\.stream)?\.npy\Z"
     r"|state\.npy\Z")
 #: the name of an array in the state (version 4): a member name of version 3, less .npy
-_ARRAY_KEY = re.compile(r"(param|attr)\.[A-Za-z_][A-Za-z0-9_]*\Z|codes(\.table|\.chunks)?\Z")
+_ARRAY_KEY = re.compile(
+    r"(param|attr)\.[A-Za-z_][A-Za-z0-9_]*\Z|codes(\.table|\.chunks|\.stream)?\Z")
 #: dtypes an array of the state is stored in or read back to (version 4)
 _STATE_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
     "?", "i1", "u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8",
@@ -71,6 +72,10 @@ _MAX_DIMS = 32
 #: a stream member at most this large is DEFLATE-compressed (its .npy header shrinks);
 #: a larger one is stored, its words being near-random
 _DEFLATE_STREAM_BYTES = 2**20
+#: version 5: a stream of at most this many bytes is the array ``codes.stream`` of the
+#: state (no member of its own, no digest of its own: about 170 bytes less); a larger
+#: one is its own member, read chunk by chunk
+_STATE_STREAM_BYTES = 2**16
 CODINGS = ("packed", "entropy")
 _ARRAY_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else is read
 #: DEFLATE expands at most 1032-fold (a 258-byte match in 2 bits): a member declaring
@@ -768,6 +773,10 @@ def write(file, estimator, codes=None, columns=None, coding="packed"):
         if coding == "entropy":
             spec, coded_arrays, stream = _coding.encode(codes, estimator.n_levels_)
             arrays.update(coded_arrays)
+            if stream.nbytes <= _STATE_STREAM_BYTES:  # in the state, under its digest
+                arrays[_coding.STREAM] = stream
+                spec.pop("stream_sha256")
+                stream = None
             header["codes"].update(spec)
         else:
             widths = _widths(estimator)
@@ -839,8 +848,9 @@ def _pack_state(arrays):
     return state, manifest
 
 
-def _check_manifest(manifest):
-    """``[(name, stored dtype, shape, dtype)]`` of a version-4 header's ``arrays``."""
+def _check_manifest(manifest, version=FORMAT_VERSION):
+    """``[(name, stored dtype, shape, dtype)]`` of a version-4 header's ``arrays``
+    (``codes.stream`` from version 5)."""
     _expect(isinstance(manifest, list) and len(manifest) <= 4096,
             f"{HEADER}: arrays must be a list of at most 4096 entries")
     out, seen = [], set()
@@ -849,7 +859,8 @@ def _check_manifest(manifest):
         _expect(isinstance(e, list) and len(e) in (3, 4), f"{what}: expected [name, dtype, "
                 f"shape] or [name, dtype, shape, dtype read], got {e!r}"[:200])
         name = e[0]
-        _expect(isinstance(name, str) and _ARRAY_KEY.match(name) and name not in seen,
+        _expect(isinstance(name, str) and _ARRAY_KEY.match(name) and name not in seen
+                and (version >= 5 or name != _coding.STREAM),
                 f"{what}: bad or repeated array name {name!r}"[:200])
         seen.add(name)
         types = [_STATE_DTYPES.get(t) if isinstance(t, str) else None
@@ -868,10 +879,10 @@ def _check_manifest(manifest):
     return out
 
 
-def _unpack_state(zf, manifest):
+def _unpack_state(zf, manifest, version=FORMAT_VERSION):
     """The arrays of a version-4 file's ``state.npy``, split as its manifest says
     (sizes checked against the member before anything but its header is read)."""
-    entries = _check_manifest(manifest)
+    entries = _check_manifest(manifest, version)
     sizes = [math.prod(shape) * stored.itemsize for _, stored, shape, _ in entries]
     _expect(STATE_NPY in zf.namelist(), f"{STATE_NPY}: the member is missing")
     largest = max(range(len(sizes)), key=sizes.__getitem__, default=None)
@@ -1026,14 +1037,17 @@ def _read(file):
                     and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                             for s in shape), f"codes: bad shape {shape!r}")
             infos = {i.filename: i for i in zf.infolist()}
-            if version >= 4:  # the table and offsets are arrays of the state
+            if version >= 4:  # the table and offsets (version 5: small streams too)
                 infos = {k: v for k, v in infos.items() if k == _coding.STREAM_NPY}
-                for name, stored, dims, dtype in _check_manifest(header["arrays"]):
-                    if name in (_coding.TABLE, _coding.CHUNKS):
+                for name, stored, dims, dtype in _check_manifest(header["arrays"], version):
+                    if name in (_coding.TABLE, _coding.CHUNKS, _coding.STREAM):
+                        _expect(name + ".npy" not in infos,
+                                f"{_coding.STREAM_NPY}: both a member and an array of the "
+                                "state")
                         infos[name + ".npy"] = _Size(math.prod(dims) * dtype.itemsize)
             _coding.check_member_sizes(codes, shape, infos)
         if version >= 4:
-            arrays = _unpack_state(zf, header["arrays"])
+            arrays = _unpack_state(zf, header["arrays"], version)
         else:  # the entropy-coded stream is read chunk by chunk when decoded
             arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names
                       if name not in (HEADER, _coding.STREAM_NPY)}
@@ -1092,7 +1106,7 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
     """``(codes, columns, data_dtype)``: ``codes`` an array, or for entropy-coded codes
     a :class:`skquant._coding.CodedCodes` reading the stream with ``open_stream``."""
     if spec is None:
-        for key in (CODES, _coding.TABLE, _coding.CHUNKS):
+        for key in (CODES, _coding.TABLE, _coding.CHUNKS, _coding.STREAM):
             _expect(key not in arrays, f"{key}.npy present but the header declares no codes")
         return None, None, None
     from ._base import BaseScalarQuantizer
@@ -1102,8 +1116,10 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
     _expect(coding in CODINGS, f"codes: unknown coding {coding!r} (one of {CODINGS})")
     width_key = "n_bits" if version == 1 else "widths"
     coding_key = ["coding"] if version >= 3 else []
+    in_state = _coding.STREAM in arrays  # version 5: a small stream
     if coding == "entropy":
-        _keys("codes", spec, ["shape", "data_dtype", "columns", *_coding.SPEC_FIELDS])
+        _keys("codes", spec, ["shape", "data_dtype", "columns",
+                              *_coding.spec_fields(version, in_state)])
     else:
         _keys("codes", spec, ["shape", width_key, "bit_order", "data_dtype", "columns",
                               *coding_key])
@@ -1121,10 +1137,12 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
     if coding == "entropy":
         for key in (CODES,):
             _expect(key not in arrays, f"{key}.npy present in an entropy-coded file")
+        if in_state:
+            open_stream = _coding.state_stream_opener(arrays.pop(_coding.STREAM))
         coded = _coding.CodedCodes(spec, arrays, est.n_levels_, tuple(shape),
                                    est._codes_dtype, open_stream)
         return coded, columns, np.dtype(spec["data_dtype"])
-    for key in (_coding.TABLE, _coding.CHUNKS):
+    for key in (_coding.TABLE, _coding.CHUNKS, _coding.STREAM):
         _expect(key not in arrays, f"{key}.npy present in a file of packed codes")
     if version == 1:  # packed at the n_bits parameter's widths
         widths = np.log2(est.max_levels_).astype(np.int64)

@@ -758,7 +758,7 @@ def test_encode_codings_round_trip_and_entropy_is_the_default(tmp_path, capsys, 
 
 
 def test_decode_refuses_a_damaged_stream_naming_the_member(tmp_path, capsys, rng):
-    X = rng.standard_normal((5000, 2))
+    X = rng.standard_normal((100000, 2))  # a stream of its own member (above 64 KiB)
     np.save(tmp_path / "x.npy", X)
     run(capsys, "encode", tmp_path / "x.npy", "-o", tmp_path / "x.skq", "--bits", "4")
     data = bytearray((tmp_path / "x.skq").read_bytes())

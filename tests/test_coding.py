@@ -60,7 +60,8 @@ def test_coded_bits_is_the_real_size_within_one_percent(name, quantizer):
     q = quantizer.fit(X)
     codes = q.transform(X)
     predicted = coded_bits(codes, q.n_levels_)
-    spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+    # every feature under its table's model (the flat model is tested below)
+    spec, arrays, stream = _coding.encode(codes, q.n_levels_, flat=[False] * X.shape[1])
     table = arrays[_coding.TABLE]
     # the table's size is exact, feature by feature
     tables = [8 * table_bytes(*np.unique(c, return_counts=True)) for c in codes.T]
@@ -102,7 +103,7 @@ def test_both_codings_round_trip_bit_for_bit(name, coding):
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         header = json.loads(zf.read("header.json"))
         names = set(zf.namelist())
-    assert header["format_version"] == 4 and header["codes"]["coding"] == coding
+    assert header["format_version"] == 5 and header["codes"]["coding"] == coding
     names |= {a[0] + ".npy" for a in header["arrays"]}  # the arrays of state.npy
     coded = {"codes.table.npy", "codes.chunks.npy", "codes.stream.npy"}
     assert (coded <= names) == (coding == "entropy")
@@ -132,14 +133,53 @@ def test_compress_payload_within_one_percent_of_the_entropy(name, tmp_path):
     X = _real_data()[name]
     q = skquant.compress(X, tmp_path / "x.skq")
     codes = q.transform(X)
-    with zipfile.ZipFile(tmp_path / "x.skq") as zf:
-        stream = zf.getinfo("codes.stream.npy").file_size - 128  # its .npy header
+    coded = _io.read(tmp_path / "x.skq", stream=True).coded
+    stream = 4 * int(coded.offsets[-1])  # the words of the stream (a member or in the state)
     entropy = _entropy_bits(codes).sum() / 8
     n_chunks = -(-X.shape[0] // _coding.chunk_rows_for(X.shape[1]))
-    assert entropy <= stream <= 1.01 * entropy + 8 * n_chunks, (stream, entropy)
+    tabled = ~coded.flat  # the flat features' payload exceeds their entropy, by less
+    # than the table they do without (tested below)
+    payload = _entropy_bits(codes[:, tabled]).sum() / 8
+    flat_bits = sum(X.shape[0] * np.log2(q.n_levels_[j]) for j in np.flatnonzero(coded.flat))
+    assert entropy <= stream <= 1.01 * payload + flat_bits / 8 + 8 * n_chunks, (stream, entropy)
     Y = skquant.decompress(tmp_path / "x.skq")
     expected = q.inverse_transform(codes)
     assert Y.dtype == expected.dtype and Y.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("name", ["wine", "diabetes"])
+def test_the_flat_model_is_chosen_where_it_is_smaller(name):
+    """Few rows, many used codes: a feature whose table costs more than the entropy
+    saves is coded under the flat model (no table), and then the codes (stream and
+    table) are smaller than under the tables, and decode bit for bit."""
+    X = _real_data()[name]
+    q = UniformClipQuantizer(n_bits=8).fit(X)
+    codes = q.transform(X)
+    n, d = codes.shape
+    auto, auto_arrays, auto_stream = _coding.encode(codes, q.n_levels_)
+    tab, tab_arrays, tab_stream = _coding.encode(codes, q.n_levels_, flat=[False] * d)
+    flat_all, flat_arrays, flat_stream = _coding.encode(codes, q.n_levels_, flat=[True] * d)
+    assert tab["flat"] == [] and flat_all["flat"] == list(range(d))
+    assert flat_arrays[_coding.TABLE].size == 0
+    real = {}
+    for key, (arrays, stream) in {"auto": (auto_arrays, auto_stream),
+                                  "table": (tab_arrays, tab_stream),
+                                  "flat": (flat_arrays, flat_stream)}.items():
+        real[key] = 4 * stream.size + arrays[_coding.TABLE].size
+    assert auto["flat"], auto  # real data where the tables do not pay
+    # per feature: flat exactly when n log2(n_levels) < n H + 8 table bytes
+    for j in range(d):
+        symbols, counts = np.unique(codes[:, j], return_counts=True)
+        flat_bits = n * np.log2(q.n_levels_[j])
+        tab_bits = _entropy_bits(codes[:, [j]])[0] + 8 * table_bytes(symbols, counts)
+        assert (j in auto["flat"]) == (symbols.size > 1 and flat_bits < tab_bits)
+    # the choice is within 8 bytes of the better of all-flat and all-table, or below
+    assert real["auto"] <= min(real["table"], real["flat"]) + 8, real
+    for spec, arrays, stream in ((auto, auto_arrays, auto_stream),
+                                 (flat_all, flat_arrays, flat_stream)):
+        reader = _coding.CodedCodes(spec, dict(arrays), q.n_levels_, codes.shape,
+                                    codes.dtype, lambda stream=stream: _bytes_stream(stream))
+        assert np.array_equal(reader.decode(), codes)
 
 
 def test_decompress_returns_a_dataframe_with_the_column_names(tmp_path):
@@ -258,7 +298,7 @@ def test_damaged_coded_members_are_refused_naming_the_member(edit, match):
 def test_a_forged_stream_size_is_refused_before_reading():
     """A stream member declaring more words than its chunks can hold is refused from
     the archive directory (its declared size), before anything is allocated."""
-    X = np.random.default_rng(3).standard_normal((1000, 2))
+    X = np.random.default_rng(3).standard_normal((100000, 2))  # a member: above 64 KiB
     q, data = _file(X, UniformClipQuantizer(n_bits=4))
     members = _members(data)
     head = io.BytesIO()
@@ -382,7 +422,8 @@ def test_rans_decoder_on_real_data_in_parallel_chunks(name, monkeypatch):
     codes = q.transform(X)
     monkeypatch.setattr(_coding, "CHUNK_VALUES", 37 * codes.shape[1])
     monkeypatch.setattr(_coding, "BATCH_VALUES", 5 * 37 * codes.shape[1])
-    spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+    # the tables' models, as the constriction decoding below builds them
+    spec, arrays, stream = _coding.encode(codes, q.n_levels_, flat=[False] * codes.shape[1])
     assert spec["chunk_rows"] == 37
     offsets = arrays[_coding.CHUNKS]
     reader = _coding.CodedCodes(spec, dict(arrays), q.n_levels_, codes.shape, codes.dtype,
@@ -433,7 +474,7 @@ def _lane_file(codes, n_levels, monkeypatch, chunk_rows):
     """Encode with chunks of ``chunk_rows`` rows, in lanes whatever their size."""
     monkeypatch.setattr(_coding, "CHUNK_VALUES", chunk_rows * codes.shape[1])
     monkeypatch.setattr(_coding, "MIN_LANE_VALUES", 1)
-    return _coding.encode(codes, n_levels)
+    return _coding.encode(codes, n_levels, flat=[False] * codes.shape[1])
 
 
 def test_writer_picks_lanes_by_chunk_size():

@@ -2,6 +2,7 @@
 ``doc/file_format.rst`` describes. Each loads into an estimator whose transform,
 inverse_transform and score work, or raises ValueError naming the field."""
 
+import hashlib
 import io
 import json
 import tracemalloc
@@ -494,6 +495,10 @@ def _coded_file(n=2**17, d=1):
     _io.write(buf, q, codes=q.transform(Xc), coding="entropy")
     header, arrays = _members(buf.getvalue())
     assert header["codes"]["coder"] == _coding.CODER
+    if _coding.STREAM in arrays:  # a small stream (format 5): made its own member
+        words = arrays.pop(_coding.STREAM)
+        header["codes"]["stream_sha256"] = hashlib.sha256(words.tobytes()).hexdigest()
+        return header, arrays, _io._npy_bytes(words)
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
         stream = zf.read(_coding.STREAM_NPY)
     return header, arrays, stream
@@ -502,8 +507,6 @@ def _coded_file(n=2**17, d=1):
 def _forge_coded(header, arrays, words, n, counts, offsets):
     """The file of ``_coded_file`` declaring ``n`` rows of one feature whose used
     codes 0 .. have ``counts``, the chunk table ``offsets`` and stream ``words``."""
-    import hashlib
-
     h, a = json.loads(json.dumps(header)), dict(arrays)
     words = np.asarray(words, dtype="<u4")
     h["codes"].update(shape=[n, 1], symbols=[len(counts)],
@@ -623,3 +626,104 @@ def test_coded_shape_out_of_range(shape):
     for out, peak in _every_reader(data):
         assert isinstance(out, ValueError) and "codes" in str(out), out
         assert peak < 2**20
+
+
+# ------------------------------------- version 5: the flat model, the stream in the state
+def _coded(rows=200):
+    """A small entropy-coded file (its stream in the state; features 0 and 1 under
+    the flat model, feature 2 under its table) as header and arrays."""
+    pytest.importorskip("constriction")
+    rng = np.random.default_rng(5)
+    Z = np.c_[rng.standard_normal((rows, 2)), rng.laplace(size=rows) * 1e-3]
+    q = skquant.UniformClipQuantizer(n_levels=[200, 150, 3]).fit(Z)
+    buf = io.BytesIO()
+    _io.write(buf, q, codes=q.transform(Z), coding="entropy")
+    header, arrays = _members(buf.getvalue())
+    assert header["codes"]["flat"] == [0, 1] and _coding.STREAM in arrays
+    assert "stream_sha256" not in header["codes"]
+    return q, Z, header, arrays
+
+
+def test_a_small_stream_is_in_the_state_and_loads_bit_for_bit():
+    q, Z, header, arrays = _coded()
+    enc = _io.read(io.BytesIO(forge(header, arrays)))
+    assert np.array_equal(enc.codes, q.transform(Z))
+    with zipfile.ZipFile(io.BytesIO(forge(header, arrays))) as zf:
+        assert zf.namelist() == [_io.HEADER, _io.STATE_NPY]
+
+
+def _codes_field(key, value):
+    def edit(header, arrays):
+        if value is KeyError:
+            del header["codes"][key]
+        else:
+            header["codes"][key] = value
+    return edit
+
+
+def _stream(fn):
+    def edit(header, arrays):
+        arrays[_coding.STREAM] = fn(arrays[_coding.STREAM])
+    return edit
+
+
+def _flip_word(words):
+    out = words.copy()
+    out[len(out) // 2] ^= np.uint32(1 << 7)
+    return out
+
+
+@pytest.mark.parametrize("edit, field", [
+    (_codes_field("flat", [5]), "flat"),
+    (_codes_field("flat", [1, 0]), "flat"),
+    (_codes_field("flat", [0, 0]), "flat"),
+    (_codes_field("flat", ["0"]), "flat"),
+    (_codes_field("flat", {"0": 1}), "flat"),
+    (_codes_field("flat", [True]), "flat"),
+    (_codes_field("flat", [0, 1, 2]), "codes.table.npy"),  # feature 2 has a table
+    (_codes_field("flat", [0]), "codes.table.npy"),  # feature 1 has no table
+    (_codes_field("flat", []), "codes.table.npy"),
+    (_codes_field("flat", KeyError), "flat"),
+    (_codes_field("symbols", [199, 150, 3]), "column 0"),
+    (_codes_field("symbols", [2**17, 150, 3]), "symbols"),
+    (_codes_field("stream_sha256", "0" * 64), "stream_sha256"),
+    (_stream(lambda w: w.astype("<f4")), "codes.stream"),
+    (_stream(lambda w: w.astype("<u8")), "codes.stream"),
+    (_stream(lambda w: w.reshape(1, -1)), "codes.stream"),
+    (_stream(lambda w: w[:-1]), "codes.stream"),
+    (_stream(lambda w: np.r_[w, np.uint32(7)]), "codes.stream"),
+    (_stream(lambda w: np.zeros(10**6, "<u4")), "codes.stream"),
+    (_stream(_flip_word), "codes.stream"),
+])
+def test_forged_flat_and_state_stream(edit, field):
+    """Version 5's fields edited, the digest recomputed: the file loads into a working
+    estimator with codes within its levels, or ValueError names the field."""
+    q, Z, header, arrays = _coded()
+    edit(header, arrays)
+    data = forge(header, arrays)
+    try:
+        enc = _io.read(io.BytesIO(data))
+    except ValueError as exc:
+        assert field in str(exc) and "\n" not in str(exc), str(exc)
+        return
+    assert np.all(enc.codes < enc.estimator.n_levels_)
+    works_or_names(data, field)
+
+
+def test_version_5_fields_are_refused_in_older_files():
+    q, Z, header, arrays = _coded()
+    with pytest.raises(ValueError, match="bad or repeated array name 'codes.stream'"):
+        skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), dict(arrays),
+                                      version=4)))
+    arrays = dict(arrays)
+    stream = arrays.pop(_coding.STREAM)
+    header["codes"]["stream_sha256"] = __import__("hashlib").sha256(
+        stream.tobytes()).hexdigest()
+    member = [(_coding.STREAM_NPY, _io._npy_bytes(stream))]
+    with pytest.raises(ValueError, match=r"unexpected field\(s\) \['flat'\]"):
+        skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), arrays, extra=member,
+                                      version=4)))
+    # the stream both as a member and as an array of the state
+    arrays[_coding.STREAM] = stream
+    with pytest.raises(ValueError, match="both a member and an array"):
+        skquant.load(io.BytesIO(forge(header, arrays, extra=member)))

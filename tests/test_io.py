@@ -700,24 +700,29 @@ def test_version_2_files_still_load(path):
 
 
 V3 = Path(__file__).parent / "fixtures" / "format_v3"
+V4 = Path(__file__).parent / "fixtures" / "format_v4"
 
 
-@pytest.mark.parametrize("path", sorted(V3.glob("*.skq")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(V3.glob("*.skq")) + sorted(V4.glob("*.skq")),
+                         ids=lambda p: f"{p.parent.name}-{p.stem}")
 @pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
-def test_version_3_files_still_load(path):
+def test_version_3_and_4_files_still_load(path):
     """Files of format version 3 (one .npy member per array, dense codebooks; written
-    by tests/fixtures/make_format_v3.py) load to estimators whose transform and
-    inverse_transform, and whose stored codes (packed or entropy-coded), equal the
-    version-3 ones bit for bit; decompress reads them too."""
+    by tests/fixtures/make_format_v3.py) and 4 (state.npy, compact codebooks, the
+    stream its own member; tests/fixtures/make_format_v4.py) load to estimators whose
+    transform and inverse_transform, and whose stored codes (packed or entropy-coded),
+    equal the saved ones bit for bit; decompress reads them too."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_v3", V3.parent / "make_format_v3.py")
+    version = int(path.parent.name[-1])
+    spec = importlib.util.spec_from_file_location(
+        f"make_v{version}", path.parent.parent / f"make_format_v{version}.py")
     make = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make)
     if "entropy" in path.stem:
         pytest.importorskip("constriction")
     enc = _io.read(path)
-    assert json.loads(zipfile.ZipFile(path).read("header.json"))["format_version"] == 3
+    assert json.loads(zipfile.ZipFile(path).read("header.json"))["format_version"] == version
     expected = np.load(path.with_name(path.stem + ".expected.npz"))
     X = make.data(path.stem)
     _bit_identical(enc.estimator.transform(X), expected["transform"])
