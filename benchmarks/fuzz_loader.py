@@ -89,6 +89,28 @@ def seeds():
             codes = clone(est).set_params(encode="ordinal").fit(X).transform(X)
         _io.write(buf, est, codes=codes)
         out.append(buf.getvalue())
+    return out + coded_seeds()
+
+
+def coded_seeds():
+    """Entropy-coded files (needs constriction): one lane per chunk (30 x 3 values),
+    and the 8 interleaved lanes of ``constriction-ans32-categorical-x8`` (one chunk of
+    2**17 values, nearly all one code: a stream of a few hundred words, so that the
+    file stays small and fast to fuzz)."""
+    from skquant import UniformClipQuantizer, _coding
+
+    try:
+        _coding._constriction()
+    except ImportError:
+        return []
+    rng = np.random.default_rng(0)
+    sparse = np.where(rng.random((2**17, 1)) < 0.01, rng.standard_normal((2**17, 1)), 0.0)
+    out = []
+    for X in (rng.standard_normal((30, 3)), sparse):
+        q = UniformClipQuantizer(n_bits=2, clip="minmax", encode="ordinal").fit(X)
+        buf = io.BytesIO()
+        _io.write(buf, q, codes=q.transform(X), coding="entropy")
+        out.append(buf.getvalue())
     return out
 
 
