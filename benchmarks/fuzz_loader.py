@@ -98,14 +98,28 @@ def seeds():
             buf = io.BytesIO()
             _io.write(buf, est, codes=codes, coding="entropy")
             out.append(buf.getvalue())
-    # the 8-lane layout of chunks of at least 2**17 values, on a short column
-    from skquant import LloydMaxQuantizer
+    return out + coded_seeds()
 
-    big = np.random.default_rng(1).standard_normal((2**17, 1))
-    est = LloydMaxQuantizer(n_bits=1).fit(big)
-    buf = io.BytesIO()
-    _io.write(buf, est, codes=est.transform(big), coding="entropy")
-    out.append(buf.getvalue())
+
+def coded_seeds():
+    """Entropy-coded files (needs constriction): one lane per chunk (30 x 3 values),
+    and the 8 interleaved lanes of ``constriction-ans32-categorical-x8`` (one chunk of
+    2**17 values, nearly all one code: a stream of a few hundred words, so that the
+    file stays small and fast to fuzz)."""
+    from skquant import UniformClipQuantizer, _coding
+
+    try:
+        _coding._constriction()
+    except ImportError:
+        return []
+    rng = np.random.default_rng(0)
+    sparse = np.where(rng.random((2**17, 1)) < 0.01, rng.standard_normal((2**17, 1)), 0.0)
+    out = []
+    for X in (rng.standard_normal((30, 3)), sparse):
+        q = UniformClipQuantizer(n_bits=2, clip="minmax", encode="ordinal").fit(X)
+        buf = io.BytesIO()
+        _io.write(buf, q, codes=q.transform(X), coding="entropy")
+        out.append(buf.getvalue())
     return out
 
 

@@ -135,10 +135,16 @@ def _read_npy(path, show):
 def _read_npz(path, show):
     import zipfile
 
-    from ._io import HEADER, _read_array
+    from ._io import HEADER, _Bad, _check_member, _read_array
 
     with zipfile.ZipFile(path) as zf:
         members = zf.namelist()
+        size = zf.fp.seek(0, os.SEEK_END)
+        try:  # STORED and DEFLATE only, declared sizes within DEFLATE's reach
+            for info in zf.infolist():
+                _check_member(info, size)
+        except _Bad as exc:
+            raise CLIError(f"{show}: {exc}") from None
         if HEADER in members:
             raise CLIError(f"{show}: this is a skquant encoded file; run 'skquant decode' on it")
         keys = [m[: -len(".npy")] for m in members if m.endswith(".npy")]
@@ -258,23 +264,35 @@ def _read_parquet(path, show):
         if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
             raise CLIError(f"{show}: column {_column(j, names)} is not numeric ({t})")
     n = pf.metadata.num_rows
+    declared = sum(pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups))
+    if n < 0 or declared != n:
+        raise CLIError(f"{show}: row groups declare {declared} rows, the file {n}")
     float32 = all(pa.types.is_float32(field.type) for field in schema)
-    X = np.empty((n, len(names)), dtype=np.float32 if float32 else np.float64)
-    start = 0
+    dtype = np.float32 if float32 else np.float64
+    # the declared rows are allocated at once only when the file could hold them
+    # at DEFLATE's ratio; more (a constant column, or forged metadata) are read a row
+    # group at a time and joined once every group has been read and checked
+    whole = n * len(names) * np.dtype(dtype).itemsize <= 1032 * os.path.getsize(path) + 2**22
+    X = np.empty((n, len(names)), dtype=dtype) if whole else None
+    parts, start = [], 0
     for g in range(pf.num_row_groups):  # one row group in memory at a time
         table = pf.read_row_group(g)
         stop = start + table.num_rows
         if stop > n:
             raise CLIError(f"{show}: row groups hold more rows than the {n} declared")
+        part = X[start:stop] if whole else np.empty((stop - start, len(names)), dtype)
         for j, col in enumerate(table.columns):
             if col.null_count:
                 i = int(np.flatnonzero(col.is_null().to_numpy())[0])
                 raise CLIError(f"{show}: missing value (null) in column "
                                f"{_column(j, names)}, row {start + i + 1}")
-            X[start:stop, j] = col.to_numpy()
+            part[:, j] = col.to_numpy()
+        parts.append(part)
         start = stop
     if start != n:
         raise CLIError(f"{show}: row groups hold {start} rows, the file declares {n}")
+    if not whole:
+        X = np.concatenate([np.empty((0, len(names)), dtype), *parts])
     return X, names
 
 

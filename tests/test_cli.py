@@ -770,3 +770,43 @@ def test_decode_refuses_a_damaged_stream_naming_the_member(tmp_path, capsys, rng
     code, _, err = run(capsys, "decode", tmp_path / "bad.skq", "-o", tmp_path / "r.npy")
     assert code == 2 and "codes.stream.npy" in err, err
     assert not (tmp_path / "r.npy").exists()
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_npz_members_of_other_compression_methods_are_refused(tmp_path, capsys, method):
+    """An .npz whose member is bzip2- or lzma-compressed (decompressed by zipfile
+    without a bound) is refused before a byte of it is decompressed, whatever size it
+    declares: a 128-byte member, and 80 MiB of zeros declared honestly."""
+    for name, arr in [("small", np.arange(16.0).reshape(4, 4)),
+                      ("bomb", np.zeros((2**20, 10)))]:
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        path = tmp_path / f"{name}.npz"
+        with zipfile.ZipFile(path, "w", method) as zf:
+            zf.writestr("X.npy", buf.getvalue())
+        tracemalloc.start()
+        try:
+            code, _, err = run(capsys, "report", path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        _one_line_error(code, err)
+        assert code == 2 and "compression method" in err or "more than DEFLATE" in err, err
+        assert peak < 4 * 2**20
+
+
+def test_parquet_rows_beyond_the_files_size_are_read_group_by_group(tmp_path, capsys):
+    """A parquet file of 2**21 rows of two constant columns (its row groups take a few
+    kB: more rows than DEFLATE could expand it to) is read a row group at a time and
+    joined, not allocated from the declared rows; the table is the one written."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "constant.parquet"
+    n = 2**21
+    pq.write_table(pa.table({"a": np.full(n, 1.5), "b": np.full(n, -2.0)}), path,
+                   row_group_size=2**19)
+    assert n * 16 > 1032 * os.path.getsize(path) + 2**22
+    X, names = read_table(path)
+    assert names == ["a", "b"] and X.shape == (n, 2)
+    assert np.all(X[:, 0] == 1.5) and np.all(X[:, 1] == -2.0)
