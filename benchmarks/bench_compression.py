@@ -26,6 +26,13 @@ each compressor, its knob is searched for the smallest file meeting the target:
   once, one fit per step: from a high-rate guess, doubled until feasible, then
   bisected) for the smallest ``n_levels_j`` with ``nmse_j <= target``; ``lam`` (one for
   all features) is bisected on a log scale for the largest value meeting the target.
+  The rows "... allocated" meet the target as the peers do, on the mean over the
+  features rather than on every feature: the levels of each feature are allocated by
+  a Lagrangian search (per feature, the grid point minimising estimated bytes plus
+  ``mu`` times its normalised MSE, ``mu`` bisected for the target) over one grid of
+  fits (``n_levels`` on a geometric grid, four points per doubling, all features at
+  once); the bytes of a grid point are estimated (the codes as the coder spends them,
+  plus ``LEVEL_BYTES`` a level for the codebook), the reported size is the file's.
   Each quantizer's size is that of the smaller of its two files, entropy-coded
   (``coding="entropy"``) and packed (``coding="packed"``), as ``skquant.compress``
   writes them; "skquant best" is the smallest of these files (its coding in brackets).
@@ -39,7 +46,9 @@ Data: scikit-learn's bundled datasets (digits, diabetes, wine, breast cancer, ir
 8 x 8 block DCT coefficients (``scipy.fft.dctn``, orthonormal; 64 features, one per
 frequency) of the grayscale sample image china.jpg shipped with scikit-learn,
 all-MiniLM-L6-v2 embeddings of 500 docstring sentences (the corpus and cache of
-``bench_embeddings.py``; skipped when neither the cache nor the model is available),
+``bench_embeddings.py``; skipped when neither the cache nor the model is available:
+the model is downloaded from HuggingFace, which needs ``sentence-transformers`` and
+internet access),
 and 25000 x 4 Gaussian and Laplacian samples (unit variance). Constant columns are
 dropped first (the normalised MSE of a constant column is 0 if it is reconstructed
 exactly and infinite otherwise, which would make every lossy peer fail on digits).
@@ -305,10 +314,13 @@ def file_bytes(q, X):
 
 
 def _coded_bytes(path):
-    """Bytes of the entropy-coded codes of a skquant file: the stream's words and the
-    table (the arrays list of a version-4 header gives the table's stored size)."""
+    """Bytes of the entropy-coded codes of a skquant file: the stream's words (its own
+    member, or from format version 5 an array of the state) and the table (the arrays
+    list of a version-4 or later header gives the table's stored size)."""
+    from skquant import _io
+
+    stream = 4 * int(_io.read(path, stream=True).coded.offsets[-1])
     with zipfile.ZipFile(path) as z:
-        stream = np.load(io.BytesIO(z.read("codes.stream.npy")), allow_pickle=False).nbytes
         header = json.loads(z.read("header.json"))
         if "arrays" in header:
             entry = next(e for e in header["arrays"] if e[0] == "codes.table")
@@ -354,6 +366,75 @@ def search_levels(make, X, target, start, k_max, to_levels):
     return (fitted[key] if key in fitted else ev(hi)[0]), hi
 
 
+#: bytes a level costs in the file, roughly (float_rows of float32 levels after DEFLATE:
+#: near-uniform levels a byte or less, Lloyd-Max levels about their 4 bytes); only the
+#: allocation below uses them, the sizes reported are the files'
+LEVEL_BYTES = {"UniformClipQuantizer": 0.5, "DeadZoneQuantizer": 1.0, "LloydMaxQuantizer": 4.0}
+
+
+def _code_bytes(codes, n_levels):
+    """Per feature, the bytes the coder spends on the codes, as ``skquant._coding``
+    chooses: the smaller of the table's model (entropy and table) and the flat model."""
+    from skquant._entropy import coded_bits
+
+    n = codes.shape[0]
+    flat = np.where(n_levels > 1, n * np.log2(np.maximum(n_levels, 1)), np.inf)
+    return np.minimum(coded_bits(codes, n_levels), flat) / 8
+
+
+def allocation_grid(make, X, k_max, to_levels, level_bytes, steps=4):
+    """Fits on a geometric grid of ``k`` (``steps`` per doubling, all features at
+    once): per grid point, the per-feature normalised MSE and estimated bytes (codes
+    and codebook). Returns ``(ks, nmse, cost)``, the last two ``(len(ks), d)``."""
+    ev = _fit_eval(make, X)
+    ks = sorted({min(k_max, max(1, round(2 ** (i / steps))))
+                 for i in range(steps * int(math.log2(k_max)) + steps + 1)})
+    X32 = X.astype(np.float32)
+    nmse, cost = [], []
+    for k in ks:
+        q, e = ev(np.full(X.shape[1], to_levels(k)))
+        nmse.append(e)
+        cost.append(_code_bytes(q.transform(X32), q.n_levels_) + level_bytes * q.n_levels_)
+    return np.array(ks), np.array(nmse), np.array(cost)
+
+
+def allocate(grid, target):
+    """The per-feature grid indices minimising the estimated bytes subject to the
+    mean normalised MSE being at most ``target`` (Lagrangian: per feature, the index
+    minimising ``cost + mu * nmse``, ``mu`` bisected on a log scale), or None."""
+    ks, nmse, cost = grid
+    d = nmse.shape[1]
+    if nmse.min(axis=0).mean() > target:
+        return None
+
+    def pick(mu):
+        i = np.argmin(cost + mu * nmse, axis=0)
+        return i, nmse[i, np.arange(d)].mean()
+
+    lo, hi = -10.0, 30.0  # log10 mu; at 1e30 each feature takes its smallest nmse
+    best = pick(10.0**hi)[0]
+    for _ in range(60):
+        m = 0.5 * (lo + hi)
+        i, e = pick(10.0**m)
+        if e <= target:
+            hi, best = m, i
+        else:
+            lo = m
+    return best
+
+
+def search_allocation(make, X, target, grid, to_levels):
+    """The quantizer of the allocation of :func:`allocate` (refitted; per-feature fits
+    are independent, so its errors are the grid's), if it meets ``target`` on the
+    mean normalised MSE, else None."""
+    i = allocate(grid, target)
+    if i is None:
+        return None
+    ks = grid[0][i]
+    q, e = _fit_eval(make, X)(np.array([to_levels(k) for k in ks]))
+    return q if e.mean() <= target else None
+
+
 def search_lam(make, X, target, lam0):
     """The largest ``lam`` (log-bisected, 12 steps) whose quantizer meets ``target``."""
     ev = _fit_eval(make, X)
@@ -387,9 +468,15 @@ def skquant_rows(X, targets):
     ]
     out = {name: {} for name, *_ in specs}
     out["DeadZoneQuantizer lam"] = {}
+    for name, *_ in specs:
+        out[f"{name} allocated"] = {}
     fixed_rate = {}
     var = float(np.median(X.var(axis=0)[X.var(axis=0) > 0]))
     for name, make, to_levels, k_max in specs:
+        grid = allocation_grid(make, X, k_max, to_levels, LEVEL_BYTES[name])
+        for t in targets:
+            q = search_allocation(make, X, t, grid, to_levels)
+            out[f"{name} allocated"][t] = None if q is None else file_bytes(q, X32)
         start, prev_t = np.ones(d), None
         for t in targets:
             if prev_t is not None:

@@ -21,7 +21,13 @@ Members of an entropy-coded file (besides the estimator's), all ``.npy``:
   then chunk 1's, ...), and the total (``n_chunks * lanes + 1`` values, from 0,
   non-decreasing);
 - ``codes.stream.npy`` (``<u4``, stored): the streams of all lanes of all chunks, one
-  after the other. It is read chunk by chunk, and its own SHA-256 is in the header.
+  after the other. It is read chunk by chunk, and its own SHA-256 is in the header
+  (format version 5: only above 64 KiB; a smaller stream is the array
+  ``codes.stream`` of the state, under the file's digest).
+
+A feature is coded under the *flat model* (every one of its ``n_levels`` codes with
+count 1, no table; version 5's ``flat`` field) when that takes fewer bits than its
+table and the entropy of its codes: on few rows with many used codes.
 
 ``constriction`` writes the streams only, and is imported only when a file is coded
 (``pip install "skquant[coding]"``). Reading decodes them with skquant's own numba

@@ -33,7 +33,9 @@ def compress(X, path, quantizer=None, *, coding="entropy"):
     A clone of ``quantizer`` is fitted on ``X``; the file holds its codebook and the
     codes of ``X``, coded per feature with rANS under the feature's own categorical
     model, so that the codes take their empirical entropy in bits (plus a small
-    table), and the column names when ``X`` is a DataFrame. ``skquant decode`` and
+    table; a feature whose table would cost more than it saves, on few rows, is coded
+    under a flat model instead, ``log2 n_levels_`` bits a value and no table), and
+    the column names when ``X`` is a DataFrame. ``skquant decode`` and
     :func:`decompress` read it.
 
     Parameters

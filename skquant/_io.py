@@ -1,6 +1,6 @@
 """The skquant file format: fitted estimators (and their codes) without pickle.
 
-A skquant file (format version 4) is a ZIP archive readable by ``np.load`` (an
+A skquant file (format version 5) is a ZIP archive readable by ``np.load`` (an
 ``.npz``) holding
 
 - ``header.json``: UTF-8 JSON describing everything (format name and version, the
@@ -15,10 +15,12 @@ A skquant file (format version 4) is a ZIP archive readable by ``np.load`` (an
   ``codes`` (``coding="packed"``: bit-packed at ``ceil(log2 n_levels_)`` bits per value,
   layout in :mod:`skquant._kernels._bitpack`) or ``codes.table`` and ``codes.chunks``
   (``coding="entropy"``: rANS-coded, :mod:`skquant._coding`);
-- ``codes.stream.npy`` (``coding="entropy"``): the rANS stream, read chunk by chunk,
-  with its own SHA-256 in the header.
+- ``codes.stream.npy`` (``coding="entropy"``, a stream above 64 KiB): the rANS stream,
+  read chunk by chunk, with its own SHA-256 in the header; a smaller stream is the
+  array ``codes.stream`` of the state, under the file's digest (version 5).
 
-Files of versions 1 to 3 (one ``.npy`` member per array, dense codebooks) are read too.
+Files of versions 1 to 4 (up to 3 one ``.npy`` member per array, dense codebooks; 4 the
+stream always its own member) are read too.
 
 Reading never unpickles and never imports a name found in the file: arrays are read
 with ``allow_pickle=False`` and must be boolean or numeric; the class is looked up in

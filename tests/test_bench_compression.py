@@ -118,3 +118,30 @@ def test_skquant_sizes_are_those_of_compress_files(bench, X):
         sizes[c] = len(buf.getvalue())
     assert size == min(sizes.values()) and coding == min(sizes, key=sizes.get)
     assert 0 < coded < sizes["entropy"]
+
+
+def test_allocation_meets_the_mean_target_at_the_least_estimated_cost(bench, X):
+    """The Lagrangian allocation of levels: the mean normalised MSE of the refitted
+    quantizer meets the target, and on the grid no pair of per-feature choices meeting
+    it is cheaper by more than the Lagrangian's gap (checked by brute force on two
+    features)."""
+    import itertools
+
+    make = lambda M: UniformClipQuantizer(n_levels=M)
+    X2 = X[:, :2]
+    grid = bench.allocation_grid(make, X2, 255, lambda k: k + 1, 0.5, steps=2)
+    ks, nmse, cost = grid
+    assert nmse.shape == cost.shape == (ks.size, 2)
+    for target in (1e-1, 1e-3):
+        i = bench.allocate(grid, target)
+        assert nmse[i, [0, 1]].mean() <= target
+        feasible = [cost[a, 0] + cost[b, 1] for a, b in itertools.product(range(ks.size),
+                                                                          repeat=2)
+                    if (nmse[a, 0] + nmse[b, 1]) / 2 <= target]
+        best = min(feasible)
+        assert cost[i, [0, 1]].sum() <= best * 1.1 + 8, (cost[i, [0, 1]].sum(), best)
+        q = bench.search_allocation(make, X2, target, grid, lambda k: k + 1)
+        e = normalized_mse(X2, q.inverse_transform(q.transform(X2.astype(np.float32))))
+        assert e <= target
+        np.testing.assert_array_equal(q.n_levels_, np.minimum(ks[i] + 1, q.n_levels_))
+    assert bench.allocate(grid, 1e-30) is None
