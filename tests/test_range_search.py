@@ -168,3 +168,19 @@ def test_outer_level_limits_hold_for_every_range_below_the_error(rng):
     assert good.sum() > 100
     assert np.all(los[good] + 0.5 * steps[good] < L)
     assert np.all(los[good] + 7.5 * steps[good] > H)
+
+
+def test_abs_quantile_is_the_sorted_weighted_quantile(rng):
+    """The symmetric percentile rule without a sort: the same value as
+    weighted_quantile of |u| (stable sort), also with ties between -x and x."""
+    from skquant._range_search import _abs_quantile
+    from skquant._summary import weighted_quantile
+
+    for trial in range(20):
+        if trial % 2:
+            u = np.unique(rng.integers(-30, 30, 40).astype(np.float64))
+        else:
+            u = np.unique(np.concatenate([rng.standard_normal(50), [0.0]]))
+        w = rng.uniform(0.1, 3.0, u.size)
+        for q in np.concatenate([rng.uniform(0, 1, 30), [0.0, 0.5, 0.999, 1.0]]):
+            assert _abs_quantile(u, w, q) == weighted_quantile(np.abs(u), w, q)
