@@ -14,7 +14,6 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels as K
-from ._summary import _sorted_quantile
 
 _MAX_POLISH = 100  # alternations of cells and least squares (:func:`_polish`)
 
@@ -71,19 +70,10 @@ def uniform_family(n_levels, zero_index):
 
 # ------------------------------------------------------------------ range rules
 def _abs_quantile(u, w, q):
-    """``weighted_quantile(np.abs(u), w, q)`` for increasing ``u`` in O(k): the order
-    of ``|u|`` that a stable sort gives is the merge of the negative values reversed
-    and the others (a negative value first at a tie), so the cumulative weights are
-    the same sums in the same order."""
-    i0 = int(np.searchsorted(u, 0.0, side="left"))
-    neg, pos = -u[:i0][::-1], u[i0:]
-    order = np.empty(u.shape[0], dtype=np.int64)
-    order[np.arange(i0) + np.searchsorted(pos, neg, side="left")] = np.arange(i0 - 1, -1, -1)
-    order[np.arange(pos.shape[0]) + np.searchsorted(neg, pos, side="right")] = np.arange(
-        i0, u.shape[0])
-    weights = np.ones(u.shape[0]) if w is None else w
-    return _sorted_quantile(np.abs(u)[order], np.cumsum(weights[order]), q)
-
+    """``weighted_quantile(np.abs(u), w, q)`` for increasing ``u``, without a sort
+    (:func:`K.abs_quantile`)."""
+    weights = np.ones(u.shape[0]) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    return float(K.abs_quantile(np.ascontiguousarray(u, dtype=np.float64), weights, float(q)))
 
 
 def clip_range(summary, clip, symmetric, n_std, percentile):

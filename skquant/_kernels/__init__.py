@@ -29,7 +29,7 @@ from ._bsq_entropy import bsq_clamped_entropy  # noqa: F401
 from ._dead_zone import dead_zone_cost  # noqa: F401, E402
 from ._ecsq import ecsq_partition  # noqa: F401, E402
 from ._optimal import optimal_partition  # noqa: F401, E402
-from ._range_bnb import range_bnb, two_cell_bound  # noqa: F401
+from ._range_bnb import abs_quantile, range_bnb, two_cell_bound  # noqa: F401
 from ._rans import rans_decode, rans_slot_bits, rans_tables  # noqa: F401
 from ._scalar import (  # noqa: F401
     CHUNK,
