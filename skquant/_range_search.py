@@ -14,7 +14,6 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels as K
-from ._summary import weighted_quantile
 
 _MAX_POLISH = 100  # alternations of cells and least squares (:func:`_polish`)
 
@@ -70,6 +69,13 @@ def uniform_family(n_levels, zero_index):
 
 
 # ------------------------------------------------------------------ range rules
+def _abs_quantile(u, w, q):
+    """``weighted_quantile(np.abs(u), w, q)`` for increasing ``u``, without a sort
+    (:func:`K.abs_quantile`)."""
+    weights = np.ones(u.shape[0]) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    return float(K.abs_quantile(np.ascontiguousarray(u, dtype=np.float64), weights, float(q)))
+
+
 def clip_range(summary, clip, symmetric, n_std, percentile):
     """The range ``(lo, hi)`` of a clipping rule; ``lo = -hi`` when ``symmetric``.
 
@@ -95,7 +101,7 @@ def clip_range(summary, clip, symmetric, n_std, percentile):
     elif clip == "percentile":
         p = percentile / 100.0
         if symmetric:
-            hi = weighted_quantile(np.abs(u), w, p)
+            hi = _abs_quantile(u, w, p)
             lo = -hi
         else:
             lo, hi = summary.quantile(1.0 - p), summary.quantile(p)
@@ -320,6 +326,37 @@ def _midrise_centre_box(summary, M, sse, d0=0.0):
     return np.array([[c_lo - pad, c_hi + pad, d_lo, d_hi, 0.0]])
 
 
+def _midtread_boxes(summary, M, start, top):
+    """Initial boxes ``[0, 0, s_lo, s_hi, z]`` of the midtread search (levels
+    ``(k - z) s``): for each zero point ``z`` the scales ``(0, top]`` and
+    ``[top, inf)``, limited by the incumbent ``start``'s error ``sse``: scales at most
+    :func:`_step_limit`; the lowest level ``-z s`` below ``L`` and the highest
+    ``(M - 1 - z) s`` above ``H`` (:func:`_outer_level_limits`), which drops the zero
+    points that cannot reach them."""
+    sse, s0 = float(start[3]), float(start[1])
+    if not np.isfinite(sse):
+        return [[0.0, 0.0, a, b, z] for z in range(M) for a, b in ((0.0, top), (top, np.inf))]
+    s_hi = _step_limit(summary, sse, s0, top) if s0 > 0 else top
+    L, H = _outer_level_limits(summary, sse)
+    s_min = max((H - L) / (M - 1), 0.0)
+    boxes = []
+    for z in range(M):
+        lo = s_min
+        if L < 0:
+            lo = np.inf if z == 0 else max(lo, -L / z)
+        if H > 0:
+            lo = np.inf if z == M - 1 else max(lo, H / (M - 1 - z))
+        lo *= 1.0 - 1e-9
+        if s_hi < top:
+            if lo < s_hi:
+                boxes.append([0.0, 0.0, lo, s_hi, z])
+            continue
+        if lo < top:
+            boxes.append([0.0, 0.0, lo, top, z])
+        boxes.append([0.0, 0.0, max(lo, top), np.inf, z])
+    return boxes
+
+
 def search_affine(summary, n_levels, midtread, seeds=()):
     """Affine range minimising the exact error of a uniform quantizer: the global
     minimum, by branch and bound (:func:`K.range_bnb`).
@@ -352,7 +389,7 @@ def search_affine(summary, n_levels, midtread, seeds=()):
             i = _best(summary, values, scale)
             start = (0.0, float(scale[i]), float(zp[i]), float(values[i]))
         top = 2.0 * max(-u0, u1) * (1.0 + 1e-9)  # every |t| >= 1/2: fixed cells above
-        boxes = [[0.0, 0.0, a, b, z] for z in range(M) for a, b in ((0.0, top), (top, np.inf))]
+        boxes = _midtread_boxes(summary, M, start, top)
         coeffs = (np.zeros(M - 1), k[:-1] + 0.5, np.zeros(M), k)
         best, gap = _run_bnb(summary, coeffs, boxes, False, start, shift_z=True)
         z, s, sse = int(best[2]), float(best[1]), float(best[3])

@@ -104,8 +104,8 @@ class UniformClipQuantizer(BaseScalarQuantizer):
         With ``clip="mse"``: a bound on how much lower, relative to ``mse_``, the
         training MSE of any other range can be. ``0.0`` when the search proved the
         range optimal (to ``1e-12``); positive when the search stopped at its limit
-        of ``min(2**18, 2**22 / M)`` boxes (affine midrise at 8 bits on large
-        columns: then near 1, no certificate); NaN for the other rules, 0 for features
+        of ``min(2**18, 2**22 / M)`` boxes (affine midrise from 6 bits on large
+        columns; near 1 at 8 bits: no certificate); NaN for the other rules, 0 for features
         stored exactly.
     mse_ : ndarray of shape (n_features,)
         Weighted mean squared error of each feature on the training data (after

@@ -35,6 +35,35 @@ from ._uniform import _cell_sse, _lower_bound
 
 
 @jit
+def abs_quantile(u, w, q):
+    """Inverted-CDF weighted quantile ``q`` of ``|u|`` for increasing ``u``, in O(k):
+    the values in the order of a stable sort of ``|u|`` are the merge of the negative
+    values reversed and the others (the negative one first at a tie), so the
+    cumulative weights are the very sums ``np.cumsum`` gives in that order."""
+    k = u.shape[0]
+    i0 = _lower_bound(u, 0.0, 0, k)
+    total = 0.0
+    for rnd in range(2):
+        target = q * total
+        cum = 0.0
+        i = i0 - 1
+        j = i0
+        while i >= 0 or j < k:
+            if j >= k or (i >= 0 and -u[i] <= u[j]):
+                cum += w[i]
+                v = -u[i]
+                i -= 1
+            else:
+                cum += w[j]
+                v = u[j]
+                j += 1
+            if rnd == 1 and cum >= target:
+                return v
+        total = cum
+    return abs(u[0]) if abs(u[0]) > abs(u[k - 1]) else abs(u[k - 1])
+
+
+@jit
 def two_cell_bound(u, W, S1, S2, D):
     """Lower bound of the error of every quantizer whose thresholds are at least ``D``
     apart: the sum, over the intervals ``[u[0] + j D, u[0] + (j + 1) D)``, of the
