@@ -12,6 +12,11 @@ Rows (issue 16, deliverable 4):
   encode="ordinal")`` (target: at most 1.0x);
 - ``skquant --help`` and ``skquant --version`` (target: under 0.5 s each).
 
+The child processes may write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped from
+their environment): an installed package has its modules compiled, as scikit-learn's
+are, and the first untimed run compiles skquant's (a checkout run with that variable
+set would recompile every skquant module in every process, ~20 ms that no user pays).
+
 Run from the repository root, with skquant installed::
 
     python benchmarks/bench_cold_start.py [--repeat 5] [--json out.json]
@@ -19,6 +24,7 @@ Run from the repository root, with skquant installed::
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -41,13 +47,18 @@ CASES = {
 
 def measure(repeat):
     """``{case: best wall time in s}`` over ``repeat`` interleaved fresh processes."""
-    for code in CASES.values():  # warm the numba cache and the OS file cache
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def run(code):
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+
+    for code in CASES.values():  # warm the numba cache, the bytecode and the OS file cache
+        run(code)
     best = dict.fromkeys(CASES, float("inf"))
     for _ in range(repeat):
         for name, code in CASES.items():
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+            run(code)
             best[name] = min(best[name], time.perf_counter() - t)
     return best
 
