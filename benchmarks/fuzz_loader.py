@@ -29,6 +29,8 @@ exported as the regression corpus with::
     python benchmarks/fuzz_loader.py --export tests/fuzz_corpus CORPUS
 """
 
+import copy
+import hashlib
 import io
 import json
 import os
@@ -41,7 +43,7 @@ from pathlib import Path
 import atheris
 import numpy as np
 
-from skquant import _cli, _io, _schema
+from skquant import _cli, _coding, _io, _schema
 
 
 def _instrument(module):
@@ -62,6 +64,8 @@ def _instrument(module):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import loader_oracle as oracle  # noqa: E402  (the oracle the corpus replay uses)
+from test_forged_files import _members as forged_members  # noqa: E402
+from test_forged_files import forge  # noqa: E402  (the documented digest, every version)
 
 FINDINGS = Path(os.environ.get("SKQUANT_FUZZ_FINDINGS", ROOT / "tests" / "fuzz_corpus"))
 SUFFIXES = [".csv", ".npy", ".npz", ".parquet"]
@@ -76,7 +80,7 @@ def seeds():
     from skquant._registry import estimator_variants
 
     X = np.random.default_rng(0).standard_normal((30, 3))
-    out = []
+    out, out_entropy = [], set()
     for _, est in estimator_variants():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -89,30 +93,45 @@ def seeds():
             codes = clone(est).set_params(encode="ordinal").fit(X).transform(X)
         _io.write(buf, est, codes=codes)
         out.append(buf.getvalue())
+        if codes is not None and type(est) not in out_entropy:  # entropy-coded, per class
+            out_entropy.add(type(est))
+            buf = io.BytesIO()
+            _io.write(buf, est, codes=codes, coding="entropy")
+            out.append(buf.getvalue())
+    # the 8-lane layout of chunks of at least 2**17 values, on a short column
+    from skquant import LloydMaxQuantizer
+
+    big = np.random.default_rng(1).standard_normal((2**17, 1))
+    est = LloydMaxQuantizer(n_bits=1).fit(big)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=est.transform(big), coding="entropy")
+    out.append(buf.getvalue())
     return out
 
 
 def _members(data):
+    """``(header, arrays, streams)``: the forging view of tests/test_forged_files.py
+    (every format version; float_rows decoded) and the members outside the state (the
+    entropy-coded stream), kept as bytes."""
+    header, arrays = forged_members(data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        header = json.loads(zf.read(_io.HEADER))
-        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False)
-                  for n in zf.namelist() if n != _io.HEADER}
-    return header, arrays
+        streams = {n: zf.read(n) for n in zf.namelist() if "stream" in n}
+    streams["layout"] = header["format_version"]
+    return header, arrays, streams
 
 
-def _zip(header, arrays, method=zipfile.ZIP_DEFLATED, extra=()):
-    header["sha256"] = _io._digest(header, arrays)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(zipfile.ZipInfo(_io.HEADER), json.dumps(header), compress_type=method)
-        for k in sorted(arrays):
-            zf.writestr(zipfile.ZipInfo(k + ".npy"), _io._npy_bytes(arrays[k]),
-                        compress_type=method)
-        for name, blob in extra:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # duplicate names
-                zf.writestr(zipfile.ZipInfo(name), blob)
-    return buf.getvalue()
+def _zip(header, arrays, streams, method=zipfile.ZIP_DEFLATED, extra=(), restream=False):
+    """The file, its digests recomputed as documented (doc/file_format.rst); the
+    stream's own digest too when ``restream`` (its words were edited)."""
+    codes = header.get("codes")
+    if restream and isinstance(codes, dict) and _coding.STREAM_NPY in streams:
+        try:
+            stream = np.load(io.BytesIO(streams[_coding.STREAM_NPY]), allow_pickle=False)
+            codes["stream_sha256"] = hashlib.sha256(stream.tobytes()).hexdigest()
+        except Exception:  # a damaged stream member: its digest stays as it was
+            pass
+    layout = streams.pop("layout")
+    return forge(header, arrays, method, extra=[*streams.items(), *extra], layout=layout)
 
 
 def _value(fdp):
@@ -142,10 +161,16 @@ def _nodes(node, path=()):
             yield from _nodes(v, path + (i,))
 
 
+_VIEWS = {}
+
+
 def mutate_file(fdp):
-    data = _SEEDS[fdp.ConsumeIntInRange(0, len(_SEEDS) - 1)]
-    header, arrays = _members(data)
-    kind = fdp.ConsumeIntInRange(0, 9)
+    i = fdp.ConsumeIntInRange(0, len(_SEEDS) - 1)
+    if i not in _VIEWS:
+        _VIEWS[i] = _members(_SEEDS[i])
+    header, arrays, streams = copy.deepcopy(_VIEWS[i])
+    restream = False
+    kind = fdp.ConsumeIntInRange(0, 10)
     method, extra = zipfile.ZIP_DEFLATED, ()
     for _ in range(fdp.ConsumeIntInRange(1, 3)):
         if kind <= 4:  # a header field
@@ -174,14 +199,23 @@ def mutate_file(fdp):
             spec = header["estimator"]["attributes"].get(key.split(".", 1)[-1])
             if isinstance(spec, dict) and spec.get("type") == "array" and fdp.ConsumeBool():
                 spec["dtype"], spec["shape"] = arr.dtype.str, list(arr.shape)
-        elif kind == 8:
+        elif kind == 8 and len(streams) > 1:  # words of the entropy-coded stream
+            name = _coding.STREAM_NPY
+            raw = bytearray(streams[name])
+            for _ in range(fdp.ConsumeIntInRange(1, 8) if raw else 0):
+                raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = fdp.ConsumeIntInRange(0, 255)
+            if fdp.ConsumeIntInRange(0, 3) == 0:
+                raw = raw[: fdp.ConsumeIntInRange(0, len(raw))]
+            streams[name] = bytes(raw)
+            restream = fdp.ConsumeIntInRange(0, 7) != 0
+        elif kind == 9:
             method = fdp.PickValueInList([zipfile.ZIP_STORED, zipfile.ZIP_BZIP2,
                                           zipfile.ZIP_LZMA])
         else:
             extra = [(fdp.PickValueInList(["header.json", "attr.levels_.npy", "x/../y",
                                            "attr.a\nb.npy", "codes.npy"]),
                       fdp.ConsumeBytes(64))]
-    out = _zip(header, arrays, method, extra)
+    out = _zip(header, arrays, streams, method, extra, restream)
     if fdp.ConsumeIntInRange(0, 15) == 0:  # raw damage of the archive
         raw = bytearray(out)
         for _ in range(fdp.ConsumeIntInRange(1, 4)):
@@ -219,8 +253,6 @@ def _table_bytes(fdp, suffix):
 
 def save_finding(data, suffix, why):
     FINDINGS.mkdir(parents=True, exist_ok=True)
-    import hashlib
-
     name = FINDINGS / f"finding-{hashlib.sha1(data).hexdigest()[:12]}{suffix}"
     name.write_bytes(data)
     print(f"FINDING {name.name}: {why}", file=sys.stderr, flush=True)
@@ -270,7 +302,6 @@ def export(corpus_dirs, out, limit):
     out.mkdir(parents=True, exist_ok=True)
     _SEEDS.extend(seeds())
     raws = sorted((p.read_bytes() for d in corpus_dirs for p in Path(d).iterdir()), key=len)
-    import hashlib
 
     written = set()
     for raw in raws:
@@ -289,7 +320,7 @@ def main():
     if len(sys.argv) > 2 and sys.argv[1] == "--export":
         # python benchmarks/fuzz_loader.py --export tests/fuzz_corpus CORPUS_DIR...
         return export(sys.argv[3:], sys.argv[2], limit=80)
-    for module in (_io, _schema, _cli, zipfile, json.decoder):
+    for module in (_io, _coding, _schema, _cli, zipfile, json.decoder):
         _instrument(module)
     _SEEDS.extend(seeds())
     for data in _SEEDS:  # warm up the schema caches and numba before measuring

@@ -59,6 +59,9 @@ TABLE, CHUNKS, STREAM = "codes.table", "codes.chunks", "codes.stream"
 CHUNK_VALUES = 2**20
 #: a reader refuses chunks of more values than this (its memory per chunk is bounded)
 MAX_CHUNK_VALUES = 2**22
+#: codes taking more than this many times their stream's bytes are decoded a batch at
+#: a time before they are joined (DEFLATE's bound: more is rare in a real file)
+EXPANSION = 1032
 #: values a reader decodes at once (whole chunks, at least one)
 BATCH_VALUES = 2**21
 #: 24-bit probabilities: a symbol never costs more than 24 bits, a stream's end 2 words
@@ -125,22 +128,44 @@ def write_varints(values):
     return out
 
 
-def _read_varints(buf, count):
-    """``count`` canonical varints filling ``buf`` exactly (uint64)."""
-    buf = np.asarray(buf, dtype=np.uint8)
-    ends = buf < 0x80
-    _expect(int(ends.sum()) == count and (buf.size == 0 or ends[-1]),
-            f"{TABLE_NPY}: expected {count} varints filling {buf.size} bytes")
-    if count == 0:
-        return np.zeros(0, dtype=np.uint64)
-    last = np.flatnonzero(ends)
-    starts = np.concatenate([[0], last[:-1] + 1])
-    lengths = last - starts + 1
-    _expect(lengths.max() <= _MAX_VARINT_BYTES, f"{TABLE_NPY}: a varint is too long")
-    _expect(not np.any((lengths > 1) & (buf[last] == 0)), f"{TABLE_NPY}: a varint is not canonical")
-    pos = np.arange(buf.size) - np.repeat(starts, lengths)
-    parts = (buf & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
-    return np.add.reduceat(parts, starts)  # the parts' bits do not overlap: a sum is an or
+#: varints read at once (the temporaries of a read are bounded by this, not the count)
+_VARINT_BLOCK = 2**16
+
+
+def read_varints(what, buf, count, bits=63):
+    """``count`` canonical unsigned LEB128 varints of at most ``bits`` bits filling the
+    1-D uint8 array ``buf`` exactly (uint64); anything else raises :class:`Malformed`
+    starting with ``what``. The one reader of the file's varints (the stream tables
+    here, the ``float_rows`` of ``skquant._io``): ``count`` is checked against the
+    bytes before the output is allocated (a varint takes a byte at least), and the
+    values are assembled ``_VARINT_BLOCK`` at a time (temporaries bounded)."""
+    _expect(isinstance(buf, np.ndarray) and buf.dtype == np.uint8 and buf.ndim == 1,
+            f"{what}: expected a 1-D uint8 array, got "
+            f"{getattr(buf, 'dtype', type(buf).__name__)} of shape {getattr(buf, 'shape', ())}")
+    _expect(0 <= count <= buf.size, f"{what}: expected {count} varints filling {buf.size} "
+            "bytes")
+    last = np.flatnonzero(buf < 0x80)
+    _expect(last.size == count and (buf.size == 0 or last[-1] == buf.size - 1),
+            f"{what}: expected {count} varints filling {buf.size} bytes")
+    out = np.zeros(count, dtype=np.uint64)
+    most = -(-bits // 7)
+    top = bits - 7 * (most - 1)  # bits of a varint's last byte when it has ``most``
+    for a in range(0, count, _VARINT_BLOCK):
+        ends = last[a:a + _VARINT_BLOCK]
+        first = 0 if a == 0 else int(last[a - 1]) + 1
+        starts = np.concatenate([[first], ends[:-1] + 1])
+        lengths = ends - starts + 1
+        _expect(lengths.max() <= most, f"{what}: a varint is longer than {most} bytes")
+        _expect(not np.any((lengths > 1) & (buf[ends] == 0)),
+                f"{what}: a varint is not canonical")
+        _expect(not np.any((lengths == most) & (buf[ends] >> top != 0)),
+                f"{what}: a varint overflows {bits} bits")
+        part = buf[first:int(ends[-1]) + 1]
+        pos = np.arange(part.size) - np.repeat(starts - first, lengths)
+        bits7 = (part & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
+        # the parts' bits do not overlap: a sum is an or
+        out[a:a + ends.size] = np.add.reduceat(bits7, starts - first)
+    return out
 
 
 # ------------------------------------------------------------------ writing
@@ -221,6 +246,8 @@ def check_spec(spec, shape):
 def _max_words(rows, coded, lanes=1):
     """Words a lane of a chunk of ``rows`` rows (in ``lanes`` lanes) of ``coded``
     entropy-coded features can take."""
+    if coded == 0:  # nothing is coded: the writer's streams are empty
+        return 0
     return math.ceil(-(-rows // lanes) * coded * _MAX_SYMBOL_BITS / 32) + 2
 
 
@@ -367,7 +394,7 @@ class CodedCodes:
                 and table.size <= 2 * _MAX_VARINT_BYTES * int(used.sum()),
                 f"{TABLE_NPY}: expected a 1-D uint8 array of at most 18 bytes per used "
                 f"code, got {table.dtype} of shape {table.shape}")
-        values = _read_varints(table, 2 * int(used.sum()))
+        values = read_varints(TABLE_NPY, table, 2 * int(used.sum()))
         n_levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
         self.symbols, self.counts = [], []
         bounds = np.concatenate([[0], np.cumsum(used)])
@@ -380,8 +407,8 @@ class CodedCodes:
             _expect(symbols.size == 0 or symbols[-1] < n_levels[j],
                     f"{TABLE_NPY}: the table of column {j} has a code beyond its "
                     f"{n_levels[j]} levels (n_levels_)")
-            _expect(int(counts.sum()) == n, f"{TABLE_NPY}: the counts of column {j} do not "
-                                            f"sum to the {n} rows")
+            _expect(sum(counts.tolist()) == n, f"{TABLE_NPY}: the counts of column {j} do "
+                                               f"not sum to the {n} rows")
             self.symbols.append(symbols)
             self.counts.append(counts)
         n_chunks = -(-n // rows)
@@ -392,8 +419,41 @@ class CodedCodes:
         most = _max_words(rows, int(np.sum(used > 1)), lanes)
         _expect(offsets[0] == 0 and np.all((sizes >= 0) & (sizes <= most)),
                 f"{CHUNKS_NPY}: stream offsets must start at 0 and grow by 0 .. {most} words")
+        self._check_lanes(n, rows, lanes, used, sizes)
+        with open_stream() as (_, n_words):  # its .npy header only: nothing allocated
+            _expect(n_words == int(offsets[-1]),
+                    f"{STREAM_NPY}: the stream holds {n_words} words, the chunk offsets "
+                    f"({CHUNKS_NPY}) {offsets[-1]}")
         self.shape, self.dtype, self.rows, self.lanes = (n, d), dtype, rows, lanes
         self.offsets, self.digest, self._open = offsets, spec["stream_sha256"], open_stream
+
+    def _check_lanes(self, n, rows, lanes, used, sizes):
+        """The rows the chunk table gives each lane against its words, before anything
+        is decoded: a lane without rows has no word; a lane without words decodes
+        (from state 0, as constriction does) every code of every coded feature as its
+        first used code, so its rows are at most that code's count. A file declaring
+        many rows over a few words is refused here, not after its codes are allocated
+        and decoded."""
+        n_chunks = sizes.size // lanes
+        if n_chunks == 0:
+            return
+        chunk = np.full(n_chunks, rows, dtype=np.int64)
+        chunk[-1] = n - (n_chunks - 1) * rows
+        lane_rows = np.maximum(0, (chunk[:, None] - np.arange(lanes) + lanes - 1) // lanes)
+        lane_rows = lane_rows.reshape(-1)
+        idle = np.flatnonzero((lane_rows == 0) & (sizes > 0))
+        _expect(idle.size == 0, f"{CHUNKS_NPY}: lane {int(idle[:1].sum()) % lanes} of chunk "
+                f"{int(idle[:1].sum()) // lanes} has no rows but {int(sizes[idle[:1]].sum())} "
+                "words")
+        if not np.any(used > 1):
+            return
+        empty = int(lane_rows[sizes == 0].sum())
+        for j in np.flatnonzero(used > 1):
+            first = int(self.counts[j][0])
+            _expect(empty <= first,
+                    f"{CHUNKS_NPY}: {empty} rows are in lanes without words, which decode "
+                    f"to the first used code of column {j} only, more than its count "
+                    f"{first} ({TABLE_NPY})")
 
     def _batches(self, target):
         """Decode the chunks a batch at a time (about ``BATCH_VALUES`` values, in
@@ -440,8 +500,15 @@ class CodedCodes:
                     _expect(np.all(left[lane] == 0) and np.all(states[lane] == 0),
                             f"{STREAM_NPY}: chunk {c0 + i} does not end at its last word "
                             f"({CHUNKS_NPY})")
+                total = seen.sum(axis=0)  # so far: never more than the table's counts
+                for j in range(d):
+                    a, b = tables.count_starts[j], tables.count_starts[j + 1]
+                    _expect(np.all(total[a:b] <= self.counts[j]),
+                            f"{STREAM_NPY}: the decoded codes of column {j} differ from its "
+                            f"table ({TABLE_NPY})")
                 for i in range(c1 - c0):
                     yield a0 + int(row_starts[i]), block[row_starts[i]:row_starts[i + 1]]
+                block = None  # freed (unless the caller keeps it) before the next batch
         _expect(sha.hexdigest() == self.digest,
                 f"{STREAM_NPY}: stream checksum mismatch (stream_sha256): the file was "
                 "modified or corrupted")
@@ -458,8 +525,36 @@ class CodedCodes:
         yield from self._batches(lambda a, rows: np.empty((rows, d), dtype=self.dtype))
 
     def decode(self):
-        """All the codes, ``(n_samples, n_features)``, decoded in place."""
-        out = np.empty(self.shape, dtype=self.dtype)
-        for _ in self._batches(lambda a, rows: out[a:a + rows]):
-            pass
-        return out
+        """All the codes, ``(n_samples, n_features)``. Decoded in place when they take
+        at most ``EXPANSION`` times the bytes of the stream and chunk table (plus 4
+        MiB); codes compressing more (a feature nearly constant, or a forged file
+        declaring many rows) are decoded a batch at a time and joined at the end, so
+        that memory grows only with chunks already checked (each ends exactly at its
+        last word, no code more frequent than its table says)."""
+        n, d = self.shape
+        size = n * d * np.dtype(self.dtype).itemsize
+        if size <= EXPANSION * 4 * (int(self.offsets[-1]) + 2 * self.offsets.size) + 2**22:
+            out = np.empty(self.shape, dtype=self.dtype)
+            for _ in self._batches(lambda a, rows: out[a:a + rows]):
+                pass
+            return out
+        parts = [codes for _, codes in self.blocks()]
+        return np.concatenate([np.empty((0, d), self.dtype), *parts])
+
+    def verify(self):
+        """Check the stream against its SHA-256 (``stream_sha256``) without decoding it:
+        read in pieces of 1 MiB (what :func:`skquant.load` does: it needs no codes)."""
+        sha = hashlib.sha256()
+        with self._open() as (f, n_words):
+            _expect(n_words == int(self.offsets[-1]),
+                    f"{STREAM_NPY}: the stream holds {n_words} words, the chunk offsets "
+                    f"{self.offsets[-1]}")
+            left = 4 * n_words
+            while left:
+                piece = f.read(min(left, 2**20))
+                _expect(piece, f"{STREAM_NPY}: the stream is truncated")
+                sha.update(piece)
+                left -= len(piece)
+        _expect(sha.hexdigest() == self.digest,
+                f"{STREAM_NPY}: stream checksum mismatch (stream_sha256): the file was "
+                "modified or corrupted")

@@ -484,29 +484,6 @@ def _rows_from_residuals(z, shape, dtype, predict, order):
     return out
 
 
-def _read_varints(what, buf, count, bits):
-    """``count`` canonical varints of at most ``bits`` bits filling ``buf`` exactly."""
-    _expect(buf.dtype == np.uint8 and buf.ndim == 1,
-            f"{what}: expected a 1-D uint8 array, got {buf.dtype} of shape {buf.shape}")
-    ends = buf < 0x80
-    _expect(count <= buf.size and int(ends.sum()) == count and (buf.size == 0 or ends[-1]),
-            f"{what}: expected {count} varints filling {buf.size} bytes")
-    if count == 0:
-        return np.zeros(0, dtype=np.uint64)
-    last = np.flatnonzero(ends)
-    starts = np.concatenate([[0], last[:-1] + 1])
-    lengths = last - starts + 1
-    most = -(-bits // 7)
-    _expect(lengths.max() <= most, f"{what}: a varint is longer than {most} bytes")
-    _expect(not np.any((lengths > 1) & (buf[last] == 0)), f"{what}: a varint is not canonical")
-    full = lengths == most  # its last byte holds the top bits only
-    _expect(not np.any(full & (buf[last] >> (bits - 7 * (most - 1)) != 0)),
-            f"{what}: a varint overflows {bits} bits")
-    pos = np.arange(buf.size) - np.repeat(starts, lengths)
-    parts = (buf & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
-    return np.add.reduceat(parts, starts)  # the parts' bits do not overlap: a sum is an or
-
-
 def _encode_rows(value, predict_name, predict):
     """``(spec, data)`` of the smallest exact row coding of the 2-D float array
     ``value`` (prediction ``predict``, named ``predict_name``, or none), or None when
@@ -553,7 +530,8 @@ def _decode_rows(what, spec, arrays, key, done):
                 f"({shape[0]}, {shape[1] + 1})")
         predict = _midpoints_as(src, dtype)
     _expect(key in arrays, f"{what}: its array member is missing")
-    z = _read_varints(what, arrays.pop(key), shape[0] * shape[1], 8 * dtype.itemsize)
+    z = _coding.read_varints(what, arrays.pop(key), shape[0] * shape[1],
+                             8 * dtype.itemsize)
     return _rows_from_residuals(z, tuple(shape), dtype, predict, order)
 
 
@@ -1179,6 +1157,14 @@ def read(file, stream=False):
 
     Raises ``ValueError`` naming the file and the problem for anything malformed.
     """
+    return _read_file(file, "stream" if stream else "decode")
+
+
+def _read_file(file, mode):
+    """:func:`read`; ``mode``: entropy-coded codes are decoded whole (``"decode"``),
+    left to ``Encoded.blocks()`` (``"stream"``), or only their stream's checksum is
+    verified (``"verify"``: :func:`load`, which needs no codes, allocates nothing in
+    proportion to the rows a file declares)."""
     _check_file(file, "read")
     where = os.fspath(file) if isinstance(file, (str, os.PathLike)) else "file"
     try:
@@ -1193,8 +1179,10 @@ def read(file, stream=False):
         coded = None
         if isinstance(codes, _coding.CodedCodes):
             coded, codes = codes, None
-            if not stream:
+            if mode == "decode":
                 codes = coded.decode()
+            elif mode == "verify":
+                coded.verify()
     except (_Bad, _coding.Malformed) as exc:
         raise ValueError(f"{where}: {exc}") from None
     except FileNotFoundError:
@@ -1259,7 +1247,9 @@ def load(path):
 
     Loading never unpickles and never imports a name read from the file; the class
     must be one of skquant's estimators. The loaded estimator's ``transform`` and
-    ``inverse_transform`` are bit-identical to the saved one's.
+    ``inverse_transform`` are bit-identical to the saved one's. Codes stored in the
+    file are checked (their table, chunk offsets and checksum) but not decoded: use
+    :func:`skquant.decompress` or ``skquant decode`` for them.
 
     Parameters
     ----------
@@ -1288,4 +1278,4 @@ def load(path):
     --------
     save : Write an estimator.
     """
-    return read(path).estimator
+    return _read_file(path, "verify").estimator

@@ -191,11 +191,17 @@ def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np
     """Run :func:`K.range_bnb` from the incumbent ``start = (p, q, z, sse)``."""
     alpha, beta, gamma, delta = (np.ascontiguousarray(c, dtype=np.float64) for c in coeffs)
     incumbent = np.array(start, dtype=np.float64)
+    # thresholds halfway between their levels (nearest-level cells): the kernel's
+    # tighter bound on the values near the thresholds applies
+    midpoint = not centroid and len(delta) > 1 and bool(
+        np.allclose(alpha, 0.5 * (gamma[:-1] + gamma[1:]), rtol=0.0, atol=1e-14)
+        and np.allclose(beta, 0.5 * (delta[:-1] + delta[1:]), rtol=1e-14, atol=1e-14)
+    )
     lower, _, certified = K.range_bnb(
         summary.u, summary.W, summary.S1, summary.S2, float(summary.shift),
         alpha, beta, gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64),
         centroid, float(max_span), incumbent, _RTOL,
-        min(_MAX_BOXES, max(_BOX_BUDGET // max(len(delta), 1), 64)),
+        min(_MAX_BOXES, max(_BOX_BUDGET // max(len(delta), 1), 64)), midpoint,
     )
     sse = incumbent[3]
     gap = 0.0 if certified or not sse > 0 else max(1.0 - lower / sse, 0.0)
@@ -243,7 +249,8 @@ def search_scale(summary, family, seeds=()):
 
 def _midrise_box(u0, u1, M):
     """A box ``(lo, hi)`` and a largest span ``hi - lo`` that hold a global minimum of
-    an affine midrise quantizer.
+    an affine midrise quantizer (the search runs on :func:`_midrise_centre_box`, which
+    starts from these limits).
 
     With ``R = u1 - u0``: a step above ``3 R`` leaves at most one threshold inside the
     data, at least ``3 R / 2 - R`` from every value's level, so no such step beats one
@@ -255,12 +262,71 @@ def _midrise_box(u0, u1, M):
     return np.array([[u1 - span, u1, u0, u0 + span, 0.0]]), span
 
 
+def _outer_level_limits(summary, sse):
+    """``(L, H)``: every range of error at most ``sse`` has its lowest level below
+    ``L`` and its highest above ``H``.
+
+    The values below the lowest level ``y`` have an error of at least
+    ``F(y) = sum_{x < y} w (y - x)^2``, increasing in ``y``: ``F(y) <= sse`` needs
+    ``y < L`` for any ``L`` with ``F(L) > sse``; ``F`` is evaluated at every 64th value
+    and one further such point is taken, which absorbs rounding. Likewise above.
+    """
+    u, W, S1, S2 = summary.u, summary.W, summary.S1, summary.S2
+    k = u.shape[0]
+    idx = np.unique(np.concatenate([np.arange(0, k, 64), [k - 1]]))
+    x = u[idx] - summary.shift
+    low = x * x * W[idx] - 2.0 * x * S1[idx] + S2[idx]  # values below u[idx]
+    up = (x * x * (W[-1] - W[idx + 1]) - 2.0 * x * (S1[-1] - S1[idx + 1])
+          + (S2[-1] - S2[idx + 1]))  # values above u[idx]
+    i = np.flatnonzero(low > sse)
+    j = np.flatnonzero(up > sse)
+    L = float(u[idx[i[0] + 1]]) if i.size > 1 else float(u[-1])
+    H = float(u[idx[j[-1] - 1]]) if j.size > 1 else float(u[0])
+    return L, H
+
+
+def _step_limit(summary, sse, d0, d_hi):
+    """A step ``D`` such that no uniform quantizer of step above ``D`` has an error at
+    most ``sse``: the first of ``1.5 d0, 1.5^2 d0, ...`` (``d0`` the incumbent's step)
+    whose :func:`K.two_cell_bound` exceeds ``sse`` (``d_hi`` if none below it)."""
+    D = 1.5 * d0
+    while D < d_hi:
+        if K.two_cell_bound(summary.u, summary.W, summary.S1, summary.S2,
+                            D * (1.0 - 1e-9)) > sse * (1.0 + 1e-6):
+            return D
+        D *= 1.5
+    return d_hi
+
+
+def _midrise_centre_box(summary, M, sse, d0=0.0):
+    """An initial box ``[c_lo, c_hi, d_lo, d_hi, 0]`` of centres and steps that holds
+    every affine midrise range of error at most ``sse`` that can be a global minimum.
+
+    From :func:`_midrise_box`: a step of at most ``3 R`` (and at most
+    :func:`_step_limit` from the incumbent's step ``d0``), ``lo <= u1`` and
+    ``hi >= u0``; from :func:`_outer_level_limits`: the lowest level
+    ``c - (M - 1) d / 2`` below ``L`` and the highest above ``H``, so
+    ``d >= (H - L) / (M - 1)``.
+    """
+    u0, u1 = float(summary.u[0]), float(summary.u[-1])
+    d_hi = 3.0 * (u1 - u0)
+    L, H = _outer_level_limits(summary, sse) if np.isfinite(sse) else (u1, u0)
+    if np.isfinite(sse) and d0 > 0:
+        d_hi = min(d_hi, _step_limit(summary, sse, d0, d_hi))
+    d_lo = max((H - L) / (M - 1), 0.0) * (1.0 - 1e-9)
+    c_lo = max(u0 - 0.5 * M * d_hi, H - 0.5 * (M - 1) * d_hi)
+    c_hi = min(u1 + 0.5 * M * d_hi, L + 0.5 * (M - 1) * d_hi)
+    pad = 1e-9 * (u1 - u0)
+    return np.array([[c_lo - pad, c_hi + pad, d_lo, d_hi, 0.0]])
+
+
 def search_affine(summary, n_levels, midtread, seeds=()):
     """Affine range minimising the exact error of a uniform quantizer: the global
     minimum, by branch and bound (:func:`K.range_bnb`).
 
-    Midrise: over ``(lo, hi)`` (the box of :func:`_midrise_box`), then polished with
-    offset and step free (:func:`_polish`). Midtread: over the scale for every zero
+    Midrise: over the centre and the step of the range (the box of
+    :func:`_midrise_centre_box`), then polished with offset and step free
+    (:func:`_polish`). Midtread: over the scale for every zero
     point at once (each zero point's scales ``(0, top]`` and ``[top, inf)``), then the
     scale polished. The incumbent starts from the best of the ``seeds`` (ranges of
     other rules), so the result is never worse than any of them.
@@ -299,14 +365,15 @@ def search_affine(summary, n_levels, midtread, seeds=()):
     scale = np.concatenate([scale, [3.0 * R]])
     values = family.sse(summary, offset, scale)
     i = _best(summary, values, scale)
-    start = (float(offset[i]), float(offset[i] + M * scale[i]), 0.0, float(values[i]))
-    # thresholds lo + k (hi - lo) / M, levels lo + (k + 1/2) (hi - lo) / M
-    c_t, c_y = k[1:] / M, (k + 0.5) / M
-    boxes, span = _midrise_box(u0, u1, M)
-    best, gap = _run_bnb(summary, (1.0 - c_t, c_t, 1.0 - c_y, c_y), boxes, False, start,
-                         max_span=span)
-    lo, hi = float(best[0]), float(best[1])
-    o, s, sse = _polish(summary, family, lo, (hi - lo) / M, float(best[3]), free_offset=True)
+    # searched over the centre c and the step d of the range: thresholds
+    # c + (k - M/2) d, levels c + (k + 1/2 - M/2) d (boxes then fit the valley of
+    # translations, along which the error hardly changes, far better than in (lo, hi))
+    start = (float(offset[i] + 0.5 * M * scale[i]), float(scale[i]), 0.0, float(values[i]))
+    box = _midrise_centre_box(summary, M, start[3], start[1])
+    best, gap = _run_bnb(summary, (np.ones(M - 1), k[1:] - 0.5 * M, np.ones(M),
+                                   k + 0.5 - 0.5 * M), box, False, start)
+    c, d = float(best[0]), float(best[1])
+    o, s, sse = _polish(summary, family, c - 0.5 * M * d, d, float(best[3]), free_offset=True)
     if gap > 0:  # stopped at the box limit: also polish the best ranges of a scan
         lower = (1.0 - gap) * float(best[3])
         mid = summary.quantile(0.5)

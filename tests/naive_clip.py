@@ -65,3 +65,65 @@ def uniform_minimum(u, w, M, symmetric, mode):
         return exhaustive_minimum(u, w, np.ones(M), k + 0.5, True)
     # midtread: levels (k - z) scale for an integer zero point z
     return min(exhaustive_minimum(u, w, np.zeros(M), k - z, False) for z in range(M))
+
+
+def midpoint_bound_terms(u, w, alpha, beta, gamma, delta, box, p, q):
+    """NumPy twin of the kernel's midpoint bound (``_midpoint_bound``) at ``(p, q)``,
+    value by value, for a box ``(p_lo, p_hi, q_lo, q_hi)`` of a family whose thresholds
+    are the midpoints of their levels; ``None`` when some value has three or more
+    possible cells (the kernel then keeps its other bound).
+
+    A value below ``i`` lower ends and ``j`` upper ends of the thresholds' intervals
+    over the box is in one of the cells ``j .. i``: fixed (``i == j``), its exact error;
+    in the zone of threshold ``j`` (``i == j + 1``): ``l^2 + d^2 / 4 - d chord(l)``
+    with ``l = x - t``, ``d`` the step of the two levels and ``chord`` the chord of
+    ``|.|`` over ``[x - t_hi, x - t_lo]``.
+    """
+    p_lo, p_hi, q_lo, q_hi = box
+
+    def span(a, b):
+        ends = np.array([a * p_lo + b * q_lo, a * p_lo + b * q_hi,
+                         a * p_hi + b * q_lo, a * p_hi + b * q_hi])
+        return ends.min(axis=0), ends.max(axis=0)
+
+    tlo, thi = span(alpha, beta)
+    i = np.searchsorted(tlo, u, side="right")
+    j = np.searchsorted(thi, u, side="right")
+    if np.any(i > j + 1):
+        return None
+    y = gamma * p + delta * q
+    t = alpha * p + beta * q
+    out = w * (u - y[np.minimum(i, gamma.size - 1)]) ** 2
+    zone = i == j + 1
+    m = j[zone]
+    x = u[zone]
+    d = y[m + 1] - y[m]
+    l_lo, l_hi = x - thi[m], x - tlo[m]
+    lv = x - t[m]
+    chord = ((l_hi + l_lo) * lv - 2.0 * l_hi * l_lo) / (l_hi - l_lo)
+    out[zone] = w[zone] * (lv ** 2 + 0.25 * d * d - d * chord)
+    return out
+
+
+def two_cell_bound(u, w, D):
+    """NumPy twin of ``K.two_cell_bound``: intervals ``[u0 + j D, u0 + (j + 1) D)``,
+    each at its best split into two cells with levels at least ``D`` apart."""
+    total = 0.0
+    cell = np.floor((u - u[0]) / D)
+    for c in np.unique(cell):
+        x, v = u[cell == c], w[cell == c]
+        best = np.inf
+        for s in range(x.size + 1):
+            cost = 0.0
+            means = []
+            for part, pw in ((x[:s], v[:s]), (x[s:], v[s:])):
+                if pw.sum() > 0:
+                    m = (pw * part).sum() / pw.sum()
+                    cost += (pw * (part - m) ** 2).sum()
+                    means.append((pw.sum(), m))
+            if len(means) == 2 and means[1][1] - means[0][1] < D:
+                (wl, ml), (wr, mr) = means
+                cost += wl * wr / (wl + wr) * (D - (mr - ml)) ** 2
+            best = min(best, cost)
+        total += best
+    return total

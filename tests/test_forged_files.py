@@ -71,13 +71,15 @@ def _members(data):
     return header, arrays
 
 
-def forge(header, arrays, method=zipfile.ZIP_DEFLATED, extra=(), digest=True, version=None):
+def forge(header, arrays, method=zipfile.ZIP_DEFLATED, extra=(), digest=True, version=None,
+          layout=None):
     """A file of ``header`` and ``arrays``, the digest recomputed as documented:
     at format version 4 (or ``version``) the arrays back to back in ``state.npy``
-    with the manifest in the header's ``arrays``, at 3 one member per array."""
+    with the manifest in the header's ``arrays``, at 3 one member per array.
+    ``layout`` picks the members' layout whatever the header's (forged) version."""
     if version is not None:
         header["format_version"] = version
-    if header["format_version"] >= 4:
+    if (header["format_version"] if layout is None else layout) >= 4:
         keys = sorted(arrays)
         header["arrays"] = [[k, arrays[k].dtype.str, list(arrays[k].shape)] for k in keys]
         blob = b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in keys)
@@ -369,7 +371,7 @@ def test_float_rows_come_back_bit_for_bit(dtype):
                 z = _io._row_residuals(a, predict, order)
                 data = _coding.write_varints(z)
                 back = _io._rows_from_residuals(
-                    _io._read_varints("x", data, a.size, 8 * a.itemsize), shape, dtype,
+                    _coding.read_varints("x", data, a.size, 8 * a.itemsize), shape, dtype,
                     predict, order)
                 assert back.dtype == a.dtype and back.shape == a.shape
                 assert back.tobytes() == a.tobytes(), (shape, order, predict is None)
@@ -479,3 +481,145 @@ def test_float_rows_is_not_a_parameter_type():
     arrays["param.tol"] = np.zeros(1, np.uint8)
     with pytest.raises(ValueError, match="parameter tol: float_rows is a fitted attribute"):
         skquant.load(io.BytesIO(forge(header, arrays)))
+
+
+# ------------------------------------------------ entropy-coded codes (8 lanes, v4)
+def _coded_file(n=2**17, d=1):
+    """A valid entropy-coded file of 8-lane chunks (``n * d >= 2**17`` values):
+    ``(header, arrays, stream member bytes)``."""
+    pytest.importorskip("constriction")
+    Xc = np.random.default_rng(5).standard_normal((n, d))
+    q = skquant.UniformClipQuantizer(n_bits=2, encode="ordinal").fit(Xc)
+    buf = io.BytesIO()
+    _io.write(buf, q, codes=q.transform(Xc), coding="entropy")
+    header, arrays = _members(buf.getvalue())
+    assert header["codes"]["coder"] == _coding.CODER
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        stream = zf.read(_coding.STREAM_NPY)
+    return header, arrays, stream
+
+
+def _forge_coded(header, arrays, words, n, counts, offsets):
+    """The file of ``_coded_file`` declaring ``n`` rows of one feature whose used
+    codes 0 .. have ``counts``, the chunk table ``offsets`` and stream ``words``."""
+    import hashlib
+
+    h, a = json.loads(json.dumps(header)), dict(arrays)
+    words = np.asarray(words, dtype="<u4")
+    h["codes"].update(shape=[n, 1], symbols=[len(counts)],
+                      stream_sha256=hashlib.sha256(words.tobytes()).hexdigest())
+    a["codes.table"] = _coding.write_varints(np.ravel([[0, c - 1] for c in counts]))
+    a["codes.chunks"] = np.asarray(offsets, dtype=np.int64)
+    member = _coding.stream_member_bytes(words) + words.tobytes()
+    return forge(h, a, extra=[(_coding.STREAM_NPY, member)])
+
+
+def _peak(f):
+    tracemalloc.start()
+    try:
+        try:
+            out = f()
+        except ValueError as exc:
+            out = exc
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _every_reader(data):
+    """(outcome, peak) of load, read (whole) and read(stream=True).blocks()."""
+    def blocks():
+        for _ in _io.read(io.BytesIO(data), stream=True).blocks():
+            pass
+    return [_peak(lambda: skquant.load(io.BytesIO(data))),
+            _peak(lambda: _io.read(io.BytesIO(data))), _peak(blocks)]
+
+
+def test_many_rows_over_empty_lanes_are_refused_before_allocating():
+    """The chunk table gives 64 chunks of 2**20 rows (2**26 codes, 64 MiB) to lanes
+    without words, which decode to the first used code only: refused from the table
+    and the chunk offsets, before any code is allocated, by every reader."""
+    header, arrays, _ = _coded_file()
+    rows = header["codes"]["chunk_rows"]
+    n = 64 * rows
+    data = _forge_coded(header, arrays, [], n, [n - 1, 1], np.zeros(64 * 8 + 1))
+    assert len(data) < 4096
+    for out, peak in _every_reader(data):
+        assert isinstance(out, ValueError) and "codes.chunks.npy" in str(out), out
+        assert "lanes without words" in str(out) and peak < 2**20, (out, peak)
+
+
+def test_few_words_declaring_many_rows_allocate_only_what_they_decode_to():
+    """A valid stream (one word in one lane: a single code 1 among 2**24 codes 0) is
+    a file whose codes compress 2**20-fold: load checks it and allocates nothing in
+    proportion to its rows; the chunks stream in bounded memory; decoding it whole
+    gives the codes, joined from checked chunks."""
+    import constriction
+
+    header, arrays, _ = _coded_file()
+    rows = header["codes"]["chunk_rows"]
+    n = 16 * rows
+    lane = np.zeros(-(-rows // 8), np.int32)
+    lane[-1] = 1
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(lane, _coding._model(constriction, [n - 1, 1]))
+    words = coder.get_compressed()
+    offsets = np.r_[0, np.full(16 * 8, words.size)]
+    data = _forge_coded(header, arrays, words, n, [n - 1, 1], offsets)
+    (est, p_load), (enc, p_read), (_, p_blocks) = _every_reader(data)
+    assert isinstance(est, skquant.UniformClipQuantizer) and p_load < 2**20
+    # two batches of uint8 codes (the caller holds the last block while the next is
+    # decoded) and the decoder's per-thread scratch: not the 16 MiB of all codes
+    assert p_blocks < 3.5 * _coding.BATCH_VALUES
+    assert enc.codes.shape == (n, 1) and int(enc.codes.sum()) == 1
+    assert enc.codes[8 * (lane.size - 1), 0] == 1
+    # a second code 1 the table does not have: refused while decoding
+    bad = _forge_coded(header, arrays, words, n, [n - 2, 2], offsets)
+    for out, peak in _every_reader(bad)[1:]:
+        assert isinstance(out, ValueError) and "codes.stream.npy" in str(out), out
+
+
+@pytest.mark.parametrize("edit, match", [
+    # a word in a lane without rows (the last chunk has one row: lanes 1 .. 7 are empty)
+    (lambda n, r: (n + 1, [n - 1 + 1, 1], "last lane"), r"codes\.chunks\.npy: lane 7"),
+    # more words in the chunk table than the stream holds, and fewer
+    (lambda n, r: (n, [n - 1, 1], "more"), r"codes\.stream\.npy: the stream holds"),
+    (lambda n, r: (n, [n - 1, 1], "fewer"), r"codes\.stream\.npy: the stream holds"),
+    # no feature coded (one code each), yet words in the stream
+    (lambda n, r: (n, [n], "words"), r"codes\.chunks\.npy: stream offsets must .* 0 words"),
+])
+def test_chunk_offsets_against_rows_and_words(edit, match):
+    import constriction
+
+    header, arrays, _ = _coded_file()
+    rows = header["codes"]["chunk_rows"]
+    n, counts, how = edit(8 * rows, rows)
+    coder = constriction.stream.stack.AnsCoder()
+    sym = np.zeros(rows // 8, np.int32)
+    sym[0] = 1
+    coder.encode_reverse(sym, _coding._model(constriction, [8 * rows - 1, 1]))
+    words = coder.get_compressed()
+    n_chunks = -(-n // rows)
+    offsets = np.r_[0, np.full(8 * n_chunks, words.size)]
+    if how == "last lane":
+        offsets[-1] += 1
+        words = np.r_[words, 1]
+    elif how == "more":
+        offsets[-1] += 2
+    elif how == "fewer":
+        words = np.r_[words, 1]
+    data = _forge_coded(header, arrays, words, n, counts, offsets)
+    for out, _ in _every_reader(data):
+        assert isinstance(out, ValueError), out
+        assert __import__("re").search(match, str(out)), out
+
+
+@pytest.mark.parametrize("shape", [[2**70, 1], [2**63, 1], [-1, 1], [1.5, 1], [True, 1],
+                                   [2**17, 2**40], "2**17", [2**17], None])
+def test_coded_shape_out_of_range(shape):
+    header, arrays, stream = _coded_file()
+    header["codes"]["shape"] = shape
+    data = forge(header, dict(arrays), extra=[(_coding.STREAM_NPY, stream)])
+    for out, peak in _every_reader(data):
+        assert isinstance(out, ValueError) and "codes" in str(out), out
+        assert peak < 2**20

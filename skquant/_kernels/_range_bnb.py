@@ -35,6 +35,44 @@ from ._uniform import _cell_sse, _lower_bound
 
 
 @jit
+def two_cell_bound(u, W, S1, S2, D):
+    """Lower bound of the error of every quantizer whose thresholds are at least ``D``
+    apart: the sum, over the intervals ``[u[0] + j D, u[0] + (j + 1) D)``, of the
+    smallest error of the interval's values in two cells whose levels are at least
+    ``D`` apart (an interval that short holds at most one threshold, so its values
+    are in at most two adjacent cells; the best split and the best such pair of
+    levels cost no more: the cells' errors about their centroids plus
+    ``w_l w_r / (w_l + w_r) (D - (m_r - m_l))^2`` when the centroids ``m_l, m_r``
+    are closer than ``D``). O(k) for ``k`` distinct values.
+    """
+    k = u.shape[0]
+    total = 0.0
+    a = 0
+    j = 1.0
+    while a < k:
+        b = _lower_bound(u, u[0] + j * D, a, k)
+        j += 1.0
+        if b <= a:
+            continue
+        best = np.inf
+        for c in range(a, b + 1):  # split: a .. c - 1 and c .. b - 1
+            v = _cell_sse(W, S1, S2, a, c, True, 0.0) + _cell_sse(W, S1, S2, c, b, True, 0.0)
+            wl = W[c] - W[a]
+            wr = W[b] - W[c]
+            if wl > 0.0 and wr > 0.0:  # levels at least D apart
+                gap = D - ((S1[b] - S1[c]) / wr - (S1[c] - S1[a]) / wl)
+                if gap > 0.0:
+                    v += wl * wr / (wl + wr) * gap * gap
+            if v < best:
+                best = v
+        total += best
+        a = b
+        if b < k:  # skip the empty intervals up to the next value (one may be left)
+            j = max(j, np.floor((u[b] - u[0]) / D))
+    return total
+
+
+@jit
 def _lin_min(a, lo, hi):
     """min over ``[lo, hi]`` of ``a * t`` (``hi`` may be inf)."""
     if a > 0.0:
@@ -53,15 +91,32 @@ def _lin_max(a, lo, hi):
     return 0.0
 
 
+_BLOCK = 32  # values per entry of the coarse index of ``u`` (:func:`_find`)
+
+
 @jit
-def _member_sse(u, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid):
+def _find(u, uc, t, lo, hi):
+    """:func:`_lower_bound` of ``t`` in ``u[lo:hi]`` through the coarse index
+    ``uc = u[::_BLOCK]``: a bisection of ``uc`` (small enough to stay in cache) and
+    one of a block of ``u``, instead of a bisection of all of ``u`` (a cache miss per
+    step on large columns)."""
+    J = _lower_bound(uc, t, 0, uc.shape[0])  # u[(J - 1) B] < t <= u[J B]
+    a = max(lo, (J - 1) * _BLOCK + 1) if J > 0 else lo
+    b = min(hi, J * _BLOCK)
+    if a >= b:
+        return min(max(a if J > 0 else lo, lo), hi) if a > b else a
+    return _lower_bound(u, t, a, b)
+
+
+@jit
+def _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid):
     """Exact weighted squared error of the member ``(p, q)``."""
     k = u.shape[0]
     M = gamma.shape[0]
     total = 0.0
     a = 0
     for m in range(M):
-        b = k if m == M - 1 else _lower_bound(u, alpha[m] * p + beta[m] * q, a, k)
+        b = k if m == M - 1 else _find(u, uc, alpha[m] * p + beta[m] * q, a, k)
         total += _cell_sse(W, S1, S2, a, b, centroid, gamma[m] * p + delta[m] * q - shift)
         a = b
     return total
@@ -117,8 +172,8 @@ def _clip_min_1d(a, b, lo, hi):
 
 
 @jit
-def _box_bound(u, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi,
-               centroid, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze):
+def _box_bound(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi,
+               centroid, midpoint, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze):
     """Lower bound of the error over the box, and a good member of it ``(p, q)``."""
     k = u.shape[0]
     M = gamma.shape[0]
@@ -155,11 +210,11 @@ def _box_bound(u, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo,
     while pos < k:
         if i < M - 1 and (j >= M - 1 or tlo[i] <= thi[j]):
             nxt = tlo[i]
-            end = _lower_bound(u, nxt, pos, k)
+            end = _find(u, uc, nxt, pos, k)
             step_i = True
         elif j < M - 1:
             nxt = thi[j]
-            end = _lower_bound(u, nxt, pos, k)
+            end = _find(u, uc, nxt, pos, k)
             step_i = False
         else:
             end = k
@@ -171,6 +226,11 @@ def _box_bound(u, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo,
                 c2[i] += S2[end] - S2[pos]
             elif monotone and not centroid:
                 near += _near_bound(u, W, S1, S2, shift, pos, end, j, i, ylo, yhi)
+                if i == j + 1:  # the zone of threshold j, for the midpoint bound
+                    zs[j] = pos
+                    ze[j] = end
+                else:
+                    wide = True
             elif i == j + 1:  # the zone of threshold j, for the centroid bound
                 zs[j] = pos
                 ze[j] = end
@@ -228,7 +288,128 @@ def _box_bound(u, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo,
                     q = qe
     if not np.isfinite(q):
         q = q_lo
-    return _quad_value(cw, c1, c2, gamma, delta, shift, p, q) + near, p, q
+    lb = _quad_value(cw, c1, c2, gamma, delta, shift, p, q) + near
+    if midpoint and monotone and not wide and np.isfinite(q_hi):
+        lb2, p2, q2 = _midpoint_bound(W, S1, S2, shift, alpha, beta, gamma, delta, p_lo,
+                                      p_hi, q_lo, q_hi, tlo, thi, cw, c1, c2, zs, ze)
+        if lb2 > lb:
+            return lb2, p2, q2
+    return lb, p, q
+
+
+@jit
+def _midpoint_value(W, S1, S2, shift, alpha, beta, gamma, delta, tlo, thi, cw, c1, c2,
+                    zs, ze, p, q):
+    """The midpoint bound's function at ``(p, q)`` (see :func:`_midpoint_bound`),
+    summed cell by cell and zone by zone."""
+    total = _quad_value(cw, c1, c2, gamma, delta, shift, p, q)
+    for m in range(gamma.shape[0] - 1):
+        if zs[m] < 0 or ze[m] <= zs[m]:
+            continue
+        s0 = W[ze[m]] - W[zs[m]]
+        s1 = S1[ze[m]] - S1[zs[m]]
+        s2 = S2[ze[m]] - S2[zs[m]]
+        wt = thi[m] - tlo[m]
+        t = alpha[m] * p + beta[m] * q - shift
+        d = (gamma[m + 1] - gamma[m]) * p + (delta[m + 1] - delta[m]) * q
+        a = tlo[m] + thi[m] - 2.0 * shift
+        b = (tlo[m] - shift) * (thi[m] - shift)
+        chord = (a * s0 - 2.0 * s1) * t + (a * s1 - 2.0 * b * s0)
+        total += max(s2 - 2.0 * t * s1 + t * t * s0, 0.0) + 0.25 * s0 * d * d - d * chord / wt
+    return total
+
+
+@jit
+def _edge_min(a, b, lo, hi):
+    """Minimiser over ``[lo, hi]`` of ``a t^2 + b t`` (any sign of ``a``)."""
+    if a > 0.0:
+        t = -0.5 * b / a
+        return min(max(t, lo), hi)
+    return lo if a * lo * lo + b * lo <= a * hi * hi + b * hi else hi
+
+
+@jit
+def _midpoint_bound(W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi,
+                    tlo, thi, cw, c1, c2, zs, ze):
+    """A lower bound of the error over the box for a family whose thresholds are the
+    midpoints of their levels (nearest-level cells), when every value has at most
+    two possible cells, and the member ``(p, q)`` that attains it.
+
+    A value ``x`` of the zone of threshold ``t`` (levels ``t -/+ d / 2``) has the
+    error ``(x - t)^2 + d^2 / 4 - d |x - t|``; over the box ``x - t`` stays in
+    ``[x - thi, x - tlo]``, where ``|x - t|`` is at most the chord of ``|.|`` over that
+    interval, a linear function of ``t``. With ``d >= 0`` the error is then at least a
+    quadratic in ``(p, q)`` whose zone sums are three prefix-sum differences; added
+    to the fixed values' exact error, one quadratic (maybe indefinite) is minimised
+    over the box: the interior stationary point when it is a minimum inside,
+    else the best of the four edges' minima. Its gap shrinks with the sweep of the
+    thresholds, and it couples the values near the thresholds with the fixed ones.
+    """
+    M = gamma.shape[0]
+    app = 0.0
+    apq = 0.0
+    aqq = 0.0
+    lp = 0.0
+    lq = 0.0
+    for m in range(M):  # fixed values: cw (g.theta - shift)^2 - 2 c1 (g.theta - shift)
+        g = gamma[m]
+        h = delta[m]
+        e = c1[m] + shift * cw[m]
+        app += cw[m] * g * g
+        apq += cw[m] * g * h
+        aqq += cw[m] * h * h
+        lp -= 2.0 * g * e
+        lq -= 2.0 * h * e
+    for m in range(M - 1):
+        if zs[m] < 0 or ze[m] <= zs[m]:
+            continue
+        s0 = W[ze[m]] - W[zs[m]]
+        s1 = S1[ze[m]] - S1[zs[m]]
+        wt = thi[m] - tlo[m]
+        ga = alpha[m]
+        gb = beta[m]
+        da = gamma[m + 1] - gamma[m]
+        db = delta[m + 1] - delta[m]
+        a = tlo[m] + thi[m] - 2.0 * shift
+        b = (tlo[m] - shift) * (thi[m] - shift)
+        k1 = (a * s0 - 2.0 * s1) / wt
+        k0 = (a * s1 - 2.0 * b * s0) / wt - k1 * shift
+        e = s1 + shift * s0  # (x - t)^2 with t = ga p + gb q - shift
+        app += s0 * ga * ga + 0.25 * s0 * da * da - k1 * da * ga
+        apq += s0 * ga * gb + 0.25 * s0 * da * db - 0.5 * k1 * (da * gb + db * ga)
+        aqq += s0 * gb * gb + 0.25 * s0 * db * db - k1 * db * gb
+        lp += -2.0 * ga * e - k0 * da
+        lq += -2.0 * gb * e - k0 * db
+    best = np.inf
+    bp = p_lo
+    bq = q_lo
+    if p_hi > p_lo:
+        det = app * aqq - apq * apq
+        if app > 0.0 and det > 1e-12 * app * aqq:
+            p = (-lp * aqq + lq * apq) / (2.0 * det)
+            q = (-lq * app + lp * apq) / (2.0 * det)
+            if p_lo <= p <= p_hi and q_lo <= q <= q_hi:
+                v = _midpoint_value(W, S1, S2, shift, alpha, beta, gamma, delta, tlo, thi,
+                                    cw, c1, c2, zs, ze, p, q)
+                return v, p, q
+    for e in range(4):
+        if e < 2:
+            p = p_lo if e == 0 else p_hi
+            if e == 1 and p_hi == p_lo:
+                continue
+            q = _edge_min(aqq, 2.0 * apq * p + lq, q_lo, q_hi)
+        else:
+            if p_hi == p_lo:
+                break
+            q = q_lo if e == 2 else q_hi
+            p = _edge_min(app, 2.0 * apq * q + lp, p_lo, p_hi)
+        v = _midpoint_value(W, S1, S2, shift, alpha, beta, gamma, delta, tlo, thi, cw, c1,
+                            c2, zs, ze, p, q)
+        if v < best:
+            best = v
+            bp = p
+            bq = q
+    return best, bp, bq
 
 
 @jit
@@ -338,7 +519,7 @@ def _grown(a, cap):
 
 @jit
 def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, centroid,
-              max_span, incumbent, rtol, max_boxes):
+              max_span, incumbent, rtol, max_boxes, midpoint=False):
     """Best-first branch and bound for the member of smallest exact error.
 
     Parameters
@@ -377,6 +558,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
     c2 = np.empty(M)
     zs = np.empty(max(M - 1, 1), dtype=np.int64)
     ze = np.empty(max(M - 1, 1), dtype=np.int64)
+    uc = np.ascontiguousarray(u[::_BLOCK])
     beta = beta0.copy()
     delta = delta0.copy()
     cap_max = max_boxes + boxes.shape[0] + 2
@@ -407,12 +589,16 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
                 for m in range(M):
                     delta[m] = delta0[m] - z
             lb, p, q = _box_bound(
-                u, W, S1, S2, shift, alpha, beta, gamma, delta, box[b, 0], box[b, 1],
-                box[b, 2], box[b, 3], centroid, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze,
+                u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, box[b, 0], box[b, 1],
+                box[b, 2], box[b, 3], centroid, midpoint, tlo, thi, ylo, yhi, cw, c1, c2, zs,
+                ze,
             )
             n_bounded += 1
-            if q > 0.0 and (not np.isfinite(max_span) or q > p):
-                v = _member_sse(u, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid)
+            # a member can improve (or tie) the incumbent only if the bound allows it
+            if lb <= best + tie * abs(best) and q > 0.0 and (
+                not np.isfinite(max_span) or q > p
+            ):
+                v = _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid)
                 best = _offer(incumbent, best, v, p, q, z, tie)
             key[b] = lb
             # a box at the resolution of float64 is its corners: evaluated, not split
@@ -425,7 +611,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
                     p = box[b, 0] if corner == 0 else box[b, 1]
                     q = box[b, 2] if corner == 0 else box[b, 3]
                     if q > 0.0 and (not np.isfinite(max_span) or q > p):
-                        v = _member_sse(u, W, S1, S2, shift, alpha, beta, gamma, delta, p, q,
+                        v = _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q,
                                         centroid)
                         best = _offer(incumbent, best, v, p, q, z, tie)
                 continue

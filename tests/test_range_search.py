@@ -1,0 +1,170 @@
+"""The exact range search (skquant/_kernels/_range_bnb.py) against NumPy twins: the
+coarse-index bisection, the midpoint bound (a true lower bound, the minimum of its
+quadratic over the box), and the search itself against the search with the older
+bound only (the same optimum) and against an exhaustive search on small columns
+(see also tests/test_uniform_clip.py::test_mse_is_the_exhaustive_minimum)."""
+
+import naive
+import naive_clip
+import numpy as np
+import pytest
+from sklearn import datasets
+
+from skquant import UniformClipQuantizer
+from skquant import _kernels as K
+from skquant._kernels import _range_bnb as B
+from skquant._range_search import _run_bnb
+from skquant._summary import summarize_column
+
+
+def test_find_is_searchsorted(rng):
+    for k in (1, 5, 31, 32, 33, 1000, 4097):
+        u = np.unique(rng.integers(0, 3 * k, k).astype(np.float64))
+        uc = np.ascontiguousarray(u[::B._BLOCK])
+        ts = np.concatenate([u, u + 0.5, u - 0.5, [-np.inf, np.inf]])
+        for t in ts:
+            lo = int(rng.integers(0, u.size + 1))
+            hi = int(rng.integers(lo, u.size + 1))
+            expect = int(np.clip(np.searchsorted(u, t, side="left"), lo, hi))
+            assert B._find(u, uc, t, lo, hi) == expect
+
+
+def _midrise_coeffs(M):
+    k = np.arange(M, dtype=np.float64)
+    c_t, c_y = k[1:] / M, (k + 0.5) / M
+    return [np.ascontiguousarray(a) for a in (1.0 - c_t, c_t, 1.0 - c_y, c_y)]
+
+
+def _box_bound(s, coeffs, box, midpoint):
+    alpha, beta, gamma, delta = coeffs
+    M = gamma.size
+    work = [np.empty(M - 1), np.empty(M - 1), np.empty(M), np.empty(M), np.empty(M),
+            np.empty(M), np.empty(M)]
+    zs, ze = np.empty(M - 1, dtype=np.int64), np.empty(M - 1, dtype=np.int64)
+    uc = np.ascontiguousarray(s.u[::B._BLOCK])
+    return B._box_bound(s.u, uc, s.W, s.S1, s.S2, s.shift, alpha, beta, gamma, delta,
+                        *box, False, midpoint, *work, zs, ze)
+
+
+@pytest.mark.parametrize("M", [2, 4, 16])
+def test_midpoint_bound_is_a_lower_bound_and_its_twins_minimum(rng, M):
+    """On random boxes in (lo, hi) around good ranges: the bound is at most the exact
+    error of every member of a grid over the box; where the midpoint bound is the one
+    returned, the twin's value at the returned member equals it and no grid member
+    has a lower twin value (the kernel minimises the quadratic over the whole box)."""
+    coeffs = _midrise_coeffs(M)
+    n_used = 0
+    for trial in range(40):
+        x = rng.standard_normal(300) if trial % 2 else rng.laplace(size=300)
+        w = rng.uniform(0.5, 2.0, x.size)
+        s = summarize_column(x, w)
+        u, wu = naive.summary(x, w)
+        lo0, hi0 = np.quantile(x, [0.01, 0.99])
+        width = 10.0 ** rng.uniform(-3, -0.5)
+        a, b = lo0 + rng.normal(0, 0.2), hi0 + rng.normal(0, 0.2)
+        box = (a, a + width * rng.uniform(0.2, 1), b, b + width * rng.uniform(0.2, 1))
+        lb, p, q = _box_bound(s, coeffs, box, True)
+        lb_old = _box_bound(s, coeffs, box, False)[0]
+        assert lb >= lb_old
+        P, Q = np.meshgrid(np.linspace(box[0], box[1], 21), np.linspace(box[2], box[3], 21))
+        exact = [naive.sse(u, wu, pp * coeffs[0] + qq * coeffs[1],
+                           pp * coeffs[2] + qq * coeffs[3]) for pp, qq in zip(P.ravel(), Q.ravel())]
+        assert lb <= min(exact) * (1 + 1e-12) + 1e-12
+        if lb > lb_old:  # the midpoint bound was returned
+            n_used += 1
+            twin = naive_clip.midpoint_bound_terms(u, wu, *coeffs, box, p, q)
+            assert twin is not None
+            assert twin.sum() == pytest.approx(lb, rel=1e-9, abs=1e-9)
+            grid = [naive_clip.midpoint_bound_terms(u, wu, *coeffs, box, pp, qq).sum()
+                    for pp, qq in zip(P.ravel(), Q.ravel())]
+            assert lb <= min(grid) * (1 + 1e-9) + 1e-9
+            assert np.all(np.array(grid) <= np.array(exact) * (1 + 1e-12) + 1e-12)
+    assert n_used >= 5
+
+
+def _columns():
+    rng = np.random.default_rng(3)
+    heavy = rng.standard_t(3, 20_000)
+    heavy[rng.choice(heavy.size, 20, replace=False)] *= 20.0
+    yield "normal", rng.standard_normal(20_000)
+    yield "laplace", rng.laplace(size=20_000)
+    yield "heavy", heavy
+    yield "digits", datasets.load_digits().data[:, 21].astype(np.float64)
+    yield "cancer", datasets.load_breast_cancer().data[:, 3]
+
+
+def _search(s, M, kind, midpoint, monkeypatch):
+    """The fit's search with or without the midpoint bound (the kernel's older bound)."""
+    import skquant._range_search as rs
+
+    def run(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np.inf):
+        alpha, beta, gamma, delta = (np.ascontiguousarray(c, dtype=np.float64)
+                                     for c in coeffs)
+        incumbent = np.array(start, dtype=np.float64)
+        _, n_boxes, certified = K.range_bnb(
+            summary.u, summary.W, summary.S1, summary.S2, float(summary.shift), alpha, beta,
+            gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64), centroid,
+            float(max_span), incumbent, rs._RTOL, 2**20, midpoint)
+        assert certified
+        return incumbent, 0.0
+
+    monkeypatch.setattr(rs, "_run_bnb", run)
+    try:
+        q = UniformClipQuantizer(n_levels=M, **kind).fit(s[:, None])
+    finally:
+        monkeypatch.setattr(rs, "_run_bnb", _run_bnb)
+    return q.mse_[0]
+
+
+@pytest.mark.parametrize("kind", [dict(), dict(mode="midtread"), dict(symmetric=True)],
+                         ids=["affine-midrise", "affine-midtread", "symmetric"])
+@pytest.mark.parametrize("M", [4, 16])
+def test_search_matches_the_older_bound(monkeypatch, kind, M):
+    """Random and real columns: the search with the midpoint bound finds the same
+    optimum (1e-12 relative) as with the older bound alone, both certified."""
+    for _, x in _columns():
+        new = _search(x, M, kind, True, monkeypatch)
+        old = _search(x, M, kind, False, monkeypatch)
+        assert new == pytest.approx(old, rel=1e-12)
+        assert UniformClipQuantizer(n_levels=M, **kind).fit(x[:, None]).mse_[0] \
+            == pytest.approx(old, rel=1e-12)
+
+
+def test_two_cell_bound_matches_naive_and_bounds_every_coarser_grid(rng):
+    """The step limit of the affine search: the kernel equals its twin, and no
+    uniform quantizer of step at least D (any offset) has a lower error."""
+    for trial in range(12):
+        x = rng.standard_t(3, 200) if trial % 2 else rng.standard_normal(200)
+        w = rng.uniform(0.5, 2.0, x.size)
+        s = summarize_column(x, w)
+        u, wu = naive.summary(x, w)
+        for D in (0.05, 0.3, 1.0, 4.0):
+            bound = K.two_cell_bound(s.u, s.W, s.S1, s.S2, D)
+            assert bound == pytest.approx(naive_clip.two_cell_bound(u, wu, D),
+                                          rel=1e-9, abs=1e-9)
+            k = np.arange(16, dtype=np.float64)
+            for d in D * np.array([1.0, 1.3, 3.0]):
+                for lo in rng.uniform(u[0] - 10 * d, u[-1], 20):
+                    err = naive.sse(u, wu, lo + k[1:] * d, lo + (k + 0.5) * d)
+                    assert err >= bound * (1 - 1e-12)
+
+
+def test_outer_level_limits_hold_for_every_range_below_the_error(rng):
+    """Ranges whose error is at most sse have their lowest level below L and their
+    highest above H (the limits of the centre-and-step box)."""
+    from skquant._range_search import _outer_level_limits
+
+    x = np.concatenate([rng.standard_normal(5000), [30.0, -12.0]])
+    s = summarize_column(x)
+    u, wu = naive.summary(x)
+    k = np.arange(8, dtype=np.float64)
+    los = rng.uniform(-6, 1, 4000)
+    steps = rng.uniform(0.05, 3, 4000)
+    errs = np.array([naive.sse(u, wu, lo + k[1:] * d, lo + (k + 0.5) * d)
+                     for lo, d in zip(los, steps)])
+    sse = np.quantile(errs, 0.2)
+    L, H = _outer_level_limits(s, sse)
+    good = errs <= sse
+    assert good.sum() > 100
+    assert np.all(los[good] + 0.5 * steps[good] < L)
+    assert np.all(los[good] + 7.5 * steps[good] > H)
