@@ -8,7 +8,10 @@ rows in ``benchmarks/results/`` and rewrites the block of ``README.md`` between
 
 Run from the repository root, with skquant installed (``pip install ".[bench]"``)::
 
-    python benchmarks/make_readme_table.py [--quick] [--from-results]
+    python benchmarks/make_readme_table.py [--quick] [--from-results] [--only cold_start]
+
+``--only NAME`` runs that benchmark alone and renders it with the stored rows of the
+others (a change that cannot move the others' numbers).
 """
 
 import argparse
@@ -24,9 +27,11 @@ BEGIN, END = "<!-- speed-tables:begin -->", "<!-- speed-tables:end -->"
 SCRIPTS = {"transform": "bench_transform.py", "cold_start": "bench_cold_start.py"}
 
 
-def run_benchmarks(quick):
+def run_benchmarks(quick, only=None):
     RESULTS.mkdir(exist_ok=True)
     for name, script in SCRIPTS.items():
+        if only is not None and name != only:
+            continue
         args = [sys.executable, str(HERE / script), "--json", str(RESULTS / f"{name}.json")]
         if quick:
             args += ["--quick"] if name == "transform" else ["--repeat", "3"]
@@ -79,6 +84,8 @@ def render(results):
     for r in results["cold_start"]:
         if "ratio" in r:
             rel = f"{r['ratio']:.2f}x"
+            if "cpu_ratio" in r:
+                rel += f" (CPU time {r['cpu_ratio']:.2f}x)"
         elif "difference_s" in r:
             rel = f"{r['difference_s']:+.3f} s"
         else:
@@ -99,9 +106,11 @@ def main():
     p.add_argument("--quick", action="store_true", help="fewer repeats")
     p.add_argument("--from-results", action="store_true",
                    help="render benchmarks/results/*.json without running the benchmarks")
+    p.add_argument("--only", choices=sorted(SCRIPTS),
+                   help="run only this benchmark (the others' stored rows are kept)")
     a = p.parse_args()
     if not a.from_results:
-        run_benchmarks(a.quick)
+        run_benchmarks(a.quick, a.only)
     README.write_text(rewrite(README.read_text(encoding="utf-8"), render(load_results())),
                       encoding="utf-8")
 

@@ -206,3 +206,35 @@ def test_summary_through_the_router_equals_the_kernel():
         _auto.mode = old
     for p, q in zip(a, b):
         np.testing.assert_array_equal(p, q)
+
+
+def test_every_scalar_quantizer_is_identical_on_both_paths():
+    """Every registered scalar quantizer designs from the routed summaries (costs,
+    positions, errors): the same fitted state and codes on both paths."""
+    import warnings
+
+    from skquant._registry import estimator_classes
+
+    rng = np.random.default_rng(11)
+    X = np.column_stack([rng.standard_normal(600), rng.laplace(size=600) * 3 + 1,
+                         rng.integers(0, 90, 600).astype(np.float64)])
+    w = rng.exponential(size=600)
+    for name, cls in estimator_classes(scalar=True).items():
+        for weights in (None, w):
+            fitted = []
+            for mode in ("numpy", "numba"):
+                old = _auto.mode
+                _auto.mode = mode
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        est = cls().fit(X, sample_weight=weights)
+                    fitted.append((est, est.transform(X)))
+                finally:
+                    _auto.mode = old
+            (a, ta), (b, tb) = fitted
+            assert sorted(vars(a)) == sorted(vars(b)), name
+            for key, value in vars(a).items():
+                if key.endswith("_") and isinstance(value, np.ndarray):
+                    np.testing.assert_array_equal(value, vars(b)[key], err_msg=f"{name}.{key}")
+            np.testing.assert_array_equal(ta, tb, err_msg=name)

@@ -26,7 +26,7 @@ _MODULES = {
     "_scalar": ("CHUNK", "cell_positions", "centroids", "decode", "encode", "lloyd",
                 "lloyd_escape", "lloyd_step", "partition_cost", "scan_grid_encode",
                 "split_merge", "sse_exact", "summarize_sorted", "window_grid_encode"),
-    "_sketch": ("bin_index", "bin_range", "sketch_add", "sketch_merge_into"),
+    "_sketch": ("LIMIT", "bin_index", "bin_range", "sketch_add", "sketch_merge_into"),
     "_uniform": ("affine_encode", "family_sse", "grid_encode", "line_sweep"),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}

@@ -264,35 +264,42 @@ def _rows(A, P1, PW, Q1, QW, QS2, plo, phi, qlo, qhi, out, arg):
     hi = np.array([qhi])
     olo = np.array([plo])
     ohi = np.array([phi])
-    while lo.size:
+    P1r, PWr = P1[plo:], PW[plo:]  # indexed by j - plo, as A
+    inf = np.inf
+    while lo.shape[0]:
         mid = (lo + hi) >> 1
-        cnt = np.minimum(ohi, mid - 1) - olo + 1
+        cnt = np.minimum(ohi, mid - 1)
+        cnt -= olo
+        cnt += 1
         np.maximum(cnt, 0, out=cnt)
-        ends = np.cumsum(cnt)
+        ends = cnt.cumsum()
         first = ends - cnt
-        seg = np.repeat(np.arange(lo.size), cnt)
-        j = np.arange(ends[-1]) + np.repeat(olo - first, cnt)
-        m = mid[seg]
-        dd = Q1[m] - P1[j]
-        v = A[j - plo] - dd * dd / (QW[m] - PW[j])  # QW[m] > PW[j]: positive weights
-        best = np.full(lo.size, np.inf)
-        bj = olo.copy()
-        some = cnt > 0
-        if some.all():
+        jr = np.arange(ends[-1])
+        jr += (olo - plo - first).repeat(cnt)  # j - plo
+        dd = Q1.take(mid).repeat(cnt) - P1r.take(jr)
+        dd *= dd
+        dd /= QW.take(mid).repeat(cnt) - PWr.take(jr)  # > 0: positive weights
+        v = A.take(jr) - dd
+        if cnt.min() > 0:
             best = np.fmin.reduceat(v, first)  # NaN never wins (the kernel's v < best)
-        elif some.any():
-            best[some] = np.fmin.reduceat(v, first[some])
-        best[np.isnan(best)] = np.inf
-        hit = np.flatnonzero(v == best[seg])[::-1]
-        bj[seg[hit]] = j[hit]  # the last assignment wins: each segment's first minimum
-        out[mid - qlo] = best + QS2[mid]
+        else:
+            best = np.full(lo.shape[0], inf)
+            some = cnt > 0
+            if some.any():
+                best[some] = np.fmin.reduceat(v, first[some])
+        best[best != best] = inf
+        seg = np.arange(lo.shape[0]).repeat(cnt)
+        hit = (v == best.take(seg)).nonzero()[0][::-1]
+        bj = olo.copy()
+        bj[seg.take(hit)] = jr.take(hit) + plo  # the last assignment wins: the first minimum
+        out[mid - qlo] = best + QS2.take(mid)
         arg[mid - qlo] = bj
         left = lo < mid
         right = mid < hi
-        lo = np.concatenate([lo[left], mid[right] + 1])
-        hi = np.concatenate([mid[left] - 1, hi[right]])
-        olo, ohi = (np.concatenate([olo[left], bj[right]]),
-                    np.concatenate([bj[left], ohi[right]]))
+        lo = np.concatenate((lo[left], mid[right] + 1))
+        hi = np.concatenate((mid[left] - 1, hi[right]))
+        olo, ohi = (np.concatenate((olo[left], bj[right])),
+                    np.concatenate((bj[left], ohi[right])))
 
 
 def optimal_partition(W, S1, S2, n_cells, pos):
