@@ -33,7 +33,13 @@ from ._compat import (
     validate_data,
 )
 from ._kernels import _auto as K
-from ._summary import ColumnSketch, midpoints, summarize_column, unit_summary
+from ._summary import (
+    ColumnSketch,
+    midpoints,
+    settled_summary,
+    summarize_column,
+    unit_summary,
+)
 
 
 def _ceil_to_dtype(values, dtype):
@@ -601,6 +607,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             summary = summary_of(j)
             if summary is None:
                 return None
+            summary = settled_summary(summary)
             M, k = int(max_levels[j]), summary.u.shape[0]
             if k == 1 or (k <= M and self._store_few_exactly):  # one level per value
                 levels = summary.u.copy()
@@ -832,7 +839,7 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
                 )
             # saturate as for uint64: 1e308 must not wrap in the cast (the range
             # check that follows refuses it)
-            codes = np.clip(codes, -(2.0**62), 2.0**62).astype(np.int64)
+            codes = np.clip(codes.astype(np.float64), -(2.0**62), 2.0**62).astype(np.int64)
         elif kind == "b":
             codes = codes.astype(np.uint8)
         elif kind not in "iu":

@@ -128,21 +128,33 @@ def _principal_directions_wide(Xc, n_bits):
     evals, U = evals[::-1], U[:, ::-1]
     tol = max(evals[0], 0.0) * max(n, d) * np.finfo(np.float64).eps
     r = int(np.count_nonzero(evals[: min(n_bits, n)] > tol))
-    basis = np.eye(d, n_bits, order="F")  # Q's first columns are written over it
     if r:
         V = U[:, :r].T @ Xc
         V /= np.sqrt(evals[:r])[:, None]
         # V.T is Fortran-ordered: the QR overwrites V's memory instead of copying it
         (qr, tau), _ = scipy.linalg.qr(V.T, mode="raw", overwrite_a=True)
+        del V
+        if r == n_bits:  # full rank: Q's columns overwrite the QR (no third array)
+            # the workspace query leaves qr as it is; without overwrite_a it would
+            # copy it (one n_bits x n_features array more)
+            lwork = int(scipy.linalg.lapack.dorgqr(qr, tau, lwork=-1, overwrite_a=1)[1][0])
+            basis, _, info = scipy.linalg.lapack.dorgqr(
+                qr, tau, lwork=max(lwork, 1), overwrite_a=1
+            )
+            if info != 0:  # pragma: no cover - LAPACK argument errors only
+                raise np.linalg.LinAlgError(f"dorgqr failed with info={info}")
+            return _sign_convention(basis.T)
+    basis = np.eye(d, n_bits, order="F")  # Q's first columns are written over it
+    if r:
         lwork = int(
-            scipy.linalg.lapack.dormqr("L", "N", qr, tau, basis, -1)[1][0]
+            scipy.linalg.lapack.dormqr("L", "N", qr, tau, basis, -1, overwrite_c=1)[1][0]
         )
         basis, _, info = scipy.linalg.lapack.dormqr(
             "L", "N", qr, tau, basis, max(lwork, 1), overwrite_c=1
         )
         if info != 0:  # pragma: no cover - LAPACK argument errors only
             raise np.linalg.LinAlgError(f"dormqr failed with info={info}")
-        del V, qr
+        del qr
     return _sign_convention(basis.T)
 
 
@@ -702,11 +714,14 @@ class BinarySphericalEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             else:
                 P = _principal_directions(Xc.T @ Xc, n_bits)
             if self.rotation == "itq":
-                R, self.itq_loss_ = _itq(Xc @ P.T, self.n_iter, rng, unit)
+                V = Xc @ P.T
+                del Xc  # before R.T @ P: at most two n_bits x n_features arrays
+                R, self.itq_loss_ = _itq(V, self.n_iter, rng, unit)
                 components = R.T @ P
+                del P
             else:
                 components = P
-            del Xc
+                del Xc
         self.mean_ = mean
         self.components_ = components
         self.n_bits_ = n_bits

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._base import BaseScalarQuantizer, ColumnDesign
-from ._compat import HasMethods, Interval, StrOptions
+from ._compat import HasMethods, Interval, IntervalNotBool, StrOptions
 from ._kernels import _auto as K
 from ._summary import from_unit, unit_summary
 
@@ -268,9 +268,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         **BaseScalarQuantizer._parameter_constraints,
         "algorithm": [StrOptions({"lloyd", "optimal"})],
         "init": [StrOptions(set(_INITS)), "array-like"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [IntervalNotBool(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, len(_INITS), closed="both")],
+        "n_init": [IntervalNotBool(Integral, 1, len(_INITS), closed="both")],
         "distribution": [
             None,
             StrOptions({"gaussian", "laplace", "uniform"}),
@@ -339,7 +339,7 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
             levels = np.array(levels, dtype=np.float64)
             iters, converged = K.lloyd_escape(
                 summary.u, summary.W, summary.S1, summary.S2, summary.shift,
-                levels, self.max_iter, self.tol, 4 * n_levels,
+                levels, min(int(self.max_iter), 2**62), self.tol, 4 * n_levels,
             )
             n_iter += iters
             cost = summary.cost(summary.positions(0.5 * (levels[1:] + levels[:-1])))

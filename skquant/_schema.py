@@ -272,7 +272,9 @@ def _check_codebook(cls, params, attributes):
         if np.any(y[1:] <= y[:-1]):
             _fail("attribute levels_", f"levels_ row {j} must increase strictly over its "
                   f"n_levels_[{j}] = {k} levels")
-        if np.any(t < y[:-1]) or np.any(t > np.nextafter(y[1:], np.inf)):
+        with np.errstate(over="ignore"):  # the largest float's next is inf: right
+            above = np.nextafter(y[1:], np.inf)
+        if np.any(t < y[:-1]) or np.any(t > above):
             _fail("attribute thresholds_", f"thresholds_ row {j} must lie between "
                   "neighbouring levels")
         if np.any(T[j, k - 1:] != np.inf):

@@ -166,6 +166,29 @@ def unit_summary(summary, largest=0.0):
     return ColumnSummary(u, W, S1, S2, summary.shift / unit, summary.within, within_exp), unit
 
 
+def settled_summary(summary):
+    """``summary`` without the values that :func:`unit_summary` cannot tell apart.
+
+    Rescaling a column near the largest float by a power of two sends its values below
+    ``2**-1074`` of the largest one to zero, and values whose weight vanishes in the
+    float64 prefix sums (weights spanning float64's range) have no weight of their own:
+    the scaled summary then has fewer distinct values than the column's. Designs work
+    on the scaled one, so the base decides from this one, in the data's units, whether
+    a column has more values than levels. Equal to ``summary`` on every ordinary column.
+    """
+    while True:
+        scaled, unit = unit_summary(summary)
+        w = np.diff(scaled.W)
+        if scaled.u.shape[0] == summary.u.shape[0] and (unit == 1.0 or w.all()):
+            return summary
+        if unit == 1.0:  # weightless values of an ordinary column: left to the designs
+            return summary
+        u = scaled.u * unit  # exact: these are the data's own values (or 0)
+        u, W, S1, S2 = K.summarize_sorted(u, w, summary.shift)
+        summary = ColumnSummary(u, W, S1, S2, summary.shift, summary.within,
+                                summary.within_exp)
+
+
 def from_unit(thresholds, levels, unit):
     """A design computed in units of ``unit`` (a power of two), in the data's units.
 
@@ -203,16 +226,27 @@ MANTISSA_BITS = 12  # 4096 bins per octave: width <= 2**-12 of |x - centre|, or 
 MAX_BINS = 2**16  # per feature: 6 float64 rows, 3 MiB at most
 
 
+_SPAN_MARGIN = 100
+
+
 def _robust_log2_scale(x, w):
     """log2 of a power-of-two scale near the spread of the first batch (never zero),
     and the batch's median; without overflow near the largest float or underflow on
     subnormal batches."""
     q25, q50, q75 = weighted_quantile(x, w, [0.25, 0.5, 0.75])
     half = 0.5 * q75 - 0.5 * q25  # half the spread: no overflow
+    widest = np.max(np.abs(0.5 * x - 0.5 * q50))
     if not half > 0:
-        half = np.max(np.abs(0.5 * x - 0.5 * q50))
+        half = widest
     if half > 0:
-        return int(np.round(np.log2(half))) + 1, float(q50)
+        # the batch's farthest value stays 2**(LIMIT - _SPAN_MARGIN) scales within the
+        # grid's range even when its quartiles are many octaves closer (a batch of
+        # mostly tiny values with a few near the largest float): bins near the centre
+        # are then at most 2**-_SPAN_MARGIN of that value wide, and later batches may
+        # reach 2**_SPAN_MARGIN times farther
+        log2 = max(int(np.round(np.log2(half))),
+                   int(np.frexp(widest)[1]) - (K.LIMIT - _SPAN_MARGIN))
+        return log2 + 1, float(q50)
     # a constant first batch: bins relative to its magnitude
     return (int(np.round(np.log2(abs(q50)))) if q50 != 0 else 0) - 20, float(q50)
 

@@ -1091,7 +1091,8 @@ def panter_dite_mse(distribution, n_bits):
         raise TypeError(f"n_bits must be a real number or an array of them; got {n_bits!r}.")
     if not np.all(np.isfinite(bits) & (bits >= 0)):
         raise ValueError(f"n_bits must be finite and >= 0; got {n_bits!r}.")
-    mse = density.zador * np.exp2(-2.0 * bits.astype(np.float64))
+    with np.errstate(over="ignore", under="ignore"):  # 2**-2e308 is 0: the limit
+        mse = density.zador * np.exp2(-2.0 * bits.astype(np.float64))
     return float(mse) if mse.ndim == 0 else mse
 
 

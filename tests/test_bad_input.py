@@ -98,6 +98,7 @@ ROW_PARAMETERS = {
     "n-levels-and-bits": ("n_levels", "n_bits"), "lam-negative": ("lam",),
     "rate-range": ("rate",), "lam-and-rate": ("lam", "rate"),
     "rate-above-max-levels": ("rate", "max_levels"), "max-levels-range": ("max_levels",),
+    "iterations-bool": ("max_iter", "n_init"),
 }
 
 
@@ -303,6 +304,10 @@ BAD_CALLS = {
     "rate-above-max-levels": lambda E, X: [lambda: fit(E, X, est=E(rate=2.5, max_levels=4))],
     "max-levels-range": lambda E, X: [
         lambda v=v: fit(E, X, est=E(max_levels=v)) for v in (1, 65537, 2.5)
+    ],
+    "iterations-bool": lambda E, X: [
+        lambda p=p, v=v, how=how: fit(E, X, est=E(**{p: v}) if how else E().set_params(**{p: v}))
+        for p in ("max_iter", "n_init") for v in (True, np.bool_(True)) for how in (0, 1)
     ],
     "index-too-wide": lambda E, X: [
         lambda: fit(E, np.random.default_rng(0).standard_normal((10, 64)), est=E(encode="index"))

@@ -32,14 +32,18 @@ VARIANTS = estimator_variants(scalar=True) + [
 
 
 def _check(est, X):
+    """Finite levels and reconstructions; the file loads with RuntimeWarnings as
+    errors (as under ``python -W error``: a warning inside load refuses the file)."""
     assert np.isfinite(est.levels_).all()
     codes = est.transform(X)
     if est.encode == "ordinal":
         assert np.isfinite(est.inverse_transform(codes)).all()
     buf = io.BytesIO()
-    skquant.save(est, buf)
-    loaded = skquant.load(io.BytesIO(buf.getvalue()))
-    again = loaded.transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        skquant.save(est, buf)
+        loaded = skquant.load(io.BytesIO(buf.getvalue()))
+        again = loaded.transform(X)
     if sparse.issparse(codes):
         codes, again = codes.toarray(), again.toarray()
     np.testing.assert_array_equal(again, codes)
@@ -294,3 +298,60 @@ def test_any_magnitude_and_any_equal_weight(variant, exponent, positive, float32
     np.testing.assert_array_equal(got.levels_, ref.levels_)
     np.testing.assert_array_equal(got.thresholds_, ref.thresholds_)
     _check(_stream_strictly(est, X), X)
+
+
+# ------------------------------------------------- weightless and indistinguishable values
+_SPAN = 10.0 ** np.linspace(-300, 300, 60)
+
+
+@pytest.mark.parametrize("data", ["subnormal", "largest-float64", "mixed"])
+@pytest.mark.parametrize("name, est", ALGORITHMS, ids=[v[0] for v in ALGORITHMS])
+def test_weights_spanning_float64_on_extreme_columns(name, est, data):
+    """Weights 1e-300..1e300 on 60 rows leave only a few values with a weight of their
+    own, and rescaling a column near the largest float sends its tiny values to zero:
+    the base decides on the values the designs see (it used to call the design with
+    fewer values than levels: IndexError, "negative dimensions")."""
+    X = {"subnormal": _BASE[:60] * 1e-310,
+         "largest-float64": _UNIT[:60] * _MAX,
+         "mixed": np.where(np.arange(60)[:, None] % 2 == 0, _UNIT[:60] * _MAX,
+                           _BASE[:60] * 1e-300)}[data]
+    for q in (_fit_strictly(est, X, sample_weight=_SPAN),
+              _stream_strictly(est, X, _SPAN)):
+        assert np.isfinite(q.levels_).all()
+        assert np.all(q.levels_[:, 1:] >= q.levels_[:, :-1])
+        _check(q, X)
+
+
+def test_mixed_column_values_a_rescaling_merges_are_stored_exactly():
+    """Values 1e-300 next to 1.7e308: in units of the largest they are 0, so a column
+    of three such values and two large ones has three distinct values to the design,
+    and 4 levels store it exactly (the tiny values share the level 0)."""
+    X = np.array([[1e-300], [2e-300], [-1e-300], [1e308], [-1e308]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        q = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
+    assert q.n_levels_[0] == 3
+    np.testing.assert_array_equal(q.levels_[0, :3], [-1e308, 0.0, 1e308])
+
+
+def test_a_first_batch_of_mostly_tiny_values_holds_its_largest_ones():
+    """The sketch's scale comes from the first batch's quartiles; a batch whose
+    quartiles are 1e-300 and whose farthest values are near the largest float used to
+    refuse the next batch (its values were beyond the grid): the grid now holds the
+    first batch's farthest value, and partial_fit works where fit does."""
+    rng = np.random.default_rng(5)
+    X = np.where(rng.random((90, 2)) < 0.6, _UNIT[:90] * 1e-300, _UNIT[:90] * _MAX)
+    for name, est in ALGORITHMS:
+        q = _stream_strictly(est, X)
+        _check(q, X)
+    q = skquant.LloydMaxQuantizer(n_bits=2).partial_fit(X[:30])
+    assert q.sketches_[0].log2_scale > -900
+
+
+def test_a_later_batch_far_beyond_the_first_is_refused_clearly():
+    """Values 2**600 scales of the first batch away do not fit the sketch's grid: a
+    ValueError that says what to do (it was an AttributeError on the way)."""
+    q = skquant.LloydMaxQuantizer(n_bits=2).partial_fit(_BASE)
+    with pytest.raises(ValueError, match="beyond the range of the sketch.*first batch"):
+        q.partial_fit(np.full((3, 2), 1e200))
+    assert q.n_samples_seen_ == _BASE.shape[0]  # the failed batch left it as it was

@@ -14,6 +14,7 @@ public function without an entry in ``CALLS`` fails ``test_every_public_function
 import inspect
 import time
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -258,3 +259,73 @@ def test_hostile_values_are_refused_naming_the_parameter(qualname, param, tmp_pa
         if peak > LIMIT_BYTES:
             problems.append(f"{vid}: allocated {peak / 2**20:.0f} MiB")
     assert not problems, f"{qualname}({param}=...):\n" + "\n".join(problems)
+
+
+# ------------------------------------------------------------- found by the hostile walk
+def test_storage_report_memory_is_proportional_to_its_input():
+    """lzma at preset 9 takes a 674 MiB encoder whatever the stream; the dictionary is
+    bounded by the stream (the same bytes for streams up to 64 MiB)."""
+    import lzma
+
+    from skquant._io import _widths, pack_codes
+
+    q = _fitted()
+    skquant.metrics.storage_report(q, X)
+    tracemalloc.start()
+    try:
+        report = skquant.metrics.storage_report(q, X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, peak / 2**20
+    packed = pack_codes(q.transform(X), _widths(q)).tobytes()
+    assert report["lzma_bytes"] == len(lzma.compress(packed, preset=9))
+
+
+def test_normalized_error_of_columns_near_the_largest_float_is_not_nan():
+    """MSE / variance does not depend on the scale: 1.7e308-scale columns give the
+    ratio of the unit-scale ones (it was inf / inf = NaN), in the metric and the
+    rate-distortion score."""
+    Y = np.clip(X / 4, -1, 1)
+    Y_hat = np.round(Y * 4) / 4
+    big = 1.7e308
+    ref = skquant.metrics.normalized_mse(Y, Y_hat, multioutput="raw_values")
+    got = skquant.metrics.normalized_mse(Y * big, Y_hat * big, multioutput="raw_values")
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    q = skquant.LloydMaxQuantizer(n_bits=2).fit(Y * big)
+    score = skquant.metrics.rate_distortion_score(q, Y * big, lam=0.1)
+    assert np.isfinite(score) and score < 0
+
+
+def test_float16_codes_decode_without_overflow_warnings():
+    q = _fitted()
+    codes = q.transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = q.inverse_transform(codes.astype(np.float16))
+    np.testing.assert_array_equal(got, q.inverse_transform(codes))
+
+
+def test_panter_dite_at_huge_rates_is_zero_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert skquant.design.panter_dite_mse("gaussian", 1e308) == 0.0
+
+
+@pytest.mark.parametrize("param", ["max_iter", "n_init"])
+@pytest.mark.parametrize("value", [True, np.bool_(True)])
+def test_bools_are_not_iteration_counts(param, value):
+    """True is an int to Python, not a count of iterations or starts: refused in the
+    constructor's and set_params's value, at fit."""
+    for q in (skquant.LloydMaxQuantizer(**{param: value}),
+              skquant.LloydMaxQuantizer().set_params(**{param: value})):
+        with pytest.raises(ValueError, match=param):
+            q.fit(X)
+
+
+def test_max_iter_beyond_int64_runs_to_convergence():
+    """max_iter=2**70 is a valid "until convergence" (it was an OverflowError or a
+    numba typing error)."""
+    ref = skquant.LloydMaxQuantizer(n_bits=2, max_iter=10**6).fit(X)
+    got = skquant.LloydMaxQuantizer(n_bits=2, max_iter=2**70).fit(X)
+    np.testing.assert_array_equal(got.levels_, ref.levels_)
