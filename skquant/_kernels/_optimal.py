@@ -541,8 +541,8 @@ MAX_DP_CELLS = 2**28
 def lagrangian(k, M):
     """Whether ``M`` cells of ``k`` distinct values take the Lagrangian search
     (``O(k)`` per penalised programme, whatever ``M``) rather than the programme by
-    layers (``O(M k log k)`` at worst)."""
-    return k >= _PRUNE_MIN_K and _LAGRANGE_MIN_CELLS <= M < k
+    layers (``O(M k log k)`` at worst). Its positions are int32."""
+    return _PRUNE_MIN_K <= k < 2**31 - 1 and _LAGRANGE_MIN_CELLS <= M < k
 
 
 @jit
@@ -701,9 +701,9 @@ def _lagrange(W, S1, S2, M, pos, lam0):
     dq = np.empty(k + 1, dtype=np.int32)
     ds = np.empty(k + 1, dtype=np.int32)
     dv = np.empty(k + 1)
-    A = np.empty(k + 1, dtype=np.int64)
-    B = np.empty(k + 1, dtype=np.int64)
-    C = np.empty(k + 1, dtype=np.int64)
+    A = np.empty(k + 1, dtype=np.int32)  # 40 bytes per value in all
+    B = np.empty(k + 1, dtype=np.int32)
+    C = np.empty(k + 1, dtype=np.int32)
     a = 1
     A[0] = 0
     A[1] = k
