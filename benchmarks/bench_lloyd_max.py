@@ -1,7 +1,8 @@
 """LloydMaxQuantizer against its peers, same data, same run.
 
 Usage: python benchmarks/bench_lloyd_max.py [--n-samples 1000000] [--n-features 8]
-       [--n-bits 4] [--repeat 3] [--skip-slow]
+       [--n-bits 4] [--repeat 3] [--skip-slow] [--levels 16,64,256]
+       [--levels-columns 2] [--only-levels]
 
 Reports fit and transform times, their ratios to the NumPy floors (np.sort of every
 column, X.copy(), codes.astype(float64)), and each method's MSE relative to the exact
@@ -10,6 +11,12 @@ ckwrap and against kmeans1d). skquant and the floor are timed on 1 numba thread 
 peers are single-threaded) and again on 2 threads; best of ``--repeat`` runs. Last, the
 default fit's gap to the exact optimum on every column of scikit-learn's bundled
 datasets at 2, 4, 8 and 16 levels.
+
+The exact optimum at several numbers of levels (``--levels``) is timed per column on
+the first ``--levels-columns`` columns (one of each shape first: normal, Laplace, ...),
+1 thread, against np.sort of the same columns and against ckwrap and kmeans1d on the
+same columns in the same run (one run each: they take seconds to minutes per column).
+``--only-levels`` prints that table alone.
 """
 
 import argparse
@@ -100,6 +107,49 @@ def gap_table():
     print_table(rows, ["dataset", "columns", "M=2", "M=4", "M=8", "M=16"])
 
 
+def levels_table(X, levels, repeat, skip_slow):
+    """The exact optimum per column at each number of levels: seconds per column, the
+    ratio to np.sort of the column, and the peers' time over skquant's (1 thread)."""
+    n, d = X.shape
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    cols = [np.ascontiguousarray(X[:, j]) for j in range(d)]
+    for M in levels:  # compile both paths (below and from 32 levels)
+        LloydMaxQuantizer(n_levels=M, algorithm="optimal").fit(X[:5000])
+    sorts = []
+    rows = []
+    for M in levels:
+        q = LloydMaxQuantizer(n_levels=M, algorithm="optimal")
+        fits = []
+        for _ in range(repeat):  # interleaved with the floor, best of each
+            sorts.append(best_time(lambda: [np.sort(c) for c in cols], repeat=1, warmup=0))
+            fits.append(best_time(lambda: q.fit(X), repeat=1, warmup=0))
+        t_opt = min(fits) / d
+        row = {"levels": str(M), "optimal s/column": f"{t_opt:.3f}", "_t": t_opt}
+        if not skip_slow:
+            for name, fn in (("ckwrap", ckwrap_recon), ("kmeans1d", kmeans1d_recon)):
+                try:
+                    recon = {}
+                    t = best_time(lambda: recon.update(r=per_column(lambda x: fn(x, M), X)),
+                                  repeat=1, warmup=0) / d
+                except ImportError:
+                    row[f"{name} s/column"] = "not installed"
+                    continue
+                agrees = np.allclose(column_mse(X, recon["r"]), q.mse_, rtol=1e-9)
+                row[f"{name} s/column"] = f"{t:.2f}"
+                row[f"{name} / optimal"] = f"{t / t_opt:.1f}x" + ("" if agrees else " (differs)")
+        rows.append(row)
+    numba.set_num_threads(threads)
+    t_sort = min(sorts) / d
+    for row in rows:
+        row["optimal / np.sort"] = f"{row.pop('_t') / t_sort:.1f}"
+    print(f"# exact optimum per column, {n} values x {d} columns, 1 thread; "
+          f"np.sort {min(sorts) / d:.4f} s per column (best of all runs, interleaved "
+          "with the fits)")
+    print_table(rows, ["levels", "optimal s/column", "optimal / np.sort", "ckwrap s/column",
+                       "ckwrap / optimal", "kmeans1d s/column", "kmeans1d / optimal"])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-samples", type=int, default=1_000_000)
@@ -108,6 +158,12 @@ def main():
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--skip-slow", action="store_true",
                         help="skip ckwrap, kmeans1d and KMeans")
+    parser.add_argument("--levels", default="16,64,256",
+                        help="numbers of levels of the exact-optimum table")
+    parser.add_argument("--levels-columns", type=int, default=2,
+                        help="columns timed in the exact-optimum table")
+    parser.add_argument("--only-levels", action="store_true",
+                        help="print the exact-optimum table alone")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     n, d, b = args.n_samples, args.n_features, args.n_bits
@@ -115,6 +171,13 @@ def main():
     X = mixed_columns(n, d)
     print(f"# {n} x {d} float64, {b} bits, numba threads {numba.get_num_threads()}, "
           f"cores {os.cpu_count()}")
+    levels = [int(v) for v in args.levels.split(",") if v]
+    if levels:
+        levels_table(X[:, :max(1, min(args.levels_columns, d))], levels, args.repeat,
+                     args.skip_slow)
+        print()
+    if args.only_levels:
+        return
 
     R = args.repeat
     compile_fit = first_call_time(lambda: LloydMaxQuantizer(n_bits=b).fit(X[:1000]))

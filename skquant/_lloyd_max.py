@@ -10,9 +10,12 @@ from ._compat import HasMethods, Interval, IntervalNotBool, StrOptions
 from ._kernels import _auto as K
 from ._summary import from_unit, unit_summary
 
-# Above this many DP cells (n_levels x distinct values) "optimal" could run for hours
-# where its block bounds prune little (its memory is O(distinct values) at any size);
-# the error says so instead.
+# Above this many DP cells (n_levels x distinct values) "optimal" by layers could run
+# for hours where its block bounds prune little (its memory is O(distinct values) at
+# any size); the error says so instead. The Lagrangian search (32 levels or more on
+# 4096 distinct values or more) costs O(distinct values) per try at any size.
+# (the value of _kernels._optimal.MAX_DP_CELLS, not imported here: numba loads on the
+# first fit that needs a kernel; tests/test_lloyd_max.py checks they agree)
 _MAX_DP_CELLS = 2**28
 
 
@@ -370,15 +373,23 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         )
 
     def _fit_optimal(self, summary, n_levels):
+        from ._kernels import _optimal
+
         k = summary.u.shape[0]
-        if n_levels * k > _MAX_DP_CELLS:
+        if n_levels * k > _MAX_DP_CELLS and not _optimal.lagrangian(k, n_levels):
             raise ValueError(
                 f"algorithm='optimal' with {n_levels} levels on a column with {k} "
                 f"distinct values needs {n_levels * k} DP cells (limit {_MAX_DP_CELLS}); "
                 "use fewer levels, algorithm='lloyd', or round the data."
             )
         pos = np.empty(n_levels + 1, dtype=np.int64)
-        K.optimal_partition(summary.W, summary.S1, summary.S2, n_levels, pos)
+        if K.optimal_partition(summary.W, summary.S1, summary.S2, n_levels, pos) < 0:
+            raise RuntimeError(
+                f"algorithm='optimal' with {n_levels} levels on a column with {k} "
+                "distinct values: the search over the penalty per level did not end, "
+                f"and the programme by layers would need {n_levels * k} DP cells; use "
+                "fewer levels, algorithm='lloyd', or round the data."
+            )
         levels = summary.centroids(pos, np.zeros(n_levels))
         # a cell whose weights vanish from the float64 prefix sums (below 2**-52 of the
         # total) has no centroid: its level is the middle of its values instead

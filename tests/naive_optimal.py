@@ -61,3 +61,19 @@ def prefix_dp(W, S1, S2, n_cells, chunk=512):
         pos.append(arg[pos[-1]])
     pos.append(0)
     return D[k], np.array(pos[::-1])
+
+
+def penalised_dp(W, S1, S2, lam):
+    """The least ``cost + lam * cells`` over all partitions, from the prefix sums:
+    ``F[i] = min_j F[j] + cost(j, i) + lam``, every split tried. Returns ``F`` (length
+    ``k + 1``)."""
+    W, S1, S2 = (np.asarray(a, dtype=float) for a in (W, S1, S2))
+    k = W.shape[0] - 1
+    F = np.zeros(k + 1)
+    for i in range(1, k + 1):
+        j = np.arange(i)
+        wt = W[i] - W[j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cost = np.where(wt > 0, S2[i] - S2[j] - (S1[i] - S1[j]) ** 2 / wt, 0.0)
+        F[i] = np.min(F[:i] + np.maximum(cost, 0.0)) + lam
+    return F

@@ -158,10 +158,17 @@ def test_empty_cells_are_deterministic():
     assert np.all(np.diff(a.levels_[0]) > 0)
 
 
-def test_optimal_refuses_oversized_problems(rng):
-    x = rng.standard_normal((70000, 1))
+def test_optimal_refuses_oversized_problems(rng, monkeypatch):
+    # the programme by layers (fewer than 32 levels) above its limit of DP cells; 32
+    # levels or more on long columns take the Lagrangian search, O(k) per try
+    import skquant._lloyd_max
+    from skquant._kernels import _optimal
+
+    assert skquant._lloyd_max._MAX_DP_CELLS == _optimal.MAX_DP_CELLS
+    monkeypatch.setattr(skquant._lloyd_max, "_MAX_DP_CELLS", 16 * 4000)
+    x = rng.standard_normal((5000, 1))
     with pytest.raises(ValueError, match="DP cells"):
-        LloydMaxQuantizer(n_bits=16, algorithm="optimal").fit(x)
+        LloydMaxQuantizer(n_levels=16, algorithm="optimal").fit(x)
 
 
 @pytest.mark.parametrize(

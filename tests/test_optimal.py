@@ -289,3 +289,109 @@ def test_ckmeans_estimating_k_set_4_gamma_at_k3():
     np.testing.assert_allclose(withinss, [0.006126754998, 0.004977009034, 0.004883305120],
                                rtol=1e-9)
     np.testing.assert_array_equal(size, [13, 3, 3])
+
+
+# --- many cells: the Lagrangian search (skquant._kernels._optimal._lagrange) ------------
+# At 32 cells or more on columns of 4096 distinct values or more, the optimum comes from
+# penalised programmes (least cost + lam * cells) and, where the least cost is linear in
+# the number of cells around M, from splicing two penalised optima.
+
+def test_penalised_programme_equals_its_naive_twin(rng):
+    """The queue-based penalised programme against every split tried (ties, weights,
+    penalties from every cell alone to one cell)."""
+    for _ in range(60):
+        x, w = _random_case(rng)
+        x = np.concatenate([x, rng.standard_normal(int(rng.integers(1, 150)))])
+        w = None if w is None else np.concatenate([w, rng.uniform(0.1, 2.0, x.size - w.size)])
+        s = summarize_column(x, w)
+        k = s.u.size
+        lam = float(s.S2[-1] - s.S1[-1] ** 2 / s.W[-1]) * 10 ** rng.uniform(-6, 0)
+        F, dv = np.empty(k + 1), np.empty(k + 1)
+        arg, dq, ds = (np.empty(k + 1, dtype=np.int32) for _ in range(3))
+        c = _optimal._penalised(s.W, s.S1, s.S2, lam, F, arg, dq, ds, dv)
+        expected = naive_optimal.penalised_dp(s.W, s.S1, s.S2, lam)
+        scale = 1e-12 * abs(s.S2[-1])
+        np.testing.assert_allclose(F, expected, rtol=1e-9, atol=scale)
+        cells = np.empty(c + 1, dtype=np.int64)
+        cost = _optimal._trace(s.W, s.S1, s.S2, arg, c, cells)
+        assert cells[0] == 0 and cells[-1] == k and np.all(np.diff(cells) > 0)
+        assert cost + lam * c == pytest.approx(expected[k], rel=1e-9, abs=scale)
+
+
+def _lagrange_column(rng, kind, n):
+    if kind == "grid":  # equally spaced, equal weights: f(c) linear between divisors
+        return np.repeat(np.arange(n // 3, dtype=float), 3)
+    if kind == "arange":
+        return np.arange(float(n))
+    return _long_column(rng, kind, n)
+
+
+@pytest.mark.parametrize("kind", KINDS + ["grid", "arange"])
+def test_lagrangian_search_equals_the_vectorised_dp(rng, kind):
+    """The search on 700 values, from 2 cells to one fewer than the distinct values,
+    weighted or not: the plain programme's optimum, and its cells where the optimum is
+    unique (continuous weights)."""
+    statuses = []
+    for weighted in (False, True):
+        x = _lagrange_column(rng, kind, 700)
+        w = rng.uniform(0.2, 3.0, x.size) if weighted else None
+        s = summarize_column(x, w)
+        k = s.u.size
+        for M in (2, 7, 33, 100, k - 1):
+            pos = np.empty(M + 1, dtype=np.int64)
+            cost, status, _, _ = _optimal._lagrange(s.W, s.S1, s.S2, M, pos, 0.0)
+            statuses.append(status)
+            assert status in (1, 2)
+            expected, expected_pos = naive_optimal.prefix_dp(s.W, s.S1, s.S2, M)
+            tol = dict(rel=1e-9, abs=1e-12 * s.S2[-1])
+            assert cost == pytest.approx(expected, **tol), (M, status)
+            assert pos[0] == 0 and pos[-1] == k and np.all(np.diff(pos) > 0)
+            mine = sum(_optimal._cell_cost(s.W, s.S1, s.S2, a, b)
+                       for a, b in zip(pos[:-1], pos[1:]))
+            assert mine == pytest.approx(expected, **tol)
+            if weighted and kind in ("normal", "cauchy") and M < k - 1:
+                np.testing.assert_array_equal(pos, expected_pos)
+    if kind in ("grid", "arange"):
+        assert 2 in statuses, "the linear stretches of f are spliced"
+
+
+def test_splice_of_two_penalised_optima():
+    """60 equally spaced values: from 30 to 60 cells the optimum has cells of 1 and 2
+    values, f(c) = (60 - c) / 2 is linear, so 30 and 40 cells are both optimal for the
+    penalty 1/2, and their splice gives optimal partitions of every number between."""
+    s = summarize_column(np.arange(60.0), None)
+    _, P = naive_optimal.prefix_dp(s.W, s.S1, s.S2, 30)
+    _, Q = naive_optimal.prefix_dp(s.W, s.S1, s.S2, 40)
+    for M in (31, 33, 37, 39):
+        pos = np.empty(M + 1, dtype=np.int64)
+        _optimal._splice(P, 30, Q, 40, M, pos)
+        cost = sum(_optimal._cell_cost(s.W, s.S1, s.S2, a, b) for a, b in zip(pos[:-1], pos[1:]))
+        assert pos[0] == 0 and pos[-1] == 60 and np.all(np.diff(pos) > 0)
+        assert cost == pytest.approx((60 - M) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_cells_on_long_columns_equal_the_pruned_programme(rng, kind):
+    """k >= 10240 at 40 cells: the Lagrangian search (started from the grid's penalty)
+    against the block-pruned exact programme (the path of fewer cells)."""
+    x = _long_column(rng, kind, 12000)
+    w = rng.uniform(0.2, 3.0, x.size) if kind in ("normal", "cauchy") else None
+    s = summarize_column(x, w)
+    k = s.u.size
+    M = 40
+    pos = np.empty(M + 1, dtype=np.int64)
+    cost, status, solves = _optimal._many_cells(s.W, s.S1, s.S2, M, pos)
+    assert status in (1, 2)
+    lo, hi = _full_ranges(k, M)
+    ref = np.empty(M + 1, dtype=np.int64)
+    ref[0], ref[-1] = 0, k
+    if k >= 4096:
+        _optimal._prune(s.W, s.S1, s.S2, M, lo, hi, max(k // 400, 8 * M))
+    expected = _optimal._solve(s.W, s.S1, s.S2, M, lo, hi, ref, 4 * k)
+    assert cost == pytest.approx(expected, rel=1e-9, abs=1e-12 * s.S2[-1])
+    if w is not None:
+        np.testing.assert_array_equal(pos, ref)
+    if kind == "normal":
+        assert solves == 1, "the grid's penalty gives M cells on the column"
+    top = np.empty(M + 1, dtype=np.int64)
+    assert K.optimal_partition(s.W, s.S1, s.S2, M, top) == pytest.approx(cost, rel=1e-12)

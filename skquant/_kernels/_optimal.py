@@ -24,6 +24,15 @@ Memory is ``O(k)``: the back-pointers of the exact programme are kept for the wi
 only when they fit in a few times ``k`` entries; beyond that the boundaries are found
 by Hirschberg's halving (forward and backward programmes meet at the middle boundary,
 then each half is solved alone), which keeps two layers at a time.
+
+The block bounds lose a little at every cell, and from a few dozen cells on they prune
+almost nothing. At ``_LAGRANGE_MIN_CELLS`` cells or more (on long columns) the optimum
+comes instead from the Lagrangian dual: ``f(c)``, the least cost of ``c`` cells, is
+convex, the least ``cost + lam * cells`` is a programme over one index solved in one
+pass (``_penalised``), and a search over ``lam`` (``_lagrange``, started from the
+penalty found on a grid, ``_many_cells``) ends at a penalty whose optimum has ``M``
+cells, or at two optima of fewer and more cells for the same penalty, spliced into
+``M`` cells (``_splice``). ``O(k)`` time per try and memory.
 """
 
 import numpy as np
@@ -37,6 +46,26 @@ _TABLE_MIN = 1 << 16
 _PRUNE_MIN_K = 4096
 #: at least this many blocks per cell for the block bounds to prune anything
 _BLOCKS_PER_CELL = 8
+
+
+@jit(inline="always")
+def _push_halves(stack, top, lo, mid, hi, olo, bj, ohi):
+    """Push the two halves of a divide-and-conquer step on row minima: rows
+    ``[lo, mid - 1]`` search columns ``[olo, bj]``, rows ``[mid + 1, hi]`` columns
+    ``[bj, ohi]`` (``bj``: the leftmost minimiser of row ``mid``). Returns the new top."""
+    if lo < mid:
+        stack[top, 0] = lo
+        stack[top, 1] = mid - 1
+        stack[top, 2] = olo
+        stack[top, 3] = bj
+        top += 1
+    if mid < hi:
+        stack[top, 0] = mid + 1
+        stack[top, 1] = hi
+        stack[top, 2] = bj
+        stack[top, 3] = ohi
+        top += 1
+    return top
 
 
 @jit
@@ -80,18 +109,7 @@ def _rows(A, P1, PW, Q1, QW, QS2, plo, phi, qlo, qhi, out, arg, stack):
                 bj = j
         out[mid - qlo] = best + QS2[mid]
         arg[mid - qlo] = bj
-        if lo < mid:
-            stack[top, 0] = lo
-            stack[top, 1] = mid - 1
-            stack[top, 2] = olo
-            stack[top, 3] = bj
-            top += 1
-        if mid < hi:
-            stack[top, 0] = mid + 1
-            stack[top, 1] = hi
-            stack[top, 2] = bj
-            stack[top, 3] = ohi
-            top += 1
+        top = _push_halves(stack, top, lo, mid, hi, olo, bj, ohi)
 
 
 @jit
@@ -300,18 +318,7 @@ def _block_rows(Lc, Pc, Qc, Wc, S1c, S2c, Pr, Qr, Wr, S1r, S2r, fwd, out, stack)
                 best = v
                 bj = j
         out[mid] = best
-        if lo < mid:
-            stack[top, 0] = lo
-            stack[top, 1] = mid - 1
-            stack[top, 2] = olo
-            stack[top, 3] = bj
-            top += 1
-        if mid < hi:
-            stack[top, 0] = mid + 1
-            stack[top, 1] = hi
-            stack[top, 2] = bj
-            stack[top, 3] = ohi
-            top += 1
+        top = _push_halves(stack, top, lo, mid, hi, olo, bj, ohi)
 
 
 @jit
@@ -479,7 +486,8 @@ def optimal_partition(W, S1, S2, n_cells, pos):
 
     Returns
     -------
-    cost : the minimum weighted squared error.
+    cost : the minimum weighted squared error; -1 (``pos`` unset) when the Lagrangian
+        search gave up on a problem of more than ``MAX_DP_CELLS`` cells.
     """
     k = W.shape[0] - 1
     M = n_cells
@@ -494,6 +502,12 @@ def optimal_partition(W, S1, S2, n_cells, pos):
         hi[m] = k - (M - m)
     hi[0] = 0
     lo[M] = k
+    if lagrangian(k, M):
+        cost, status, _ = _many_cells(W, S1, S2, M, pos)
+        if status > 0:
+            return cost
+        if M * k > MAX_DP_CELLS:  # the plain programme would take hours: say so
+            return -1.0
     budget = max(4 * k, _TABLE_MIN)
     if k >= _PRUNE_MIN_K:
         B = _blocks(k, M)
@@ -508,3 +522,305 @@ def _blocks(k, M):
     (``M B log B``) against the windows they leave (``~sqrt(values per block * k)``)."""
     b = max(int((M * k) ** (1.0 / 3.0)), 1)
     return max(k // b, _BLOCKS_PER_CELL * M)
+
+
+# --- many cells: the Lagrangian (penalised) programme -------------------------------------
+
+#: columns with at least this many cells (and ``_PRUNE_MIN_K`` distinct values) take the
+#: Lagrangian search: the block bounds prune little there
+_LAGRANGE_MIN_CELLS = 32
+#: penalised programmes tried before giving up on the Lagrangian search
+_LAGRANGE_MAX_SOLVES = 64
+#: grid positions per cell of the first, coarse Lagrangian search
+_GRID_PER_CELL = 64
+#: above this many cells x distinct values the programme by layers could take hours
+MAX_DP_CELLS = 2**28
+
+
+@jit(inline="always")
+def lagrangian(k, M):
+    """Whether ``M`` cells of ``k`` distinct values take the Lagrangian search
+    (``O(k)`` per penalised programme, whatever ``M``) rather than the programme by
+    layers (``O(M k log k)`` at worst). Its positions are int32."""
+    return _PRUNE_MIN_K <= k < 2**31 - 1 and _LAGRANGE_MIN_CELLS <= M < k
+
+
+@jit
+def _penalised(W, S1, S2, lam, F, arg, dq, ds, dv):
+    """The least ``cost + lam * cells`` over all partitions of the ``k`` values.
+
+    ``F[i] = min_j F[j] + cost(j, i) + lam`` with ``F[0] = 0``; ``arg[i]`` is the
+    minimising ``j``. The cost is Monge, so once a later last boundary ``i`` is as good
+    as an earlier one ``b`` at some ``x``, it stays so for every larger ``x``: each
+    candidate owns an interval of ``x``, and a queue of the candidates with the start
+    of their interval and their value there (``dq``, ``ds``, ``dv``: scratch of
+    ``k + 1``) gives every ``F[i]`` from the front. A new candidate removes those it
+    beats at their start and finds where it overtakes the last one by a galloping
+    search (cells of the optimum change length slowly, so that is a step or two).
+    Returns the number of cells of the partition that ``arg`` traces back from ``k``.
+    """
+    k = W.shape[0] - 1
+    F[0] = 0.0
+    dq[0] = 0
+    ds[0] = 1
+    dv[0] = _cell_cost(W, S1, S2, 0, 1)
+    h = 0
+    t = 1
+    for i in range(1, k + 1):
+        while t - h > 1 and ds[h + 1] <= i:
+            h += 1
+        j = dq[h]
+        if ds[h] == i:
+            F[i] = dv[h] + lam
+        else:
+            F[i] = F[j] + _cell_cost(W, S1, S2, j, i) + lam
+        arg[i] = j
+        if i == k:
+            break
+        fi = F[i]
+        # drop the candidates that i beats at the start of their interval
+        while t > h:
+            x = ds[t - 1]
+            if x > i:
+                vb = dv[t - 1]
+            else:
+                x = i + 1
+                vb = F[dq[t - 1]] + _cell_cost(W, S1, S2, dq[t - 1], x)
+            vi = fi + _cell_cost(W, S1, S2, i, x)
+            if vi <= vb:
+                t -= 1
+            else:
+                break
+        if t == h:
+            dq[t] = i
+            ds[t] = i + 1
+            dv[t] = fi + _cell_cost(W, S1, S2, i, i + 1)
+            t += 1
+            continue
+        b = dq[t - 1]
+        fb = F[b]
+        lo = max(ds[t - 1], i + 1)  # b is better at lo
+        step = 1
+        hi = lo + 1
+        v_hi = 0.0  # the value of i at hi once i beats b there
+        while hi <= k:
+            v = fi + _cell_cost(W, S1, S2, i, hi)
+            if v <= fb + _cell_cost(W, S1, S2, b, hi):
+                v_hi = v
+                break
+            lo = hi
+            step *= 2
+            hi = lo + step
+        if hi > k:
+            hi = k + 1
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            v = fi + _cell_cost(W, S1, S2, i, mid)
+            if v <= fb + _cell_cost(W, S1, S2, b, mid):
+                hi = mid
+                v_hi = v
+            else:
+                lo = mid
+        if hi <= k:
+            dq[t] = i
+            ds[t] = hi
+            dv[t] = v_hi
+            t += 1
+    c = 0
+    p = k
+    while p > 0:
+        p = arg[p]
+        c += 1
+    return c
+
+
+@jit
+def _trace(W, S1, S2, arg, c, out):
+    """The ``c`` cells that ``arg`` traces back from ``k`` into ``out[:c + 1]``; returns
+    their cost."""
+    k = W.shape[0] - 1
+    p = k
+    out[c] = k
+    for m in range(c - 1, -1, -1):
+        p = arg[p]
+        out[m] = p
+    cost = 0.0
+    for m in range(c):
+        cost += _cell_cost(W, S1, S2, out[m], out[m + 1])
+    return cost
+
+
+@jit
+def _splice(P, a, Q, b, M, pos):
+    """``M`` cells (``a < M < b``) from partitions ``P`` of ``a`` and ``Q`` of ``b`` cells
+    that are both optimal for the same penalty: the first ``i + d`` boundaries of ``Q``
+    then the last of ``P`` (``d = M - a``), for the largest ``i`` with
+    ``P[i] <= Q[i + d]``. Then ``P[i] <= Q[i + d] < Q[i + d + 1] <= P[i + 1]``, and by
+    the Monge property the two crossed partitions cost together at most what ``P`` and
+    ``Q`` do, with as many cells in all: each is optimal for that penalty too, and this
+    one has ``M`` cells."""
+    d = M - a
+    i = 0
+    for r in range(a):
+        if P[r] <= Q[r + d]:
+            i = r
+    for m in range(i + d + 1):
+        pos[m] = Q[m]
+    for m in range(i + 1, a + 1):
+        pos[m + d] = P[m]
+
+
+@jit
+def _lagrange(W, S1, S2, M, pos, lam0):
+    """Exact ``M`` cells by a search over the penalty per cell (the Lagrangian dual).
+
+    The least cost ``f(c)`` of ``c`` cells is convex in ``c`` (the cost is Monge), so
+    for every ``M`` some penalty ``lam`` makes a partition of ``M`` cells optimal for
+    ``cost + lam * cells``; a partition optimal for a penalty is optimal for its number
+    of cells. The search keeps the two partitions nearest ``M`` on either side, ``a < M``
+    and ``b > M`` cells (at first 1 cell and every value alone), and tries:
+
+    - first a penalty from the high-rate law ``f(c) ~ c**-p`` (``lam ~ p f(c) / c``),
+      fitted to the last partition found, while that narrows the bracket;
+    - then the slope ``lam`` of the chord between ``a`` and ``b`` (Newton's method on
+      the dual): ``a`` and ``b`` cost the same penalised, so an optimum for ``lam`` of
+      ``c`` cells strictly between them narrows the bracket, and one of ``a`` or ``b``
+      cells means both are optimal for ``lam`` (``f`` is linear from ``a`` to ``b``):
+      they are spliced into ``M`` cells (:func:`_splice`). No tolerance is involved,
+      and every chord narrows the bracket or ends the search.
+
+    Each try is one penalised programme (:func:`_penalised`, ``O(k)`` memory, a few
+    cell costs per value); ``lam0 > 0`` is the first penalty tried. Returns ``(cost,
+    status, lam, solves)``: status 1 when the penalty ``lam`` gave ``M`` cells, 2 for a
+    splice at the chord's slope ``lam``, 0 when the search gave up (``pos`` is then
+    unset); ``solves`` penalised programmes were run.
+    """
+    k = W.shape[0] - 1
+    F = np.empty(k + 1)
+    arg = np.empty(k + 1, dtype=np.int32)
+    dq = np.empty(k + 1, dtype=np.int32)
+    ds = np.empty(k + 1, dtype=np.int32)
+    dv = np.empty(k + 1)
+    A = np.empty(k + 1, dtype=np.int32)  # 40 bytes per value in all
+    B = np.empty(k + 1, dtype=np.int32)
+    C = np.empty(k + 1, dtype=np.int32)
+    a = 1
+    A[0] = 0
+    A[1] = k
+    fa = _cell_cost(W, S1, S2, 0, k)
+    b = k
+    for i in range(k + 1):
+        B[i] = i
+    fb = 0.0  # every value alone
+    lam_a = np.inf
+    lam_b = 0.0
+    # the first penalty: lam0, or the Gaussian's high-rate law (p = 2)
+    lam = lam0 if lam0 > 0.0 else 5.4 * fa / (float(M) ** 3)
+    model = True
+    for it in range(_LAGRANGE_MAX_SOLVES):
+        if not (lam_b < lam < lam_a):
+            model = False
+        if not model:
+            lam = (fa - fb) / (b - a)
+        c = _penalised(W, S1, S2, lam, F, arg, dq, ds, dv)
+        fc = _trace(W, S1, S2, arg, c, C)
+        if c == M:
+            for m in range(M + 1):
+                pos[m] = C[m]
+            return fc, 1, lam, it + 1
+        if not model and not a < c < b:  # a and b both optimal for lam: splice them
+            _splice(A, a, B, b, M, pos)
+            cost = 0.0
+            for m in range(M):
+                cost += _cell_cost(W, S1, S2, pos[m], pos[m + 1])
+            return cost, 2, lam, it + 1
+        narrowed = False
+        if c < M and c >= a:
+            narrowed = c > a
+            A, C = C, A
+            a, fa, lam_a = c, fc, lam
+        elif c > M and c <= b:
+            narrowed = c < b
+            B, C = C, B
+            b, fb, lam_b = c, fc, lam
+        if model:
+            model = narrowed and fc > 0.0
+            if model:  # the next penalty from f(c) ~ c**-p through this partition
+                p = min(max(lam * c / fc, 1.0), 4.0)
+                lam = lam * (c / M) ** (p + 1.0)
+    return 0.0, 0, lam, _LAGRANGE_MAX_SOLVES
+
+
+@jit
+def _value(W, S1, i):
+    """The ``i``-th distinct value (shifted as in the prefix sums)."""
+    return (S1[i + 1] - S1[i]) / (W[i + 1] - W[i])
+
+
+@jit
+def _grid(W, S1, G):
+    """About ``G`` increasing positions from 0 to ``k``: ``G / 2`` equally spaced in rank
+    and ``G / 2`` in value (the first value at or above each of ``G / 2`` equally
+    spaced values), so that the short cells of the tails get grid points too."""
+    k = W.shape[0] - 1
+    half = G // 2
+    e = np.empty(2 * half + 2, dtype=np.int64)
+    lo_v = _value(W, S1, 0)
+    hi_v = _value(W, S1, k - 1)
+    n = 0
+    p = 0  # the last equally valued position (they increase)
+    for t in range(half + 1):
+        e[n] = (t * k) // half
+        n += 1
+    for t in range(1, half):
+        v = lo_v + (hi_v - lo_v) * (t / half)
+        q = k  # the first position at or after p whose value is v or more
+        while p < q:
+            mid = (p + q) >> 1
+            if _value(W, S1, mid) < v:
+                p = mid + 1
+            else:
+                q = mid
+        e[n] = p
+        n += 1
+    e = np.sort(e[:n])
+    m = 0
+    for i in range(n):
+        if m == 0 or e[i] != e[m - 1]:
+            e[m] = e[i]
+            m += 1
+    return e[:m]
+
+
+@jit
+def _many_cells(W, S1, S2, M, pos):
+    """:func:`_lagrange` on the column, from the middle of the penalties that give
+    ``M`` cells on a grid of ``G = min(64 M, k / 4)`` positions (:func:`_grid`; when
+    that is 8 per cell or more), found by the same search on the grid for ``M - 1``,
+    ``M`` and ``M + 1`` cells. Cells of ``L`` values cost about ``(k / G / L)**2 / 4``
+    more, relatively, on the grid than on the column, which moves the penalty far less
+    than the ``~3 / M`` relative width of the penalties that give ``M`` cells: the
+    search on the column then usually ends at its first programme. Returns ``(cost,
+    status, solves)`` of the search on the column."""
+    k = W.shape[0] - 1
+    G = min(_GRID_PER_CELL * M, k // 4)
+    lam = 0.0
+    if G >= 8 * M:
+        e = _grid(W, S1, G)
+        G = e.shape[0] - 1
+        Wg = np.empty(G + 1)
+        S1g = np.empty(G + 1)
+        S2g = np.empty(G + 1)
+        _gather(W, S1, S2, e, G + 1, Wg, S1g, S2g)
+        _, status, lam_g, _ = _lagrange(Wg, S1g, S2g, M, pos, 0.0)
+        if status > 0:
+            lam = lam_g
+            # the middle of the penalties that give M cells on the grid:
+            # (f(M - 1) - f(M + 1)) / 2 from the grid's optima of M - 1 and M + 1 cells
+            q = np.empty(M + 2, dtype=np.int64)
+            f_lo, s_lo, _, _ = _lagrange(Wg, S1g, S2g, M - 1, q, lam_g * (1.0 + 2.0 / M))
+            f_hi, s_hi, _, _ = _lagrange(Wg, S1g, S2g, M + 1, q, lam_g * (1.0 - 2.0 / M))
+            if s_lo > 0 and s_hi > 0 and f_lo > f_hi:
+                lam = 0.5 * (f_lo - f_hi)
+    cost, status, _, solves = _lagrange(W, S1, S2, M, pos, lam)
+    return cost, status, solves
