@@ -232,8 +232,9 @@ def check_spec(spec, shape):
     top = max(1, MAX_CHUNK_VALUES // max(d, 1))
     _expect(_is_int(rows) and 1 <= rows <= top,
             f"codes: chunk_rows {rows!r} out of range 1 .. {top}")
-    _expect(isinstance(used, list) and len(used) == d and all(_is_int(u) for u in used),
-            "codes: symbols must be one integer per feature")
+    _expect(isinstance(used, list) and len(used) == d
+            and all(_is_int(u) and 0 <= u <= 2**16 for u in used),
+            "codes: symbols must be one integer of 0 .. 65536 per feature")
     used = np.asarray(used, dtype=np.int64)
     _expect(np.all((used >= (1 if n else 0)) & (used <= (min(n, 2**16) if n else 0))),
             "codes: the numbers of used codes (symbols) must be within 1 .. n_levels_ "
@@ -264,7 +265,8 @@ def check_member_sizes(spec, shape, infos):
         STREAM_NPY: 4 * n_chunks * lanes * _max_words(rows, int(np.sum(used > 1)), lanes),
     }
     for name, limit in limits.items():
-        _expect(name in infos, f"{name}: the member is missing")
+        _expect(name in infos, f"{name}: the member is missing (at format version 4: its "
+                "entry of the header's arrays)")
         size = infos[name].file_size
         _expect(size <= limit + _NPY_HEADER_MAX,
                 f"{name}: {size} bytes, more than the {limit} (plus a .npy header) "
