@@ -281,8 +281,9 @@ def check_spec(spec, shape):
     n, d = shape
     used = spec.get("symbols")
     # first the list of one entry per feature, so that d is bounded by the header's size
-    _expect(isinstance(used, list) and len(used) == d and all(_is_int(u) for u in used),
-            "codes: symbols must be one integer per feature")
+    _expect(isinstance(used, list) and len(used) == d
+            and all(_is_int(u) and 0 <= u <= 2**16 for u in used),
+            "codes: symbols must be one integer of 0 .. 65536 per feature")
     flat = spec.get("flat", [])
     _expect(isinstance(flat, list) and len(flat) <= d and all(_is_int(j) for j in flat)
             and all(0 <= j < d for j in flat) and flat == sorted(set(flat)),
@@ -329,7 +330,8 @@ def check_member_sizes(spec, shape, infos):
         STREAM_NPY: 4 * n_chunks * lanes * _max_words(rows, int(np.sum(used > 1)), lanes),
     }
     for name, limit in limits.items():
-        _expect(name in infos, f"{name}: the member is missing")
+        _expect(name in infos, f"{name}: the member is missing (at format version 4: its "
+                "entry of the header's arrays)")
         size = infos[name].file_size
         _expect(size <= limit + _NPY_HEADER_MAX,
                 f"{name}: {size} bytes, more than the {limit} (plus a .npy header) "

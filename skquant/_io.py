@@ -1071,7 +1071,8 @@ def _build_estimator(spec, arrays, version=FORMAT_VERSION):
     expected = set(cls().get_params(deep=False))
     stored = expected - {"n_levels"} if version == 1 else expected
     _expect(set(spec["params"]) == stored,
-            f"{name} parameters must be {sorted(stored)}, got {sorted(spec['params'])}")
+            f"estimator params: {name} parameters must be {sorted(stored)}, got "
+            f"{sorted(spec['params'])}")
     params = {k: _decode_value(f"parameter {k}", v, arrays, f"param.{k}", version=version)
               for k, v in spec["params"].items()}
     attributes = {}

@@ -727,3 +727,74 @@ def test_version_5_fields_are_refused_in_older_files():
     arrays[_coding.STREAM] = stream
     with pytest.raises(ValueError, match="both a member and an array"):
         skquant.load(io.BytesIO(forge(header, arrays, extra=member)))
+
+
+def _header_paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _header_paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _header_paths(v, path + (i,))
+
+
+def _with_header(data, header):
+    """``data`` with its header replaced, the digest recomputed as documented."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+        arrays = _io._unpack_state(zf, json.loads(members[_io.HEADER])["arrays"])
+    try:
+        header["sha256"] = _io._digest(header, arrays)
+    except Exception:  # a header the digest cannot even be taken of: left as it is
+        pass
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, json.dumps(header) if name == _io.HEADER else blob)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("coding", [None, "packed", "entropy"])
+def test_every_header_field_gets_hostile_values(coding):
+    """Every node of a version-4 header (the estimator's fields, the codes' fields, the
+    arrays manifest) replaced by hostile JSON -- null, a boolean, negative and huge
+    integers, a fraction, "nan", a string, empty and one-element lists, an object --
+    with the digest recomputed: the file loads into a working estimator whose codes
+    read, or ValueError names the edited field (or the object holding it)."""
+    if coding == "entropy":
+        pytest.importorskip("constriction")
+    est = skquant.LloydMaxQuantizer(n_bits=2, encode="ordinal").fit(X)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=None if coding is None else est.transform(X),
+              coding=coding or "packed")
+    data = buf.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        header = json.loads(zf.read(_io.HEADER))
+    hostile = [None, True, -1, 2**64, 1.5, "nan", "x", [], [1], {}]
+    checked = 0
+    for path in list(_header_paths(header))[1:]:
+        if path == ("sha256",):
+            continue
+        names = [str(k) for k in path if isinstance(k, str)]
+        if path[0] == "arrays" and len(path) > 1:  # an entry names its array
+            names.append(header["arrays"][path[1]][0])
+        for value in hostile:
+            h = json.loads(json.dumps(header))
+            node = h
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = value
+            forged = _with_header(data, h)
+            try:
+                works_or_names(forged, "")
+                if coding is not None:
+                    _io.read(io.BytesIO(forged))
+            except ValueError as exc:
+                message = str(exc)
+                assert "\n" not in message
+                short = [n.rstrip("_").split(".")[-1].rstrip("s") for n in names]
+                assert any(n in message for n in short + ["header.json", "checksum",
+                                                          "format"]), (path, value, message)
+            checked += 1
+    assert checked > 100
