@@ -575,6 +575,11 @@ def test_few_words_declaring_many_rows_allocate_only_what_they_decode_to():
     bad = _forge_coded(header, arrays, words, n, [n - 2, 2], offsets)
     for out, peak in _every_reader(bad)[1:]:
         assert isinstance(out, ValueError) and "codes.stream.npy" in str(out), out
+    # decompress: the reconstruction joined from checked blocks, and refused likewise
+    Y = skquant.decompress(io.BytesIO(data))
+    assert Y.shape == (n, 1) and np.unique(Y).size == 2
+    with pytest.raises(ValueError, match=r"codes\.stream\.npy"):
+        skquant.decompress(io.BytesIO(bad))
 
 
 @pytest.mark.parametrize("edit, match", [
