@@ -625,15 +625,22 @@ class CodedCodes:
         declaring many rows) are decoded a batch at a time and joined at the end, so
         that memory grows only with chunks already checked (each ends exactly at its
         last word, no code more frequent than its table says)."""
-        n, d = self.shape
-        size = n * d * np.dtype(self.dtype).itemsize
-        if size <= EXPANSION * 4 * (int(self.offsets[-1]) + 2 * self.offsets.size) + 2**22:
+        d = self.shape[1]
+        if self.plausible(np.dtype(self.dtype).itemsize):
             out = np.empty(self.shape, dtype=self.dtype)
             for _ in self._batches(lambda a, rows: out[a:a + rows]):
                 pass
             return out
         parts = [codes for _, codes in self.blocks()]
         return np.concatenate([np.empty((0, d), self.dtype), *parts])
+
+    def plausible(self, itemsize):
+        """Whether all the rows, at ``itemsize`` bytes a value, take at most
+        ``EXPANSION`` times the stream and chunk table (plus 4 MiB): then they may be
+        allocated before they are decoded."""
+        n, d = self.shape
+        words = int(self.offsets[-1]) + 2 * self.offsets.size
+        return n * d * itemsize <= EXPANSION * 4 * words + 2**22
 
     def verify(self):
         """Check the stream against its SHA-256 (``stream_sha256``) without decoding it:

@@ -141,9 +141,15 @@ def decompress(path):
         raise ValueError(f"{enc.where}: holds an estimator but no codes (written by "
                          "skquant.save); nothing to decompress")
     est = enc.estimator
-    out = np.empty(enc.shape, dtype=enc.data_dtype)
-    for a, codes in enc.blocks():
-        out[a:a + codes.shape[0]] = np.asarray(est.inverse_transform(codes))
+    if enc.coded is None or enc.coded.plausible(np.dtype(enc.data_dtype).itemsize):
+        out = np.empty(enc.shape, dtype=enc.data_dtype)
+        for a, codes in enc.blocks():
+            out[a:a + codes.shape[0]] = np.asarray(est.inverse_transform(codes))
+    else:  # more rows than the stream could hold at DEFLATE's ratio: joined from
+        # checked blocks, never allocated from the declared shape (skquant._coding)
+        parts = [np.asarray(est.inverse_transform(c), dtype=enc.data_dtype)
+                 for _, c in enc.blocks()]
+        out = np.concatenate([np.empty((0, enc.shape[1]), enc.data_dtype), *parts])
     if enc.columns is None:
         return out
     import pandas as pd

@@ -563,6 +563,11 @@ def _compact_attributes(specs, attributes, arrays):
     return out
 
 
+def _short_repr(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _upgrade(version, cls, params, attributes):
     """Bring the state of a file of an older format version to the current one.
 
@@ -582,11 +587,16 @@ def _upgrade(version, cls, params, attributes):
     d = attributes.get("n_features_in_")
     bits = params.get("n_bits")
     bits = 4 if bits is None else bits
-    _expect(isinstance(d, int) and d >= 1, "n_features_in_ must be a positive integer")
+    _expect(isinstance(d, int) and d >= 1, "attribute n_features_in_ must be a positive integer")
+    levels = attributes.get("levels_")
+    _expect(isinstance(levels, np.ndarray) and levels.ndim == 2 and levels.shape[0] == d,
+            f"attribute n_features_in_ = {_short_repr(d)} must be the rows of levels_ "
+            f"(shape {getattr(levels, 'shape', None)})")  # before max_levels_ is made
     try:
         widths = np.broadcast_to(np.asarray(bits, dtype=np.int64), (d,))
-    except ValueError:
-        raise _Bad(f"n_bits {bits!r} does not fit {d} features") from None
+    except (ValueError, TypeError, OverflowError):
+        raise _Bad(f"parameter n_bits: {_short_repr(bits)} is not 1 .. 16 for each of "
+                   f"{d} features") from None
     _expect(np.all((widths >= 1) & (widths <= 16)), "n_bits must be within 1..16")
     attributes["max_levels_"] = np.left_shift(1, widths).astype(np.int64)
     return params, attributes
