@@ -64,6 +64,7 @@ def _instrument(module):
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import loader_oracle as oracle  # noqa: E402  (the oracle the corpus replay uses)
+from test_forged_files import _header_paths as _nodes  # noqa: E402
 from test_forged_files import _members as forged_members  # noqa: E402
 from test_forged_files import forge  # noqa: E402  (the documented digest, every version)
 
@@ -163,16 +164,6 @@ def _value(fdp):
         lambda: -fdp.ConsumeIntInRange(0, 2**20),
         lambda: {"type": "str", "value": fdp.ConsumeUnicodeNoSurrogates(8)},
     ][choice]()
-
-
-def _nodes(node, path=()):
-    yield path
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _nodes(v, path + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _nodes(v, path + (i,))
 
 
 _VIEWS = {}

@@ -708,15 +708,15 @@ V4 = Path(__file__).parent / "fixtures" / "format_v4"
 @pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
 def test_version_3_and_4_files_still_load(path):
     """Files of format version 3 (one .npy member per array, dense codebooks; written
-    by tests/fixtures/make_format_v3.py) and 4 (state.npy, compact codebooks, the
-    stream its own member; tests/fixtures/make_format_v4.py) load to estimators whose
+    by tests/fixtures/make_format.py 3) and 4 (state.npy, compact codebooks, the
+    stream its own member; make_format.py 4) load to estimators whose
     transform and inverse_transform, and whose stored codes (packed or entropy-coded),
     equal the saved ones bit for bit; decompress reads them too."""
     import importlib.util
 
     version = int(path.parent.name[-1])
     spec = importlib.util.spec_from_file_location(
-        f"make_v{version}", path.parent.parent / f"make_format_v{version}.py")
+        "make_format", path.parent.parent / "make_format.py")
     make = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make)
     if "entropy" in path.stem:
