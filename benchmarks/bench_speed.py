@@ -31,7 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 RUNS = [
-    ("exact optimum and default fit", ["bench_lloyd_max.py"], ["--repeat", "1"]),
+    ("exact optimum and default fit", ["bench_lloyd_max.py"],
+     ["--repeat", "1", "--levels-columns", "1"]),
     ("binary spherical encoder", ["bench_binary_spherical.py"], ["--repeat", "3"]),
     ("cold start", ["bench_cold_start.py"], ["--repeat", "3"]),
     ("exact range search", ["bench_uniform_clip.py", "--sort-ratio"], []),
