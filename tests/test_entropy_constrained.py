@@ -31,6 +31,32 @@ def test_kernel_matches_the_naive_dp():
         assert 1 <= n_cells <= M and pos[0] == 0 and pos[n_cells] == n
 
 
+def test_layered_dp_reads_no_uninitialised_memory():
+    """The layered DP (taken when the optimum over any number of cells has more than
+    ``max_cells``) on work arrays full of garbage, as ``np.empty`` may hand them out:
+    the same optimum as the naive DP (``cur[0]`` used to be read unwritten: after a
+    dirty allocation, negative costs and too few cells, at random)."""
+    from skquant._kernels._ecsq import _at_most
+
+    rng = np.random.default_rng(7)
+    for garbage in (-1e3, np.nan, 1e300, 0.0):
+        for _ in range(25):
+            n = int(rng.integers(3, 12))
+            x = np.sort(rng.standard_normal(n))
+            w = rng.random(n) + 0.05
+            M = int(rng.integers(2, n))
+            lam = float(rng.choice([0.001, 0.01, 0.1]))
+            W, S1, S2 = _prefix(x, w)
+            pos = np.full(n + 1, -5, dtype=np.int64)
+            backs = np.full((M + 1, n + 1), 7, dtype=np.int64)
+            dirty = [np.full(n + 1, garbage) for _ in range(2)]
+            n_cells, cost = _at_most(W, S1, S2, lam, W[-1], M, backs, *dirty, pos)
+            ref_cost, _ = naive_partition(w, x, lam, M)
+            assert cost == pytest.approx(ref_cost, rel=1e-9, abs=1e-12), garbage
+            assert 1 <= n_cells <= M and pos[0] == 0 and pos[n_cells] == n
+            assert np.all(np.diff(pos[: n_cells + 1]) > 0)
+
+
 def _ecuq(x, entropy):
     """MSE of the best entropy-coded uniform quantizer with centroid reconstruction
     at ``entropy`` bits: steps scanned (midtread and midrise), MSE interpolated at

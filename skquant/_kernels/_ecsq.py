@@ -100,9 +100,19 @@ def ecsq_partition(W, S1, S2, lam, max_cells, pos):
         return count, D[n]
     # at most m cells, layer by layer
     backs = np.empty((max_cells + 1, n + 1), dtype=np.int64)
-    prev = np.full(n + 1, np.inf)
+    return _at_most(W, S1, S2, lam, total, max_cells, backs, np.empty(n + 1),
+                    np.empty(n + 1), pos)
+
+
+@jit
+def _at_most(W, S1, S2, lam, total, max_cells, backs, prev, cur, pos):
+    """The layered DP of :func:`ecsq_partition` over at most ``max_cells`` cells, on
+    work arrays of any content: ``backs`` (max_cells + 1, n + 1) int64, ``prev`` and
+    ``cur`` (n + 1,) float64 (every entry read is written first)."""
+    n = W.shape[0] - 1
+    prev[:] = np.inf
     prev[0] = 0.0
-    cur = np.empty(n + 1, dtype=np.float64)
+    cur[0] = 0.0  # no points, no cells, no cost: _layer writes from index 1 on
     used = max_cells
     for m in range(1, max_cells + 1):
         _layer(W, S1, S2, lam, total, prev, cur, backs[m], m > 1)
