@@ -402,28 +402,35 @@ def _mse(summary, thresholds, levels):
         return scaled.sse(thresholds / unit, levels / unit) / scaled.total_weight * unit * unit
 
 
-def _codebook(dtype, thresholds, levels, M):
-    """Dense ``thresholds_`` / ``levels_`` padded to ``M`` levels, and ``n_levels_``.
+def _final_column(dtype, thresholds, levels):
+    """One column's codebook as ``transform`` applies it, in ``dtype``.
 
     Levels beyond the range of ``dtype`` are clamped to it, and levels that then
     coincide (or that rounding to ``dtype`` makes equal) are merged into one: a column
     designed past the largest float (a Gaussian design on data near it) gets fewer,
     strictly increasing levels. Each threshold is clamped between its two levels (a
     design's thresholds lie there; past the float range, an overflowed one would not).
+    ``mse_`` is computed on this codebook, so it is the training error of the very
+    codes ``transform`` gives.
     """
+    big = np.finfo(dtype).max
+    y = np.clip(np.asarray(levels, dtype=np.float64), -big, big).astype(dtype)
+    t = _ceil_to_dtype(np.asarray(thresholds, dtype=np.float64), dtype)
+    keep = np.r_[True, y[1:] > y[:-1]]
+    if not keep.all():  # merge runs of equal levels; a run's last threshold stays
+        y = y[keep]
+        t = t[np.flatnonzero(keep)[1:] - 1]
+    return np.minimum(np.maximum(t, y[:-1]), y[1:]), y  # each level in its own cell
+
+
+def _codebook(dtype, thresholds, levels, M):
+    """Dense ``thresholds_`` / ``levels_`` padded to ``M`` levels, and ``n_levels_``,
+    from the columns of :func:`_final_column`."""
     d = len(levels)
     T = np.full((d, M - 1), np.inf, dtype=dtype)
     L = np.empty((d, M), dtype=dtype)
     n_levels = np.empty(d, dtype=np.int64)
-    big = np.finfo(dtype).max
     for j, (t, y) in enumerate(zip(thresholds, levels)):
-        y = np.clip(y, -big, big).astype(dtype)
-        t = _ceil_to_dtype(np.asarray(t, dtype=np.float64), dtype)
-        keep = np.r_[True, y[1:] > y[:-1]]
-        if not keep.all():  # merge runs of equal levels; a run's last threshold stays
-            y = y[keep]
-            t = t[np.flatnonzero(keep)[1:] - 1]
-        t = np.minimum(np.maximum(t, y[:-1]), y[1:])  # each level in its own cell
         n = len(y)
         n_levels[j] = n
         T[j, : n - 1] = t
@@ -619,9 +626,8 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             else:
                 record = self._fit_column(summary, M, j)
                 exact = False
-            t = np.asarray(record.thresholds, dtype=np.float64)
-            y = np.asarray(record.levels, dtype=np.float64)
-            return record, t, y, _mse(summary, t, y), exact
+            t, y = _final_column(dtype, record.thresholds, record.levels)
+            return record, t, y, _mse(summary, t.astype(np.float64), y.astype(np.float64)), exact
 
         hook = fit_progress.get()
         if hook is not None:

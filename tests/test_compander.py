@@ -322,3 +322,14 @@ def test_sample_weight_equals_repetition_with_mse(rng, compander):
 def test_bad_parameters(params, match):
     with pytest.raises(ValueError, match=match):
         CompanderQuantizer(**params).fit([[0.0], [1.0]])
+
+
+def test_mse_is_the_error_of_the_final_codebook():
+    """A centroid design whose upper level lands below its threshold (a value that
+    compresses to -0.0 counted in the upper cell): the threshold is clamped to the
+    level, and ``mse_`` is the training error of the codes ``transform`` gives with
+    that clamped codebook (it was computed with the threshold before the clamp)."""
+    X = np.array([[0.0], [-1.0], [-1.40129846e-45]])
+    q = CompanderQuantizer(compander="mu-law", n_bits=1, reconstruction="centroid").fit(X)
+    err = ((X - q.inverse_transform(q.transform(X))) ** 2).mean()
+    np.testing.assert_allclose(q.mse_, [err], rtol=1e-12)
