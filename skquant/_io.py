@@ -255,6 +255,12 @@ def _expect(cond, message):
         raise _Bad(message)
 
 
+def _one_line(text):
+    """``text`` with its unprintable characters escaped: a message quoting a forged
+    field (a dtype string with newlines or NULs) stays one printable line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _json_float(what, v):
     if isinstance(v, str):
         _expect(v in ("inf", "-inf", "nan"), f"{what}: expected a number, got {v!r}")
@@ -1215,7 +1221,7 @@ def _read_file(file, mode):
             elif mode == "verify":
                 coded.verify()
     except (_Bad, _coding.Malformed) as exc:
-        raise ValueError(f"{where}: {exc}") from None
+        raise ValueError(f"{where}: {_one_line(str(exc))}") from None
     except FileNotFoundError:
         raise
     except MemoryError:
@@ -1223,7 +1229,7 @@ def _read_file(file, mode):
     except Exception as exc:
         # zip/zlib/CRC errors, truncated members, malformed .npy headers: nothing read
         # from the file is ever executed, so any failure here means a damaged file
-        text = " ".join(str(exc).split())
+        text = _one_line(" ".join(str(exc).split()))
         raise ValueError(
             f"{where}: corrupted or truncated skquant file ({type(exc).__name__}: {text})"
         ) from None
