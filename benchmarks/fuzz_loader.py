@@ -125,17 +125,18 @@ def coded_seeds():
 
 
 def _members(data):
-    """``(header, arrays, streams)``: the forging view of tests/test_forged_files.py
-    (every format version; float_rows decoded) and the members outside the state (the
-    entropy-coded stream), kept as bytes."""
+    """``(header, arrays, streams, layout)``: the forging view of
+    tests/test_forged_files.py (every format version; float_rows decoded), the members
+    outside the state (the entropy-coded stream) as bytes, and the format version
+    whose member layout the file has."""
     header, arrays = forged_members(data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         streams = {n: zf.read(n) for n in zf.namelist() if "stream" in n}
-    streams["layout"] = header["format_version"]
-    return header, arrays, streams
+    return header, arrays, streams, header["format_version"]
 
 
-def _zip(header, arrays, streams, method=zipfile.ZIP_DEFLATED, extra=(), restream=False):
+def _zip(header, arrays, streams, layout, method=zipfile.ZIP_DEFLATED, extra=(),
+         restream=False):
     """The file, its digests recomputed as documented (doc/file_format.rst); the
     stream's own digest too when ``restream`` (its words were edited)."""
     codes = header.get("codes")
@@ -145,7 +146,6 @@ def _zip(header, arrays, streams, method=zipfile.ZIP_DEFLATED, extra=(), restrea
             codes["stream_sha256"] = hashlib.sha256(stream.tobytes()).hexdigest()
         except Exception:  # a damaged stream member: its digest stays as it was
             pass
-    layout = streams.pop("layout")
     return forge(header, arrays, method, extra=[*streams.items(), *extra], layout=layout)
 
 
@@ -173,7 +173,7 @@ def mutate_file(fdp):
     i = fdp.ConsumeIntInRange(0, len(_SEEDS) - 1)
     if i not in _VIEWS:
         _VIEWS[i] = _members(_SEEDS[i])
-    header, arrays, streams = copy.deepcopy(_VIEWS[i])
+    header, arrays, streams, layout = copy.deepcopy(_VIEWS[i])
     restream = False
     kind = fdp.ConsumeIntInRange(0, 10)
     method, extra = zipfile.ZIP_DEFLATED, ()
@@ -204,7 +204,7 @@ def mutate_file(fdp):
             spec = header["estimator"]["attributes"].get(key.split(".", 1)[-1])
             if isinstance(spec, dict) and spec.get("type") == "array" and fdp.ConsumeBool():
                 spec["dtype"], spec["shape"] = arr.dtype.str, list(arr.shape)
-        elif kind == 8 and len(streams) > 1:  # words of the entropy-coded stream
+        elif kind == 8 and streams:  # words of the entropy-coded stream
             name = _coding.STREAM_NPY
             raw = bytearray(streams[name])
             for _ in range(fdp.ConsumeIntInRange(1, 8) if raw else 0):
@@ -220,7 +220,7 @@ def mutate_file(fdp):
             extra = [(fdp.PickValueInList(["header.json", "attr.levels_.npy", "x/../y",
                                            "attr.a\nb.npy", "codes.npy"]),
                       fdp.ConsumeBytes(64))]
-    out = _zip(header, arrays, streams, method, extra, restream)
+    out = _zip(header, arrays, streams, layout, method, extra, restream)
     if fdp.ConsumeIntInRange(0, 15) == 0:  # raw damage of the archive
         raw = bytearray(out)
         for _ in range(fdp.ConsumeIntInRange(1, 4)):
