@@ -25,7 +25,8 @@ _MODULES = {
     "_rans": ("rans_decode", "rans_slot_bits", "rans_tables"),
     "_scalar": ("CHUNK", "cell_positions", "centroids", "decode", "encode", "lloyd",
                 "lloyd_escape", "lloyd_step", "partition_cost", "scan_grid_encode",
-                "split_merge", "sse_exact", "summarize_sorted", "window_grid_encode"),
+                "split_merge", "sse_exact", "summarize_sorted", "window_flat_encode",
+                "window_grid_encode", "window_rows_encode"),
     "_sketch": ("LIMIT", "bin_index", "bin_range", "sketch_add", "sketch_merge_into"),
     "_uniform": ("affine_encode", "family_sse", "grid_encode", "line_sweep"),
 }

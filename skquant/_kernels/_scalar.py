@@ -18,6 +18,9 @@ Conventions shared by every kernel here:
 """
 
 import numpy as np
+from numba import carray, types
+from numba.core import cgutils, errors
+from numba.extending import intrinsic
 
 from ._config import jit, prange
 from ._small import CHUNK  # rows per chunk of the NaN flags
@@ -140,6 +143,185 @@ def scan_grid_encode(X, start, inv_width, counts, thresholds, out):
     return bad
 
 
+@intrinsic
+def _stack_buffer(typingctx, size, dtype):
+    """A ``size``-element buffer of ``dtype`` on the stack (an ``alloca``), as a pointer.
+
+    The compiler knows that no argument array aliases it, so a loop that gathers from
+    tables and stores into it vectorises (stores into an argument array would not:
+    the gathered loads might alias them).
+    """
+    if not isinstance(size, types.IntegerLiteral):
+        raise errors.RequireLiteralValue(size)
+    n = size.literal_value
+    elt = dtype.dtype
+
+    def codegen(context, builder, sig, args):
+        return cgutils.alloca_once(builder, context.get_value_type(elt), size=n)
+
+    return types.CPointer(elt)(size, dtype), codegen
+
+
+@intrinsic
+def _at(typingctx, arr, a, b):
+    """``arr[a + b]`` of a 1-D C-ordered array for 32-bit ``a, b`` whose sum is a valid
+    index: no wraparound, no bounds check, and a single sign-extended 32-bit index, so
+    a vectorised load becomes one ``vpgatherdd`` (base + index * scale) where numba's
+    indexing gives 64-bit address vectors."""
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        i = builder.sext(builder.add(args[1], args[2]), cgutils.intp_t)
+        return builder.load(builder.gep(ary.data, [i]))
+
+    return arr.dtype(arr, types.int32, types.int32), codegen
+
+
+#: values per block of the grid encoder (its codes go through a stack buffer)
+BLOCK = 1024
+
+
+@jit(inline="always")
+def _window_count(Tf, to, k, x, top):
+    """Number of thresholds ``<= x`` among ``Tf[to + k : to + k + top - 1]`` (sorted):
+    ``log2(top)`` branch-free halving steps."""
+    code = np.int32(0)
+    step = np.int32(top)
+    while step > 1:
+        step >>= 1
+        code += step * np.int32(x >= _at(Tf, to, k + code + step - 1))
+    return code
+
+
+@jit(inline="always")
+def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, last, buf, top):
+    """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
+    :func:`window_grid_encode`; True if one is NaN or infinite.
+
+    One straight-line, vectorised pass computes the codes into ``buf`` (the cell in
+    float64 for any data, clamped by min/max, the cell's first code gathered from
+    ``Cf``, then the window's thresholds gathered and compared), a second converts
+    them into ``of``.
+    """
+    nan = False
+    for q in range(m):
+        p = np.uint64(q)
+        x = Xf[base + p]
+        nan |= x - x != 0.0
+        r = np.uint64(pat) + p
+        f = (np.float64(x) - st[r]) * iw[r]
+        # clamp to [0, G - 1] without branches (NaN goes to 0; x is checked above)
+        f = f if f > 0.0 else 0.0
+        f = f if f < last else last
+        k = _at(Cf, co[r], np.int32(f))
+        buf[p] = k + _window_count(Tf, to[r], k, x, top)
+    for q in range(m):
+        p = np.uint64(q)
+        of[base + p] = buf[p]
+    return nan
+
+
+@jit(parallel=True)
+def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, last, top, of):
+    """:func:`window_grid_encode` on flat views: ``Xf`` and ``of`` are ``X`` and the
+    codes raveled (C order), ``Cf`` and ``Tf`` the tables raveled, and ``st``, ``iw``,
+    ``co``, ``to`` the per-value pattern of ``R`` whole rows (length ``R * d``): the
+    start, inverse width, offset of the feature's row in ``Cf`` and in ``Tf`` of each
+    position. ``last`` is ``G - 1``.
+
+    Rows are processed ``R`` at a time, their ``R * d`` values as one contiguous
+    stretch (features inner, as in memory), in blocks of at most ``BLOCK`` values.
+    """
+    n = Xf.shape[0] // d
+    L = st.shape[0]
+    R = L // d
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        buf = carray(_stack_buffer(BLOCK, np.int32), (BLOCK,))
+        hi = min((c + 1) * CHUNK, n)
+        nan = False
+        for b in range(c * CHUNK, hi, R):
+            m = (min(b + R, hi) - b) * d
+            for s in range(0, m, BLOCK):
+                mm = min(BLOCK, m - s)
+                base = np.uint64(b * d + s)
+                # constant widths unroll the halving loop
+                if top == 2:
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                                         last, buf, 2)
+                elif top == 4:
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                                         last, buf, 4)
+                elif top == 8:
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                                         last, buf, 8)
+                elif top == 16:
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                                         last, buf, 16)
+                else:
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                                         last, buf, top)
+        bad[c] = nan
+    return bad
+
+
+def window_grid_encode(X, start, inv_width, counts, T, top, out):
+    """Codes (the number of thresholds ``<= x``, as :func:`encode`) through a grid of
+    cells and a fixed-width branch-free bisection inside the cell.
+
+    Feature ``j``'s value ``x`` falls in cell ``g``, ``(float64(x) - start[j]) *
+    inv_width[j]`` clipped to ``[0, G - 1]`` and truncated: a map monotone in ``x``
+    even in floating point, so the thresholds of earlier cells are below ``x`` and
+    those of later cells above. The code is ``k = counts[j, g]`` (the thresholds in
+    earlier cells) plus the number of ``T[j, k : k + top - 1]`` that are ``<= x``:
+    that window holds the cell's thresholds (at most ``top - 1``, the caller's grid
+    guarantees it) followed by later ones, which are above ``x``; ``log2(top)`` halving
+    steps count them. No data-dependent branch anywhere, and the loop is vectorised
+    (:func:`window_flat_encode`: contiguous loads of the values, gathers from the
+    tables). Exact for any spacing of the thresholds; ``top`` is usually 2 (one
+    comparison) and stays small for companders.
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    start, inv_width : (d,) float64 arrays, IN.
+    counts : (d, G + 1) int32 array, IN: ``counts[j, g]`` thresholds in cells ``< g``.
+    T : (d, W) array of X's dtype, IN: each row sorted, ``+inf`` from the feature's
+        last threshold on, ``W >= M - 1 + top - 1``. For float32 data the thresholds
+        are rounded up to float32 (``_ceil_to_dtype``), and the cells are those of the
+        rounded values: same codes as with the float64 thresholds.
+    top : int, IN, a power of two above the largest number of thresholds in a cell.
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
+    """
+    n, d = X.shape
+    G1 = counts.shape[1]
+    W = T.shape[1]
+    if d == 0 or max(d * G1, d * W) >= 2**31:  # 32-bit table offsets
+        return window_rows_encode(X, start, inv_width, counts, T, top, out)
+    R = max(1, BLOCK // d)
+    j = np.tile(np.arange(d), R)
+    flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
+    bad = window_flat_encode(
+        np.ascontiguousarray(X).reshape(-1), d,
+        np.ascontiguousarray(start, dtype=np.float64)[j],
+        np.ascontiguousarray(inv_width, dtype=np.float64)[j],
+        (j * G1).astype(np.int32), (j * W).astype(np.int32),
+        np.ascontiguousarray(counts, dtype=np.int32).reshape(-1),
+        np.ascontiguousarray(T).reshape(-1), np.float64(G1 - 2), top, flat_out,
+    )
+    if not out.flags.c_contiguous:
+        out[...] = flat_out.reshape(out.shape)
+    return bad
+
+
+window_grid_encode.kernel = window_flat_encode.kernel
+
+
 @jit(inline="always")
 def _window(T, j, k, x, top):
     """Number of thresholds ``<= x`` among ``T[j, k : k + top - 1]`` (sorted):
@@ -155,7 +337,7 @@ def _window(T, j, k, x, top):
 
 @jit(inline="always")
 def _window_rows(X, start, inv_width, counts, T, out, lo, hi, top):
-    """Rows ``lo .. hi - 1`` of :func:`window_grid_encode`; True if one holds NaN or inf."""
+    """Rows ``lo .. hi - 1`` of :func:`window_rows_encode`; True if one holds NaN or inf."""
     d = np.uint64(X.shape[1])
     last = np.float64(counts.shape[1] - 2)
     nan = False
@@ -175,38 +357,9 @@ def _window_rows(X, start, inv_width, counts, T, out, lo, hi, top):
 
 
 @jit(parallel=True)
-def window_grid_encode(X, start, inv_width, counts, T, top, out):
-    """Codes (the number of thresholds ``<= x``, as :func:`encode`) through a grid of
-    cells and a fixed-width branch-free bisection inside the cell.
-
-    Feature ``j``'s value ``x`` falls in cell ``g``, ``(float64(x) - start[j]) *
-    inv_width[j]`` clipped to ``[0, G - 1]`` and truncated: a map monotone in ``x``
-    even in floating point, so the thresholds of earlier cells are below ``x`` and
-    those of later cells above. The code is ``k = counts[j, g]`` (the thresholds in
-    earlier cells) plus the number of ``T[j, k : k + top - 1]`` that are ``<= x``:
-    that window holds the cell's thresholds (at most ``top - 1``, the caller's grid
-    guarantees it) followed by later ones, which are above ``x``; ``log2(top)`` halving
-    steps count them. No data-dependent branch anywhere (a clipped outer cell or a
-    threshold inside a cell costs what any value costs), unsigned indices, rows in the
-    outer loop and the features' tables hot in cache. Exact for any spacing of the
-    thresholds; ``top`` is usually 2 (one comparison) and stays small for companders.
-
-    Parameters
-    ----------
-    X : (n, d) float array, IN.
-    start, inv_width : (d,) float64 arrays, IN.
-    counts : (d, G + 1) int32 array, IN: ``counts[j, g]`` thresholds in cells ``< g``.
-    T : (d, W) array of X's dtype, IN: each row sorted, ``+inf`` from the feature's
-        last threshold on, ``W >= M - 1 + top - 1``. For float32 data the thresholds
-        are rounded up to float32 (``_ceil_to_dtype``), and the cells are those of the
-        rounded values: same codes as with the float64 thresholds.
-    top : int, IN, a power of two above the largest number of thresholds in a cell.
-    out : (n, d) unsigned int array, OUT: the codes.
-
-    Returns
-    -------
-    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
-    """
+def window_rows_encode(X, start, inv_width, counts, T, top, out):
+    """:func:`window_grid_encode` value by value (2-D indexing, not vectorised): the
+    path of tables too large for 32-bit offsets."""
     n = X.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.zeros(n_chunks, dtype=np.bool_)
@@ -218,10 +371,6 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
             bad[c] = _window_rows(X, start, inv_width, counts, T, out, lo, hi, 2)
         elif top == 4:
             bad[c] = _window_rows(X, start, inv_width, counts, T, out, lo, hi, 4)
-        elif top == 8:
-            bad[c] = _window_rows(X, start, inv_width, counts, T, out, lo, hi, 8)
-        elif top == 16:
-            bad[c] = _window_rows(X, start, inv_width, counts, T, out, lo, hi, 16)
         else:
             bad[c] = _window_rows(X, start, inv_width, counts, T, out, lo, hi, top)
     return bad
