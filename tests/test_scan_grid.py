@@ -147,3 +147,90 @@ def test_midtread_transform_gives_the_affine_formula_codes(dtype, n_bits):
     ref = np.empty(Y.shape, dtype=np.uint8)
     assert not K.affine_encode(Y, q.scale_, q.zero_point_, q.n_levels_, ref).any()
     np.testing.assert_array_equal(q.transform(Y), ref)
+
+
+def _window_case(rng, d, n, dtype):
+    """Thresholds of ``d`` features (different counts and scales) and hostile values."""
+    T = np.full((d, 15), np.inf)
+    n_levels = np.empty(d, dtype=np.int64)
+    for j in range(d):
+        m = 1 + j % 15
+        T[j, :m] = np.sort(rng.standard_normal(m)) * 10.0 ** (j % 5 - 2)
+        n_levels[j] = m + 1
+    cols = [rng.permutation(_hostile_values(T[j, : n_levels[j] - 1], rng, dtype)) for j in range(d)]
+    big = np.finfo(dtype).max
+    X = np.stack([np.resize(np.r_[c, big, -big], n) for c in cols], axis=1).astype(dtype)
+    return X, T, n_levels
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d, n", [(1, 1), (1, 5000), (3, 1), (7, K.CHUNK + 3), (1100, 3)])
+def test_window_grid_any_shape_equals_twin_and_bisection(dtype, d, n):
+    """The vectorised encoder (rows x features as one stretch, in blocks of
+    ``BLOCK`` values: a row of 1100 features spans two) gives the bisection's codes,
+    those of its NumPy twin and those of the value-by-value kernel, on values at,
+    next to and between the thresholds and at +-max float."""
+    from skquant._kernels import _small
+
+    rng = np.random.default_rng(d * 7 + n)
+    X, T, n_levels = _window_case(rng, d, n, dtype)
+    tables = window_grid_tables(T, n_levels, dtype)
+    codes = np.empty(X.shape, dtype=np.uint8)
+    assert not K.window_grid_encode(X, *tables, codes).any()
+    np.testing.assert_array_equal(codes, _bisection(X, T, n_levels)[0])
+    twin = np.empty(X.shape, dtype=np.uint8)
+    assert not _small.window_grid_encode(X, *tables, twin).any()
+    np.testing.assert_array_equal(codes, twin)
+    rows = np.empty(X.shape, dtype=np.uint8)
+    assert not K.window_rows_encode(X, *tables, rows).any()
+    np.testing.assert_array_equal(codes, rows)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided", "strided-out"])
+def test_window_grid_non_contiguous(layout):
+    rng = np.random.default_rng(3)
+    X, T, n_levels = _window_case(rng, 6, 3000, np.float32)
+    tables = window_grid_tables(T, n_levels, np.float32)
+    ref = np.empty(X.shape, dtype=np.uint16)
+    K.window_grid_encode(X, *tables, ref)
+    codes = np.zeros(X.shape, dtype=np.uint16)
+    if layout == "fortran":
+        assert not K.window_grid_encode(np.asfortranarray(X), *tables, codes).any()
+    elif layout == "strided":
+        wide = np.repeat(X, 2, axis=1)
+        assert not K.window_grid_encode(wide[:, ::2], *tables, codes).any()
+    else:
+        wide = np.zeros((X.shape[0], 2 * X.shape[1]), dtype=np.uint16)
+        assert not K.window_grid_encode(X, *tables, wide[:, ::2]).any()
+        codes = wide[:, ::2]
+        assert not wide[:, 1::2].any()  # the gaps are left alone
+    np.testing.assert_array_equal(codes, ref)
+
+
+@pytest.mark.parametrize("d", [2, 1100])
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_window_grid_flags_nonfinite_chunks_wide(d, bad_value):
+    """NaN and +-inf flag their chunk of rows, in any block of a wide row."""
+    rng = np.random.default_rng(4)
+    T = np.sort(rng.standard_normal((d, 15)), axis=1)
+    X = rng.standard_normal((2 * K.CHUNK + 1, d)).astype(np.float32)
+    X[K.CHUNK + 2, d - 1] = bad_value
+    codes = np.empty(X.shape, dtype=np.uint8)
+    tables = window_grid_tables(T, np.full(d, 16), np.float32)
+    assert K.window_grid_encode(X, *tables, codes).tolist() == [False, True, False]
+
+
+def test_window_grid_beyond_32_bit_offsets_runs_value_by_value(monkeypatch):
+    from skquant._kernels import _scalar
+
+    rng = np.random.default_rng(6)
+    X, T, n_levels = _window_case(rng, 5, 2000, np.float64)
+    tables = window_grid_tables(T, n_levels, np.float64)
+    monkeypatch.setattr(_scalar, "FLAT_LIMIT", 16)
+    calls = []
+    monkeypatch.setattr(_scalar, "window_rows_encode",
+                        lambda *a: calls.append(1) or K.window_rows_encode(*a))
+    codes = np.empty(X.shape, dtype=np.uint8)
+    assert not _scalar.window_grid_encode(X, *tables, codes).any()
+    assert calls
+    np.testing.assert_array_equal(codes, _bisection(X, T, n_levels)[0])

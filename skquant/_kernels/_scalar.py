@@ -179,6 +179,9 @@ def _at(typingctx, arr, a, b):
 
 #: values per block of the grid encoder (its codes go through a stack buffer)
 BLOCK = 1024
+#: tables of this many entries or more need 64-bit offsets: the grid encoder then runs
+#: value by value (``window_rows_encode``)
+FLAT_LIMIT = 2**31
 
 
 @jit(inline="always")
@@ -301,7 +304,7 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     n, d = X.shape
     G1 = counts.shape[1]
     W = T.shape[1]
-    if d == 0 or max(d * G1, d * W) >= 2**31:  # 32-bit table offsets
+    if d == 0 or max(d * G1, d * W) >= FLAT_LIMIT:  # 32-bit table offsets
         return window_rows_encode(X, start, inv_width, counts, T, top, out)
     R = max(1, BLOCK // d)
     j = np.tile(np.arange(d), R)
