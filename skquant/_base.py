@@ -165,17 +165,24 @@ _WINDOW_ENTRIES = 2**20  # 4 MB of counts
 _WINDOW_MAX_TOP = 16
 
 
-def window_grid_tables(thresholds, n_levels, dtype):
+def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
     """The tables of :func:`K.window_grid_encode` for data of ``dtype``:
     ``(start, inv_width, counts, T, top)``.
 
     ``T`` is ``thresholds`` in ``dtype`` (rounded up, as ``_ceil_to_dtype``: the
     float64 codes), ``+inf`` past each feature's last threshold and padded by
     ``top - 1`` columns; the cells are those of ``T``'s values under the kernel's map
-    (the same float64 arithmetic), so the codes are exact whatever the rounding. A
+    (the same arithmetic), so the codes are exact whatever the rounding. A
     feature whose span or its inverse is not finite gets one cell (``inv_width = 0``):
     its window is all its thresholds, as in :func:`K.encode`.
+
+    ``arithmetic`` is that of the cells: float64 (the NumPy twin's), or float32 for
+    float32 data (``start`` and ``inv_width`` are then float32 and the kernel computes
+    the cells in float32, twice as many per vector; the twin does not take them).
     """
+    cell_dtype = np.dtype(arithmetic)
+    if cell_dtype != np.float64 and cell_dtype != np.dtype(dtype):
+        raise ValueError(f"cells in {cell_dtype} arithmetic need {cell_dtype} data")
     T64 = np.asarray(thresholds, dtype=np.float64)
     d, width = T64.shape
     valid = np.arange(width) < (np.asarray(n_levels) - 1)[:, None]
@@ -184,20 +191,20 @@ def window_grid_tables(thresholds, n_levels, dtype):
         T = _ceil_to_dtype(T, dtype)
     per_feature = max(_WINDOW_MIN_CELLS, _WINDOW_CELLS_PER_LEVEL * (width + 1))
     G = max(16, min(per_feature, _GRID_CELLS, _WINDOW_ENTRIES // max(d, 1)))
-    start, inv_width = np.zeros(d), np.zeros(d)
+    start, inv_width = np.zeros(d, cell_dtype), np.zeros(d, cell_dtype)
     counts = np.zeros((d, G + 1), dtype=np.int32)
     most = 0
     for j in range(d):
-        t = T[j, : n_levels[j] - 1].astype(np.float64)
+        t = T[j, : n_levels[j] - 1].astype(cell_dtype)
         counts[j, 1:] = t.size  # one cell (g = 0) holds them all unless spread below
         if t.size == 0:
             continue
         start[j] = t[0]
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            iw = G / (t[-1] - t[0]) if t.size >= 2 else 0.0
+            iw = cell_dtype.type(G / (np.float64(t[-1]) - t[0])) if t.size >= 2 else 0.0
             if 0.0 < iw < np.inf:
                 inv_width[j] = iw
-            f = (t - start[j]) * inv_width[j]
+            f = (t - start[j]) * inv_width[j]  # in cell_dtype, as the kernel
         # the kernel's map: NaN and values <= 0 to cell 0, beyond G - 1 to the last
         # cell, then truncation
         f = np.where(f > 0.0, f, 0.0)
@@ -729,17 +736,20 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
         return np.ascontiguousarray(T)
 
-    def _window_grid(self, dtype):
-        """The tables of :func:`window_grid_tables` for data of ``dtype``, built on
-        first use and rebuilt when a refit replaces ``thresholds_``."""
+    def _window_grid(self, dtype, arithmetic=np.float64):
+        """The tables of :func:`window_grid_tables` for data of ``dtype`` (cells in
+        ``arithmetic``), built on first use and rebuilt when a refit replaces
+        ``thresholds_``."""
         entry = _WINDOWS.get(self)
         if entry is None or entry[0] is not self.thresholds_:
             entry = (self.thresholds_, {})
             _WINDOWS[self] = entry
-        tables = entry[1].get(dtype)
+        key = (np.dtype(dtype), np.dtype(arithmetic))
+        tables = entry[1].get(key)
         if tables is None:
-            tables = window_grid_tables(self._encoding_thresholds(dtype), self.n_levels_, dtype)
-            entry[1][dtype] = tables
+            tables = window_grid_tables(self._encoding_thresholds(dtype), self.n_levels_, dtype,
+                                        arithmetic)
+            entry[1][key] = tables
         return tables
 
     def _encoding_thresholds(self, dtype):
@@ -753,9 +763,17 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         Through a grid over the thresholds with a short branch-free bisection in the
         cell (:func:`K.window_grid_encode`), or by bisection over all the thresholds
         (:func:`K.encode`) when a cell would hold more than ``_WINDOW_MAX_TOP - 1`` of
-        them; both with the thresholds' exact semantics.
+        them; both with the thresholds' exact semantics. Float32 data beyond the NumPy
+        twins' size get cells in float32 arithmetic (their own tables, same codes).
         """
         codes = np.empty(X.shape, dtype=self._codes_dtype)
+        if X.dtype == np.float32 and X.size > K.SMALL:  # never the twin's (float64 cells)
+            tables = self._window_grid(X.dtype, np.float32)
+            if tables[4] <= _WINDOW_MAX_TOP:
+                from . import _kernels
+
+                bad = _kernels.window_grid_encode(X, *tables, codes)
+                return self._raise_nonfinite(X, bad, codes)
         tables = self._window_grid(X.dtype)
         if tables[4] <= _WINDOW_MAX_TOP:
             bad = K.window_grid_encode(X, *tables, codes)
@@ -764,6 +782,10 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             top = 1 << int(T.shape[1]).bit_length()  # padded to 2**b - 1 columns
             T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
             bad = K.encode(X, np.ascontiguousarray(T), codes)
+        return self._raise_nonfinite(X, bad, codes)
+
+    def _raise_nonfinite(self, X, bad, codes):
+        """``codes``, or the error naming the columns of the first flagged chunk."""
         if bad.any():
             chunk = np.flatnonzero(bad)[0]
             rows = X[chunk * K.CHUNK : (chunk + 1) * K.CHUNK]

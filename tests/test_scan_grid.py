@@ -34,6 +34,33 @@ def _window(X, T, n_levels):
     return codes, bad
 
 
+def _window32(X, T, n_levels):
+    """The grid encoder with cells in the data's arithmetic (float32 cells for float32
+    data), checked against its NumPy twin."""
+    tables = window_grid_tables(T, n_levels, X.dtype, X.dtype)
+    codes = np.empty(X.shape, dtype=np.uint16)
+    bad = K.window_grid_encode(X, *tables, codes)
+    np.testing.assert_array_equal(codes, _window_twin(X, *tables))
+    return codes, bad
+
+
+def _window_twin(X, start, inv_width, counts, T, top):
+    """NumPy twin of ``K.window_grid_encode``: cells in the arithmetic of ``X`` and
+    ``start`` together (float32 only when both are), then the window's count."""
+    d = X.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        f = (X - start) * inv_width
+    assert f.dtype == np.result_type(X.dtype, start.dtype)
+    f = np.where(f > 0.0, f, 0.0)
+    f = np.where(f < counts.shape[1] - 2, f, counts.shape[1] - 2)
+    cols = np.arange(d)
+    k = counts[cols, f.astype(np.int64)].astype(np.int64)
+    code = k.copy()
+    for o in range(top - 1):
+        code += X >= T[cols, k + o]
+    return code
+
+
 def _hostile_values(T, rng, dtype):
     """Values at, just below and just above every threshold, plus wide random ones."""
     with np.errstate(over="ignore"):  # 1e308 is inf in float32 (dropped at the end)
@@ -56,7 +83,8 @@ THRESHOLD_SETS = {
 }
 
 
-@pytest.mark.parametrize("encoder", [_scan, _window], ids=["scan", "window"])
+@pytest.mark.parametrize("encoder", [_scan, _window, _window32],
+                         ids=["scan", "window", "window-native"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(THRESHOLD_SETS))
 def test_grids_equal_bisection(name, dtype, encoder):
@@ -234,3 +262,53 @@ def test_window_grid_beyond_32_bit_offsets_runs_value_by_value(monkeypatch):
     assert not _scalar.window_grid_encode(X, *tables, codes).any()
     assert calls
     np.testing.assert_array_equal(codes, _bisection(X, T, n_levels)[0])
+
+
+def test_float32_cells_are_float32_arithmetic():
+    """Float32 tables (start, inv_width float32, cells of the float32 map): a value
+    whose float64 cell and float32 cell differ gets the cell of the tables' map."""
+    T = np.array([[0.1, 0.35, 0.6, 0.85]])
+    t64 = window_grid_tables(T, np.array([5]), np.float32)
+    t32 = window_grid_tables(T, np.array([5]), np.float32, np.float32)
+    assert t32[0].dtype == t32[1].dtype == np.float32 and t64[0].dtype == np.float64
+    x = np.linspace(0, 1, 200001, dtype=np.float32)[:, None]
+    f64 = np.floor((x.astype(np.float64) - t64[0]) * t64[1])
+    f32 = np.floor((x - t32[0]) * t32[1])
+    assert (f64 != f32).any()  # the maps differ somewhere: the tables must follow
+    ref = _bisection(x, T, np.array([5]))[0]
+    for tables in (t64, t32):
+        codes = np.empty(x.shape, dtype=np.uint8)
+        assert not K.window_grid_encode(x, *tables, codes).any()
+        np.testing.assert_array_equal(codes, ref)
+        np.testing.assert_array_equal(codes, _window_twin(x, *tables))
+    with pytest.raises(ValueError, match="float32 arithmetic"):
+        window_grid_tables(T, np.array([5]), np.float64, np.float32)
+
+
+@pytest.mark.parametrize("est", [skquant.LloydMaxQuantizer(n_bits=4),
+                                 skquant.CompanderQuantizer(n_bits=8)], ids=["lloyd", "mu-law"])
+def test_large_float32_transform_uses_float32_cells(est, monkeypatch):
+    """Float32 data beyond the twins' size encode through float32 cells; the codes are
+    the bisection's, ties and neighbours included, and NaN still raises."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((4000, 3))
+    est.fit(X)
+    T = np.asarray(est.thresholds_, dtype=np.float64)
+    Y = np.stack([np.resize(rng.permutation(_hostile_values(T[j, : est.n_levels_[j] - 1], rng,
+                                                            np.float32)), 9000)
+                  for j in range(3)], axis=1)
+    from skquant._kernels import _auto
+
+    assert Y.size > _auto.SMALL
+    calls = []
+    real = base.window_grid_tables
+    monkeypatch.setattr(base, "window_grid_tables",
+                        lambda *a: calls.append(np.dtype(a[-1]) if len(a) == 4 else None)
+                        or real(*a))
+    base._WINDOWS.pop(est, None)
+    codes = est.transform(Y)
+    assert np.dtype(np.float32) in calls
+    np.testing.assert_array_equal(codes, _bisection(Y, T, est.n_levels_)[0])
+    Y[5000, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN|infinit|finite"):
+        est.transform(Y)

@@ -197,14 +197,14 @@ def _window_count(Tf, to, k, x, top):
 
 
 @jit(inline="always")
-def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, last, buf, top):
+def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, zero, last, buf, top):
     """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
     :func:`window_grid_encode`; True if one is NaN or infinite.
 
     One straight-line, vectorised pass computes the codes into ``buf`` (the cell in
-    float64 for any data, clamped by min/max, the cell's first code gathered from
-    ``Cf``, then the window's thresholds gathered and compared), a second converts
-    them into ``of``.
+    the arithmetic of ``st`` and ``Xf`` together, clamped by min/max, the cell's first
+    code gathered from ``Cf``, then the window's thresholds gathered and compared), a
+    second converts them into ``of``.
     """
     nan = False
     for q in range(m):
@@ -212,9 +212,9 @@ def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, last, buf, top):
         x = Xf[base + p]
         nan |= x - x != 0.0
         r = np.uint64(pat) + p
-        f = (np.float64(x) - st[r]) * iw[r]
+        f = (x - st[r]) * iw[r]
         # clamp to [0, G - 1] without branches (NaN goes to 0; x is checked above)
-        f = f if f > 0.0 else 0.0
+        f = f if f > zero else zero
         f = f if f < last else last
         k = _at(Cf, co[r], np.int32(f))
         buf[p] = k + _window_count(Tf, to[r], k, x, top)
@@ -225,18 +225,20 @@ def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, last, buf, top):
 
 
 @jit(parallel=True)
-def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, last, top, of):
+def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, ends, top, of):
     """:func:`window_grid_encode` on flat views: ``Xf`` and ``of`` are ``X`` and the
     codes raveled (C order), ``Cf`` and ``Tf`` the tables raveled, and ``st``, ``iw``,
     ``co``, ``to`` the per-value pattern of ``R`` whole rows (length ``R * d``): the
     start, inverse width, offset of the feature's row in ``Cf`` and in ``Tf`` of each
-    position. ``last`` is ``G - 1``.
+    position. ``ends`` is ``[0, G - 1]`` in the dtype of ``st``.
 
     Rows are processed ``R`` at a time, their ``R * d`` values as one contiguous
     stretch (features inner, as in memory), in blocks of at most ``BLOCK`` values.
     """
     n = Xf.shape[0] // d
     L = st.shape[0]
+    zero = ends[0]
+    last = ends[1]
     R = L // d
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.zeros(n_chunks, dtype=np.bool_)
@@ -251,19 +253,19 @@ def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, last, top, of):
                 base = np.uint64(b * d + s)
                 # constant widths unroll the halving loop
                 if top == 2:
-                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, 2)
                 elif top == 4:
-                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, 4)
                 elif top == 8:
-                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, 8)
                 elif top == 16:
-                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, 16)
                 else:
-                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf,
+                    nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, top)
         bad[c] = nan
     return bad
@@ -273,10 +275,13 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     """Codes (the number of thresholds ``<= x``, as :func:`encode`) through a grid of
     cells and a fixed-width branch-free bisection inside the cell.
 
-    Feature ``j``'s value ``x`` falls in cell ``g``, ``(float64(x) - start[j]) *
-    inv_width[j]`` clipped to ``[0, G - 1]`` and truncated: a map monotone in ``x``
-    even in floating point, so the thresholds of earlier cells are below ``x`` and
-    those of later cells above. The code is ``k = counts[j, g]`` (the thresholds in
+    Feature ``j``'s value ``x`` falls in cell ``g``, ``(x - start[j]) * inv_width[j]``
+    clipped to ``[0, G - 1]`` and truncated, in float64 arithmetic (float32 data
+    widened exactly first) unless ``X`` and ``start`` are both float32 (then in
+    float32): a map monotone in ``x`` even in floating point (each rounding is), so
+    the thresholds of earlier cells are below ``x`` and those of later cells above,
+    provided the tables were built with the same arithmetic (``window_grid_tables``).
+    The code is ``k = counts[j, g]`` (the thresholds in
     earlier cells) plus the number of ``T[j, k : k + top - 1]`` that are ``<= x``:
     that window holds the cell's thresholds (at most ``top - 1``, the caller's grid
     guarantees it) followed by later ones, which are above ``x``; ``log2(top)`` halving
@@ -288,7 +293,7 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     Parameters
     ----------
     X : (n, d) float array, IN.
-    start, inv_width : (d,) float64 arrays, IN.
+    start, inv_width : (d,) float64 arrays, or float32 (the cells' arithmetic), IN.
     counts : (d, G + 1) int32 array, IN: ``counts[j, g]`` thresholds in cells ``< g``.
     T : (d, W) array of X's dtype, IN: each row sorted, ``+inf`` from the feature's
         last threshold on, ``W >= M - 1 + top - 1``. For float32 data the thresholds
@@ -302,6 +307,7 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
     """
     n, d = X.shape
+    cell = np.float32 if X.dtype == np.float32 and start.dtype == np.float32 else np.float64
     G1 = counts.shape[1]
     W = T.shape[1]
     if d == 0 or max(d * G1, d * W) >= FLAT_LIMIT:  # 32-bit table offsets
@@ -311,11 +317,11 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
     bad = window_flat_encode(
         np.ascontiguousarray(X).reshape(-1), d,
-        np.ascontiguousarray(start, dtype=np.float64)[j],
-        np.ascontiguousarray(inv_width, dtype=np.float64)[j],
+        np.ascontiguousarray(start, dtype=cell)[j],
+        np.ascontiguousarray(inv_width, dtype=cell)[j],
         (j * G1).astype(np.int32), (j * W).astype(np.int32),
         np.ascontiguousarray(counts, dtype=np.int32).reshape(-1),
-        np.ascontiguousarray(T).reshape(-1), np.float64(G1 - 2), top, flat_out,
+        np.ascontiguousarray(T).reshape(-1), np.array([0, G1 - 2], dtype=cell), top, flat_out,
     )
     if not out.flags.c_contiguous:
         out[...] = flat_out.reshape(out.shape)
@@ -350,7 +356,7 @@ def _window_rows(X, start, inv_width, counts, T, out, lo, hi, top):
             j = np.uint64(jj)
             x = X[i, j]
             nan |= x - x != 0.0
-            f = (np.float64(x) - start[j]) * inv_width[j]
+            f = (x - start[j]) * inv_width[j]  # the arithmetic of window_grid_encode
             # clamp to [0, G - 1] without branches (NaN goes to 0; x is checked above)
             f = f if f > 0.0 else 0.0
             f = f if f < last else last
