@@ -107,6 +107,82 @@ def test_optimal_twin_is_used_only_where_it_mirrors_the_kernel():
     assert not _small.optimal_supported(W0, 2)  # a weightless value
 
 
+def test_optimal_twin_tree_visits_every_row_once():
+    """The divide and conquer's levels (``_small._tree``): every row once, each
+    bounded by rows of earlier levels (or the ends), as the kernel's stack visits them."""
+    for n in (1, 2, 3, 7, 8, 985, 1000):
+        seen = {n: -1, n + 1: -1}  # the ends
+        rows = []
+        for level, (mid, mid2, left2, right2) in enumerate(_small._tree(n)):
+            np.testing.assert_array_equal(mid2[:, 0], mid)
+            for r, a, b in zip(mid, left2[:, 0], right2[:, 0]):
+                assert seen[a] < level and seen[b] < level
+                assert (a == n or a < r) and (b == n + 1 or b > r)
+                seen[int(r)] = level
+            rows += mid.tolist()
+        assert sorted(rows) == list(range(n))
+        assert _small._tree(n) is _small._tree(n)  # one tree per n
+
+
+def _optimal_pair(W, S1, S2, M):
+    o1, o2 = np.empty(M + 1, np.int64), np.empty(M + 1, np.int64)
+    with np.errstate(all="ignore"):
+        c1 = _small.optimal_partition(W, S1, S2, M, o1)
+        c2 = K.optimal_partition(W, S1, S2, M, o2)
+    return o1, o2, c1, c2
+
+
+def test_optimal_twin_equals_the_kernel_on_padded_and_ragged_levels(monkeypatch):
+    """Up to 4095 distinct values and 256 cells: the twin's levels run as padded blocks
+    and, where the rows' ranges are uneven, ragged ones; both give the kernel's
+    partition and cost (the default fit's exact start on 1000 x 4 runs both)."""
+    ragged = [0]
+    ragged_level = _small._ragged_level
+
+    def counted(*args):
+        ragged[0] += 1
+        return ragged_level(*args)
+
+    monkeypatch.setattr(_small, "_ragged_level", counted)
+    rng = np.random.default_rng(21)
+    n_cases = 0
+    for k, w in ((1000, None), (4095, None), (2500, "exp"), (300, "int"), (40, None)):
+        x = np.sort(np.concatenate([rng.standard_normal(k // 2), rng.standard_t(2, k - k // 2)]))
+        ws = np.empty(0) if w is None else (
+            rng.exponential(size=k) if w == "exp" else rng.integers(1, 5, k) * 1.0)
+        u, W, S1, S2 = K.summarize_sorted(x.copy(), ws, float(x[k // 2]))
+        for M in (2, 3, 16, 17, 64, 256):
+            if not _small.optimal_supported(W, M):
+                continue
+            o1, o2, c1, c2 = _optimal_pair(W, S1, S2, M)
+            np.testing.assert_array_equal(o1, o2, err_msg=f"k={k} M={M}")
+            assert c1 == c2
+            n_cases += 1
+    assert n_cases >= 20 and ragged[0] > 0
+
+
+def test_optimal_twin_nan_rows_follow_the_kernel(monkeypatch):
+    """Prefix sums that overflow (inf - inf gives NaN candidates): the kernel never
+    picks a NaN, and the twin reruns such a layer carefully to do the same."""
+    careful = []
+    layer = _small._layer
+
+    def spied(*args):
+        careful.append(args[-1])
+        return layer(*args)
+
+    monkeypatch.setattr(_small, "_layer", spied)
+    rng = np.random.default_rng(4)
+    for big in (1e160, 1e200):
+        x = np.sort(np.concatenate([rng.standard_normal(300), big * np.arange(1, 6)]))
+        u, W, S1, S2 = K.summarize_sorted(x.copy(), np.empty(0), 0.0)
+        assert np.isinf(S2).any()
+        for M in (3, 5, 16):
+            o1, o2, _, _ = _optimal_pair(W, S1, S2, M)
+            np.testing.assert_array_equal(o1, o2)
+    assert any(careful)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_encoders_equal_the_kernels(dtype):
     rng = np.random.default_rng(3)

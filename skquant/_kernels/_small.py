@@ -256,50 +256,100 @@ def optimal_supported(W, M):
     return M <= 2 or (M - 1) * (k - M + 1) <= max(4 * k, TABLE_MIN)
 
 
-def _rows(A, P1, PW, Q1, QW, QS2, plo, phi, qlo, qhi, out, arg):
-    """Twin of ``_optimal._rows`` for positive weights: the divide and conquer visited
-    level by level (a row's search range depends only on its parents, so the order of
-    the visits does not matter)."""
-    lo = np.array([qlo])
-    hi = np.array([qhi])
-    olo = np.array([plo])
-    ohi = np.array([phi])
-    P1r, PWr = P1[plo:], PW[plo:]  # indexed by j - plo, as A
-    inf = np.inf
+# the divide and conquer's rows, level by level, for ``n`` rows (one tree per ``n``:
+# every layer of a programme has as many rows, and a fit's columns often share ``n``)
+_TREES = {}
+
+
+def _tree(n):
+    """The levels of the divide and conquer on rows ``0 .. n - 1``: per level the rows
+    visited (``mid``) and the rows whose minimisers bound their search on the left
+    (``left``) and on the right (``right``), as columns (shape ``(rows, 1)``); ``n``
+    stands for the first candidate and ``n + 1`` for the last (no ancestor on that
+    side)."""
+    tree = _TREES.get(n)
+    if tree is not None:
+        return tree
+    tree = []
+    lo, hi = np.array([0]), np.array([n - 1])
+    left, right = np.array([n]), np.array([n + 1])
     while lo.shape[0]:
         mid = (lo + hi) >> 1
-        cnt = np.minimum(ohi, mid - 1)
-        cnt -= olo
-        cnt += 1
-        np.maximum(cnt, 0, out=cnt)
-        ends = cnt.cumsum()
-        first = ends - cnt
-        jr = np.arange(ends[-1])
-        jr += (olo - plo - first).repeat(cnt)  # j - plo
-        dd = Q1.take(mid).repeat(cnt) - P1r.take(jr)
+        tree.append((mid, mid[:, None], left[:, None], right[:, None]))
+        a = lo < mid
+        b = mid < hi
+        lo, hi = np.concatenate((lo[a], mid[b] + 1)), np.concatenate((mid[a] - 1, hi[b]))
+        left, right = (np.concatenate((left[a], mid[b])),
+                       np.concatenate((mid[a], right[b])))
+    if len(_TREES) >= 8:
+        _TREES.clear()
+    _TREES[n] = tree
+    return tree
+
+
+def _layer(tree, A, P1, PW, Q1, QW, QS2, out, bound, careful):
+    """``_rows`` where row ``r`` (of ``n``) may split at the candidates ``c <= r`` of
+    ``n``, in coordinates relative to the first row and the first candidate (the
+    programme's layers: row ``i = qlo + r``, candidate ``j = qlo - 1 + c``). The search
+    ranges, the leftmost strict minimum and every floating-point operation are the
+    kernel's; each level of the divide and conquer is one block, padded where the
+    rows' ranges are about as wide (copies of a row's last candidate fill it up),
+    else ragged.
+
+    ``Q1``, ``QW``, ``QS2``: per level, the rows' values (shape ``(rows, 1)``).
+    ``bound``: (n + 2,) int64, receives the minimisers (``bound[n] = 0`` and
+    ``bound[n + 1] = n - 1`` stand for the ends). Without ``careful`` a row holding a
+    NaN (where the kernel takes the least of its other values) gives a NaN in ``out``:
+    the caller then runs the layer again ``careful``."""
+    n = out.shape[0]
+    bound[n] = 0
+    bound[n + 1] = n - 1
+    cols = np.arange(n)
+    for level, (mid, mid2, left2, right2) in enumerate(tree):
+        olo = bound.take(left2)
+        jhi = np.minimum(bound.take(right2), mid2)
+        width = int((jhi - olo).max()) + 1
+        if mid.shape[0] * width > 4 * n + 4096:  # uneven ranges: a ragged block
+            _ragged_level(mid, olo[:, 0], jhi[:, 0], A, P1, PW, Q1[level][:, 0],
+                          QW[level][:, 0], QS2[level][:, 0], out, bound)
+            continue
+        j = olo + cols[:width]
+        np.minimum(j, jhi, out=j)  # past a row's end: copies of its last candidate
+        dd = Q1[level] - P1.take(j)
         dd *= dd
-        dd /= QW.take(mid).repeat(cnt) - PWr.take(jr)  # > 0: positive weights
-        v = A.take(jr) - dd
-        if cnt.min() > 0:
-            best = np.fmin.reduceat(v, first)  # NaN never wins (the kernel's v < best)
-        else:
-            best = np.full(lo.shape[0], inf)
-            some = cnt > 0
-            if some.any():
-                best[some] = np.fmin.reduceat(v, first[some])
-        best[best != best] = inf
-        seg = np.arange(lo.shape[0]).repeat(cnt)
-        hit = (v == best.take(seg)).nonzero()[0][::-1]
-        bj = olo.copy()
-        bj[seg.take(hit)] = jr.take(hit) + plo  # the last assignment wins: the first minimum
-        out[mid - qlo] = best + QS2.take(mid)
-        arg[mid - qlo] = bj
-        left = lo < mid
-        right = mid < hi
-        lo = np.concatenate((lo[left], mid[right] + 1))
-        hi = np.concatenate((mid[left] - 1, hi[right]))
-        olo, ohi = (np.concatenate((olo[left], bj[right])),
-                    np.concatenate((bj[left], ohi[right])))
+        dd /= QW[level] - PW.take(j)
+        v = A.take(j)
+        v -= dd
+        if careful:
+            v[v != v] = np.inf  # NaN never wins (all inf: the first candidate)
+        a = v.argmin(axis=1)  # the first minimum (a NaN if the row holds one)
+        a += olo[:, 0]
+        bound[mid] = a
+        best = v.min(axis=1)
+        best += QS2[level][:, 0]
+        out[mid] = best
+
+
+def _ragged_level(mid, olo, jhi, A, P1, PW, q1, qw, qs2, out, bound):
+    """One level of :func:`_layer` with the candidates of all rows end to end (``q1``,
+    ``qw``, ``qs2``: the rows' values)."""
+    cnt = jhi - olo + 1
+    ends = cnt.cumsum()
+    first = ends - cnt
+    jr = np.arange(ends[-1])
+    jr += (olo - first).repeat(cnt)
+    dd = q1.repeat(cnt) - P1.take(jr)
+    dd *= dd
+    dd /= qw.repeat(cnt) - PW.take(jr)
+    v = A.take(jr) - dd
+    v[v != v] = np.inf  # NaN never wins
+    best = np.minimum.reduceat(v, first)
+    seg = np.arange(mid.shape[0]).repeat(cnt)
+    hit = (v == best.take(seg)).nonzero()[0][::-1]  # all inf: every one, the first wins
+    bj = olo.copy()
+    bj[seg.take(hit)] = jr.take(hit)  # the last assignment wins: the first minimum
+    bound[mid] = bj
+    out[mid] = best + qs2
 
 
 def optimal_partition(W, S1, S2, n_cells, pos):
@@ -310,24 +360,34 @@ def optimal_partition(W, S1, S2, n_cells, pos):
     pos[M] = k
     if M == 1:
         return _cell_cost(W, S1, S2, 0, k)
-    l = np.arange(M + 1, dtype=np.int64)
-    h = l + (k - M)
+    n = k - M + 1  # positions of every inner boundary: m .. m + n - 1
     # the first boundary's costs, then one row-minima layer per boundary
-    i = np.arange(l[1], h[1] + 1)
+    i = np.arange(1, n + 1)
     buf = _costs(W, S1, S2, np.zeros(i.shape, dtype=np.int64), i)
     table = {}
+    if M > 2:
+        tree = _tree(n)
+        bound = np.empty(n + 2, dtype=np.int64)
+        # each level's rows in every layer m = 2 .. M - 1: position m + row
+        ms = np.arange(2, M)[:, None, None]
+        at = [ms + mid2 for _, mid2, _, _ in tree]
+        Q1 = [S1.take(i) for i in at]
+        QW = [W.take(i) for i in at]
+        QS2 = [S2.take(i) for i in at]
     with np.errstate(all="ignore"):
         for m in range(2, M):
-            buf = buf - S2[l[m - 1] : h[m - 1] + 1]
-            n = h[m] - l[m] + 1
+            buf = buf - S2[m - 1 : m - 1 + n]
             tmp = np.empty(n)
-            arg = np.empty(n, dtype=np.int64)
-            _rows(buf, S1, W, S1, W, S2, l[m - 1], h[m - 1], l[m], h[m], tmp, arg)
-            table[m] = arg
+            rows = ([q[m - 2] for q in Q1], [q[m - 2] for q in QW], [q[m - 2] for q in QS2])
+            args = (tree, buf, S1[m - 1 :], W[m - 1 :], *rows, tmp, bound)
+            _layer(*args, False)
+            if np.isnan(tmp).any():
+                _layer(*args, True)
+            table[m] = bound[:n] + (m - 1)
             buf = tmp
     # the last cell ends at k: the leftmost best split before it
-    pl = l[M - 1]
-    j = np.arange(pl, min(h[M - 1], k - 1) + 1)
+    pl = M - 1
+    j = np.arange(pl, min(pl + n - 1, k - 1) + 1)
     v = buf[j - pl] + _costs(W, S1, S2, j, np.full(j.shape, k))
     v = np.where(v < np.inf, v, np.inf)
     bj = pl
@@ -335,5 +395,5 @@ def optimal_partition(W, S1, S2, n_cells, pos):
         bj = int(j[np.argmin(v)])
     pos[M - 1] = bj
     for m in range(M - 1, 1, -1):
-        pos[m - 1] = table[m][pos[m] - l[m]]
+        pos[m - 1] = table[m][pos[m] - m]
     return _seq_sum(_costs(W, S1, S2, pos[:-1], pos[1:]))
