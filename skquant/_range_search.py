@@ -76,6 +76,12 @@ def _abs_quantile(u, w, q):
     return float(K.abs_quantile(np.ascontiguousarray(u, dtype=np.float64), weights, float(q)))
 
 
+def _summary_abs_quantile(summary, q):
+    """:func:`_abs_quantile` of the summary's values and weights, from its prefix sums
+    (:func:`K.abs_quantile_sorted`: O(log^2 k) for counts)."""
+    return float(K.abs_quantile_sorted(summary.u, summary.W, float(q)))
+
+
 def clip_range(summary, clip, symmetric, n_std, percentile):
     """The range ``(lo, hi)`` of a clipping rule; ``lo = -hi`` when ``symmetric``.
 
@@ -86,7 +92,7 @@ def clip_range(summary, clip, symmetric, n_std, percentile):
     rule that gives an empty range (a percentile on data that are mostly one value)
     falls back to ``"minmax"``.
     """
-    u, w = summary.u, summary.weights
+    u = summary.u
     lo = hi = 0.0  # "minmax", below
     if isinstance(clip, Real):
         return -float(clip), float(clip)
@@ -101,7 +107,7 @@ def clip_range(summary, clip, symmetric, n_std, percentile):
     elif clip == "percentile":
         p = percentile / 100.0
         if symmetric:
-            hi = _abs_quantile(u, w, p)
+            hi = _summary_abs_quantile(summary, p)
             lo = -hi
         else:
             lo, hi = summary.quantile(1.0 - p), summary.quantile(p)
@@ -199,10 +205,13 @@ def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np
     incumbent = np.array(start, dtype=np.float64)
     # thresholds halfway between their levels (nearest-level cells): the kernel's
     # tighter bound on the values near the thresholds applies
-    midpoint = not centroid and len(delta) > 1 and bool(
-        np.allclose(alpha, 0.5 * (gamma[:-1] + gamma[1:]), rtol=0.0, atol=1e-14)
-        and np.allclose(beta, 0.5 * (delta[:-1] + delta[1:]), rtol=1e-14, atol=1e-14)
-    )
+    # (np.allclose's test, without its overhead: these arrays are finite)
+    midpoint = not centroid and len(delta) > 1
+    if midpoint:
+        mid_y = 0.5 * (gamma[:-1] + gamma[1:])
+        mid_d = 0.5 * (delta[:-1] + delta[1:])
+        midpoint = bool((np.abs(alpha - mid_y) <= 1e-14).all()
+                        and (np.abs(beta - mid_d) <= 1e-14 + 1e-14 * np.abs(mid_d)).all())
     lower, _, certified = K.range_bnb(
         summary.u, summary.W, summary.S1, summary.S2, float(summary.shift),
         alpha, beta, gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64),
@@ -239,10 +248,11 @@ def search_scale(summary, family, seeds=()):
     """
     t, y = family.t, family.y
     start = (0.0, 1.0, 0.0, np.inf)
-    for s in seeds:
-        v = float(family.sse(summary, 0.0, s)[0])
+    seeds = np.asarray(seeds, dtype=np.float64).ravel()
+    values = family.sse(summary, 0.0, seeds) if seeds.size else seeds
+    for s, v in zip(seeds.tolist(), values.tolist()):  # the first of the smallest
         if v < start[3]:
-            start = (0.0, float(s), 0.0, v)
+            start = (0.0, s, 0.0, v)
     top = _scale_top(summary, t, y)
     boxes = [[0.0, 0.0, 0.0, top, 0.0], [0.0, 0.0, top, np.inf, 0.0]]
     zeros_t, zeros_y = np.zeros_like(t), np.zeros_like(y)
@@ -279,7 +289,9 @@ def _outer_level_limits(summary, sse):
     """
     u, W, S1, S2 = summary.u, summary.W, summary.S1, summary.S2
     k = u.shape[0]
-    idx = np.unique(np.concatenate([np.arange(0, k, 64), [k - 1]]))
+    idx = np.arange(0, k, 64)
+    if idx[-1] != k - 1:
+        idx = np.append(idx, k - 1)
     x = u[idx] - summary.shift
     low = x * x * W[idx] - 2.0 * x * S1[idx] + S2[idx]  # values below u[idx]
     up = (x * x * (W[-1] - W[idx + 1]) - 2.0 * x * (S1[-1] - S1[idx + 1])
@@ -296,9 +308,10 @@ def _step_limit(summary, sse, d0, d_hi):
     most ``sse``: the first of ``1.5 d0, 1.5^2 d0, ...`` (``d0`` the incumbent's step)
     whose :func:`K.two_cell_bound` exceeds ``sse`` (``d_hi`` if none below it)."""
     D = 1.5 * d0
+    limit = sse * (1.0 + 1e-6)
     while D < d_hi:
         if K.two_cell_bound(summary.u, summary.W, summary.S1, summary.S2,
-                            D * (1.0 - 1e-9)) > sse * (1.0 + 1e-6):
+                            D * (1.0 - 1e-9), limit) > limit:
             return D
         D *= 1.5
     return d_hi

@@ -142,6 +142,11 @@ def test_two_cell_bound_matches_naive_and_bounds_every_coarser_grid(rng):
             bound = K.two_cell_bound(s.u, s.W, s.S1, s.S2, D)
             assert bound == pytest.approx(naive_clip.two_cell_bound(u, wu, D),
                                           rel=1e-9, abs=1e-9)
+            for stop in (0.0, 0.3 * bound, 0.99 * bound, bound, 1.01 * bound):
+                # stopped early: above `stop` exactly when the whole sum is
+                part = K.two_cell_bound(s.u, s.W, s.S1, s.S2, D, stop)
+                assert (part > stop) == (bound > stop)
+                assert part <= bound
             k = np.arange(16, dtype=np.float64)
             for d in D * np.array([1.0, 1.3, 3.0]):
                 for lo in rng.uniform(u[0] - 10 * d, u[-1], 20):
@@ -168,6 +173,27 @@ def test_outer_level_limits_hold_for_every_range_below_the_error(rng):
     assert good.sum() > 100
     assert np.all(los[good] + 0.5 * steps[good] < L)
     assert np.all(los[good] + 7.5 * steps[good] > H)
+
+
+def test_summary_abs_quantile_is_the_sorted_weighted_quantile(rng):
+    """The symmetric percentile rule on a summary (bisection on the prefix sums for
+    counts, the merge otherwise): the value of weighted_quantile of |x|, on counts with
+    ties between -x and x and on fractional weights."""
+    from skquant._range_search import _summary_abs_quantile
+    from skquant._summary import weighted_quantile
+
+    for trial in range(60):
+        n = int(rng.integers(1, 200))
+        if trial % 3 == 0:
+            x = rng.integers(-15, 15, n).astype(np.float64)
+        elif trial % 3 == 1:
+            x = np.abs(rng.standard_normal(n)) * (-1.0 if trial % 2 else 1.0)
+        else:
+            x = rng.standard_normal(n)
+        w = rng.uniform(0.1, 3.0, n) if trial % 4 == 3 else None
+        s = summarize_column(x, w)
+        for q in np.concatenate([rng.uniform(0, 1, 15), [0.0, 0.5, 0.999, 1.0]]):
+            assert _summary_abs_quantile(s, q) == weighted_quantile(np.abs(s.u), s.weights, q)
 
 
 def test_abs_quantile_is_the_sorted_weighted_quantile(rng):

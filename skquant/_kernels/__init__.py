@@ -21,7 +21,7 @@ _MODULES = {
     "_dead_zone": ("dead_zone_cost",),
     "_ecsq": ("ecsq_partition",),
     "_optimal": ("optimal_partition",),
-    "_range_bnb": ("abs_quantile", "range_bnb", "two_cell_bound"),
+    "_range_bnb": ("abs_quantile", "abs_quantile_sorted", "range_bnb", "two_cell_bound"),
     "_rans": ("rans_decode", "rans_slot_bits", "rans_tables"),
     "_scalar": ("CHUNK", "cell_positions", "centroids", "decode", "encode", "lloyd",
                 "lloyd_escape", "lloyd_step", "partition_cost", "scan_grid_encode",

@@ -64,7 +64,71 @@ def abs_quantile(u, w, q):
 
 
 @jit
-def two_cell_bound(u, W, S1, S2, D):
+def _abs_count(u, W, v):
+    """Weight of the values with ``|u| <= v`` (``v >= 0``)."""
+    k = u.shape[0]
+    lo = _lower_bound(u, -v, 0, k)
+    a = lo
+    b = k
+    while a < b:  # the first index with u > v
+        mid = (a + b) >> 1
+        if u[mid] <= v:
+            a = mid + 1
+        else:
+            b = mid
+    return W[a] - W[lo]
+
+
+@jit
+def _first_reaching(u, W, target, i, j, sign):
+    """Among the candidates ``sign * u[i .. j - 1]`` (increasing), the smallest whose
+    :func:`_abs_count` reaches ``target`` (``inf`` if none)."""
+    best = np.inf
+    while i < j:
+        mid = (i + j) >> 1
+        v = sign * u[mid]
+        if _abs_count(u, W, v) >= target:
+            best = v
+            if sign > 0:
+                j = mid
+            else:
+                i = mid + 1
+        elif sign > 0:
+            i = mid + 1
+        else:
+            j = mid
+    return best
+
+
+@jit
+def abs_quantile_sorted(u, W, q):
+    """:func:`abs_quantile` of increasing ``u`` with the prefix sums ``W`` of its
+    weights. With integer weights (counts: every ``W`` an integer up to ``2**53``)
+    every partial sum is exact whatever the order, so the answer is the smallest
+    ``|u|`` whose weight of ``|u| <= v`` reaches ``q`` times the total, found by
+    bisection in O(log^2 k); other weights go through the merge of
+    :func:`abs_quantile` (the same rounding as the cumulative sum in that order)."""
+    k = u.shape[0]
+    integral = W[k] <= 9007199254740992.0
+    for i in range(k + 1):
+        integral &= W[i] == np.floor(W[i])
+    if not integral:
+        w = np.empty(k)
+        for i in range(k):
+            w[i] = W[i + 1] - W[i]
+        return abs_quantile(u, w, q)
+    target = q * W[k]
+    i0 = _lower_bound(u, 0.0, 0, k)
+    a = _first_reaching(u, W, target, i0, k, 1.0)  # |u| = u
+    b = _first_reaching(u, W, target, 0, i0, -1.0)  # |u| = -u, increasing as i falls
+    v = min(a, b)
+    if np.isfinite(v):
+        return v
+    return abs(u[0]) if abs(u[0]) > abs(u[k - 1]) else abs(u[k - 1])
+
+
+@jit
+def two_cell_bound(u, W, S1, S2, D, stop=np.inf):
     """Lower bound of the error of every quantizer whose thresholds are at least ``D``
     apart: the sum, over the intervals ``[u[0] + j D, u[0] + (j + 1) D)``, of the
     smallest error of the interval's values in two cells whose levels are at least
@@ -73,6 +137,10 @@ def two_cell_bound(u, W, S1, S2, D):
     levels cost no more: the cells' errors about their centroids plus
     ``w_l w_r / (w_l + w_r) (D - (m_r - m_l))^2`` when the centroids ``m_l, m_r``
     are closer than ``D``). O(k) for ``k`` distinct values.
+
+    ``stop``: the sum is returned as soon as it exceeds ``stop`` (a partial sum of
+    these non-negative terms, in the same order: above ``stop`` exactly when the whole
+    sum is), for callers that only compare it with ``stop``.
     """
     k = u.shape[0]
     total = 0.0
@@ -95,6 +163,8 @@ def two_cell_bound(u, W, S1, S2, D):
             if v < best:
                 best = v
         total += best
+        if total > stop:
+            return total
         a = b
         if b < k:  # skip the empty intervals up to the next value (one may be left)
             j = max(j, np.floor((u[b] - u[0]) / D))
