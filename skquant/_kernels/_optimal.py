@@ -533,7 +533,7 @@ _LAGRANGE_MIN_CELLS = 32
 _LAGRANGE_MAX_SOLVES = 64
 #: penalised programmes on the grid for M - 1 and M + 1 cells (the middle of the
 #: penalties of M cells is a refinement: without it the grid's penalty is used)
-_SIDE_SOLVES = 64
+_SIDE_SOLVES = 4
 #: grid positions per cell of the first, coarse Lagrangian search
 _GRID_PER_CELL = 64
 #: above this many cells x distinct values the programme by layers could take hours
