@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_lloyd_max.py [--n-samples 1000000] [--n-features 8]
        [--n-bits 4] [--repeat 3] [--skip-slow] [--levels 16,64,256]
-       [--levels-columns 2] [--only-levels]
+       [--levels-columns 2] [--only-levels] [--cpu-time]
 
 Reports fit and transform times, their ratios to the NumPy floors (np.sort of every
 column, X.copy(), codes.astype(float64)), and each method's MSE relative to the exact
@@ -16,13 +16,16 @@ The exact optimum at several numbers of levels (``--levels``) is timed per colum
 the first ``--levels-columns`` columns (one of each shape first: normal, Laplace, ...),
 1 thread, against np.sort of the same columns and against ckwrap and kmeans1d on the
 same columns in the same run (one run each: they take seconds to minutes per column).
-``--only-levels`` prints that table alone.
+``--only-levels`` prints that table alone. ``--cpu-time`` times that table in CPU
+seconds of the process (``time.process_time``, every thread counted) instead of wall
+seconds: on a machine shared with other jobs, wall times measure the others' load too.
 """
 
 import argparse
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import numba
@@ -107,9 +110,18 @@ def gap_table():
     print_table(rows, ["dataset", "columns", "M=2", "M=4", "M=8", "M=16"])
 
 
-def levels_table(X, levels, repeat, skip_slow):
+def clock_time(func, clock):
+    """Seconds of one run of ``func()`` on ``clock`` (``time.perf_counter`` or
+    ``time.process_time``)."""
+    t = clock()
+    func()
+    return clock() - t
+
+
+def levels_table(X, levels, repeat, skip_slow, cpu_time=False):
     """The exact optimum per column at each number of levels: seconds per column, the
     ratio to np.sort of the column, and the peers' time over skquant's (1 thread)."""
+    clock = time.process_time if cpu_time else time.perf_counter
     n, d = X.shape
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
@@ -122,16 +134,16 @@ def levels_table(X, levels, repeat, skip_slow):
         q = LloydMaxQuantizer(n_levels=M, algorithm="optimal")
         fits = []
         for _ in range(repeat):  # interleaved with the floor, best of each
-            sorts.append(best_time(lambda: [np.sort(c) for c in cols], repeat=1, warmup=0))
-            fits.append(best_time(lambda: q.fit(X), repeat=1, warmup=0))
+            sorts.append(clock_time(lambda: [np.sort(c) for c in cols], clock))
+            fits.append(clock_time(lambda: q.fit(X), clock))
         t_opt = min(fits) / d
         row = {"levels": str(M), "optimal s/column": f"{t_opt:.3f}", "_t": t_opt}
         if not skip_slow:
             for name, fn in (("ckwrap", ckwrap_recon), ("kmeans1d", kmeans1d_recon)):
                 try:
                     recon = {}
-                    t = best_time(lambda: recon.update(r=per_column(lambda x: fn(x, M), X)),
-                                  repeat=1, warmup=0) / d
+                    t = clock_time(lambda: recon.update(r=per_column(lambda x: fn(x, M), X)),
+                                   clock) / d
                 except ImportError:
                     row[f"{name} s/column"] = "not installed"
                     continue
@@ -143,9 +155,10 @@ def levels_table(X, levels, repeat, skip_slow):
     t_sort = min(sorts) / d
     for row in rows:
         row["optimal / np.sort"] = f"{row.pop('_t') / t_sort:.1f}"
-    print(f"# exact optimum per column, {n} values x {d} columns, 1 thread; "
-          f"np.sort {min(sorts) / d:.4f} s per column (best of all runs, interleaved "
-          "with the fits)")
+    print(f"# exact optimum per column, {n} values x {d} columns, 1 thread, "
+          f"{'CPU' if cpu_time else 'wall'} seconds; np.sort {min(sorts) / d:.4f} s per "
+          f"column (best of all {len(sorts)} runs, interleaved with the fits; fits best of "
+          f"{repeat})")
     print_table(rows, ["levels", "optimal s/column", "optimal / np.sort", "ckwrap s/column",
                        "ckwrap / optimal", "kmeans1d s/column", "kmeans1d / optimal"])
 
@@ -164,6 +177,8 @@ def main():
                         help="columns timed in the exact-optimum table")
     parser.add_argument("--only-levels", action="store_true",
                         help="print the exact-optimum table alone")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time the exact-optimum table in process CPU seconds")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     n, d, b = args.n_samples, args.n_features, args.n_bits
@@ -174,7 +189,7 @@ def main():
     levels = [int(v) for v in args.levels.split(",") if v]
     if levels:
         levels_table(X[:, :max(1, min(args.levels_columns, d))], levels, args.repeat,
-                     args.skip_slow)
+                     args.skip_slow, args.cpu_time)
         print()
     if args.only_levels:
         return

@@ -306,16 +306,21 @@ def test_penalised_programme_equals_its_naive_twin(rng):
         s = summarize_column(x, w)
         k = s.u.size
         lam = float(s.S2[-1] - s.S1[-1] ** 2 / s.W[-1]) * 10 ** rng.uniform(-6, 0)
-        F, dv = np.empty(k + 1), np.empty(k + 1)
-        arg, dq, ds = (np.empty(k + 1, dtype=np.int32) for _ in range(3))
-        c = _optimal._penalised(s.W, s.S1, s.S2, lam, F, arg, dq, ds, dv)
         expected = naive_optimal.penalised_dp(s.W, s.S1, s.S2, lam)
         scale = 1e-12 * abs(s.S2[-1])
-        np.testing.assert_allclose(F, expected, rtol=1e-9, atol=scale)
-        cells = np.empty(c + 1, dtype=np.int64)
-        cost = _optimal._trace(s.W, s.S1, s.S2, arg, c, cells)
-        assert cells[0] == 0 and cells[-1] == k and np.all(np.diff(cells) > 0)
-        assert cost + lam * c == pytest.approx(expected[k], rel=1e-9, abs=scale)
+        safe = _optimal._cross_safe(s.W, s.S2, lam)
+        assert safe == bool(np.all(np.diff(s.W) > 0))
+        # divided, and multiplied out where safe; the queue compacted every few entries
+        for cross, first in {(False, 1 << 15), (safe, 1 << 15), (safe, 4)}:
+            F, dv, dh = np.empty(k + 1), np.empty(k + 1), np.empty(k + 1)
+            arg, dq, ds = (np.empty(k + 1, dtype=np.int32) for _ in range(3))
+            c = _optimal._penalised(s.W, s.S1, s.S2, lam, F, arg, dq, ds, dv, dh, cross,
+                                    first)
+            np.testing.assert_allclose(F, expected, rtol=1e-9, atol=scale)
+            cells = np.empty(c + 1, dtype=np.int64)
+            cost = _optimal._trace(s.W, s.S1, s.S2, arg, c, cells)
+            assert cells[0] == 0 and cells[-1] == k and np.all(np.diff(cells) > 0)
+            assert cost + lam * c == pytest.approx(expected[k], rel=1e-9, abs=scale)
 
 
 def _lagrange_column(rng, kind, n):

@@ -531,6 +531,9 @@ def _blocks(k, M):
 _LAGRANGE_MIN_CELLS = 32
 #: penalised programmes tried before giving up on the Lagrangian search
 _LAGRANGE_MAX_SOLVES = 64
+#: penalised programmes on the grid for M - 1 and M + 1 cells (the middle of the
+#: penalties of M cells is a refinement: without it the grid's penalty is used)
+_SIDE_SOLVES = 4
 #: grid positions per cell of the first, coarse Lagrangian search
 _GRID_PER_CELL = 64
 #: above this many cells x distinct values the programme by layers could take hours
@@ -545,39 +548,144 @@ def lagrangian(k, M):
     return _PRUNE_MIN_K <= k < 2**31 - 1 and _LAGRANGE_MIN_CELLS <= M < k
 
 
+@jit(inline="always")
+def _g(W, S1, h, j, x):
+    """``h - (S1[x] - S1[j])**2 / (W[x] - W[j])``: with ``h = F[j] - S2[j]``, the cost of
+    ending a cell ``[j, x)`` after ``F[j]``, less ``S2[x]`` (common to every ``j``)."""
+    w = W[x] - W[j]
+    s = S1[x] - S1[j]
+    return h - (s * s / w if w > 0.0 else 0.0)
+
+
+@jit(inline="always")
+def _beats(W, S1, dh, x, wi, si, wb, sb, cross):
+    """Whether candidate ``i`` is at least as good as ``b < i`` at ``x``: ``_g(i, x) <=
+    _g(b, x)`` with ``dh = h_i - h_b``, ``wi, si = W[i], S1[i]`` (``wb``, ``sb``: of
+    ``b``). ``cross``: multiplied out by the positive cell weights (no division on the
+    search's critical path; see :func:`_cross_safe`)."""
+    w1 = W[x] - wi
+    s1 = S1[x] - si
+    w2 = W[x] - wb
+    s2 = S1[x] - sb
+    if cross:
+        return dh * w1 * w2 <= s1 * s1 * w2 - s2 * s2 * w1
+    q1 = s1 * s1 / w1 if w1 > 0.0 else 0.0
+    q2 = s2 * s2 / w2 if w2 > 0.0 else 0.0
+    return dh <= q1 - q2
+
+
+#: queue entries of the penalised programme before its first compaction
+_QUEUE_FIRST = 1 << 15
+
+
 @jit
-def _penalised(W, S1, S2, lam, F, arg, dq, ds, dv):
+def _cross_safe(W, S2, lam):
+    """Whether :func:`_beats` may multiply out: every weight positive and no product
+    of the comparison can overflow or lose its exponent (weights, squares and penalty
+    within ``2**+-200``: the products stay below ``2**610``)."""
+    k = W.shape[0] - 1
+    big = 2.0**200
+    if not (0.0 <= S2[0] <= big and 0.0 <= S2[k] <= big and 0.0 <= lam <= big
+            and W[0] == 0.0 and W[k] <= big):
+        return False
+    small = 2.0**-200
+    ok = True
+    for i in range(k):
+        ok &= W[i + 1] - W[i] >= small
+    return ok
+
+
+@jit(inline="always")
+def _overtake(W, S1, k, d, lo, wi, si, wb, sb, cross):
+    """The first ``x > lo`` (``k + 1`` if none) where ``i`` beats ``b`` (see
+    :func:`_beats`), ``b`` being better at ``lo``: galloping then bisection."""
+    step = 1
+    hi = lo + 1
+    while hi <= k:
+        if _beats(W, S1, d, hi, wi, si, wb, sb, cross):
+            break
+        lo = hi
+        step *= 2
+        hi = lo + step
+    if hi > k:
+        hi = k + 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if _beats(W, S1, d, mid, wi, si, wb, sb, cross):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@jit
+def _penalised(W, S1, S2, lam, F, arg, dq, ds, dv, dh, cross, first=_QUEUE_FIRST):
     """The least ``cost + lam * cells`` over all partitions of the ``k`` values.
 
     ``F[i] = min_j F[j] + cost(j, i) + lam`` with ``F[0] = 0``; ``arg[i]`` is the
     minimising ``j``. The cost is Monge, so once a later last boundary ``i`` is as good
     as an earlier one ``b`` at some ``x``, it stays so for every larger ``x``: each
-    candidate owns an interval of ``x``, and a queue of the candidates with the start
-    of their interval and their value there (``dq``, ``ds``, ``dv``: scratch of
-    ``k + 1``) gives every ``F[i]`` from the front. A new candidate removes those it
+    candidate owns an interval of ``x``, and a queue of the candidates (``dq``), the
+    start of their interval (``ds``), their value there (``dv``) and ``F - S2`` at the
+    candidate (``dh``) gives every ``F[i]`` from the front (values are compared less
+    ``S2[x]``, common to all candidates: :func:`_g`). A new candidate removes those it
     beats at their start and finds where it overtakes the last one by a galloping
-    search (cells of the optimum change length slowly, so that is a step or two).
-    Returns the number of cells of the partition that ``arg`` traces back from ``k``.
+    search (:func:`_overtake`; cells of the optimum change length slowly, so that is a
+    few steps). That search waits for the next candidate: most candidates are dropped
+    by a later one, and when the next one already beats it where it could start, it
+    is dropped unsearched (the same queue, a tenth less time). The search's
+    comparisons are multiplied out when ``cross`` (:func:`_cross_safe`): the division's
+    latency on that chain of dependent steps was a third of the time. The queue is
+    compacted to its live part when it reaches ``first`` entries (or twice the longest
+    queue so far), so it touches ``O(longest queue)`` memory, not ``O(k)``; ``dq``,
+    ``ds``, ``dv``, ``dh`` hold ``k + 1`` entries (the queue never holds more than
+    ``k``). ``F`` (``k + 1``, or empty to skip it) receives ``F``. Returns the number
+    of cells of the partition that ``arg`` traces back from ``k``.
     """
     k = W.shape[0] - 1
-    F[0] = 0.0
+    cap = dq.shape[0]
+    limit = min(cap, max(first, 2))
+    store = F.shape[0] > 0
+    if store:
+        F[0] = 0.0
     dq[0] = 0
     ds[0] = 1
-    dv[0] = _cell_cost(W, S1, S2, 0, 1)
+    dh[0] = -S2[0]
+    dv[0] = _g(W, S1, dh[0], 0, 1)
     h = 0
     t = 1
+    p = -1  # the pending candidate: its pops done, its overtaking not searched
+    lo_p = 0
+    h_p = 0.0
     for i in range(1, k + 1):
         while t - h > 1 and ds[h + 1] <= i:
             h += 1
         j = dq[h]
         if ds[h] == i:
-            F[i] = dv[h] + lam
+            hi_ = dv[h] + lam
         else:
-            F[i] = F[j] + _cell_cost(W, S1, S2, j, i) + lam
+            hi_ = _g(W, S1, dh[h], j, i) + lam
         arg[i] = j
+        if store:
+            F[i] = hi_ + S2[i]
         if i == k:
             break
-        fi = F[i]
+        wi = W[i]
+        si = S1[i]
+        if p >= 0:  # place p unless i beats it wherever it could start (i would drop it)
+            x = max(lo_p, i + 1)
+            wp = W[p]
+            sp = S1[p]
+            if not _beats(W, S1, hi_ - h_p, x, wi, si, wp, sp, cross):
+                b = dq[t - 1]
+                hi = _overtake(W, S1, k, h_p - dh[t - 1], lo_p, wp, sp, W[b], S1[b], cross)
+                if hi <= k:
+                    dq[t] = p
+                    ds[t] = hi
+                    dh[t] = h_p
+                    dv[t] = _g(W, S1, h_p, p, hi)
+                    t += 1
+            p = -1
         # drop the candidates that i beats at the start of their interval
         while t > h:
             x = ds[t - 1]
@@ -585,47 +693,33 @@ def _penalised(W, S1, S2, lam, F, arg, dq, ds, dv):
                 vb = dv[t - 1]
             else:
                 x = i + 1
-                vb = F[dq[t - 1]] + _cell_cost(W, S1, S2, dq[t - 1], x)
-            vi = fi + _cell_cost(W, S1, S2, i, x)
-            if vi <= vb:
+                vb = _g(W, S1, dh[t - 1], dq[t - 1], x)
+            if _g(W, S1, hi_, i, x) <= vb:
                 t -= 1
             else:
                 break
+        if t + 1 >= limit:  # keep the queue in its first pages: compact or allow more
+            if 2 * h >= t or limit == cap:
+                n = t - h
+                for r in range(n):
+                    dq[r] = dq[h + r]
+                    ds[r] = ds[h + r]
+                    dv[r] = dv[h + r]
+                    dh[r] = dh[h + r]
+                h = 0
+                t = n
+            else:
+                limit = min(2 * limit, cap)
         if t == h:
             dq[t] = i
             ds[t] = i + 1
-            dv[t] = fi + _cell_cost(W, S1, S2, i, i + 1)
+            dh[t] = hi_
+            dv[t] = _g(W, S1, hi_, i, i + 1)
             t += 1
             continue
-        b = dq[t - 1]
-        fb = F[b]
-        lo = max(ds[t - 1], i + 1)  # b is better at lo
-        step = 1
-        hi = lo + 1
-        v_hi = 0.0  # the value of i at hi once i beats b there
-        while hi <= k:
-            v = fi + _cell_cost(W, S1, S2, i, hi)
-            if v <= fb + _cell_cost(W, S1, S2, b, hi):
-                v_hi = v
-                break
-            lo = hi
-            step *= 2
-            hi = lo + step
-        if hi > k:
-            hi = k + 1
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            v = fi + _cell_cost(W, S1, S2, i, mid)
-            if v <= fb + _cell_cost(W, S1, S2, b, mid):
-                hi = mid
-                v_hi = v
-            else:
-                lo = mid
-        if hi <= k:
-            dq[t] = i
-            ds[t] = hi
-            dv[t] = v_hi
-            t += 1
+        p = i
+        lo_p = max(ds[t - 1], i + 1)  # the last candidate is better at lo_p
+        h_p = hi_
     c = 0
     p = k
     while p > 0:
@@ -671,7 +765,7 @@ def _splice(P, a, Q, b, M, pos):
 
 
 @jit
-def _lagrange(W, S1, S2, M, pos, lam0):
+def _lagrange(W, S1, S2, M, pos, lam0, max_solves=_LAGRANGE_MAX_SOLVES):
     """Exact ``M`` cells by a search over the penalty per cell (the Lagrangian dual).
 
     The least cost ``f(c)`` of ``c`` cells is convex in ``c`` (the cost is Monge), so
@@ -692,16 +786,18 @@ def _lagrange(W, S1, S2, M, pos, lam0):
     Each try is one penalised programme (:func:`_penalised`, ``O(k)`` memory, a few
     cell costs per value); ``lam0 > 0`` is the first penalty tried. Returns ``(cost,
     status, lam, solves)``: status 1 when the penalty ``lam`` gave ``M`` cells, 2 for a
-    splice at the chord's slope ``lam``, 0 when the search gave up (``pos`` is then
-    unset); ``solves`` penalised programmes were run.
+    splice at the chord's slope ``lam``, 0 when the search gave up after
+    ``max_solves`` programmes (``pos`` is then unset); ``solves`` penalised programmes
+    were run.
     """
     k = W.shape[0] - 1
-    F = np.empty(k + 1)
+    F = np.empty(0)  # not kept
     arg = np.empty(k + 1, dtype=np.int32)
     dq = np.empty(k + 1, dtype=np.int32)
     ds = np.empty(k + 1, dtype=np.int32)
     dv = np.empty(k + 1)
-    A = np.empty(k + 1, dtype=np.int32)  # 40 bytes per value in all
+    dh = np.empty(k + 1)
+    A = np.empty(k + 1, dtype=np.int32)  # 36 bytes per value in all, few of them touched
     B = np.empty(k + 1, dtype=np.int32)
     C = np.empty(k + 1, dtype=np.int32)
     a = 1
@@ -709,26 +805,30 @@ def _lagrange(W, S1, S2, M, pos, lam0):
     A[1] = k
     fa = _cell_cost(W, S1, S2, 0, k)
     b = k
-    for i in range(k + 1):
-        B[i] = i
+    alone = True  # B is every value alone (written when a splice needs it)
+    safe = _cross_safe(W, S2, 0.0)
     fb = 0.0  # every value alone
     lam_a = np.inf
     lam_b = 0.0
     # the first penalty: lam0, or the Gaussian's high-rate law (p = 2)
     lam = lam0 if lam0 > 0.0 else 5.4 * fa / (float(M) ** 3)
     model = True
-    for it in range(_LAGRANGE_MAX_SOLVES):
+    for it in range(max_solves):
         if not (lam_b < lam < lam_a):
             model = False
         if not model:
             lam = (fa - fb) / (b - a)
-        c = _penalised(W, S1, S2, lam, F, arg, dq, ds, dv)
+        cross = safe and 0.0 <= lam <= 2.0**200
+        c = _penalised(W, S1, S2, lam, F, arg, dq, ds, dv, dh, cross)
         fc = _trace(W, S1, S2, arg, c, C)
         if c == M:
             for m in range(M + 1):
                 pos[m] = C[m]
             return fc, 1, lam, it + 1
         if not model and not a < c < b:  # a and b both optimal for lam: splice them
+            if alone:
+                for i in range(k + 1):
+                    B[i] = i
             _splice(A, a, B, b, M, pos)
             cost = 0.0
             for m in range(M):
@@ -743,12 +843,13 @@ def _lagrange(W, S1, S2, M, pos, lam0):
             narrowed = c < b
             B, C = C, B
             b, fb, lam_b = c, fc, lam
+            alone = False
         if model:
             model = narrowed and fc > 0.0
             if model:  # the next penalty from f(c) ~ c**-p through this partition
                 p = min(max(lam * c / fc, 1.0), 4.0)
                 lam = lam * (c / M) ** (p + 1.0)
-    return 0.0, 0, lam, _LAGRANGE_MAX_SOLVES
+    return 0.0, 0, lam, max_solves
 
 
 @jit
@@ -818,8 +919,10 @@ def _many_cells(W, S1, S2, M, pos):
             # the middle of the penalties that give M cells on the grid:
             # (f(M - 1) - f(M + 1)) / 2 from the grid's optima of M - 1 and M + 1 cells
             q = np.empty(M + 2, dtype=np.int64)
-            f_lo, s_lo, _, _ = _lagrange(Wg, S1g, S2g, M - 1, q, lam_g * (1.0 + 2.0 / M))
-            f_hi, s_hi, _, _ = _lagrange(Wg, S1g, S2g, M + 1, q, lam_g * (1.0 - 2.0 / M))
+            f_lo, s_lo, _, _ = _lagrange(Wg, S1g, S2g, M - 1, q, lam_g * (1.0 + 2.0 / M),
+                                         _SIDE_SOLVES)
+            f_hi, s_hi, _, _ = _lagrange(Wg, S1g, S2g, M + 1, q, lam_g * (1.0 - 2.0 / M),
+                                         _SIDE_SOLVES)
             if s_lo > 0 and s_hi > 0 and f_lo > f_hi:
                 lam = 0.5 * (f_lo - f_hi)
     cost, status, _, solves = _lagrange(W, S1, S2, M, pos, lam)
