@@ -462,6 +462,20 @@ def _midpoints_as(levels, dtype):
     return np.where(y[:, 1:] > y[:, :-1], mid, np.asarray(np.inf, dtype=dtype))
 
 
+def _midpoints_up(levels, dtype):
+    """Version 6's prediction of thresholds from levels: the midpoints of each row's
+    neighbours in float64, rounded up to ``dtype`` (the smallest value of ``dtype`` not
+    below them: how the quantizers round their float64 thresholds), and +inf between
+    equal neighbours."""
+    y = np.asarray(levels, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        mid = 0.5 * (y[:, 1:] + y[:, :-1])
+        out = mid.astype(dtype)
+        low = out < mid
+        out[low] = np.nextafter(out[low], np.asarray(np.inf, dtype=dtype))
+    return np.where(y[:, 1:] > y[:, :-1], out, np.asarray(np.inf, dtype=dtype))
+
+
 def _extrapolate(prev, prev2, dtype, order):
     """The prediction of a column from the two before it: 0, the previous value, or
     the line through both (``2 prev - prev2`` in float64, rounded to ``dtype``)."""
@@ -1213,7 +1227,7 @@ def _encode_used_rows(attributes, arrays):
             decimals.append(-1)
             rows.append(zj)
     data = _coding.write_varints(np.concatenate(rows))
-    P = _midpoints_as(L, L.dtype)
+    P = _midpoints_up(L, L.dtype)
     used = cols[:-1] < n[:, None] - 1
     zt = _row_residuals(T, P, 0).reshape(d, M - 1)[used]
     arrays["attr.levels_"] = data
@@ -1321,7 +1335,7 @@ def _decode_used_rows(attrs, arrays, budget):
                               int(used.sum()), 8 * dtype.itemsize)
     full = np.zeros((d, M - 1), dtype=np.uint64)
     full[used] = zt
-    T = _rows_from_residuals(full, (d, M - 1), dtype, _midpoints_as(L, dtype), 0)
+    T = _rows_from_residuals(full, (d, M - 1), dtype, _midpoints_up(L, dtype), 0)
     arrays["attr.levels_"], arrays["attr.thresholds_"] = L, T
     attrs["levels_"] = attrs["thresholds_"] = {"type": "array"}
 
