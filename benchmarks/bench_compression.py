@@ -61,8 +61,6 @@ Run from the repository root (``--quick``: a small smoke run)::
 
 import argparse
 import importlib.metadata
-import io
-import json
 import math
 import os
 import re
@@ -70,7 +68,6 @@ import sys
 import tempfile
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -315,18 +312,11 @@ def file_bytes(q, X):
 
 def _coded_bytes(path):
     """Bytes of the entropy-coded codes of a skquant file: the stream's words (its own
-    member, or from format version 5 an array of the state) and the table (the arrays
-    list of a version-4 or later header gives the table's stored size)."""
+    member or region, or an array of the state) and the table."""
     from skquant import _io
 
-    stream = 4 * int(_io.read(path, stream=True).coded.offsets[-1])
-    with zipfile.ZipFile(path) as z:
-        header = json.loads(z.read("header.json"))
-        if "arrays" in header:
-            entry = next(e for e in header["arrays"] if e[0] == "codes.table")
-            return stream + math.prod(entry[2]) * np.dtype(entry[1]).itemsize
-        table = np.load(io.BytesIO(z.read("codes.table.npy")), allow_pickle=False).nbytes
-        return stream + table
+    coded = _io.read(path, stream=True).coded
+    return 4 * int(coded.offsets[-1]) + coded.table_bytes
 
 
 def _fit_eval(make, X):

@@ -473,6 +473,7 @@ class CodedCodes:
         for key in (TABLE, CHUNKS):
             _expect(key in arrays, f"{key}.npy: the member is missing")
         table, offsets = arrays.pop(TABLE), arrays.pop(CHUNKS)
+        self.table_bytes = int(getattr(table, 'nbytes', 0))  # its stored size
         tabled = np.where(flat, 0, used)  # flat features have no table
         _expect(table.dtype == np.uint8 and table.ndim == 1
                 and table.size <= 2 * _MAX_VARINT_BYTES * int(tabled.sum()),

@@ -1,7 +1,9 @@
 """The skquant file format: fitted estimators (and their codes) without pickle.
 
-A skquant file (format version 5) is a ZIP archive readable by ``np.load`` (an
-``.npz``) holding
+A skquant file with codes (format version 6) is a compact container of its own
+(``MAGIC``, the version, a digest and a DEFLATE body: :func:`_write_compact`); one
+without codes (:func:`save`), and every file up to version 5, is a ZIP archive
+readable by ``np.load`` (an ``.npz``) holding
 
 - ``header.json``: UTF-8 JSON describing everything (format name and version, the
   estimator's class and parameters, the type of every fitted attribute, the codes'
@@ -19,8 +21,8 @@ A skquant file (format version 5) is a ZIP archive readable by ``np.load`` (an
   read chunk by chunk, with its own SHA-256 in the header; a smaller stream is the
   array ``codes.stream`` of the state, under the file's digest (version 5).
 
-Files of versions 1 to 4 (up to 3 one ``.npy`` member per array, dense codebooks; 4 the
-stream always its own member) are read too.
+Files of versions 1 to 5 (up to 3 one ``.npy`` member per array, dense codebooks; 4 the
+stream always its own member; 5 every file a ZIP) are read too.
 
 Reading never unpickles and never imports a name found in the file: arrays are read
 with ``allow_pickle=False`` and must be boolean or numeric; the class is looked up in
@@ -39,6 +41,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -51,7 +54,14 @@ from ._schema import SchemaError, check_state
 from ._summary import ColumnSketch
 
 FORMAT = "skquant"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
+#: version 6: the compact container of files with codes starts with these 3 bytes and
+#: the format version (one byte), then the first 16 bytes of the SHA-256 of its
+#: DEFLATE body (a 128-bit check: damage and casual edits, not a signature)
+MAGIC = b"SKQ"
+_DIGEST_BYTES = 16
+_COMPACT_HEAD = len(MAGIC) + 1 + _DIGEST_BYTES
+CONTAINERS = ("zip", "compact")
 HEADER = "header.json"
 CODES = "codes"
 #: version 4: every array but the entropy-coded stream, back to back in one member
@@ -452,6 +462,20 @@ def _midpoints_as(levels, dtype):
     return np.where(y[:, 1:] > y[:, :-1], mid, np.asarray(np.inf, dtype=dtype))
 
 
+def _midpoints_up(levels, dtype):
+    """Version 6's prediction of thresholds from levels: the midpoints of each row's
+    neighbours in float64, rounded up to ``dtype`` (the smallest value of ``dtype`` not
+    below them: how the quantizers round their float64 thresholds), and +inf between
+    equal neighbours."""
+    y = np.asarray(levels, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        mid = 0.5 * (y[:, 1:] + y[:, :-1])
+        out = mid.astype(dtype)
+        low = out < mid
+        out[low] = np.nextafter(out[low], np.asarray(np.inf, dtype=dtype))
+    return np.where(y[:, 1:] > y[:, :-1], out, np.asarray(np.inf, dtype=dtype))
+
+
 def _extrapolate(prev, prev2, dtype, order):
     """The prediction of a column from the two before it: 0, the previous value, or
     the line through both (``2 prev - prev2`` in float64, rounded to ``dtype``)."""
@@ -734,19 +758,29 @@ def _check_file(file, mode):
         )
 
 
-def write(file, estimator, codes=None, columns=None, coding="packed"):
+def write(file, estimator, codes=None, columns=None, coding="packed", container=None):
     """Write ``estimator`` (and ``codes`` it produced) to ``file`` (a path or binary file).
 
     ``codes`` are the ordinal codes of a scalar quantizer, shape ``(n_samples,
     n_features_in_)``; ``columns`` optionally names their columns. ``coding`` is
     ``"packed"`` (bit-packed codes, DEFLATE-compressed) or ``"entropy"`` (rANS-coded
     with a per-feature model, :mod:`skquant._coding`; needs constriction).
+    ``container`` is ``"zip"`` (the ``.npz``-compatible archive) or ``"compact"``
+    (format version 6's own container, smaller by about 700 bytes; see
+    :func:`_write_compact`); by default compact for a file with codes, ZIP otherwise.
     """
     _check_file(file, "write")
     if coding not in CODINGS:
         raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
+    if container is None:
+        container = "zip" if codes is None else "compact"
+    if container not in CONTAINERS:
+        raise ValueError(f"container must be one of {CONTAINERS}, got {container!r}")
+    compact = container == "compact"
     stream = None
     params, attributes = _state(estimator)
+    if compact:
+        attributes = _compressed_attributes(attributes)
     arrays = {}
     header = {
         "format": FORMAT,
@@ -757,10 +791,10 @@ def write(file, estimator, codes=None, columns=None, coding="packed"):
                 k: _bare(_encode_value(f"parameter {k}", v, arrays, f"param.{k}"))
                 for k, v in params.items()
             },
-            "attributes": _compact_attributes({
+            "attributes": {
                 k: _bare(_encode_value(f"attribute {k}", v, arrays, f"attr.{k}"))
                 for k, v in attributes.items()
-            }, attributes, arrays),
+            },
         },
         "codes": None,
     }
@@ -800,6 +834,12 @@ def write(file, estimator, codes=None, columns=None, coding="packed"):
             widths = _widths(estimator)
             arrays[CODES] = pack_codes(codes, widths)
             header["codes"].update({"widths": widths.tolist(), "bit_order": "little"})
+    if compact:
+        with _output(file) as fh:
+            _write_compact(fh, estimator, header, arrays, attributes, stream)
+        return
+    header["estimator"]["attributes"] = _compact_attributes(
+        header["estimator"]["attributes"], attributes, arrays)
     state, header["arrays"] = _pack_state(arrays)
     header["sha256"] = _digest(header, arrays)
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
@@ -940,6 +980,516 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# ------------------------------------------------- the compact container (version 6)
+# A file with codes (skquant.compress, skquant encode) is, from version 6, not a ZIP
+# archive but ``MAGIC``, the format version (one byte), the SHA-256 of the body as
+# stored, the body (raw DEFLATE) and, for a stream above 64 KiB, the stream's words:
+# about 700 bytes less than the ZIP, which on small data is most of the file. The body
+# is a varint (the header's length), a short JSON header and the arrays back to back
+# as its manifest ``m`` gives them (as version 4's state.npy). Reading expands the
+# short header into version 5's, and checks everything as it does for a ZIP file.
+
+#: fitted diagnostics that no method of a loaded estimator reads (transform, inverse
+#: transform, ONNX export and partial_fit read the codebook, and a midtread uniform
+#: quantizer's scale_ and zero_point_): not in a compressed file, whose estimator is
+#: there to decode the data (skquant.save keeps them)
+_DIAGNOSTICS = frozenset({
+    "clip_min_", "clip_max_", "clip_gap_", "scale_", "loc_", "x_max_", "dynamic_range_",
+    "entropy_", "lam_", "step_", "dead_zone_", "center_", "zero_code_", "n_iter_",
+    "n_iter_per_feature_"})
+#: diagnostics kept rounded (to float16, or float32 when float16 would not hold them in
+#: its normal range): the fit's error per feature
+_ROUNDED = frozenset({"mse_"})
+
+
+#: the preset dictionary of the body's DEFLATE stream (version 6): text a short header
+#: repeats, so that DEFLATE codes it as back-references (about 200 bytes less a file).
+#: Part of the format: any change to it is a new format version.
+COMPACT_DICTIONARY = "".join((
+    '"p":{"A":87.6,"clip":"absmax","compander":"mu-law","dynamic_range":',
+    '"mu":255.0,"n_std":3.0,"percentile":99.9,"reconstruction":"midpoint"',
+    '"algorithm":"lloyd","distribution":{"type":"scipy_distribution","name":"',
+    '"init":"summary","max_iter":1000,"n_init":4,"tol":1e-07,"max_levels":256,',
+    '"rate":null,"lam":null,"center":0.0,"dead_zone":"fit","mode":"midtread",',
+    '"symmetric":true,"encode":"reconstruct","clip":"minmax","clip":"std",',
+    '"feature_names_in_":{"type":"str_array","value":["',
+    '"sketches_":{"type":"sketches","grids":[[',
+    '"_sklearn_output_config":{"type":"dict","value":{"transform":"pandas"}},',
+    '"n_samples_seen_":["attr.sketches_","<f8",[6,',
+    '"levels_":{"type":"float_rows","dtype":"<f8","shape":[',
+    '"order":0,"midpoints_of":"levels_"},',
+    '"stream_sha256":"","columns":["","coder":"constriction-ans32-categorical-x8",',
+    '"chunk_rows":262144,"symbols":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16',
+    '["attr.scale_","<f8"],["attr.zero_point_","|u1"],',
+    '{"c":"CompanderQuantizer","p":{"n_bits":4},"a":{"n_features_in_":',
+    '{"c":"EntropyConstrainedQuantizer","p":{"rate":2.0},"a":{"n_features_in_":',
+    '"decimals":[-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,',
+    '"decimals":[0,0,0,0,0,0,0,0,1,1,1,1,1,1,1,1,2,2,2,2,2,2,2,2,3,3,3,3,4,4,4,4,',
+    '"a":{"n_features_in_":10,"thresholds_":{"type":"used_rows"},"levels_":',
+    '{"type":"used_rows","dtype":"<f8","order":1}},"x":{"shape":[1000,10],"symbols":[',
+    ']},"m":[["attr.levels_","|u1",[1000]],["attr.max_levels_","|u1"],["attr.mse_","<f2"],',
+    '["attr.n_levels_","|u1"],["attr.thresholds_","|u1",[1000]],["codes.stream","<u4",[',
+    ']],["codes.table","|u1",[100]],["param.n_levels","|u1"]]}',
+    '{"c":"UniformClipQuantizer","p":{"n_bits":8},"a":{"n_features_in_":10,',
+    '"thresholds_":{"type":"used_rows"},"levels_":{"type":"used_rows","dtype":"<f8",',
+    '"order":2,"decimals":[2,2,2,1,0,2]}},"x":{"shape":[1000,10],"flat":[0,1,2,3,4,5]},',
+    '"m":[["attr.levels_","|u1",[1000]],["attr.max_levels_","<u2"],["attr.mse_","<f2"],',
+    '["attr.n_levels_","|u1"],["attr.thresholds_","|u1",[1000]],["codes.stream","<u4",[',
+    '1000]]]}',
+    '{"c":"DeadZoneQuantizer","p":{"lam":0.01,"n_levels":{"type":"array"}},"a":{',
+    '"n_features_in_":10,"thresholds_":{"type":"used_rows"},"levels_":{"type":"used_rows",',
+    '"dtype":"<f4","order":2}},"x":{"shape":[1000,10],"symbols":[3,10,4,14,5,7]},"m":[',
+    '["attr.levels_","|u1",[100]],["attr.max_levels_","|u1"],["attr.mse_","<f2"],',
+    '["attr.n_levels_","|u1"],["attr.thresholds_","|u1",[100]],["codes.stream","<u4",[',
+    '100]],["codes.table","|u1",[100]],["param.n_levels","|u1"]]}',
+    '{"c":"LloydMaxQuantizer","p":{"n_levels":{"type":"array"}},"a":{"n_features_in_":',
+    '10,"thresholds_":{"type":"used_rows"},"levels_":{"type":"used_rows","dtype":"<f4",',
+    '"order":2}},"x":{"shape":[1000,10],"coding":"packed"},"m":[["attr.levels_","|u1",[',
+    '100]],["attr.max_levels_","|u1"],["attr.mse_","<f2"],["attr.n_levels_","|u1"],',
+    '["attr.thresholds_","|u1",[100]],["codes","|u1",[1000]],["param.n_levels","|u1"]]}',
+    '"flat":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63]},"m":[["attr.levels_","|u1",[',
+    '{"c":"UniformClipQuantizer","p":{"n_levels":{"type":"array"}},"a":{"n_features_in_":',
+    '10,"thresholds_":{"type":"used_rows"},"levels_":{"type":"used_rows","dtype":"<f4",',
+    '"order":2}},"x":{"shape":[1000,10],"coding":"packed"},"m":[["attr.levels_","|u1",[',
+    '100]],["attr.max_levels_","|u1"],["attr.mse_","<f2"],["attr.n_levels_","|u1"],',
+    '["attr.thresholds_","|u1",[100]],["codes","|u1",[1000]],["param.n_levels","|u1"]]}',
+    '{"c":"UniformClipQuantizer","p":{"n_levels":{"type":"array"}},"a":{"n_features_in_":',
+    '10,"thresholds_":{"type":"used_rows"},"levels_":{"type":"used_rows","dtype":"<f4",',
+    '"order":2}},"x":{"shape":[1000,10],"flat":[0,1,2,3,4,5,6,7,8,9]},"m":[["attr.levels_",',
+    '"|u1",[100]],["attr.max_levels_","|u1"],["attr.mse_","<f2"],["attr.n_levels_","|u1"],',
+    '["attr.thresholds_","|u1",[100]],["codes.stream","<u4",[100]],["param.n_levels","|u1"]]}',
+)).encode("ascii")
+
+
+def _compressed_attributes(attributes):
+    """The fitted attributes a compressed file keeps: all but :data:`_DIAGNOSTICS`
+    (``scale_`` is kept with a ``zero_point_``, which transform reads with it), and
+    ``mse_`` rounded."""
+    out = {}
+    for k, v in attributes.items():
+        if k in _DIAGNOSTICS and not (k == "scale_" and "zero_point_" in attributes):
+            continue
+        if k in _ROUNDED and isinstance(v, np.ndarray) and v.dtype == np.float64:
+            v = _rounded(v)
+        out[k] = v
+    return out
+
+
+def _rounded(a):
+    """``a`` (float64) rounded to float16 if every value is 0 or in float16's normal
+    range, else to float32 likewise, else ``a``: 10 or 23 significant bits."""
+    with np.errstate(all="ignore"):
+        for t, tiny in ((np.float16, 2.0**-14), (np.float32, 2.0**-126)):
+            r = a.astype(t)
+            m = np.abs(a)
+            if np.all(np.isfinite(r) & ((a == 0) | (m >= tiny))):
+                return r.astype(np.float64)
+    return a
+
+
+def _write_compact(fh, estimator, header, arrays, attributes, stream):
+    """Write version 6's compact container of ``header`` (version 5's, before its
+    digest) and ``arrays``: parameters at their default left out, array attributes
+    named by the manifest only, the codebook as :func:`_encode_used_rows` stores it,
+    the codes' fields that follow from the estimator left out."""
+    est_spec = header["estimator"]
+    defaults = type(estimator)().get_params(deep=False)
+    params = {}
+    for k, v in est_spec["params"].items():
+        scratch = {}
+        default = _bare(_encode_value(k, defaults[k], scratch, k)) if k in defaults else None
+        if k in defaults and not scratch and default == v:
+            continue  # the class's default
+        params[k] = v
+    attrs = dict(est_spec["attributes"])
+    rows = _encode_used_rows(attributes, arrays)
+    if rows is not None:
+        attrs.update(rows)
+    else:
+        attrs = _compact_attributes(attrs, attributes, arrays)
+    attrs = {k: v for k, v in attrs.items() if v != {"type": "array"}}  # in the manifest
+    short = {"c": est_spec["class"]}
+    if params:
+        short["p"] = params
+    if attrs:
+        short["a"] = attrs
+    if header["codes"] is not None:
+        short["x"] = _short_codes(header["codes"], estimator)
+    codes = header["codes"]
+    if codes is not None and codes.get("coding") == "entropy":  # arrays at their default
+        if arrays[_coding.TABLE].size == 0:
+            del arrays[_coding.TABLE]
+        words = arrays.get(_coding.STREAM)
+        if words is not None and np.array_equal(arrays[_coding.CHUNKS], [0, words.size]):
+            del arrays[_coding.CHUNKS]
+    state, manifest = _pack_state(arrays)
+    d = getattr(estimator, "n_features_in_", None)
+    short["m"] = [e[:2] if e[2] == [d] and (e[3] if len(e) == 4 else e[1])
+                  == _DEFAULT_READ.get(e[1][-2]) else e for e in manifest]
+    text = json.dumps(short, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    body = bytes(_coding.write_varints([len(text)])) + text + state.tobytes()
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
+                            COMPACT_DICTIONARY)
+    packed = comp.compress(body) + comp.flush()
+    fh.write(MAGIC + bytes([FORMAT_VERSION]) + hashlib.sha256(packed).digest()[:_DIGEST_BYTES]
+             + packed)
+    if stream is not None:
+        fh.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
+
+
+#: the dtype an array of a short manifest entry ``[name, stored dtype]`` is read as
+#: (its shape is ``(n_features_in_,)``), by the stored dtype's kind
+_DEFAULT_READ = {"u": "<i8", "i": "<i8", "f": "<f8", "b": "|b1"}
+
+
+def _short_codes(spec, est):
+    """The codes' fields less those at their value by default (:func:`_full_codes`)."""
+    full = _full_codes({"shape": spec["shape"]}, est, spec.get("coding"))
+    short = {k: v for k, v in spec.items() if k == "shape" or full.get(k, KeyError) != v}
+    if spec.get("coding") != "entropy":  # the default coding
+        short["coding"] = spec.get("coding")
+    return short
+
+
+def _full_codes(spec, est, coding=None):
+    """The codes' field of a version-6 compact header with its defaults filled in:
+    ``coding`` "entropy", ``columns`` null, ``data_dtype`` that of ``levels_``; for
+    entropy-coded codes ``chunk_rows`` (2**20 values), ``coder`` (by the lanes of
+    such chunks), ``symbols`` (``n_levels_``) and ``flat`` (none); for packed codes
+    ``widths`` (of ``n_levels_``) and ``bit_order`` little. Only the defaults are
+    computed here (from the loaded estimator); every field is checked by
+    :func:`_build_codes`."""
+    _expect(isinstance(spec, dict), f"codes: expected a JSON object, got {_short_repr(spec)}")
+    coding = spec.get("coding", "entropy") if coding is None else coding
+    d = est.n_features_in_
+    out = {"coding": coding, "columns": None, "data_dtype": est.levels_.dtype.name}
+    if coding == "entropy":
+        rows = _coding.chunk_rows_for(d)
+        shape = spec.get("shape")
+        n = shape[0] if (isinstance(shape, list) and len(shape) == 2 and _is_count(shape[0])) \
+            else 0
+        n = min(n, rows)
+        out.update(chunk_rows=rows, flat=[], symbols=est.n_levels_.tolist(),
+                   coder=_coding.CODER if _coding.lanes_for(n, d) > 1 else _coding.CODER_SINGLE)
+    elif coding == "packed":
+        out.update(widths=_widths(est).tolist(), bit_order="little")
+    out.update(spec)
+    return out
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _encode_used_rows(attributes, arrays):
+    """Version 6: ``levels_`` and ``thresholds_`` of a scalar quantizer as the levels
+    each feature uses (``n_levels_[j]`` of row ``j``, the padding after them being
+    the last repeated) and the thresholds between them (the others are ``+inf``),
+    each as ``float_rows`` residuals; ``{name: spec}`` with the varints in ``arrays``,
+    or None when the codebook is not of that form."""
+    L, T = attributes.get("levels_"), attributes.get("thresholds_")
+    n = attributes.get("n_levels_")
+    if not (isinstance(L, np.ndarray) and isinstance(T, np.ndarray)
+            and isinstance(n, np.ndarray) and L.ndim == 2 and L.dtype.kind == "f"
+            and L.dtype.str in _STATE_DTYPES and T.dtype == L.dtype
+            and T.shape == (L.shape[0], L.shape[1] - 1) and n.shape == (L.shape[0],)
+            and n.dtype.kind in "iu" and L.size and np.all((n >= 1) & (n <= L.shape[1]))):
+        return None
+    from ._entropy import varint_bytes
+
+    d, M = L.shape
+    u = _uint(L.dtype)
+    cols = np.arange(M)
+    bits = np.ascontiguousarray(L).view(u)
+    last = bits[np.arange(d), n - 1][:, None]
+    if np.any((cols >= n[:, None]) & (bits != last)):
+        return None  # padding that does not repeat the last level
+    if np.any((cols[:-1] >= n[:, None] - 1) & ~(T == np.inf)):
+        return None  # a threshold past the last level that is not +inf
+    used = cols < n[:, None]
+    best = None
+    for order in _ROW_ORDERS:  # the prediction of a level is from levels before it
+        z = _row_residuals(L, None, order).reshape(d, M)
+        size = int(varint_bytes(z[used]).sum())
+        if best is None or size < best[0]:
+            best = size, order, z
+    _, order, z = best
+    rows, decimals = [], []
+    for j in range(d):  # a row of decimal numbers: as integers of 10**-p, if smaller
+        zj = z[j, :n[j]]
+        found = _decimal_row(L[j, :n[j]])
+        if found is not None and varint_bytes(found[1]).sum() < varint_bytes(zj).sum():
+            decimals.append(found[0])
+            rows.append(found[1])
+        else:
+            decimals.append(-1)
+            rows.append(zj)
+    data = _coding.write_varints(np.concatenate(rows))
+    P = _midpoints_up(L, L.dtype)
+    used = cols[:-1] < n[:, None] - 1
+    zt = _row_residuals(T, P, 0).reshape(d, M - 1)[used]
+    arrays["attr.levels_"] = data
+    arrays["attr.thresholds_"] = _coding.write_varints(zt)
+    spec = {"type": "used_rows", "dtype": L.dtype.str, "order": order}
+    if max(decimals) >= 0:
+        spec["decimals"] = decimals
+    return {"levels_": spec, "thresholds_": {"type": "used_rows"}}
+
+
+#: a level of a decimal row is at most this large as an integer (of 10**-p), so that
+#: the differences of a row sum exactly in int64
+_DECIMAL_LIMIT = 2**45
+_MAX_DECIMALS = 15
+
+
+def _decimal_row(y):
+    """``(p, zigzagged varint values)`` of the levels ``y`` of one row when each is
+    the integer ``k`` of 10**-p (``k / 10**p`` in float64 rounded to ``y``'s dtype,
+    bit for bit) for the smallest such ``p`` of 0 .. 15: the first ``k``, then the
+    differences; None if there is none (the data values of a column stored exactly,
+    where it was written with ``p`` decimals, are such levels)."""
+    u = _uint(y.dtype)
+    y64 = y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        for p in range(_MAX_DECIMALS + 1):
+            scale = 10.0**p
+            k = np.rint(y64 * scale)
+            if not np.all(np.abs(k) < _DECIMAL_LIMIT):
+                return None
+            if np.array_equal((k / scale).astype(y.dtype).view(u), y.view(u)):
+                k = k.astype(np.int64)
+                diffs = np.diff(k, prepend=np.int64(0))
+                return p, ((diffs << 1) ^ (diffs >> 63)).astype(np.uint64)
+    return None
+
+
+def _decimal_levels(z, p, dtype):
+    """The levels of a decimal row from its varint values (:func:`_decimal_row`)."""
+    zi = z.astype(np.int64)
+    diffs = (z >> np.uint64(1)).astype(np.int64) ^ -(zi & 1)
+    _expect(np.all(np.abs(diffs) < 2 * _DECIMAL_LIMIT),
+            "attribute levels_: a decimal level out of range")
+    k = np.cumsum(diffs)
+    _expect(np.all(np.abs(k) < _DECIMAL_LIMIT), "attribute levels_: a decimal level out of "
+            "range")
+    with np.errstate(all="ignore"):
+        return (k.astype(np.float64) / 10.0**p).astype(dtype)
+
+
+def _decode_used_rows(attrs, arrays, budget):
+    """Rebuild ``levels_`` and ``thresholds_`` of :func:`_encode_used_rows` into
+    ``arrays`` (dense, as plain array attributes), the codebook's width and its
+    counts checked first: ``max_levels_`` 2 .. 65536, ``n_levels_`` 1 .. its width,
+    one per feature, and the dense codebook at most ``budget`` bytes (DEFLATE's
+    expansion of the file's bytes)."""
+    spec, tspec = attrs.get("levels_"), attrs.get("thresholds_")
+    _keys("attribute levels_", spec, ["type", "dtype", "order"], ["decimals"])
+    _keys("attribute thresholds_", tspec, ["type"])
+    _expect(tspec["type"] == "used_rows", "attribute thresholds_: used_rows go together "
+            "with levels_")
+    dtype = _STATE_DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+    _expect(dtype is not None and dtype.kind == "f",
+            f"attribute levels_: bad float dtype {_short_repr(spec['dtype'])}")
+    order = spec["order"]
+    _expect(order in _ROW_ORDERS and not isinstance(order, bool),
+            f"attribute levels_: order must be one of {_ROW_ORDERS}, got {_short_repr(order)}")
+    d = attrs.get("n_features_in_")
+    _expect(_is_count(d) and d >= 1, "attribute n_features_in_: must be a positive integer")
+    got = {}
+    for k in ("n_levels_", "max_levels_"):
+        a = arrays.get(f"attr.{k}")
+        _expect(isinstance(a, np.ndarray) and a.dtype == np.int64 and a.shape == (d,),
+                f"attribute {k}: must be int64 of shape ({d},) (n_features_in_)")
+        got[k] = a
+    n, m = got["n_levels_"], got["max_levels_"]
+    _expect(np.all((m >= 2) & (m <= 2**16)), "attribute max_levels_: must be within 2..65536")
+    M = int(m.max())
+    _expect(np.all((n >= 1) & (n <= M)), "attribute n_levels_: must be within 1 .. max_levels_")
+    _expect(d * M * dtype.itemsize <= budget,
+            f"attribute levels_: a codebook of {d} x {M} from a file this small is forged")
+    for k in ("levels_", "thresholds_"):
+        _expect(f"attr.{k}" in arrays, f"attribute {k}: its array is missing")
+    cols = np.arange(M)
+    used = cols < n[:, None]
+    z = _coding.read_varints("attribute levels_", arrays.pop("attr.levels_"), int(n.sum()),
+                             8 * dtype.itemsize)
+    full = np.zeros((d, M), dtype=np.uint64)
+    full[used] = z  # the padding decodes to anything: replaced by the last level next
+    decimals = spec.get("decimals", [-1] * d)
+    _expect(isinstance(decimals, list) and len(decimals) == d
+            and all(isinstance(p, int) and not isinstance(p, bool)
+                    and -1 <= p <= _MAX_DECIMALS for p in decimals),
+            f"attribute levels_: decimals must be one integer of -1 .. {_MAX_DECIMALS} per "
+            "feature")
+    is_dec = np.array(decimals, dtype=np.int64) >= 0
+    full[is_dec] = 0  # decoded below
+    L = _rows_from_residuals(full, (d, M), dtype, None, order)
+    starts = np.concatenate([[0], np.cumsum(n)])
+    for j in np.flatnonzero(is_dec):
+        L[j, :n[j]] = _decimal_levels(z[starts[j]:starts[j + 1]], decimals[j], dtype)
+    L = np.where(used, L, L[np.arange(d), n - 1][:, None])
+    used = np.arange(M - 1) < n[:, None] - 1
+    zt = _coding.read_varints("attribute thresholds_", arrays.pop("attr.thresholds_"),
+                              int(used.sum()), 8 * dtype.itemsize)
+    full = np.zeros((d, M - 1), dtype=np.uint64)
+    full[used] = zt
+    T = _rows_from_residuals(full, (d, M - 1), dtype, _midpoints_up(L, dtype), 0)
+    arrays["attr.levels_"], arrays["attr.thresholds_"] = L, T
+    attrs["levels_"] = attrs["thresholds_"] = {"type": "array"}
+
+
+def _read_compact(f, size):
+    """``(header, arrays, end)`` of a version-6 compact file (``f`` after its first
+    ``len(MAGIC)`` bytes, ``size`` bytes in all): the header expanded to version 5's
+    form, the arrays (the codebook rebuilt), and the offset where the body ends (a
+    stream above 64 KiB follows). The digest is checked before anything is parsed;
+    the body is inflated to at most what DEFLATE can expand the file's bytes to."""
+    head = f.read(1 + _DIGEST_BYTES)
+    _expect(len(head) == 1 + _DIGEST_BYTES, "truncated skquant file (no digest)")
+    version = head[0]
+    _expect(version >= 6, f"bad format_version {version} for the compact container")
+    _expect(version <= FORMAT_VERSION,
+            f"format version {version} is newer than this skquant reads "
+            f"({FORMAT_VERSION}): upgrade skquant")
+    limit = _MAX_EXPANSION * size + 1024
+    inflate = zlib.decompressobj(-15, zdict=COMPACT_DICTIONARY)
+    out, read, sha = [], 0, hashlib.sha256()
+    produced = 0
+    while not inflate.eof:
+        piece = f.read(2**16)
+        _expect(piece, "truncated skquant file (the body ends early)")
+        read += len(piece)
+        chunk = inflate.decompress(piece, limit - produced)
+        _expect(not inflate.unconsumed_tail,
+                "the body inflates to more than DEFLATE can expand to: the file is forged")
+        produced += len(chunk)
+        out.append(chunk)
+        if inflate.eof:
+            piece = piece[:len(piece) - len(inflate.unused_data)]
+        sha.update(piece)
+    end = _COMPACT_HEAD + read - len(inflate.unused_data)
+    _expect(sha.digest()[:_DIGEST_BYTES] == head[1:],
+            "checksum mismatch: the file was modified or corrupted after it was written")
+    body = b"".join(out)
+    length, at = 0, 0
+    for shift in range(0, 35, 7):  # the header's length: one varint
+        _expect(at < len(body), "truncated body")
+        byte = body[at]
+        at += 1
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+    else:
+        raise _Bad("the header's length is not a varint of at most 5 bytes")
+    _expect(length <= min(_MAX_HEADER_BYTES, len(body) - at),
+            f"the header's length {length} exceeds the body")
+
+    def parse_constant(c):
+        raise _Bad(f"header: {c} is not valid JSON")
+
+    try:
+        short = json.loads(body[at:at + length].decode("utf-8"), parse_constant=parse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Bad(f"header is not valid JSON ({exc})") from None
+    _keys("header", short, ["c", "m"], ["p", "a", "x"])
+    manifest = short["m"]
+    if isinstance(manifest, list) and any(isinstance(e, list) and len(e) == 2
+                                          for e in manifest):
+        attrs = short.get("a")
+        d = attrs.get("n_features_in_") if isinstance(attrs, dict) else None
+        _expect(_is_count(d) and 1 <= d <= 2**40, "header: an entry [name, dtype] of the "
+                "arrays (shape (n_features_in_,)) needs a positive n_features_in_")
+        manifest = [[*e, [d], _DEFAULT_READ.get(e[1][-2:-1], "?")]
+                    if isinstance(e, list) and len(e) == 2 and isinstance(e[1], str)
+                    and len(e[1]) == 3 else e for e in manifest]
+    entries = _check_manifest(manifest, version)
+    state = np.frombuffer(body, dtype=np.uint8, offset=at + length)
+    sizes = [math.prod(shape) * stored.itemsize for _, stored, shape, _ in entries]
+    _expect(sum(sizes) == state.size, f"the arrays of the manifest take {sum(sizes)} bytes, "
+            f"the body holds {state.size}")
+    arrays, pos = {}, 0
+    for (name, stored, shape, dtype), n in zip(entries, sizes):
+        arrays[name] = state[pos:pos + n].view(stored).reshape(shape).astype(dtype)
+        pos += n
+    params = short.get("p", {})
+    attrs = short.get("a", {})
+    _expect(isinstance(params, dict) and isinstance(attrs, dict),
+            "estimator params and attributes must be JSON objects")
+    name = short["c"]
+    cls = registry().get(name) if isinstance(name, str) else None
+    _expect(cls is not None,
+            f"unknown estimator class {_short_repr(name)} (known: {', '.join(sorted(registry()))})")
+    defaults = cls().get_params(deep=False)
+    _expect(set(params) <= set(defaults),
+            f"estimator params: {sorted(set(params) - set(defaults))} are not parameters of "
+            f"{name}")
+    full = {}
+    for k, v in defaults.items():
+        if k in params:
+            full[k] = params[k]
+        else:
+            scratch = {}
+            full[k] = _bare(_encode_value(f"parameter {k}", v, scratch, None))
+            _expect(not scratch, f"parameter {k}: its default is an array")
+    implied = {}  # array attributes: named by the manifest (first: float_rows follow)
+    for key in arrays:
+        prefix, _, k = key.partition(".")
+        if prefix == "param":
+            _expect(k in params, f"parameter {k}: an array without its entry in the header")
+        elif prefix == "attr" and k not in attrs:
+            implied[k] = {"type": "array"}
+    attrs = {**implied, **attrs}
+    levels = attrs.get("levels_")
+    if isinstance(levels, dict) and levels.get("type") == "used_rows":
+        _decode_used_rows(attrs, arrays, limit + 2**22)
+    header = {"format": FORMAT, "format_version": version,
+              "estimator": {"class": name, "params": full, "attributes": attrs},
+              "codes": short.get("x"), "arrays": manifest}
+    return header, arrays, end
+
+
+def _compact_stream_opener(file, start, size):
+    """The opener (as :func:`skquant._coding.stream_opener`'s) of the stream after a
+    compact file's body: the words from ``start`` to the end (``size`` bytes)."""
+    @contextlib.contextmanager
+    def open_stream():
+        left = size - start
+        _expect(left % 4 == 0, f"{_coding.STREAM_NPY}: {left} bytes after the body are not "
+                "whole words")
+        if isinstance(file, (str, os.PathLike)):
+            with open(file, "rb") as f:
+                f.seek(start)
+                yield f, left // 4
+        else:
+            file.seek(start)
+            yield file, left // 4
+
+    return open_stream
+
+
+def _open_compact(file):
+    """``(header, arrays, end, size)`` of the compact file ``file`` (see
+    :func:`_read_compact`), ``size`` its bytes."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(len(MAGIC))
+            return (*_read_compact(f, size), size)
+    size = file.seek(0, os.SEEK_END)
+    file.seek(len(MAGIC))
+    return (*_read_compact(file, size), size)
+
+
+def _is_compact(file):
+    """Whether ``file`` (a path or seekable binary file) starts with :data:`MAGIC`;
+    a file object is left at the byte after it."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    file.seek(0)
+    return file.read(len(MAGIC)) == MAGIC
 
 
 # --------------------------------------------------------------------- reading
@@ -1207,11 +1757,27 @@ def _read_file(file, mode):
     try:
         if isinstance(file, (str, os.PathLike)) and not os.path.isfile(file):
             raise FileNotFoundError(f"no such file: {where}")
-        header, arrays = _read(file)
+        if _is_compact(file):
+            header, arrays, end, size = _open_compact(file)
+        else:
+            header, arrays = _read(file)
         version = header["format_version"]
         est = _build_estimator(header["estimator"], arrays, version)
-        codes, columns, dtype = _build_codes(header["codes"], arrays, est, version,
-                                             _coding.stream_opener(file))
+        spec, opener = header["codes"], _coding.stream_opener(file)
+        if "sha256" not in header:  # the compact container (version 6)
+            if spec is not None:
+                spec = _full_codes(spec, est)
+            external = (isinstance(spec, dict) and spec.get("coding") == "entropy"
+                        and _coding.STREAM not in arrays)
+            _expect(external or end == size,
+                    f"{size - end} bytes after the body, where no stream is declared")
+            if isinstance(spec, dict) and spec.get("coding") == "entropy":
+                arrays.setdefault(_coding.TABLE, np.zeros(0, np.uint8))
+                if _coding.STREAM in arrays and isinstance(arrays[_coding.STREAM], np.ndarray):
+                    arrays.setdefault(_coding.CHUNKS, np.array(
+                        [0, arrays[_coding.STREAM].size], dtype=np.int64))
+            opener = _compact_stream_opener(file, end, size)
+        codes, columns, dtype = _build_codes(spec, arrays, est, version, opener)
         _expect(not arrays, f"array member(s) not described by the header: {sorted(arrays)}")
         coded = None
         if isinstance(codes, _coding.CodedCodes):

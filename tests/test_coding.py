@@ -84,10 +84,11 @@ import skquant  # noqa: E402
 from skquant import _io  # noqa: E402
 
 
-def _file(X, quantizer, coding="entropy", columns=None):
+def _file(X, quantizer, coding="entropy", columns=None, container="zip"):
     q = quantizer.fit(X)
     buf = io.BytesIO()
-    _io.write(buf, q, codes=q.transform(X), columns=columns, coding=coding)
+    _io.write(buf, q, codes=q.transform(X), columns=columns, coding=coding,
+              container=container)
     return q, buf.getvalue()
 
 
@@ -96,14 +97,18 @@ def _file(X, quantizer, coding="entropy", columns=None):
 def test_both_codings_round_trip_bit_for_bit(name, coding):
     X = _real_data()[name]
     q, data = _file(X, UniformClipQuantizer(n_bits=8), coding)
-    enc = _io.read(io.BytesIO(data))
-    assert enc.coding == coding
-    assert enc.codes.dtype == q.transform(X).dtype
-    assert np.array_equal(enc.codes, q.transform(X))
+    q, compact = _file(X, UniformClipQuantizer(n_bits=8), coding, container=None)
+    assert compact[:4] == _io.MAGIC + bytes([_io.FORMAT_VERSION]) and len(compact) < len(data)
+    for blob in (data, compact):
+        enc = _io.read(io.BytesIO(blob))
+        assert enc.coding == coding
+        assert enc.codes.dtype == q.transform(X).dtype
+        assert np.array_equal(enc.codes, q.transform(X))
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         header = json.loads(zf.read("header.json"))
         names = set(zf.namelist())
-    assert header["format_version"] == 5 and header["codes"]["coding"] == coding
+    assert header["format_version"] == _io.FORMAT_VERSION
+    assert header["codes"]["coding"] == coding
     names |= {a[0] + ".npy" for a in header["arrays"]}  # the arrays of state.npy
     coded = {"codes.table.npy", "codes.chunks.npy", "codes.stream.npy"}
     assert (coded <= names) == (coding == "entropy")

@@ -493,7 +493,7 @@ def _coded_file(n=2**17, d=1):
     Xc = np.random.default_rng(5).standard_normal((n, d))
     q = skquant.UniformClipQuantizer(n_bits=2, encode="ordinal").fit(Xc)
     buf = io.BytesIO()
-    _io.write(buf, q, codes=q.transform(Xc), coding="entropy")
+    _io.write(buf, q, codes=q.transform(Xc), coding="entropy", container="zip")
     header, arrays = _members(buf.getvalue())
     assert header["codes"]["coder"] == _coding.CODER
     if _coding.STREAM in arrays:  # a small stream (format 5): made its own member
@@ -643,7 +643,7 @@ def _coded(rows=200):
     Z = np.c_[rng.standard_normal((rows, 2)), rng.laplace(size=rows) * 1e-3]
     q = skquant.UniformClipQuantizer(n_levels=[200, 150, 3]).fit(Z)
     buf = io.BytesIO()
-    _io.write(buf, q, codes=q.transform(Z), coding="entropy")
+    _io.write(buf, q, codes=q.transform(Z), coding="entropy", container="zip")
     header, arrays = _members(buf.getvalue())
     assert header["codes"]["flat"] == [0, 1] and _coding.STREAM in arrays
     assert "stream_sha256" not in header["codes"]
@@ -773,7 +773,7 @@ def test_every_header_field_gets_hostile_values(coding):
     est = skquant.LloydMaxQuantizer(n_bits=2, encode="ordinal").fit(X)
     buf = io.BytesIO()
     _io.write(buf, est, codes=None if coding is None else est.transform(X),
-              coding=coding or "packed")
+              coding=coding or "packed", container="zip")
     data = buf.getvalue()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         header = json.loads(zf.read(_io.HEADER))

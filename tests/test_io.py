@@ -150,7 +150,7 @@ def test_codes_are_bit_packed_and_read_back(X):
     est = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
     codes = est.transform(X)
     buf = io.BytesIO()
-    _io.write(buf, est, codes=codes, columns=["x", "y", "z"])
+    _io.write(buf, est, codes=codes, columns=["x", "y", "z"], container="zip")
     packed = _members(buf.getvalue())[1]["codes"]
     assert packed.dtype == np.uint8 and packed.shape == (600 * 3 * 3 // 8,)
     enc = _io.read(io.BytesIO(buf.getvalue()))
@@ -176,7 +176,7 @@ def test_save_refuses_what_it_cannot_store(X):
 def saved(X):
     est = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
     buf = io.BytesIO()
-    _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"])
+    _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"], container="zip")
     return buf.getvalue()
 
 
@@ -371,7 +371,7 @@ def test_codes_out_of_range_and_padding_are_checked(rng):
     with pytest.warns(UserWarning, match="fewer distinct values"):
         est = skquant.LloydMaxQuantizer(n_bits=3).fit(X)
     buf = io.BytesIO()
-    _io.write(buf, est, codes=est.transform(X))
+    _io.write(buf, est, codes=est.transform(X), container="zip")
     saved = buf.getvalue()
     assert _io.read(io.BytesIO(saved)).codes.tolist() == est.transform(X).tolist()
 
@@ -500,7 +500,7 @@ def _fuzz_sources(X):
             files.append(_roundtrip(CASES[case]().fit(X))[1])
     est = skquant.LloydMaxQuantizer(n_bits=2).fit(X)
     buf = io.BytesIO()
-    _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"])
+    _io.write(buf, est, codes=est.transform(X), columns=["a", "b", "c"], container="zip")
     files.append(buf.getvalue())
     header, arrays = _members(buf.getvalue())
     arrays["attr.levels_"] = np.array([_Trap()], dtype=object)
@@ -699,17 +699,24 @@ def test_version_2_files_still_load(path):
         assert enc.codes is None
 
 
-V3 = Path(__file__).parent / "fixtures" / "format_v3"
-V4 = Path(__file__).parent / "fixtures" / "format_v4"
+FIXTURES = Path(__file__).parent / "fixtures"
+V3_TO_6 = [p for v in (3, 4, 5, 6) for p in sorted((FIXTURES / f"format_v{v}").glob("*.skq"))]
 
 
-@pytest.mark.parametrize("path", sorted(V3.glob("*.skq")) + sorted(V4.glob("*.skq")),
-                         ids=lambda p: f"{p.parent.name}-{p.stem}")
+def _file_version(path):
+    data = path.read_bytes()
+    if data[:3] == _io.MAGIC:  # the compact container (version 6)
+        return data[3]
+    return json.loads(zipfile.ZipFile(path).read("header.json"))["format_version"]
+
+
+@pytest.mark.parametrize("path", V3_TO_6, ids=lambda p: f"{p.parent.name}-{p.stem}")
 @pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
 def test_version_3_and_4_files_still_load(path):
     """Files of format version 3 (one .npy member per array, dense codebooks; written
-    by tests/fixtures/make_format.py 3) and 4 (state.npy, compact codebooks, the
-    stream its own member; make_format.py 4) load to estimators whose
+    by tests/fixtures/make_format.py 3), 4 (state.npy, compact codebooks, the
+    stream its own member; make_format.py 4), 5 (small streams in the state, the flat
+    model) and 6 (files with codes in the compact container) load to estimators whose
     transform and inverse_transform, and whose stored codes (packed or entropy-coded),
     equal the saved ones bit for bit; decompress reads them too."""
     import importlib.util
@@ -722,7 +729,8 @@ def test_version_3_and_4_files_still_load(path):
     if "entropy" in path.stem:
         pytest.importorskip("constriction")
     enc = _io.read(path)
-    assert json.loads(zipfile.ZipFile(path).read("header.json"))["format_version"] == version
+    assert _file_version(path) == version
+    assert (path.read_bytes()[:3] == _io.MAGIC) == (version >= 6 and "codes" in path.stem)
     expected = np.load(path.with_name(path.stem + ".expected.npz"))
     X = make.data(path.stem)
     _bit_identical(enc.estimator.transform(X), expected["transform"])
