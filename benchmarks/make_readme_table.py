@@ -75,23 +75,35 @@ def render(results):
     lines.append("| floor: `X.copy()` | | " + " | ".join("1.00" for _ in settings) + " |")
     lines += [
         "",
-        "Cold start, fresh processes with a warm numba cache, best of several, against",
-        "scikit-learn in the same run (`python benchmarks/bench_cold_start.py`):",
+        "Cold start, fresh processes with a warm numba cache, against scikit-learn in the",
+        "same run, interleaved (`python benchmarks/bench_cold_start.py`); each cell is the",
+        "best of the rounds, the median in parentheses:",
         "",
         "| cold start | skquant s | KBinsDiscretizer s | skquant vs KBinsDiscretizer | target |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
+
+    def cell(r, key, fmt):  # the best, then the median (rows without one: the best)
+        median = {"skquant_s": "skquant_median_s", "kbins_s": "kbins_median_s",
+                  "difference_s": "median_difference_s", "ratio": "median_ratio"}[key]
+        text = fmt.format(r[key])
+        return f"{text} ({fmt.format(r[median])})" if median in r else text
+
     for r in results["cold_start"]:
         if "ratio" in r:
-            rel = f"{r['ratio']:.2f}x"
+            rel = cell(r, "ratio", "{:.2f}x")
             if "cpu_ratio" in r:
-                rel += f" (CPU time {r['cpu_ratio']:.2f}x)"
+                cpu = f"{r['cpu_ratio']:.2f}x"
+                if "cpu_median_ratio" in r:
+                    cpu += f" ({r['cpu_median_ratio']:.2f}x)"
+                rel += f", CPU time {cpu}"
         elif "difference_s" in r:
-            rel = f"{r['difference_s']:+.3f} s"
+            rel = cell(r, "difference_s", "{:+.3f} s")
         else:
             rel = ""
-        kb = f"{r['kbins_s']:.3f}" if "kbins_s" in r else ""
-        lines.append(f"| {r['case']} | {r['skquant_s']:.3f} | {kb} | {rel} | {r['target']} |")
+        kb = cell(r, "kbins_s", "{:.3f}") if "kbins_s" in r else ""
+        sk = cell(r, "skquant_s", "{:.3f}")
+        lines.append(f"| {r['case']} | {sk} | {kb} | {rel} | {r['target']} |")
     return "\n".join(lines)
 
 

@@ -314,3 +314,26 @@ def test_every_scalar_quantizer_is_identical_on_both_paths():
                 if key.endswith("_") and isinstance(value, np.ndarray):
                     np.testing.assert_array_equal(value, vars(b)[key], err_msg=f"{name}.{key}")
             np.testing.assert_array_equal(ta, tb, err_msg=name)
+
+
+def test_estimator_names_import_scikit_learn_first():
+    """Naming an estimator imports scikit-learn from ``skquant.__getattr__`` before the
+    estimator's module (with its nested imports) starts: a fresh process then spends
+    ~50 ms less CPU on the same modules (benchmarks/bench_cold_start.py)."""
+    code = (
+        "import sys\n"
+        "order = []\n"
+        "class Spy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        order.append(name)\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "import skquant\n"
+        "assert 'sklearn' not in sys.modules\n"
+        "skquant.LloydMaxQuantizer\n"
+        "first = order.index('skquant._lloyd_max')\n"
+        "assert order.index('sklearn') < order.index('numpy') < first, order[:5]\n"
+        "assert 'sklearn.base' in order[:first]\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
