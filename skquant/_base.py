@@ -160,6 +160,10 @@ def scan_grid_tables(thresholds, n_levels):
 _WINDOW_MIN_CELLS = 4096
 _WINDOW_CELLS_PER_LEVEL = 16
 _WINDOW_ENTRIES = 2**20  # 4 MB of counts
+#: cells per level of the coarser grid tried first (``window_grid_tables``): when its
+#: cells still hold one threshold at most, its smaller tables stay in the L1 cache of
+#: the vectorised encoder's gathers (measured ~10% faster at 16 and 256 levels)
+_WINDOW_COARSE_PER_LEVEL = 4
 #: widest window of the grid encoder (4 halving steps); beyond, the cell search costs
 #: more than a bisection over all the thresholds (measured on a log compander, 8 bits)
 _WINDOW_MAX_TOP = 16
@@ -172,7 +176,9 @@ def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
     ``T`` is ``thresholds`` in ``dtype`` (rounded up, as ``_ceil_to_dtype``: the
     float64 codes), ``+inf`` past each feature's last threshold and padded by
     ``top - 1`` columns; the cells are those of ``T``'s values under the kernel's map
-    (the same arithmetic), so the codes are exact whatever the rounding. A
+    (the same arithmetic), so the codes are exact whatever the rounding. The grid has
+    ``_WINDOW_COARSE_PER_LEVEL`` cells per level when they hold one threshold at most,
+    else the finer default (see ``_WINDOW_MIN_CELLS``). A
     feature whose span or its inverse is not finite gets one cell (``inv_width = 0``):
     its window is all its thresholds, as in :func:`K.encode`.
 
@@ -191,6 +197,17 @@ def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
         T = _ceil_to_dtype(T, dtype)
     per_feature = max(_WINDOW_MIN_CELLS, _WINDOW_CELLS_PER_LEVEL * (width + 1))
     G = max(16, min(per_feature, _GRID_CELLS, _WINDOW_ENTRIES // max(d, 1)))
+    coarse = max(16, _WINDOW_COARSE_PER_LEVEL * (width + 1))
+    if coarse < G:
+        tables = _window_tables(T, n_levels, coarse, cell_dtype)
+        if tables[4] <= 2:
+            return tables
+    return _window_tables(T, n_levels, G, cell_dtype)
+
+
+def _window_tables(T, n_levels, G, cell_dtype):
+    """:func:`window_grid_tables` with ``G`` cells per feature."""
+    d = T.shape[0]
     start, inv_width = np.zeros(d, cell_dtype), np.zeros(d, cell_dtype)
     counts = np.zeros((d, G + 1), dtype=np.int32)
     most = 0
