@@ -160,6 +160,14 @@ def scan_grid_tables(thresholds, n_levels):
 _WINDOW_MIN_CELLS = 4096
 _WINDOW_CELLS_PER_LEVEL = 16
 _WINDOW_ENTRIES = 2**20  # 4 MB of counts
+#: cells per level of the coarser grid tried first (``window_grid_tables``): when its
+#: cells still hold one threshold at most, its smaller tables stay in the L1 cache of
+#: the vectorised encoder's gathers (measured ~10% faster at 16 and 256 levels)
+_WINDOW_COARSE_PER_LEVEL = 4
+#: ... and the finer grid tried last (this many times the default's cells, within the
+#: caps): a compander's crowded thresholds get one per cell (mu-law, 8 bits: 4096
+#: cells need windows of 4, 16384 of 2, measured 25% faster)
+_WINDOW_FINE_FACTOR = 4
 #: widest window of the grid encoder (4 halving steps); beyond, the cell search costs
 #: more than a bisection over all the thresholds (measured on a log compander, 8 bits)
 _WINDOW_MAX_TOP = 16
@@ -172,7 +180,10 @@ def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
     ``T`` is ``thresholds`` in ``dtype`` (rounded up, as ``_ceil_to_dtype``: the
     float64 codes), ``+inf`` past each feature's last threshold and padded by
     ``top - 1`` columns; the cells are those of ``T``'s values under the kernel's map
-    (the same arithmetic), so the codes are exact whatever the rounding. A
+    (the same arithmetic), so the codes are exact whatever the rounding. The grid is
+    the first of ``_WINDOW_COARSE_PER_LEVEL`` cells per level, the default (see
+    ``_WINDOW_MIN_CELLS``) and ``_WINDOW_FINE_FACTOR`` times the default whose cells
+    hold one threshold at most, else the default. A
     feature whose span or its inverse is not finite gets one cell (``inv_width = 0``):
     its window is all its thresholds, as in :func:`K.encode`.
 
@@ -191,6 +202,21 @@ def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
         T = _ceil_to_dtype(T, dtype)
     per_feature = max(_WINDOW_MIN_CELLS, _WINDOW_CELLS_PER_LEVEL * (width + 1))
     G = max(16, min(per_feature, _GRID_CELLS, _WINDOW_ENTRIES // max(d, 1)))
+    coarse = max(16, _WINDOW_COARSE_PER_LEVEL * (width + 1))
+    fine = min(_WINDOW_FINE_FACTOR * G, _GRID_CELLS, _WINDOW_ENTRIES // max(d, 1))
+    default = None
+    for size in sorted({min(coarse, G), G, max(fine, G)}):
+        tables = _window_tables(T, n_levels, size, cell_dtype)
+        if tables[4] <= 2:  # one threshold per cell at most: one comparison
+            return tables
+        if size == G:
+            default = tables
+    return default
+
+
+def _window_tables(T, n_levels, G, cell_dtype):
+    """:func:`window_grid_tables` with ``G`` cells per feature."""
+    d = T.shape[0]
     start, inv_width = np.zeros(d, cell_dtype), np.zeros(d, cell_dtype)
     counts = np.zeros((d, G + 1), dtype=np.int32)
     most = 0

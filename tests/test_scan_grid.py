@@ -312,3 +312,20 @@ def test_large_float32_transform_uses_float32_cells(est, monkeypatch):
     Y[5000, 1] = np.nan
     with pytest.raises(ValueError, match="NaN|infinit|finite"):
         est.transform(Y)
+
+
+def test_window_grid_takes_the_first_grid_whose_cells_hold_one_threshold():
+    X = np.random.default_rng(9).standard_normal((20000, 2))
+    lloyd = skquant.LloydMaxQuantizer(n_bits=4).fit(X)
+    tables = window_grid_tables(lloyd.thresholds_, lloyd.n_levels_, np.float32, np.float32)
+    assert tables[2].shape[1] - 1 == base._WINDOW_COARSE_PER_LEVEL * 16 and tables[4] <= 2
+    mu = skquant.CompanderQuantizer(n_bits=8).fit(X)  # crowded near 0: the fine grid
+    tables = window_grid_tables(mu.thresholds_, mu.n_levels_, np.float64)
+    assert tables[2].shape[1] - 1 == base._WINDOW_FINE_FACTOR * base._WINDOW_MIN_CELLS
+    assert tables[4] <= 2
+    log = skquant.CompanderQuantizer(compander="log", n_bits=4).fit(X)  # none fits: default
+    tables = window_grid_tables(log.thresholds_, log.n_levels_, np.float64)
+    assert tables[2].shape[1] - 1 == base._WINDOW_MIN_CELLS and tables[4] > 2
+    for q in (lloyd, mu, log):
+        Y = X.astype(np.float32)
+        np.testing.assert_array_equal(q.transform(Y), _bisection(Y, q.thresholds_, q.n_levels_)[0])
