@@ -237,7 +237,7 @@ def test_affine_midrise_matches_the_previous_search(M):
 
 
 def test_refined_step_limit_is_a_limit_and_certifies_8_bit_midtread(rng):
-    """The midtread search's narrowed step limit: at most the coarse one, and no
+    """The midtread search's narrowed step limit (from 32 levels): at most the coarse one, and no
     uniform quantizer (any offset) with a step above it has an error at most sse;
     with it the 8-bit affine midtread search finishes (the coarse limit left it at its
     box limit, clip_gap_ near 0.9, on a column far from 0, which the range must hold)
@@ -259,11 +259,11 @@ def test_refined_step_limit_is_a_limit_and_certifies_8_bit_midtread(rng):
             assert naive.sse(u, wu, lo + k[1:] * d, lo + (k + 0.5) * d) > sse
     X = rng.exponential(size=(1000, 1)) * 1e6 + 1e8
     new = UniformClipQuantizer(8, mode="midtread").fit(X)
-    old_limit = rs._REFINE_STEP
-    rs._REFINE_STEP = 0
+    old_levels = rs._REFINE_LEVELS
+    rs._REFINE_LEVELS = 10**6
     try:
         old = UniformClipQuantizer(8, mode="midtread").fit(X)
     finally:
-        rs._REFINE_STEP = old_limit
+        rs._REFINE_LEVELS = old_levels
     assert old.clip_gap_[0] > 0.5 and new.clip_gap_[0] == 0.0
     assert new.mse_[0] <= old.mse_[0] * (1 + 1e-12)
