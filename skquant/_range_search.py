@@ -184,6 +184,11 @@ _RTOL = 1e-12
 _MAX_BOXES = 2**18
 _BOX_BUDGET = 2**22
 _N_POLISHED = 8  # best scanned ranges polished when a search stops at the limit
+# from this many levels on, the midtread search's step limit is narrowed (a few O(n)
+# bounds, cheap beside a search of that many zero points; at 8 bits the search then
+# finishes on columns where the coarser limit left it at its box limit)
+_REFINE_LEVELS = 32
+_REFINE_STEPS = 3
 
 
 class RangeFit(NamedTuple):
@@ -303,15 +308,29 @@ def _outer_level_limits(summary, sse):
     return L, H
 
 
-def _step_limit(summary, sse, d0, d_hi):
+def _step_limit(summary, sse, d0, d_hi, refine=False):
     """A step ``D`` such that no uniform quantizer of step above ``D`` has an error at
     most ``sse``: the first of ``1.5 d0, 1.5^2 d0, ...`` (``d0`` the incumbent's step)
-    whose :func:`K.two_cell_bound` exceeds ``sse`` (``d_hi`` if none below it)."""
+    whose :func:`K.two_cell_bound` exceeds ``sse`` (``d_hi`` if none below it); with
+    ``refine``, narrowed by ``_REFINE_STEPS`` geometric bisections between it and the
+    one before (each tested ``D`` is a valid limit)."""
     D = 1.5 * d0
     limit = sse * (1.0 + 1e-6)
+
+    def above(D):
+        return K.two_cell_bound(summary.u, summary.W, summary.S1, summary.S2,
+                                D * (1.0 - 1e-9), limit) > limit
+
     while D < d_hi:
-        if K.two_cell_bound(summary.u, summary.W, summary.S1, summary.S2,
-                            D * (1.0 - 1e-9), limit) > limit:
+        if above(D):
+            if refine:
+                lo = D / 1.5
+                for _ in range(_REFINE_STEPS):
+                    mid = np.sqrt(lo * D)
+                    if above(mid):
+                        D = mid
+                    else:
+                        lo = mid
             return D
         D *= 1.5
     return d_hi
@@ -349,7 +368,8 @@ def _midtread_boxes(summary, M, start, top):
     sse, s0 = float(start[3]), float(start[1])
     if not np.isfinite(sse):
         return [[0.0, 0.0, a, b, z] for z in range(M) for a, b in ((0.0, top), (top, np.inf))]
-    s_hi = _step_limit(summary, sse, s0, top) if s0 > 0 else top
+    refine = M >= _REFINE_LEVELS
+    s_hi = _step_limit(summary, sse, s0, top, refine) if s0 > 0 else top
     L, H = _outer_level_limits(summary, sse)
     s_min = max((H - L) / (M - 1), 0.0)
     boxes = []

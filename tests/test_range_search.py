@@ -234,3 +234,36 @@ def test_affine_midrise_matches_the_previous_search(M):
                                       False, span, start, 1e-12, 2**20, False)
         assert certified
         assert q.mse_[0] * x.size / unit**2 == pytest.approx(start[3], rel=2e-12)
+
+
+def test_refined_step_limit_is_a_limit_and_certifies_8_bit_midtread(rng):
+    """The midtread search's narrowed step limit (from 32 levels): at most the coarse one, and no
+    uniform quantizer (any offset) with a step above it has an error at most sse;
+    with it the 8-bit affine midtread search finishes (the coarse limit left it at its
+    box limit, clip_gap_ near 0.9, on a column far from 0, which the range must hold)
+    and its range is no worse than the coarse one's."""
+    import skquant._range_search as rs
+
+    x = rng.standard_normal(3000)
+    s = summarize_column(x)
+    u, wu = naive.summary(x)
+    k = np.arange(16, dtype=np.float64)
+    q = UniformClipQuantizer(4, mode="midtread").fit(x[:, None])
+    d0 = float(q.scale_[0])
+    sse = q.mse_[0] * x.size * 1.05
+    fine = rs._step_limit(s, sse, d0, np.inf, refine=True)
+    coarse = rs._step_limit(s, sse, d0, np.inf)
+    assert d0 < fine <= coarse and fine < coarse  # narrowed on this column
+    for d in fine * np.array([1.0001, 1.01, 1.05, 1.2]):
+        for lo in rng.uniform(u[0] - 16 * d, u[-1], 200):
+            assert naive.sse(u, wu, lo + k[1:] * d, lo + (k + 0.5) * d) > sse
+    X = rng.exponential(size=(1000, 1)) * 1e6 + 1e8
+    new = UniformClipQuantizer(8, mode="midtread").fit(X)
+    old_levels = rs._REFINE_LEVELS
+    rs._REFINE_LEVELS = 10**6
+    try:
+        old = UniformClipQuantizer(8, mode="midtread").fit(X)
+    finally:
+        rs._REFINE_LEVELS = old_levels
+    assert old.clip_gap_[0] > 0.5 and new.clip_gap_[0] == 0.0
+    assert new.mse_[0] <= old.mse_[0] * (1 + 1e-12)
