@@ -178,10 +178,10 @@ def settled_summary(summary):
     """
     while True:
         scaled, unit = unit_summary(summary)
-        w = np.diff(scaled.W)
-        if scaled.u.shape[0] == summary.u.shape[0] and (unit == 1.0 or w.all()):
+        if unit == 1.0:  # an ordinary column (weightless values are left to the designs)
             return summary
-        if unit == 1.0:  # weightless values of an ordinary column: left to the designs
+        w = np.diff(scaled.W)
+        if scaled.u.shape[0] == summary.u.shape[0] and w.all():
             return summary
         u = scaled.u * unit  # exact: these are the data's own values (or 0)
         u, W, S1, S2 = K.summarize_sorted(u, w, summary.shift)
