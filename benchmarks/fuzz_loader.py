@@ -4,10 +4,12 @@ Structure-aware: every input is turned, through atheris's FuzzedDataProvider, in
 one of
 
 - a skquant file derived from a valid one (every registered estimator variant, with
-  and without codes): a field of its header JSON replaced by a fuzzed value, or bytes
-  of one ``.npy`` member's data overwritten, and the digest recomputed the way
-  ``doc/file_format.rst`` describes (so mutations get past it); sometimes raw bytes of
-  the ZIP flipped, a member recompressed with another method, duplicated or added;
+  and without codes, in the ZIP archive and, from format version 6, the compact
+  container): a field of its header JSON replaced by a fuzzed value, or bytes of one
+  array overwritten, and the digest recomputed the way ``doc/file_format.rst``
+  describes (so mutations get past it); sometimes raw bytes of the file flipped, a ZIP
+  member recompressed with another method, duplicated or added, bytes appended to a
+  compact file;
 - a ``.csv``, ``.npy``, ``.npz`` or ``.parquet`` file for ``skquant._cli.read_table``.
 
 Oracle: ``skquant.load`` either raises ``ValueError`` or gives an estimator whose
@@ -66,7 +68,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 import loader_oracle as oracle  # noqa: E402  (the oracle the corpus replay uses)
 from test_forged_files import _header_paths as _nodes  # noqa: E402
 from test_forged_files import _members as forged_members  # noqa: E402
-from test_forged_files import forge  # noqa: E402  (the documented digest, every version)
+from test_forged_files import (  # noqa: E402  (version 6)
+    compact_members,
+    forge,  # noqa: E402  (the documented digest, every version)
+    forge_compact,
+)
 
 FINDINGS = Path(os.environ.get("SKQUANT_FUZZ_FINDINGS", ROOT / "tests" / "fuzz_corpus"))
 SUFFIXES = [".csv", ".npy", ".npz", ".parquet"]
@@ -92,13 +98,14 @@ def seeds():
             from sklearn.base import clone
 
             codes = clone(est).set_params(encode="ordinal").fit(X).transform(X)
-        _io.write(buf, est, codes=codes)
+        _io.write(buf, est, codes=codes)  # with codes: the compact container
         out.append(buf.getvalue())
         if codes is not None and type(est) not in out_entropy:  # entropy-coded, per class
             out_entropy.add(type(est))
-            buf = io.BytesIO()
-            _io.write(buf, est, codes=codes, coding="entropy")
-            out.append(buf.getvalue())
+            for container in ("zip", "compact"):
+                buf = io.BytesIO()
+                _io.write(buf, est, codes=codes, coding="entropy", container=container)
+                out.append(buf.getvalue())
     return out + coded_seeds()
 
 
@@ -119,8 +126,10 @@ def coded_seeds():
     for X in (rng.standard_normal((30, 3)), sparse):
         q = UniformClipQuantizer(n_bits=2, clip="minmax", encode="ordinal").fit(X)
         buf = io.BytesIO()
-        _io.write(buf, q, codes=q.transform(X), coding="entropy")
-        out.append(buf.getvalue())
+        for container in ("zip", "compact"):
+            buf = io.BytesIO()
+            _io.write(buf, q, codes=q.transform(X), coding="entropy", container=container)
+            out.append(buf.getvalue())
     return out
 
 
@@ -129,6 +138,9 @@ def _members(data):
     tests/test_forged_files.py (every format version; float_rows decoded), the members
     outside the state (the entropy-coded stream) as bytes, and the format version
     whose member layout the file has."""
+    if data[:3] == _io.MAGIC:  # version 6's compact container: the short header
+        header, arrays, tail = compact_members(data)
+        return header, arrays, {"tail": tail}, "compact"
     header, arrays = forged_members(data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         streams = {n: zf.read(n) for n in zf.namelist() if "stream" in n}
@@ -139,6 +151,12 @@ def _zip(header, arrays, streams, layout, method=zipfile.ZIP_DEFLATED, extra=(),
          restream=False):
     """The file, its digests recomputed as documented (doc/file_format.rst); the
     stream's own digest too when ``restream`` (its words were edited)."""
+    if layout == "compact":
+        codes = header.get("x")
+        tail = streams["tail"] + b"".join(blob for _, blob in extra)
+        if restream and isinstance(codes, dict) and "stream_sha256" in codes:
+            codes["stream_sha256"] = hashlib.sha256(tail).hexdigest()
+        return forge_compact(header, arrays, tail)
     codes = header.get("codes")
     if restream and isinstance(codes, dict) and _coding.STREAM_NPY in streams:
         try:
@@ -201,11 +219,12 @@ def mutate_file(fdp):
                 arr = arr.astype(dtype) if fdp.ConsumeBool() else arr.ravel()[
                     : fdp.ConsumeIntInRange(0, arr.size)].astype(dtype)
             arrays[key] = arr
-            spec = header["estimator"]["attributes"].get(key.split(".", 1)[-1])
+            spec = header.get("estimator", {}).get("attributes", {}).get(
+                key.split(".", 1)[-1]) if layout != "compact" else None
             if isinstance(spec, dict) and spec.get("type") == "array" and fdp.ConsumeBool():
                 spec["dtype"], spec["shape"] = arr.dtype.str, list(arr.shape)
         elif kind == 8 and streams:  # words of the entropy-coded stream
-            name = _coding.STREAM_NPY
+            name = "tail" if layout == "compact" else _coding.STREAM_NPY
             raw = bytearray(streams[name])
             for _ in range(fdp.ConsumeIntInRange(1, 8) if raw else 0):
                 raw[fdp.ConsumeIntInRange(0, len(raw) - 1)] = fdp.ConsumeIntInRange(0, 255)

@@ -36,7 +36,12 @@ def compress(X, path, quantizer=None, *, coding="entropy"):
     table; a feature whose table would cost more than it saves, on few rows, is coded
     under a flat model instead, ``log2 n_levels_`` bits a value and no table), and
     the column names when ``X`` is a DataFrame. ``skquant decode`` and
-    :func:`decompress` read it.
+    :func:`decompress` read it. The file is format 6's compact container (a 20-byte
+    head and one DEFLATE body; ``doc/file_format.rst``): its estimator, as
+    :func:`skquant.load` returns it, transforms and inverse-transforms bit for bit,
+    but the fit's diagnostics that no method reads (``clip_min_``, ``n_iter_``, ...)
+    are not stored and ``mse_`` is rounded to float16 (:func:`skquant.save` keeps
+    them all).
 
     Parameters
     ----------

@@ -1092,8 +1092,28 @@ def _rounded(a):
 def _write_compact(fh, estimator, header, arrays, attributes, stream):
     """Write version 6's compact container of ``header`` (version 5's, before its
     digest) and ``arrays``: parameters at their default left out, array attributes
-    named by the manifest only, the codebook as :func:`_encode_used_rows` stores it,
-    the codes' fields that follow from the estimator left out."""
+    named by the manifest only, the codebook as :func:`_encode_used_rows` stores it
+    (unless its dense form would be out of proportion to the file, see
+    :func:`_dense_budget`: then as in version 5), the codes' fields that follow from
+    the estimator left out."""
+    packed, dense = _compact_body(estimator, header, dict(arrays), attributes, True)
+    if dense is not None and dense > _dense_budget(_COMPACT_HEAD + len(packed)):
+        packed, _ = _compact_body(estimator, header, dict(arrays), attributes, False)
+    fh.write(MAGIC + bytes([FORMAT_VERSION]) + hashlib.sha256(packed).digest()[:_DIGEST_BYTES]
+             + packed)
+    if stream is not None:
+        fh.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
+
+
+def _dense_budget(size):
+    """Bytes a ``used_rows`` codebook may take dense in a compact file of ``size``
+    bytes: a sixteenth of what DEFLATE can expand the file to, plus 4 MiB (the
+    reader's temporaries while rebuilding it stay within that bound)."""
+    return (_MAX_EXPANSION * size + 2**22) // 16
+
+
+def _compact_body(estimator, header, arrays, attributes, used_rows):
+    """``(body as stored, dense bytes of a used_rows codebook or None)``."""
     est_spec = header["estimator"]
     defaults = type(estimator)().get_params(deep=False)
     params = {}
@@ -1104,9 +1124,11 @@ def _write_compact(fh, estimator, header, arrays, attributes, stream):
             continue  # the class's default
         params[k] = v
     attrs = dict(est_spec["attributes"])
-    rows = _encode_used_rows(attributes, arrays)
+    rows = _encode_used_rows(attributes, arrays) if used_rows else None
+    dense = None
     if rows is not None:
         attrs.update(rows)
+        dense = attributes["levels_"].nbytes
     else:
         attrs = _compact_attributes(attrs, attributes, arrays)
     attrs = {k: v for k, v in attrs.items() if v != {"type": "array"}}  # in the manifest
@@ -1132,11 +1154,7 @@ def _write_compact(fh, estimator, header, arrays, attributes, stream):
     body = bytes(_coding.write_varints([len(text)])) + text + state.tobytes()
     comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
                             COMPACT_DICTIONARY)
-    packed = comp.compress(body) + comp.flush()
-    fh.write(MAGIC + bytes([FORMAT_VERSION]) + hashlib.sha256(packed).digest()[:_DIGEST_BYTES]
-             + packed)
-    if stream is not None:
-        fh.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
+    return comp.compress(body) + comp.flush(), dense
 
 
 #: the dtype an array of a short manifest entry ``[name, stored dtype]`` is read as
@@ -1258,8 +1276,9 @@ def _decimal_row(y):
             k = np.rint(y64 * scale)
             if not np.all(np.abs(k) < _DECIMAL_LIMIT):
                 return None
-            if np.array_equal((k / scale).astype(y.dtype).view(u), y.view(u)):
-                k = k.astype(np.int64)
+            k = k.astype(np.int64)  # as the reader rebuilds them (-0.0 is not decimal)
+            if np.array_equal((k.astype(np.float64) / scale).astype(y.dtype).view(u),
+                              y.view(u)):
                 diffs = np.diff(k, prepend=np.int64(0))
                 return p, ((diffs << 1) ^ (diffs >> 63)).astype(np.uint64)
     return None
@@ -1308,7 +1327,8 @@ def _decode_used_rows(attrs, arrays, budget):
     M = int(m.max())
     _expect(np.all((n >= 1) & (n <= M)), "attribute n_levels_: must be within 1 .. max_levels_")
     _expect(d * M * dtype.itemsize <= budget,
-            f"attribute levels_: a codebook of {d} x {M} from a file this small is forged")
+            f"attribute levels_: a codebook of {d} x {M} from a file this small is forged "
+            "(the writer stores such a one as float_rows)")
     for k in ("levels_", "thresholds_"):
         _expect(f"attr.{k}" in arrays, f"attribute {k}: its array is missing")
     cols = np.arange(M)
@@ -1354,25 +1374,15 @@ def _read_compact(f, size):
             f"format version {version} is newer than this skquant reads "
             f"({FORMAT_VERSION}): upgrade skquant")
     limit = _MAX_EXPANSION * size + 1024
-    inflate = zlib.decompressobj(-15, zdict=COMPACT_DICTIONARY)
-    out, read, sha = [], 0, hashlib.sha256()
-    produced = 0
-    while not inflate.eof:
-        piece = f.read(2**16)
-        _expect(piece, "truncated skquant file (the body ends early)")
-        read += len(piece)
-        chunk = inflate.decompress(piece, limit - produced)
-        _expect(not inflate.unconsumed_tail,
-                "the body inflates to more than DEFLATE can expand to: the file is forged")
-        produced += len(chunk)
-        out.append(chunk)
-        if inflate.eof:
-            piece = piece[:len(piece) - len(inflate.unused_data)]
-        sha.update(piece)
-    end = _COMPACT_HEAD + read - len(inflate.unused_data)
-    _expect(sha.digest()[:_DIGEST_BYTES] == head[1:],
-            "checksum mismatch: the file was modified or corrupted after it was written")
-    body = b"".join(out)
+    start = f.tell()
+    # two passes: the first finds the body's end and inflated size and checks the
+    # digest keeping nothing, the second inflates into one buffer of that size (the
+    # memory is the body's, not twice it)
+    produced, end = _inflate(f, limit, head[1:])
+    f.seek(start)
+    body = bytearray(produced)
+    _inflate(f, limit, None, memoryview(body))
+    end += _COMPACT_HEAD
     length, at = 0, 0
     for shift in range(0, 35, 7):  # the header's length: one varint
         _expect(at < len(body), "truncated body")
@@ -1390,7 +1400,8 @@ def _read_compact(f, size):
         raise _Bad(f"header: {c} is not valid JSON")
 
     try:
-        short = json.loads(body[at:at + length].decode("utf-8"), parse_constant=parse_constant)
+        short = json.loads(bytes(body[at:at + length]).decode("utf-8"),
+                           parse_constant=parse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _Bad(f"header is not valid JSON ({exc})") from None
     _keys("header", short, ["c", "m"], ["p", "a", "x"])
@@ -1443,11 +1454,42 @@ def _read_compact(f, size):
     attrs = {**implied, **attrs}
     levels = attrs.get("levels_")
     if isinstance(levels, dict) and levels.get("type") == "used_rows":
-        _decode_used_rows(attrs, arrays, limit + 2**22)
+        _decode_used_rows(attrs, arrays, _dense_budget(size))
     header = {"format": FORMAT, "format_version": version,
               "estimator": {"class": name, "params": full, "attributes": attrs},
               "codes": short.get("x"), "arrays": manifest}
     return header, arrays, end
+
+
+def _inflate(f, limit, digest, out=None):
+    """Inflate the body at ``f``'s position, 64 KiB of output at a time: ``(inflated
+    bytes, stored bytes)``; at most ``limit`` bytes (DEFLATE's bound of the file), the
+    stored bytes checked against ``digest`` (when given), the output written to
+    ``out`` (when given, of the size of the first pass)."""
+    inflate = zlib.decompressobj(-15, zdict=COMPACT_DICTIONARY)
+    produced, read, sha = 0, 0, hashlib.sha256()
+    while not inflate.eof:
+        piece = f.read(2**16)
+        _expect(piece, "truncated skquant file (the body ends early)")
+        read += len(piece)
+        data = piece
+        while data and not inflate.eof:
+            chunk = inflate.decompress(data, 2**16)
+            _expect(produced + len(chunk) <= limit,
+                    "the body inflates to more than DEFLATE can expand to: the file is "
+                    "forged")
+            if out is not None:
+                out[produced:produced + len(chunk)] = chunk
+            produced += len(chunk)
+            data = inflate.unconsumed_tail
+        if inflate.eof:
+            piece = piece[:len(piece) - len(inflate.unused_data)]
+            read -= len(inflate.unused_data)
+        sha.update(piece)
+    if digest is not None:
+        _expect(sha.digest()[:_DIGEST_BYTES] == digest,
+                "checksum mismatch: the file was modified or corrupted after it was written")
+    return produced, read
 
 
 def _compact_stream_opener(file, start, size):

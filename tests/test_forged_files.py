@@ -856,3 +856,334 @@ def test_every_header_field_of_older_versions_gets_hostile_values(path):
                                                           "format"]), (field, value, message)
             checked += 1
     assert checked > 50
+
+
+# ------------------------------------------- version 6: the compact container
+def compact_members(data, raw=False):
+    """``(header, arrays, stream)`` of a compact file: its short header, its arrays as
+    read (``used_rows`` as their varints) and the bytes after the body (and, ``raw``,
+    the arrays' bytes as stored)."""
+    assert data[:3] == _io.MAGIC
+    inflate = __import__("zlib").decompressobj(-15, zdict=_io.COMPACT_DICTIONARY)
+    body = inflate.decompress(data[_io._COMPACT_HEAD:])
+    stream = inflate.unused_data
+    length, at, shift = 0, 0, 0
+    while True:
+        byte = body[at]
+        at += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    header = json.loads(body[at:at + length])
+    d = header.get("a", {}).get("n_features_in_")
+    state, arrays = body[at + length:], {}
+    stored_bytes = state
+    for e in header["m"]:
+        name, stored = e[0], np.dtype(e[1])
+        shape = tuple(e[2]) if len(e) > 2 else (d,)
+        read = np.dtype(e[3]) if len(e) > 3 else (
+            stored if len(e) > 2 else np.dtype(_io._DEFAULT_READ[stored.kind]))
+        n = int(np.prod(shape)) * stored.itemsize
+        arrays[name] = np.frombuffer(state[:n], dtype=stored).reshape(shape).astype(read)
+        state = state[n:]
+    assert not state
+    return (header, arrays, stream, stored_bytes) if raw else (header, arrays, stream)
+
+
+def forge_compact(header, arrays, stream=b"", digest=True, manifest=True, version=None,
+                  state=None):
+    """A compact file of ``header`` (short form) and ``arrays``, its manifest (``m``,
+    unless ``manifest`` is false) and digest recomputed as doc/file_format.rst says;
+    ``state``: the arrays' bytes as given (the header's manifest kept)."""
+    import zlib
+
+    keys = sorted(arrays)
+    if manifest:
+        header = {**header, "m": [[k, arrays[k].dtype.str, list(arrays[k].shape)]
+                                  for k in keys]}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    if state is None:
+        state = b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in keys)
+    body = bytes(_coding.write_varints([len(text)])) + text + state
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
+                            _io.COMPACT_DICTIONARY)
+    packed = comp.compress(body) + comp.flush()
+    sha = hashlib.sha256(packed).digest()[:_io._DIGEST_BYTES] if digest else b"\0" * 16
+    return (_io.MAGIC + bytes([_io.FORMAT_VERSION if version is None else version]) + sha
+            + packed + stream)
+
+
+def _compact_file(est, coding="entropy", data=X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = clone(est).fit(data)
+    buf = io.BytesIO()
+    _io.write(buf, est, codes=est.transform(data) if coding else None, coding=coding or
+              "packed", container="compact")
+    return est, buf.getvalue()
+
+
+def _read_all(data):
+    """Every reader on ``data``: load, read (whole) and decompress; ValueError or not."""
+    skquant.load(io.BytesIO(data))
+    enc = _io.read(io.BytesIO(data))
+    if enc.codes is not None:
+        assert np.all(enc.codes < enc.estimator.n_levels_)
+        skquant.decompress(io.BytesIO(data))
+
+
+SCALAR = [(v, e) for v, e in VARIANTS if isinstance(e, BaseScalarQuantizer)]
+
+
+@pytest.mark.parametrize("vid, est", SCALAR, ids=[v for v, _ in SCALAR])
+def test_compact_files_round_trip_bit_for_bit(vid, est):
+    """Every scalar variant, float64 and float32, both codings: the compact file's
+    estimator transforms and inverse-transforms as the saved one, bit for bit, and
+    decompress gives inverse_transform(transform(X)); its re-forged twin (manifest and
+    digest recomputed) is the same file's content."""
+    est = clone(est).set_params(encode="ordinal")
+    Z = np.random.default_rng(3).standard_normal((25, 3)) * 2
+    for dtype in (np.float64, np.float32):
+        for coding in ("entropy", "packed"):
+            q, data = _compact_file(est, coding, X.astype(dtype))
+            assert data[:4] == _io.MAGIC + bytes([6])
+            loaded = skquant.load(io.BytesIO(data))
+            assert np.array_equal(loaded.transform(Z.astype(dtype)), q.transform(Z.astype(dtype)))
+            codes = q.transform(X.astype(dtype))
+            assert np.array_equal(loaded.inverse_transform(codes), q.inverse_transform(codes))
+            assert np.array_equal(skquant.decompress(io.BytesIO(data)),
+                                  q.inverse_transform(codes))
+            header, arrays, stream = compact_members(data)
+            again = forge_compact(header, arrays, stream)
+            assert np.array_equal(_io.read(io.BytesIO(again)).codes, codes)
+
+
+def test_compact_files_keep_what_methods_read_and_round_mse():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((200, 3)) * [1e-3, 1.0, 1e6]
+    q = skquant.UniformClipQuantizer(n_bits=5, mode="midtread").fit(Z)
+    buf = io.BytesIO()
+    skquant.compress(Z, buf, q)
+    loaded = skquant.load(io.BytesIO(buf.getvalue()))
+    assert not hasattr(loaded, "clip_min_") and not hasattr(loaded, "clip_gap_")
+    assert np.array_equal(loaded.scale_, q.scale_)  # midtread's transform reads it
+    assert np.array_equal(loaded.zero_point_, q.zero_point_)
+    assert np.allclose(loaded.mse_, q.mse_, rtol=2**-10) and loaded.mse_.dtype == np.float64
+    assert not np.array_equal(loaded.mse_, q.mse_)  # rounded
+    # save keeps every attribute
+    buf = io.BytesIO()
+    skquant.save(q, buf)
+    assert np.array_equal(skquant.load(io.BytesIO(buf.getvalue())).clip_min_, q.clip_min_)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_decimal_rows_come_back_bit_for_bit(dtype):
+    """Columns of decimal numbers stored exactly (one level per distinct value) are
+    decimal rows: 1 .. 4 decimals, negative values, a signed zero (not decimal: a row
+    of residuals), integers; each level comes back bit for bit and costs about a
+    byte (a -0.0 level once came back as 0.0)."""
+    rng = np.random.default_rng(0)
+    cols = [np.round(rng.uniform(-5, 5, 300), 1) + 0.0, np.round(rng.uniform(0, 1, 300), 4),
+            np.round(rng.uniform(100, 1000, 300)), np.r_[-0.0, np.round(rng.normal(size=299), 2)]]
+    Z = np.column_stack(cols).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = skquant.UniformClipQuantizer(n_bits=12).fit(Z)
+    buf = io.BytesIO()
+    skquant.compress(Z, buf, q)
+    header, arrays, _ = compact_members(buf.getvalue())
+    decimals = header["a"]["levels_"]["decimals"]
+    assert decimals == [1, 4, 0, -1]  # -0.0 is not a decimal number
+    loaded = skquant.load(io.BytesIO(buf.getvalue()))
+    assert np.array_equal(loaded.levels_.view(np.uint8), q.levels_.view(np.uint8))
+    assert np.array_equal(loaded.thresholds_.view(np.uint8), q.thresholds_.view(np.uint8))
+    buf = io.BytesIO()  # the decimal columns alone: about a byte a level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = skquant.compress(Z[:, :3], buf, skquant.UniformClipQuantizer(n_bits=12))
+    _, arrays, _ = compact_members(buf.getvalue())
+    assert arrays["attr.levels_"].size < 1.2 * q.n_levels_.sum()
+
+
+def _hostile_compact(data, field_ok=()):
+    """Every node of the short header of ``data`` replaced by hostile JSON, the
+    manifest kept and the digest recomputed: each file loads into a working estimator
+    whose codes read, or ValueError names the field (or the object holding it)."""
+    header, arrays, stream, state = compact_members(data, raw=True)
+    hostile = [None, True, -1, 2**64, 1.5, "nan", "x", [], [1], {}]
+    checked = 0
+    for path in list(_header_paths(header))[1:]:
+        names = [str(k) for k in path if isinstance(k, str)]
+        if path[0] == "m" and len(path) > 1:
+            names.append(header["m"][path[1]][0])
+        for value in hostile:
+            h = json.loads(json.dumps(header))
+            node = h
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = value
+            forged = forge_compact(h, arrays, stream, manifest=False, state=state)
+            try:
+                works_or_names(forged, "")
+                _read_all(forged)
+            except ValueError as exc:
+                message = str(exc)
+                assert "\n" not in message
+                short = [n.rstrip("_").split(".")[-1].rstrip("s") for n in names]
+                short += {"c": ["class"], "p": ["param"], "a": ["attribute", "n_features"],
+                          "x": ["codes"], "m": ["arrays", "manifest", "dtype"]}.get(
+                              path[0], [])
+                assert any(n in message for n in short + ["header", "format", *field_ok]), (
+                    path, value, message)
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("coding", [None, "packed", "entropy"])
+def test_every_compact_header_field_gets_hostile_values(coding):
+    if coding == "entropy":
+        pytest.importorskip("constriction")
+    est = skquant.LloydMaxQuantizer(n_levels=[3, 4, 5], encode="ordinal")
+    _, data = _compact_file(est, coding)
+    assert _hostile_compact(data) > 100
+
+
+def test_every_compact_array_mutated():
+    """Every array of a compact file (used_rows varints, n_levels_, the stream in the
+    body, ...) mutated as the ZIP files' are, digest recomputed: a working estimator
+    or ValueError naming the array or what it holds."""
+    pytest.importorskip("constriction")
+    for est in (skquant.UniformClipQuantizer(n_levels=[3, 4, 5], mode="midtread"),
+                skquant.DeadZoneQuantizer(n_levels=7)):
+        _, data = _compact_file(est, "entropy")
+        header, arrays, stream = compact_members(data)
+        for key in sorted(arrays):
+            base = arrays[key]
+            muts = list(_mutations(base.astype(np.int64) if base.dtype.kind == "u" else base)
+                        .values())
+            if base.dtype.kind == "u":  # the same dtype, other values
+                muts += [np.zeros_like(base), np.full_like(base, np.iinfo(base.dtype).max)]
+            for arr in muts:
+                forged = forge_compact(header, {**arrays, key: arr}, stream)
+                try:
+                    _read_all(forged)
+                    works_or_names(forged, "")
+                except ValueError as exc:
+                    name = key.split(".", 1)[-1].rstrip("_")
+                    assert "\n" not in str(exc)
+                    assert any(n in str(exc) for n in (
+                        name, "arrays", "body", "manifest", "codes", "levels", "thresholds",
+                        "n_features_in_")), (key, str(exc))
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda h, a: h["a"]["levels_"].update(decimals=[1, 1]), "decimals"),
+    (lambda h, a: h["a"]["levels_"].update(decimals=[16, 1, 1]), "decimals"),
+    (lambda h, a: h["a"]["levels_"].update(decimals=[True, 1, 1]), "decimals"),
+    (lambda h, a: h["a"]["levels_"].update(decimals=[1, 1, 1]), "levels_"),
+    (lambda h, a: h["a"]["levels_"].update(order=3), "order"),
+    (lambda h, a: h["a"]["levels_"].update(dtype="<i8"), "dtype"),
+    (lambda h, a: h["a"]["levels_"].update(extra=1), "levels_"),
+    (lambda h, a: h["a"]["thresholds_"].update(type="float_rows"), "thresholds_"),
+    (lambda h, a: h["a"].pop("thresholds_"), "thresholds_"),
+    (lambda h, a: a.update({"attr.max_levels_": np.full(3, 2**16, np.int64)}),
+     "levels_"),
+    (lambda h, a: a.update({"attr.max_levels_": np.full(3, 2**17, np.int64)}),
+     "max_levels_"),
+    (lambda h, a: a.update({"attr.n_levels_": np.array([0, 1, 1])}), "n_levels_"),
+    (lambda h, a: a.update({"attr.n_levels_": np.array([1, 2])}), "n_levels_"),
+    (lambda h, a: a.update({"attr.levels_": a["attr.levels_"][:-1]}), "levels_"),
+    (lambda h, a: a.update({"attr.thresholds_": np.r_[a["attr.thresholds_"],
+                                                      np.uint8(0)]}), "thresholds_"),
+    (lambda h, a: a.update({"attr.levels_": np.full(a["attr.levels_"].size, 0x7F,
+                                                    np.uint8)}), "levels_"),
+])
+def test_forged_used_rows(edit, field):
+    """The compact codebook edited, the digest recomputed: refused naming the field,
+    or an estimator that works; never a dense codebook out of proportion to the file."""
+    _, data = _compact_file(skquant.UniformClipQuantizer(n_levels=[5, 6, 7]), "packed")
+    header, arrays, stream = compact_members(data)
+    assert header["a"]["levels_"]["type"] == "used_rows"
+    header["a"]["levels_"].setdefault("decimals", [-1, -1, -1])
+    edit(header, arrays)
+    forged = forge_compact(header, arrays, stream)
+    out, peak = _peak(lambda: _read_all(forged))
+    assert peak < 2**23
+    if isinstance(out, ValueError):
+        assert field in str(out) and "\n" not in str(out), str(out)
+    else:
+        works_or_names(forged, field)
+
+
+def test_compact_container_damage_is_refused():
+    """Magic, version, digest, truncation, trailing bytes, a body that inflates past
+    DEFLATE's bound, a stream declared but missing: each a one-line ValueError."""
+    import zlib
+
+    _, data = _compact_file(skquant.LloydMaxQuantizer(n_bits=2), "entropy")
+    header, arrays, stream = compact_members(data)
+    cases = {
+        "newer": (data[:3] + b"\x07" + data[4:], "newer than this skquant reads"),
+        "older": (data[:3] + b"\x05" + data[4:], "format_version"),
+        "digest": (data[:5] + bytes([data[5] ^ 1]) + data[6:], "checksum"),
+        "trailing": (data + b"\0" * 8, "after the body"),
+        "no digest": (data[:10], "truncated"),
+        "no body": (data[:_io._COMPACT_HEAD], "truncated"),
+    }
+    for cut in (0.3, 0.6, 0.95):
+        cases[f"cut {cut}"] = (data[:int(len(data) * cut)], "")
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = comp.compress(b"\0" * 2**22) + comp.flush()  # 4 MiB from 4 kB: refused
+    cases["zeros"] = (_io.MAGIC + b"\x06" + hashlib.sha256(zeros).digest()[:16] + zeros,
+                      "header")
+    skquant.load(io.BytesIO(data))  # warm-up: the class's schema is built once
+    for name, (blob, match) in cases.items():
+        out, peak = _peak(lambda blob=blob: skquant.load(io.BytesIO(blob)))
+        assert isinstance(out, ValueError) and match in str(out), (name, out)
+        assert "\n" not in str(out), (name, out)
+        assert peak < 1032 * len(blob) + 2**22, (name, peak)  # the fuzzer's bound
+    # the stream after the body: only with stream_sha256 (above 64 KiB)
+    a = dict(arrays)
+    words = a.pop(_coding.STREAM)
+    a[_coding.CHUNKS] = np.array([0, words.size], dtype=np.int64)  # no default then
+    h = json.loads(json.dumps(header))
+    h["x"]["stream_sha256"] = hashlib.sha256(words.tobytes()).hexdigest()
+    h["x"]["coder"] = _coding.CODER_SINGLE
+    moved = forge_compact(h, a, words.tobytes())
+    assert np.array_equal(_io.read(io.BytesIO(moved)).codes,
+                          _io.read(io.BytesIO(data)).codes)
+    for blob, match in ((forge_compact(h, a, words.tobytes()[:-1]), "whole words"),
+                        (forge_compact(h, a, words.tobytes()[:-4]), "the stream holds"),
+                        (forge_compact(h, a, words.tobytes()[::-1]), "codes.stream")):
+        with pytest.raises(ValueError, match=match):
+            _read_all(blob)
+
+
+def test_compact_body_is_inflated_within_deflates_bound(monkeypatch):
+    """The body is inflated to at most DEFLATE's bound of the file's bytes (1032-fold):
+    with a bound of 1, a valid file whose body inflates 8-fold is refused."""
+    _, data = _compact_file(skquant.LloydMaxQuantizer(n_bits=2), "packed",
+                            np.tile(X[:2], (5000, 1)))  # 7.5 kB of codes in a small file
+    assert len(data) < 1000
+    skquant.load(io.BytesIO(data))
+    monkeypatch.setattr(_io, "_MAX_EXPANSION", 1)
+    with pytest.raises(ValueError, match="more than DEFLATE can expand to"):
+        skquant.load(io.BytesIO(data))
+
+
+def test_a_large_sparse_codebook_is_stored_dense():
+    """A codebook whose dense form would be out of proportion to a compact file (16-bit
+    levels, few used) is stored as in version 5 (float_rows), and loads."""
+    Z = np.repeat(np.arange(5.0)[:, None], 20, axis=0) * [1, 2, 3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = skquant.UniformClipQuantizer(n_bits=16).fit(Z)
+    buf = io.BytesIO()
+    skquant.compress(Z, buf, q)
+    header, _, _ = compact_members(buf.getvalue())
+    assert header["a"]["levels_"]["type"] == "float_rows"
+    loaded = skquant.load(io.BytesIO(buf.getvalue()))
+    assert np.array_equal(loaded.levels_, q.levels_)
+    assert np.array_equal(skquant.decompress(io.BytesIO(buf.getvalue())), q.inverse_transform(
+        q.transform(Z)))
