@@ -745,6 +745,16 @@ def _header_paths(node, path=()):
             yield from _header_paths(v, path + (i,))
 
 
+def _replaced(header, path, value):
+    """A deep copy of the JSON ``header`` with the node at ``path`` set to ``value``."""
+    h = json.loads(json.dumps(header))
+    node = h
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    return h
+
+
 def _with_header(data, header):
     """``data`` with its header replaced, the digest recomputed as documented."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -786,11 +796,7 @@ def test_every_header_field_gets_hostile_values(coding):
         if path[0] == "arrays" and len(path) > 1:  # an entry names its array
             names.append(header["arrays"][path[1]][0])
         for value in hostile:
-            h = json.loads(json.dumps(header))
-            node = h
-            for k in path[:-1]:
-                node = node[k]
-            node[path[-1]] = value
+            h = _replaced(header, path, value)
             forged = _with_header(data, h)
             try:
                 works_or_names(forged, "")
@@ -1018,11 +1024,7 @@ def _hostile_compact(data, field_ok=()):
         if path[0] == "m" and len(path) > 1:
             names.append(header["m"][path[1]][0])
         for value in hostile:
-            h = json.loads(json.dumps(header))
-            node = h
-            for k in path[:-1]:
-                node = node[k]
-            node[path[-1]] = value
+            h = _replaced(header, path, value)
             forged = forge_compact(h, arrays, stream, manifest=False, state=state)
             try:
                 works_or_names(forged, "")
