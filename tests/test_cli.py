@@ -808,3 +808,14 @@ def test_parquet_rows_beyond_the_files_size_are_read_group_by_group(tmp_path, ca
     X, names = read_table(path)
     assert names == ["a", "b"] and X.shape == (n, 2)
     assert np.all(X[:, 0] == 1.5) and np.all(X[:, 1] == -2.0)
+
+
+def test_encode_says_larger_when_the_file_outgrows_its_data(tmp_path, capsys):
+    # 2 x 2 float64 values are 32 bytes; any file with a codebook and a digest is larger
+    src = tmp_path / "tiny.csv"
+    src.write_text("a,b\n1,2\n3,4\n")
+    code, stdout, _ = run(capsys, "encode", src, "-o", tmp_path / "tiny.skq", "--bits", 2)
+    size = (tmp_path / "tiny.skq").stat().st_size
+    assert code == 0 and size > 32
+    assert f"{size} bytes, {size / 32:.1f}x larger than the 32 bytes of float64" in stdout
+    assert "smaller" not in stdout
