@@ -704,6 +704,12 @@ def test_npy_is_not_copied(tmp_path, capsys, monkeypatch, rng):
     np.save(tmp_path / "x.npy", X)
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
     skquant.LloydMaxQuantizer(n_bits=3).fit(mapped[:1000])  # compile outside the trace
+    # and every kernel of encode and decode (a cold numba cache compiles them inside
+    # the trace: 34 MB of compiler objects on a clean clone)
+    np.save(tmp_path / "w.npy", X[:5000])
+    assert main(["encode", str(tmp_path / "w.npy"), "-o", str(tmp_path / "w.skq"),
+                 "--bits", "3"]) == 0
+    assert main(["decode", str(tmp_path / "w.skq"), "-o", str(tmp_path / "w2.npy")]) == 0
     _, fit = traced_peak(lambda: skquant.LloydMaxQuantizer(n_bits=3).fit(mapped))
     code, encode = traced_peak(lambda: main(
         ["encode", str(tmp_path / "x.npy"), "-o", str(tmp_path / "x.skq"), "--bits", "3"]))
