@@ -770,10 +770,17 @@ def _encode(args):
     _print(
         f"wrote {out.show}: {X.shape[0]} x {X.shape[1]} values, {name} at {what}, "
         f"{args.coding} codes: "
-        f"{size} bytes, {raw / size:.1f}x smaller than the {raw} bytes of {np.dtype(X.dtype)}; "
+        f"{size} bytes, {_ratio_words(size, raw)} the {raw} bytes of {np.dtype(X.dtype)}; "
         f"MSE {mse:.4g}, SQNR {sqnr_from_nmse(nmse):.2f} dB (-10 log10 of the mean of "
         "MSE/variance)"
     )
+
+
+def _ratio_words(size, raw):
+    """``"10.5x smaller than"``, or ``"1.7x larger than"`` for a file bigger than its data."""
+    if size <= raw:
+        return f"{raw / size:.1f}x smaller than"
+    return f"{size / raw:.1f}x larger than"
 
 
 def _decode(args):

@@ -704,6 +704,12 @@ def test_npy_is_not_copied(tmp_path, capsys, monkeypatch, rng):
     np.save(tmp_path / "x.npy", X)
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
     skquant.LloydMaxQuantizer(n_bits=3).fit(mapped[:1000])  # compile outside the trace
+    # and every kernel of encode and decode (a cold numba cache compiles them inside
+    # the trace: 34 MB of compiler objects on a clean clone)
+    np.save(tmp_path / "w.npy", X[:5000])
+    assert main(["encode", str(tmp_path / "w.npy"), "-o", str(tmp_path / "w.skq"),
+                 "--bits", "3"]) == 0
+    assert main(["decode", str(tmp_path / "w.skq"), "-o", str(tmp_path / "w2.npy")]) == 0
     _, fit = traced_peak(lambda: skquant.LloydMaxQuantizer(n_bits=3).fit(mapped))
     code, encode = traced_peak(lambda: main(
         ["encode", str(tmp_path / "x.npy"), "-o", str(tmp_path / "x.skq"), "--bits", "3"]))
@@ -808,3 +814,14 @@ def test_parquet_rows_beyond_the_files_size_are_read_group_by_group(tmp_path, ca
     X, names = read_table(path)
     assert names == ["a", "b"] and X.shape == (n, 2)
     assert np.all(X[:, 0] == 1.5) and np.all(X[:, 1] == -2.0)
+
+
+def test_encode_says_larger_when_the_file_outgrows_its_data(tmp_path, capsys):
+    # 2 x 2 float64 values are 32 bytes; any file with a codebook and a digest is larger
+    src = tmp_path / "tiny.csv"
+    src.write_text("a,b\n1,2\n3,4\n")
+    code, stdout, _ = run(capsys, "encode", src, "-o", tmp_path / "tiny.skq", "--bits", 2)
+    size = (tmp_path / "tiny.skq").stat().st_size
+    assert code == 0 and size > 32
+    assert f"{size} bytes, {size / 32:.1f}x larger than the 32 bytes of float64" in stdout
+    assert "smaller" not in stdout
