@@ -72,9 +72,15 @@ def summary_init(summary, n_levels):
     length. Columns with more than ``SUMMARY_MAX_LEVELS`` levels start from the
     compander design instead.
     """
+    return _summary_start(summary, n_levels)[0]
+
+
+def _summary_start(summary, n_levels):
+    """:func:`summary_init`'s levels, and whether they are the exact optimum of the
+    column (its grid holds every distinct value, each with a positive weight)."""
     k = summary.u.shape[0]
     if n_levels > SUMMARY_MAX_LEVELS:
-        return compander_init(summary, n_levels)
+        return compander_init(summary, n_levels), False
     B = max(SUMMARY_CELLS, 8 * n_levels)
     if k <= B:
         idx = np.arange(k + 1)
@@ -93,8 +99,8 @@ def summary_init(summary, n_levels):
     levels = summary.u[np.minimum(idx[pos[:-1]], k - 1)].astype(np.float64)
     K.centroids(W, S1, summary.shift, pos, levels)
     if n_cells < n_levels:  # fewer grid cells than levels (weights lost to rounding)
-        return compander_init(summary, n_levels)
-    return levels
+        return compander_init(summary, n_levels), False
+    return levels, bool(k <= B and keep.all())
 
 
 def quantile_init(summary, n_levels):
@@ -199,7 +205,9 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
     n_init : int, default=4
         Number of deterministic starts for ``"lloyd"``, 1 to 4: ``init`` first, then
         the remaining ones of ``"summary"``, ``"compander"``, ``"quantile"``,
-        ``"uniform"`` in that order; the run with the lowest distortion is kept. Each
+        ``"uniform"`` in that order; the run with the lowest distortion is kept (where
+        ``"summary"`` is the exact optimum, on columns with at most 2048 distinct
+        values, it is the only run: no other can end lower). Each
         run also escapes Lloyd's local minima by merge-and-split moves that lower the
         distortion. Runs cost O(M log n) per iteration on the sorted column, so extra
         starts are cheap next to the sort.
@@ -319,10 +327,22 @@ class LloydMaxQuantizer(BaseScalarQuantizer):
         return np.sort(init if init.ndim == 1 else init[j])
 
     def _starts(self, summary, n_levels, j):
-        """The ``n_init`` deterministic initial levels: ``init`` first, then the others."""
+        """The ``n_init`` deterministic initial levels: ``init`` first, then the others.
+
+        When ``init="summary"`` gives the exact optimum of the column (at most 2048
+        distinct values), it is the only start: no start can end below the global
+        minimum, and Lloyd does not leave it.
+        """
         user = self._check_init(n_levels, j)
         names = [name for name in _INITS if not (user is None and name == self.init)]
-        first = _INITS[self.init](summary, n_levels) if user is None else user
+        if user is not None:
+            first = user
+        elif self.init == "summary":
+            first, exact = _summary_start(summary, n_levels)
+            if exact:
+                return [_strictly_increasing(first, summary.u)]
+        else:
+            first = _INITS[self.init](summary, n_levels)
         starts = [first] + [_INITS[name](summary, n_levels) for name in names]
         return [_strictly_increasing(s, summary.u) for s in starts[: self.n_init]]
 

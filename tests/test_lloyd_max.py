@@ -232,6 +232,24 @@ def test_default_is_the_exact_optimum_on_the_bundled_datasets(name):
         np.testing.assert_allclose(default.mse_, exact.mse_, rtol=1e-9, atol=0)
 
 
+def test_exact_start_is_the_only_start(rng):
+    """On columns of at most 2048 distinct values the exact start runs alone: the fit
+    is the one of n_init=1, no other start alone ends lower, and it is the optimum."""
+    X = np.stack([rng.standard_normal(1500), rng.integers(0, 300, 1500).astype(float),
+                  np.round(rng.exponential(size=1500), 1)], axis=1)
+    w = rng.integers(1, 4, 1500).astype(float)
+    for M in (3, 8, 16):
+        default = LloydMaxQuantizer(n_levels=M).fit(X, sample_weight=w)
+        one = LloydMaxQuantizer(n_levels=M, n_init=1).fit(X, sample_weight=w)
+        np.testing.assert_array_equal(default.thresholds_, one.thresholds_)
+        np.testing.assert_array_equal(default.n_iter_per_feature_, one.n_iter_per_feature_)
+        for init in ("compander", "quantile", "uniform"):
+            other = LloydMaxQuantizer(n_levels=M, init=init, n_init=1).fit(X, sample_weight=w)
+            assert np.all(default.mse_ <= other.mse_ * (1 + 1e-12))
+        exact = LloydMaxQuantizer(n_levels=M, algorithm="optimal").fit(X, sample_weight=w)
+        np.testing.assert_allclose(default.mse_, exact.mse_, rtol=1e-12, atol=0)
+
+
 def _hard_columns(rng, n):
     """Multi-modal, heavy-tailed and tied columns with more than 2048 distinct values."""
     return np.stack([
