@@ -33,3 +33,33 @@ def ecsq_partition(w, x, lam, max_cells):
         pos.append(i)
         m -= 1
     return float(cost), np.array(pos[::-1])
+
+
+def solve_rate(solve, rate, scale, n_bisect=40, tol=1e-4):
+    """Twin of ``skquant._lagrangian.solve_rate``: the plain bisection on ``log lam``,
+    running ``solve`` at every step (no use of the designs' structure)."""
+    found = solve(0.0)
+    if found[1] <= rate:
+        return (0.0, *found)
+    guess = 2.0 * np.log(2.0) * scale * 2.0 ** (-2.0 * rate)
+    lo, hi = guess / 4.0, guess * 4.0
+    best = solve(hi)
+    while best[1] > rate:
+        lo, hi = hi, hi * 16.0
+        best = solve(hi)
+    while lo > scale * 2.0**-80:
+        trial = solve(lo)
+        if trial[1] > rate:
+            break
+        hi, best, lo = lo, trial, lo / 16.0
+    best_lam = hi
+    for _ in range(n_bisect):
+        if rate - best[1] <= tol or hi <= lo * (1.0 + 1e-9):
+            break
+        mid = float(np.sqrt(lo * hi))
+        trial = solve(mid)
+        if trial[1] <= rate:
+            hi, best, best_lam = mid, trial, mid
+        else:
+            lo = mid
+    return (best_lam, *best)
