@@ -655,36 +655,38 @@ def _rows_bytes(attrs):
     return out
 
 
-def _check_decoded(entries, attrs, size, held=0):
-    """The bytes a file of ``size`` bytes decodes to: ``held`` (the inflated body of a
-    compact file, held while its arrays are copied out of it, then dropped), its arrays
-    as read back (the manifest ``entries``, each in its read dtype) and its
-    ``float_rows`` attributes as decoded (from their declared shape and dtype: a few
-    bytes of varints decode to an arithmetic progression of any length); refused,
-    naming the largest, before anything is allocated when more than
-    :func:`_decode_budget` of the file (the writer stores such a file's float_rows
-    plain, then its state uncompressed, rather than beyond that budget, see
-    :func:`_decoded_bytes`). Returns the bytes kept once ``held`` is dropped."""
+def _decoded(entries, attrs, held=0):
+    """``(total, kept, sizes)`` of what a file decodes to: ``held`` (the inflated body of
+    a compact file, held while its arrays are copied out of it, then dropped), its
+    arrays as read back (the manifest ``entries``: each in its read dtype, and the
+    largest of those stored in another dtype once more, as read before it is converted)
+    and its ``float_rows`` attributes among the typed values ``attrs`` as decoded
+    (from their declared shape and dtype: a few bytes of varints decode to an
+    arithmetic progression of any length); ``kept``: the bytes once ``held`` is
+    dropped; ``sizes``: by field."""
     arrays = {f"array {name}": math.prod(shape) * dtype.itemsize
               for name, _, shape, dtype in entries}
+    converted = max((math.prod(shape) * stored.itemsize for _, stored, shape, dtype in entries
+                     if stored != dtype), default=0)
     rows = {f"attribute {k}": v for k, v in _rows_bytes(attrs).items()}
-    kept = sum(arrays.values()) + sum(rows.values())
-    total, budget = sum(arrays.values()) + max(held, sum(rows.values())), _decode_budget(size)
+    kept = sum(arrays.values()) + converted + sum(rows.values())
+    return kept - sum(rows.values()) + max(held, sum(rows.values())), kept, {**arrays, **rows}
+
+
+def _check_decoded(entries, attrs, size, held=0):
+    """Refuse a file of ``size`` bytes that decodes (:func:`_decoded`) to more than
+    :func:`_decode_budget` of it, naming the largest field, before anything is
+    allocated (the writer stores such a file's float_rows plain, then its state
+    uncompressed, rather than beyond that budget); the bytes kept once ``held`` is
+    dropped."""
+    total, kept, sizes = _decoded(entries, attrs, held)
+    budget = _decode_budget(size)
     if total > budget:
-        sizes = {**arrays, **rows}
         k = max(sizes, key=sizes.__getitem__, default="body")
         raise _Bad(f"{k}: decodes to {sizes.get(k, held)} bytes ({total} with the rest of "
                    f"the file), more than the {budget} a file of {size} bytes may decode to "
                    "(DEFLATE's 1032-fold bound, plus 2 MiB): the file is forged")
     return kept
-
-
-def _decoded_bytes(arrays, attrs, held=0, codebook=0):
-    """What :func:`_check_decoded` counts of a file the writer makes: the ``arrays``
-    (as read back), then ``held`` or the ``float_rows`` among the typed values
-    ``attrs`` and a ``codebook`` of ``used_rows``, whichever is more."""
-    return sum(int(np.asarray(a).nbytes) for a in arrays.values()) + max(
-        held, sum(_rows_bytes(attrs).values()) + codebook)
 
 
 def _decode_budget(size):
@@ -955,7 +957,8 @@ def write(file, estimator, codes=None, columns=None, coding="packed", container=
         header["sha256"] = _digest(header, state_arrays)
         text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
         rows, blob = _rows_bytes(header["estimator"]["attributes"]), None
-        decoded = _decoded_bytes(state_arrays, header["estimator"]["attributes"])
+        decoded = _decoded(_check_manifest(header["arrays"]),
+                           header["estimator"]["attributes"])[0]
         if decoded <= _decode_budget(0):
             break
         blob = io.BytesIO()  # the file less its stream member: at most its size
@@ -964,6 +967,8 @@ def write(file, estimator, codes=None, columns=None, coding="packed", container=
             break
         if rows:
             raw.add(max(rows, key=rows.__getitem__))  # the largest float_rows plain
+        elif compress == zipfile.ZIP_STORED:
+            break  # (not reached: a stored state decodes to 9 times its bytes at most)
         else:
             compress = zipfile.ZIP_STORED  # the state as large as its arrays
     with _output(file) as fh:
@@ -1082,8 +1087,11 @@ def _unpack_state(zf, manifest, version=FORMAT_VERSION, check=None):
                         else f"{entries[largest][0]} of shape {entries[largest][2]}",
                         parts=[(stored, shape) for _, stored, shape, _ in entries],
                         before=None if check is None else lambda: check(entries))
-    return {name: part if part.dtype == dtype else part.astype(dtype)
-            for (name, _, _, dtype), part in zip(entries, parts)}
+    arrays = {}
+    for i, (name, _, _, dtype) in enumerate(entries):  # one stored copy at a time
+        part, parts[i] = parts[i], None
+        arrays[name] = part if part.dtype == dtype else part.astype(dtype)
+    return arrays
 
 
 @contextlib.contextmanager
@@ -1250,7 +1258,7 @@ def _dense_budget(size):
 
 def _compact_body(estimator, header, arrays, attributes, used_rows):
     """``(body as stored, dense bytes of a used_rows codebook or None, bytes the reader
-    decodes it to: see :func:`_decoded_bytes`)``."""
+    decodes it to: see :func:`_decoded`)``."""
     est_spec = header["estimator"]
     defaults = type(estimator)().get_params(deep=False)
     params = {}
@@ -1291,9 +1299,10 @@ def _compact_body(estimator, header, arrays, attributes, used_rows):
     body = bytes(_coding.write_varints([len(text)])) + text + state.tobytes()
     comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
                             COMPACT_DICTIONARY)
-    decoded = _decoded_bytes(arrays, attrs, len(body), 0 if dense is None
-                             else dense + attributes["thresholds_"].nbytes)
-    return comp.compress(body) + comp.flush(), dense, decoded
+    total, kept, _ = _decoded(_check_manifest(manifest), attrs, len(body))
+    if dense is not None:  # rebuilt once the body is dropped
+        total = max(total, kept + dense + attributes["thresholds_"].nbytes)
+    return comp.compress(body) + comp.flush(), dense, total
 
 
 #: the dtype an array of a short manifest entry ``[name, stored dtype]`` is read as
