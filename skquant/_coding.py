@@ -153,43 +153,55 @@ def write_varints(values):
     return out
 
 
-#: varints read at once (the temporaries of a read are bounded by this, not the count)
-_VARINT_BLOCK = 2**16
+#: bytes of varints read at once (the temporaries of a read are bounded by this)
+_VARINT_BLOCK = 2**14
 
 
-def read_varints(what, buf, count, bits=63):
+def read_varints(what, buf, count, bits=63, dtype=np.uint64, out=None):
     """``count`` canonical unsigned LEB128 varints of at most ``bits`` bits filling the
-    1-D uint8 array ``buf`` exactly (uint64); anything else raises :class:`Malformed`
-    starting with ``what``. The one reader of the file's varints (the stream tables
-    here, the ``float_rows`` of ``skquant._io``): ``count`` is checked against the
-    bytes before the output is allocated (a varint takes a byte at least), and the
-    values are assembled ``_VARINT_BLOCK`` at a time (temporaries bounded)."""
+    1-D uint8 array ``buf`` exactly (of ``dtype``, an unsigned dtype holding ``bits``
+    bits; the values are written into it directly); anything else raises
+    :class:`Malformed` starting with ``what``. The one reader of the file's varints
+    (the stream tables here, the ``float_rows`` of ``skquant._io``): ``count`` is
+    checked against the bytes before the output is allocated (a varint takes a byte at
+    least), and the bytes are read ``_VARINT_BLOCK`` at a time (the temporaries are
+    bounded by that, not by the count or the bytes). ``out``: a 1-D array of ``dtype``
+    of at least ``count`` values, the first ``count`` of which are written (and
+    returned) instead of a new array."""
     _expect(isinstance(buf, np.ndarray) and buf.dtype == np.uint8 and buf.ndim == 1,
             f"{what}: expected a 1-D uint8 array, got "
             f"{getattr(buf, 'dtype', type(buf).__name__)} of shape {getattr(buf, 'shape', ())}")
-    _expect(0 <= count <= buf.size, f"{what}: expected {count} varints filling {buf.size} "
-            "bytes")
-    last = np.flatnonzero(buf < 0x80)
-    _expect(last.size == count and (buf.size == 0 or last[-1] == buf.size - 1),
-            f"{what}: expected {count} varints filling {buf.size} bytes")
-    out = np.zeros(count, dtype=np.uint64)
     most = -(-bits // 7)
+    step = _VARINT_BLOCK  # bytes read at once (more than a varint's longest)
+    ends = sum(int(np.count_nonzero(buf[a:a + step] < 0x80)) for a in range(0, buf.size, step))
+    _expect(0 <= count <= buf.size and ends == count
+            and (buf.size == 0 or buf[-1] < 0x80),
+            f"{what}: expected {count} varints filling {buf.size} bytes")
+    if out is None:
+        out = np.zeros(count, dtype=dtype)
+    _expect(out.dtype == dtype and out.ndim == 1 and out.size >= count,
+            f"{what}: no room for {count} varints")
+    out = out[:count]
     top = bits - 7 * (most - 1)  # bits of a varint's last byte when it has ``most``
-    for a in range(0, count, _VARINT_BLOCK):
-        ends = last[a:a + _VARINT_BLOCK]
-        first = 0 if a == 0 else int(last[a - 1]) + 1
-        starts = np.concatenate([[first], ends[:-1] + 1])
-        lengths = ends - starts + 1
+    at, k = 0, 0
+    while at < buf.size:
+        block = buf[at:at + step]
+        last = np.flatnonzero(block < 0x80)
+        _expect(last.size, f"{what}: a varint is longer than {most} bytes")
+        starts = np.concatenate([[0], last[:-1] + 1])
+        lengths = last - starts + 1
         _expect(lengths.max() <= most, f"{what}: a varint is longer than {most} bytes")
-        _expect(not np.any((lengths > 1) & (buf[ends] == 0)),
+        _expect(not np.any((lengths > 1) & (block[last] == 0)),
                 f"{what}: a varint is not canonical")
-        _expect(not np.any((lengths == most) & (buf[ends] >> top != 0)),
+        _expect(not np.any((lengths == most) & (block[last] >> top != 0)),
                 f"{what}: a varint overflows {bits} bits")
-        part = buf[first:int(ends[-1]) + 1]
-        pos = np.arange(part.size) - np.repeat(starts - first, lengths)
+        part = block[:int(last[-1]) + 1]
+        pos = np.arange(part.size) - np.repeat(starts, lengths)
         bits7 = (part & 0x7F).astype(np.uint64) << (7 * pos).astype(np.uint64)
         # the parts' bits do not overlap: a sum is an or
-        out[a:a + ends.size] = np.add.reduceat(bits7, starts - first)
+        out[k:k + last.size] = np.add.reduceat(bits7, starts)
+        k += last.size
+        at += part.size
     return out
 
 

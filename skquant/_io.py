@@ -1,7 +1,7 @@
 """The skquant file format: fitted estimators (and their codes) without pickle.
 
 A skquant file with codes (format version 6) is a compact container of its own
-(``MAGIC``, the version, a digest and a DEFLATE body: :func:`_write_compact`); one
+(``MAGIC``, the version, a digest and a DEFLATE body: :func:`_compact_packed`); one
 without codes (:func:`save`), and every file up to version 5, is a ZIP archive
 readable by ``np.load`` (an ``.npz``) holding
 
@@ -507,18 +507,65 @@ def _row_residuals(a, predict, order):
     return z.astype(np.uint64).reshape(-1)
 
 
+#: values :func:`_rows_from_residuals` rebuilds at once (its temporaries: a few blocks
+#: of this many values, 128 KiB each at most)
+_ROW_BLOCK = 2**14
+
+
 def _rows_from_residuals(z, shape, dtype, predict, order):
-    u = _uint(dtype)
-    z = z.astype(u).reshape(shape)
-    r = (z >> u.type(1)) ^ (u.type(0) - (z & u.type(1)))
-    if predict is not None:
-        return _unsortable(r + _sortable(predict), dtype)
-    out = np.empty(shape, dtype=dtype)
-    for i in range(shape[1]):  # each column from the two before it
-        p = _extrapolate(out[:, i - 1] if i else None, out[:, i - 2] if i > 1 else None,
-                         dtype, order)
-        out[:, i] = _unsortable(r[:, i] + _sortable(np.broadcast_to(p, (shape[0],))), dtype)
-    return out
+    """The array of ``shape`` and ``dtype`` whose residuals (:func:`_row_residuals`)
+    are ``z``, rebuilt in the memory of ``z`` when it is a writable C-contiguous array
+    of the dtype's width (``_uint(dtype)``, as :func:`_read_residuals` gives it; other
+    arrays are copied first): the temporaries are a few blocks of ``_ROW_BLOCK``
+    values, not the array's size. ``predict`` is None, the prediction (an array of
+    ``shape``), or a callable ``(r0, r1, c0, c1)`` giving that of ``[r0:r1, c0:c1]``."""
+    u, dtype = _uint(dtype), np.dtype(dtype)
+    native = dtype.newbyteorder("<")
+    if z.dtype != u or not (z.flags.c_contiguous and z.flags.writeable):
+        z = z.astype(u)
+    z = z.reshape(shape)
+    n, m = shape
+    flat = z.reshape(-1)
+    one, top = u.type(1), u.type(1) << u.type(8 * u.itemsize - 1)
+    for a in range(0, flat.size, _ROW_BLOCK):  # zigzag undone: residuals mod 2**bits
+        r = flat[a:a + _ROW_BLOCK]
+        sign = np.subtract(u.type(0), r & one)
+        r >>= one
+        r ^= sign
+    out = z.view(native)
+    if predict is None and order == 2:  # each column from the two before it
+        for a in range(0, n, _ROW_BLOCK):
+            o, r = out[a:a + _ROW_BLOCK], z[a:a + _ROW_BLOCK]
+            for i in range(m):
+                p = _extrapolate(o[:, i - 1] if i else None, o[:, i - 2] if i > 1 else None,
+                                 native, order)
+                o[:, i] = _unsortable(r[:, i] + _sortable(np.broadcast_to(p, (o.shape[0],))),
+                                      native)
+        return out if native == dtype else out.astype(dtype)
+    rows, cols = max(1, _ROW_BLOCK // max(1, m)), max(1, min(m, _ROW_BLOCK))
+    for a in range(0, n, rows):
+        carry = top  # order 1: the sortable bits of the value before (0.0 first)
+        for c in range(0, m, cols):
+            r = z[a:a + rows, c:c + cols]
+            if predict is not None:
+                r += _sortable(predict(a, a + rows, c, c + cols) if callable(predict)
+                               else predict[a:a + rows, c:c + cols])
+            else:  # the prediction is 0 (order 0) or the value before (order 1)
+                if order == 1:
+                    np.add.accumulate(r, axis=1, out=r)  # modulo 2**bits
+                r += carry
+                if order == 1:
+                    carry = r[:, -1:].copy()
+            r[...] = np.where(r & top, r & ~top, ~r)  # :func:`_unsortable`, in place
+    return out if native == dtype else out.astype(dtype)
+
+
+def _read_residuals(what, buf, count, dtype, out=None):
+    """The ``count`` varints of float_rows residuals of ``dtype`` in ``buf``, as an
+    array of ``_uint(dtype)`` (which :func:`_rows_from_residuals` rebuilds in place);
+    written into the first ``count`` values of ``out`` when given."""
+    return _coding.read_varints(what, buf, count, 8 * np.dtype(dtype).itemsize,
+                                dtype=_uint(dtype), out=out)
 
 
 def _encode_rows(value, predict_name, predict):
@@ -565,23 +612,24 @@ def _decode_rows(what, spec, arrays, key, done):
                 and src.shape == (shape[0], shape[1] + 1),
                 f"{what}: predicted from {name}, which must be {dtype} of shape "
                 f"({shape[0]}, {shape[1] + 1})")
-        predict = _midpoints_as(src, dtype)
+        def predict(r0, r1, c0, c1):
+            return _midpoints_as(src[r0:r1, c0:c1 + 1], dtype)
     _expect(key in arrays, f"{what}: its array member is missing")
-    z = _coding.read_varints(what, arrays.pop(key), shape[0] * shape[1],
-                             8 * dtype.itemsize)
+    z = _read_residuals(what, arrays.pop(key), shape[0] * shape[1], dtype)
     return _rows_from_residuals(z, tuple(shape), dtype, predict, order)
 
 
-def _compact_attributes(specs, attributes, arrays):
-    """Version 4: store 2-D float attributes as float_rows when that is smaller
-    (thresholds_ predicted from levels_, which goes first)."""
+def _compact_attributes(specs, attributes, arrays, raw=()):
+    """Version 4: store 2-D float attributes (but those named in ``raw``) as
+    float_rows when that is smaller (thresholds_ predicted from levels_, which goes
+    first)."""
     order = sorted(specs, key=lambda k: k != "levels_")
     out = {k: specs[k] for k in order}
     levels = attributes.get("levels_")
     for k in order:
         v = attributes[k]
         if not (isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind == "f"
-                and v.dtype.str in _STATE_DTYPES and v.size):
+                and v.dtype.str in _STATE_DTYPES and v.size) or k in raw:
             continue
         predict = None
         if (k == "thresholds_" and isinstance(levels, np.ndarray) and levels.dtype == v.dtype
@@ -591,6 +639,62 @@ def _compact_attributes(specs, attributes, arrays):
         if found is not None:
             out[k], arrays[f"attr.{k}"] = found
     return out
+
+
+def _rows_bytes(attrs):
+    """``{name: bytes}`` the ``float_rows`` attributes among the typed values ``attrs``
+    decode to, from their declared shape and dtype alone (a malformed one is refused
+    by :func:`_decode_rows`; an unknown dtype counts 8 bytes a value)."""
+    out = {}
+    for k, spec in attrs.items() if isinstance(attrs, dict) else ():
+        if isinstance(spec, dict) and spec.get("type") == "float_rows":
+            shape, dtype = spec.get("shape"), spec.get("dtype")
+            if isinstance(shape, list) and len(shape) == 2 and all(map(_is_count, shape)):
+                dtype = _STATE_DTYPES.get(dtype) if isinstance(dtype, str) else None
+                out[k] = shape[0] * shape[1] * (8 if dtype is None else dtype.itemsize)
+    return out
+
+
+def _decoded(entries, attrs, held=0):
+    """``(total, kept, sizes)`` of what a file decodes to: ``held`` (the inflated body of
+    a compact file, held while its arrays are copied out of it, then dropped), its
+    arrays as read back (the manifest ``entries``: each in its read dtype, and the
+    largest of those stored in another dtype once more, as read before it is converted)
+    and its ``float_rows`` attributes among the typed values ``attrs`` as decoded
+    (from their declared shape and dtype: a few bytes of varints decode to an
+    arithmetic progression of any length); ``kept``: the bytes once ``held`` is
+    dropped; ``sizes``: by field."""
+    arrays = {f"array {name}": math.prod(shape) * dtype.itemsize
+              for name, _, shape, dtype in entries}
+    converted = max((math.prod(shape) * stored.itemsize for _, stored, shape, dtype in entries
+                     if stored != dtype), default=0)
+    rows = {f"attribute {k}": v for k, v in _rows_bytes(attrs).items()}
+    kept = sum(arrays.values()) + converted + sum(rows.values())
+    return kept - sum(rows.values()) + max(held, sum(rows.values())), kept, {**arrays, **rows}
+
+
+def _check_decoded(entries, attrs, size, held=0):
+    """Refuse a file of ``size`` bytes that decodes (:func:`_decoded`) to more than
+    :func:`_decode_budget` of it, naming the largest field, before anything is
+    allocated (the writer stores such a file's float_rows plain, then its state
+    uncompressed, rather than beyond that budget); the bytes kept once ``held`` is
+    dropped."""
+    total, kept, sizes = _decoded(entries, attrs, held)
+    budget = _decode_budget(size)
+    if total > budget:
+        k = max(sizes, key=sizes.__getitem__, default="body")
+        raise _Bad(f"{k}: decodes to {sizes.get(k, held)} bytes ({total} with the rest of "
+                   f"the file), more than the {budget} a file of {size} bytes may decode to "
+                   "(DEFLATE's 1032-fold bound, plus 2 MiB): the file is forged")
+    return kept
+
+
+def _decode_budget(size):
+    """Bytes a file of ``size`` bytes may decode to in all (its arrays as read back, its
+    float_rows and codebook rebuilt, a compact file's body): what DEFLATE can expand it
+    to, plus 2 MiB, so that the reader's peak (those and its temporaries, blocks of
+    at most 2 MiB) stays within 1032 times the file plus 4 MiB."""
+    return _MAX_EXPANSION * size + 2**21
 
 
 def _short_repr(value, limit=60):
@@ -710,7 +814,8 @@ def _digest(header, arrays):
     for key in sorted(arrays):
         arr = np.ascontiguousarray(arrays[key])
         h.update(f"\0{key}\0{arr.dtype.str}\0{arr.shape}\0".encode())
-        h.update(arr.tobytes())
+        # its bytes, not a copy of them (an object array, refused later: its pointers)
+        h.update(arr.tobytes() if arr.dtype.hasobject else arr.reshape(-1).view(np.uint8))
     return h.hexdigest()
 
 
@@ -767,7 +872,7 @@ def write(file, estimator, codes=None, columns=None, coding="packed", container=
     with a per-feature model, :mod:`skquant._coding`; needs constriction).
     ``container`` is ``"zip"`` (the ``.npz``-compatible archive) or ``"compact"``
     (format version 6's own container, smaller by about 700 bytes; see
-    :func:`_write_compact`); by default compact for a file with codes, ZIP otherwise.
+    :func:`_compact_packed`); by default compact for a file with codes, ZIP otherwise.
     """
     _check_file(file, "write")
     if coding not in CODINGS:
@@ -835,24 +940,57 @@ def write(file, estimator, codes=None, columns=None, coding="packed", container=
             arrays[CODES] = pack_codes(codes, widths)
             header["codes"].update({"widths": widths.tolist(), "bit_order": "little"})
     if compact:
-        with _output(file) as fh:
-            _write_compact(fh, estimator, header, arrays, attributes, stream)
-        return
-    header["estimator"]["attributes"] = _compact_attributes(
-        header["estimator"]["attributes"], attributes, arrays)
-    state, header["arrays"] = _pack_state(arrays)
-    header["sha256"] = _digest(header, arrays)
-    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        packed = _compact_packed(estimator, header, arrays, attributes)
+        if packed is not None:
+            with _output(file) as fh:
+                fh.write(packed)
+                if stream is not None:
+                    fh.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
+            return
+        # its body would decode beyond the reader's budget of so small a file: a ZIP
+    specs, raw, compress = header["estimator"]["attributes"], set(), zipfile.ZIP_DEFLATED
+    while True:  # float_rows within the reader's budget of the file (else plain arrays)
+        state_arrays = dict(arrays)
+        header["estimator"]["attributes"] = _compact_attributes(
+            specs, attributes, state_arrays, raw)
+        state, header["arrays"] = _pack_state(state_arrays)
+        header["sha256"] = _digest(header, state_arrays)
+        text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        rows, blob = _rows_bytes(header["estimator"]["attributes"]), None
+        decoded = _decoded(_check_manifest(header["arrays"]),
+                           header["estimator"]["attributes"])[0]
+        if decoded <= _decode_budget(0):
+            break
+        blob = io.BytesIO()  # the file less its stream member: at most its size
+        _write_zip(blob, text, state, None, compress)
+        if decoded <= _decode_budget(len(blob.getvalue())):
+            break
+        if rows:
+            raw.add(max(rows, key=rows.__getitem__))  # the largest float_rows plain
+        elif compress == zipfile.ZIP_STORED:
+            break  # (not reached: a stored state decodes to 9 times its bytes at most)
+        else:
+            compress = zipfile.ZIP_STORED  # the state as large as its arrays
+    with _output(file) as fh:
+        if blob is not None and stream is None:
+            fh.write(blob.getvalue())
+        else:
+            _write_zip(fh, text, state, stream, compress)
 
+
+def _write_zip(fh, text, state, stream, compress=zipfile.ZIP_DEFLATED):
+    """The ZIP archive of a header's ``text``, the ``state`` (a member compressed with
+    ``compress``) and the ``stream`` (the words of the codes' own member, or None) to
+    ``fh``."""
     def member(name, compress=zipfile.ZIP_DEFLATED):
         info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
         info.compress_type = compress
         info.external_attr = 0o644 << 16
         return info
 
-    with _output(file) as fh, zipfile.ZipFile(fh, "w") as zf:
+    with zipfile.ZipFile(fh, "w") as zf:
         zf.writestr(member(HEADER), text, compresslevel=9)
-        zf.writestr(member(STATE_NPY), _npy_bytes(state), compresslevel=9)
+        zf.writestr(member(STATE_NPY, compress), _npy_bytes(state), compresslevel=9)
         if stream is not None:
             head = _coding.stream_member_bytes(stream)
             words = memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B")
@@ -937,22 +1075,22 @@ def _check_manifest(manifest, version=FORMAT_VERSION):
     return out
 
 
-def _unpack_state(zf, manifest, version=FORMAT_VERSION):
+def _unpack_state(zf, manifest, version=FORMAT_VERSION, check=None):
     """The arrays of a version-4 file's ``state.npy``, split as its manifest says
-    (sizes checked against the member before anything but its header is read)."""
+    (sizes checked against the member before anything but its header is read, then
+    ``check(entries)`` of the manifest's entries, before any array is allocated)."""
     entries = _check_manifest(manifest, version)
     sizes = [math.prod(shape) * stored.itemsize for _, stored, shape, _ in entries]
     _expect(STATE_NPY in zf.namelist(), f"{STATE_NPY}: the member is missing")
     largest = max(range(len(sizes)), key=sizes.__getitem__, default=None)
-    state = _read_array(zf, STATE_NPY, declared=sum(sizes), largest=None if largest is None
-                        else f"{entries[largest][0]} of shape {entries[largest][2]}")
-    _expect(state.dtype == np.uint8 and state.ndim == 1,
-            f"{STATE_NPY}: expected a 1-D uint8 array, got {state.dtype} {state.shape}")
-    arrays, at = {}, 0
-    for (name, stored, shape, dtype), size in zip(entries, sizes):
-        part = state[at:at + size].view(stored).reshape(shape)
-        arrays[name] = part.astype(dtype)
-        at += size
+    parts = _read_array(zf, STATE_NPY, declared=sum(sizes), largest=None if largest is None
+                        else f"{entries[largest][0]} of shape {entries[largest][2]}",
+                        parts=[(stored, shape) for _, stored, shape, _ in entries],
+                        before=None if check is None else lambda: check(entries))
+    arrays = {}
+    for i, (name, _, _, dtype) in enumerate(entries):  # one stored copy at a time
+        part, parts[i] = parts[i], None
+        arrays[name] = part if part.dtype == dtype else part.astype(dtype)
     return arrays
 
 
@@ -1089,20 +1227,26 @@ def _rounded(a):
     return a
 
 
-def _write_compact(fh, estimator, header, arrays, attributes, stream):
-    """Write version 6's compact container of ``header`` (version 5's, before its
-    digest) and ``arrays``: parameters at their default left out, array attributes
-    named by the manifest only, the codebook as :func:`_encode_used_rows` stores it
-    (unless its dense form would be out of proportion to the file, see
-    :func:`_dense_budget`: then as in version 5), the codes' fields that follow from
-    the estimator left out."""
-    packed, dense = _compact_body(estimator, header, dict(arrays), attributes, True)
-    if dense is not None and dense > _dense_budget(_COMPACT_HEAD + len(packed)):
-        packed, _ = _compact_body(estimator, header, dict(arrays), attributes, False)
-    fh.write(MAGIC + bytes([FORMAT_VERSION]) + hashlib.sha256(packed).digest()[:_DIGEST_BYTES]
-             + packed)
-    if stream is not None:
-        fh.write(memoryview(np.ascontiguousarray(stream, dtype="<u4")).cast("B"))
+def _compact_packed(estimator, header, arrays, attributes):
+    """Version 6's compact container of ``header`` (version 5's, before its digest)
+    and ``arrays``, less the stream's words that follow it: parameters at their
+    default left out, array attributes named by the manifest only, the codebook as
+    :func:`_encode_used_rows` stores it (unless its dense form would be out of
+    proportion to the file, see :func:`_dense_budget`: then as in version 5), the
+    codes' fields that follow from the estimator left out. None when even version 5's
+    form would decode to more than :func:`_decode_budget` of the file (a small body
+    holding a large codebook: the ZIP container, which stores it less compressed,
+    is written instead)."""
+    for used_rows in (True, False):
+        packed, dense, decoded = _compact_body(estimator, header, dict(arrays),
+                                               attributes, used_rows)
+        size = _COMPACT_HEAD + len(packed)
+        if decoded <= _decode_budget(size) and (dense or 0) <= _dense_budget(size):
+            return (MAGIC + bytes([FORMAT_VERSION])
+                    + hashlib.sha256(packed).digest()[:_DIGEST_BYTES] + packed)
+        if dense is None:
+            break
+    return None
 
 
 def _dense_budget(size):
@@ -1113,7 +1257,8 @@ def _dense_budget(size):
 
 
 def _compact_body(estimator, header, arrays, attributes, used_rows):
-    """``(body as stored, dense bytes of a used_rows codebook or None)``."""
+    """``(body as stored, dense bytes of a used_rows codebook or None, bytes the reader
+    decodes it to: see :func:`_decoded`)``."""
     est_spec = header["estimator"]
     defaults = type(estimator)().get_params(deep=False)
     params = {}
@@ -1154,7 +1299,10 @@ def _compact_body(estimator, header, arrays, attributes, used_rows):
     body = bytes(_coding.write_varints([len(text)])) + text + state.tobytes()
     comp = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY,
                             COMPACT_DICTIONARY)
-    return comp.compress(body) + comp.flush(), dense
+    total, kept, _ = _decoded(_check_manifest(manifest), attrs, len(body))
+    if dense is not None:  # rebuilt once the body is dropped
+        total = max(total, kept + dense + attributes["thresholds_"].nbytes)
+    return comp.compress(body) + comp.flush(), dense, total
 
 
 #: the dtype an array of a short manifest entry ``[name, stored dtype]`` is read as
@@ -1297,12 +1445,13 @@ def _decimal_levels(z, p, dtype):
         return (k.astype(np.float64) / 10.0**p).astype(dtype)
 
 
-def _decode_used_rows(attrs, arrays, budget):
+def _decode_used_rows(attrs, arrays, budget, left):
     """Rebuild ``levels_`` and ``thresholds_`` of :func:`_encode_used_rows` into
     ``arrays`` (dense, as plain array attributes), the codebook's width and its
     counts checked first: ``max_levels_`` 2 .. 65536, ``n_levels_`` 1 .. its width,
     one per feature, and the dense codebook at most ``budget`` bytes (DEFLATE's
-    expansion of the file's bytes)."""
+    expansion of the file's bytes), its levels and thresholds at most ``left``
+    (what :func:`_decode_budget` leaves)."""
     spec, tspec = attrs.get("levels_"), attrs.get("thresholds_")
     _keys("attribute levels_", spec, ["type", "dtype", "order"], ["decimals"])
     _keys("attribute thresholds_", tspec, ["type"])
@@ -1326,38 +1475,63 @@ def _decode_used_rows(attrs, arrays, budget):
     _expect(np.all((m >= 2) & (m <= 2**16)), "attribute max_levels_: must be within 2..65536")
     M = int(m.max())
     _expect(np.all((n >= 1) & (n <= M)), "attribute n_levels_: must be within 1 .. max_levels_")
-    _expect(d * M * dtype.itemsize <= budget,
+    _expect(d * M * dtype.itemsize <= budget and d * (2 * M - 1) * dtype.itemsize <= left,
             f"attribute levels_: a codebook of {d} x {M} from a file this small is forged "
             "(the writer stores such a one as float_rows)")
     for k in ("levels_", "thresholds_"):
         _expect(f"attr.{k}" in arrays, f"attribute {k}: its array is missing")
-    cols = np.arange(M)
-    used = cols < n[:, None]
-    z = _coding.read_varints("attribute levels_", arrays.pop("attr.levels_"), int(n.sum()),
-                             8 * dtype.itemsize)
-    full = np.zeros((d, M), dtype=np.uint64)
-    full[used] = z  # the padding decodes to anything: replaced by the last level next
     decimals = spec.get("decimals", [-1] * d)
     _expect(isinstance(decimals, list) and len(decimals) == d
             and all(isinstance(p, int) and not isinstance(p, bool)
                     and -1 <= p <= _MAX_DECIMALS for p in decimals),
             f"attribute levels_: decimals must be one integer of -1 .. {_MAX_DECIMALS} per "
             "feature")
-    is_dec = np.array(decimals, dtype=np.int64) >= 0
-    full[is_dec] = 0  # decoded below
-    L = _rows_from_residuals(full, (d, M), dtype, None, order)
-    starts = np.concatenate([[0], np.cumsum(n)])
-    for j in np.flatnonzero(is_dec):
-        L[j, :n[j]] = _decimal_levels(z[starts[j]:starts[j + 1]], decimals[j], dtype)
-    L = np.where(used, L, L[np.arange(d), n - 1][:, None])
-    used = np.arange(M - 1) < n[:, None] - 1
-    zt = _coding.read_varints("attribute thresholds_", arrays.pop("attr.thresholds_"),
-                              int(used.sum()), 8 * dtype.itemsize)
-    full = np.zeros((d, M - 1), dtype=np.uint64)
-    full[used] = zt
-    T = _rows_from_residuals(full, (d, M - 1), dtype, _midpoints_up(L, dtype), 0)
+    native, u = dtype.newbyteorder("<"), _uint(dtype)
+    L = np.zeros((d, M), dtype=u)
+    _read_residuals("attribute levels_", arrays.pop("attr.levels_"), int(n.sum()), dtype,
+                    L.reshape(-1))
+    for j0, j1, _ in _used_row_blocks(L, n):
+        for j in range(j0, j1):  # a decimal row: as the residuals of the levels it holds
+            if decimals[j] >= 0:
+                y = _decimal_levels(L[j, :n[j]], decimals[j], native)
+                L[j, :n[j]] = _row_residuals(y[None, :], None, order)
+    L = _rows_from_residuals(L, (d, M), native, None, order)  # in place
+    for j0, j1, used in _used_row_blocks(None, n, M):  # the padding repeats the last level
+        np.copyto(L[j0:j1], L[np.arange(j0, j1), n[j0:j1] - 1][:, None], where=~used)
+    T = np.zeros((d, M - 1), dtype=u)
+    _read_residuals("attribute thresholds_", arrays.pop("attr.thresholds_"),
+                    int((n - 1).sum()), dtype, T.reshape(-1))
+    for _ in _used_row_blocks(T, n - 1):
+        pass
+
+    def predict(r0, r1, c0, c1):
+        return _midpoints_up(L[r0:r1, c0:c1 + 1], dtype)
+
+    T = _rows_from_residuals(T, (d, M - 1), native, predict, 0)
+    if native != dtype:
+        L, T = L.astype(dtype), T.astype(dtype)
     arrays["attr.levels_"], arrays["attr.thresholds_"] = L, T
     attrs["levels_"] = attrs["thresholds_"] = {"type": "array"}
+
+
+def _used_row_blocks(full, n, m=None):
+    """Spread the ``n.sum()`` values at the start of ``full`` (C order, ``m`` columns)
+    to the first ``n[j]`` of each row ``j`` (the rest 0), blocks of rows at a time from
+    the last (``full`` None: only the blocks): yields ``(j0, j1, used)`` once rows
+    ``j0:j1`` are in place (``used``: the mask of their values), a block's temporaries
+    about ``_ROW_BLOCK`` values."""
+    d, m = (n.size, m) if full is None else full.shape
+    starts = np.concatenate([[0], np.cumsum(n)])
+    cols = np.arange(m)
+    rows = max(1, _ROW_BLOCK // max(1, m))
+    for j0 in reversed(range(0, d, rows)):
+        j1 = min(d, j0 + rows)
+        used = cols < n[j0:j1, None]
+        if full is not None and starts[j1] != j1 * m:  # a row before is short
+            part = full.reshape(-1)[starts[j0]:starts[j1]].copy()  # (theirs lie before)
+            full[j0:j1] = 0
+            full[j0:j1][used] = part
+        yield j0, j1, used
 
 
 def _read_compact(f, size):
@@ -1416,6 +1590,7 @@ def _read_compact(f, size):
                     if isinstance(e, list) and len(e) == 2 and isinstance(e[1], str)
                     and len(e[1]) == 3 else e for e in manifest]
     entries = _check_manifest(manifest, version)
+    total = _check_decoded(entries, short.get("a"), size, len(body))
     state = np.frombuffer(body, dtype=np.uint8, offset=at + length)
     sizes = [math.prod(shape) * stored.itemsize for _, stored, shape, _ in entries]
     _expect(sum(sizes) == state.size, f"the arrays of the manifest take {sum(sizes)} bytes, "
@@ -1424,6 +1599,7 @@ def _read_compact(f, size):
     for (name, stored, shape, dtype), n in zip(entries, sizes):
         arrays[name] = state[pos:pos + n].view(stored).reshape(shape).astype(dtype)
         pos += n
+    del state, body  # dropped before the codebook is rebuilt
     params = short.get("p", {})
     attrs = short.get("a", {})
     _expect(isinstance(params, dict) and isinstance(attrs, dict),
@@ -1454,7 +1630,7 @@ def _read_compact(f, size):
     attrs = {**implied, **attrs}
     levels = attrs.get("levels_")
     if isinstance(levels, dict) and levels.get("type") == "used_rows":
-        _decode_used_rows(attrs, arrays, _dense_budget(size))
+        _decode_used_rows(attrs, arrays, _dense_budget(size), _decode_budget(size) - total)
     header = {"format": FORMAT, "format_version": version,
               "estimator": {"class": name, "params": full, "attributes": attrs},
               "codes": short.get("x"), "arrays": manifest}
@@ -1553,9 +1729,13 @@ def _check_member(info, archive_size):
         )
 
 
-def _read_array(zf, name, declared=None, largest=None):
+def _read_array(zf, name, declared=None, largest=None, parts=None, before=None):
     """The array of member ``name``, refused before its data is allocated if it does
-    not fill the member exactly (or, with ``declared``, hold ``declared`` bytes)."""
+    not fill the member exactly (or, with ``declared``, hold ``declared`` bytes; then
+    ``before()`` is called, the member's checks passed and nothing allocated).
+    ``parts``: ``[(dtype, shape)]`` of the arrays back to back in a 1-D uint8 member
+    (``state.npy``), read into one array each: the list of them (no copy of the
+    member's bytes is made)."""
     info = zf.getinfo(name)
     if info.file_size > _MAX_EXPANSION * info.compress_size + 1024:
         raise _Bad(
@@ -1580,6 +1760,19 @@ def _read_array(zf, name, declared=None, largest=None):
                 f"member {name}: shape {shape} of {dtype} needs {expected} bytes, the "
                 f"member holds {zf.getinfo(name).file_size}"
             )
+        if before is not None:
+            before()
+        if parts is not None:
+            _expect(dtype == np.uint8 and len(shape) == 1,
+                    f"{name}: expected a 1-D uint8 array, got {dtype} {shape}")
+            out = [np.empty(shape, dtype=dtype) for dtype, shape in parts]
+            for arr in out:
+                buf = arr.reshape(-1).view(np.uint8)
+                for a in range(0, buf.size, 2**20):  # the member's bytes a MiB at a time
+                    piece = buf[a:a + 2**20]
+                    _expect(f.readinto(piece) == piece.size, f"member {name}: truncated")
+            _expect(not f.read(1), f"member {name}: trailing bytes after the array")
+            return out
     with zf.open(name) as f:
         arr = np.lib.format.read_array(f, allow_pickle=False)
         if f.read(1):
@@ -1657,7 +1850,10 @@ def _read(file):
                         infos[name + ".npy"] = _Size(math.prod(dims) * dtype.itemsize)
             _coding.check_member_sizes(codes, shape, infos)
         if version >= 4:
-            arrays = _unpack_state(zf, header["arrays"], version)
+            est = header["estimator"]
+            arrays = _unpack_state(zf, header["arrays"], version, lambda entries: (
+                _check_decoded(entries, est.get("attributes") if isinstance(est, dict)
+                               else None, archive_size)))
         else:  # the entropy-coded stream is read chunk by chunk when decoded
             arrays = {name[: -len(".npy")]: _read_array(zf, name) for name in names
                       if name not in (HEADER, _coding.STREAM_NPY)}

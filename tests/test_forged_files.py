@@ -1175,12 +1175,13 @@ def test_compact_body_is_inflated_within_deflates_bound(monkeypatch):
 
 
 def test_a_large_sparse_codebook_is_stored_dense():
-    """A codebook whose dense form would be out of proportion to a compact file (16-bit
-    levels, few used) is stored as in version 5 (float_rows), and loads."""
+    """A codebook whose dense form would be out of proportion to a compact file (14-bit
+    levels, few used) is stored as in version 5 (float_rows), and loads. (At 16 bits
+    even those decode beyond the file's bound: see the next tests.)"""
     Z = np.repeat(np.arange(5.0)[:, None], 20, axis=0) * [1, 2, 3]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        q = skquant.UniformClipQuantizer(n_bits=16).fit(Z)
+        q = skquant.UniformClipQuantizer(n_bits=14).fit(Z)
     buf = io.BytesIO()
     skquant.compress(Z, buf, q)
     header, _, _ = compact_members(buf.getvalue())
@@ -1189,3 +1190,73 @@ def test_a_large_sparse_codebook_is_stored_dense():
     assert np.array_equal(loaded.levels_, q.levels_)
     assert np.array_equal(skquant.decompress(io.BytesIO(buf.getvalue())), q.inverse_transform(
         q.transform(Z)))
+
+
+def _bomb_rows(h, a, n=2**22):
+    """levels_ as float_rows of 3 x n/3 zero residuals (n one-byte varints, which
+    DEFLATE packs about 1000-fold): 8 n bytes of levels from a file of a few kB."""
+    h["estimator"]["attributes"]["levels_"]["shape"] = [3, n // 3]
+    a["attr.levels_"] = np.zeros(3 * (n // 3), dtype=np.uint8)
+
+
+def test_float_rows_decoding_beyond_deflates_bound_are_refused_before_allocating():
+    """float_rows whose declared shape decodes to more than 1032 times the file (plus
+    2 MiB) are refused naming the attribute, before the state is read (the peak is
+    nothing like the 32 MiB the levels would take), in a ZIP and a compact file."""
+    data = _rows_file(_bomb_rows)
+    assert len(data) < 2**15
+    for out, peak in _every_reader(data)[:2]:
+        assert isinstance(out, ValueError), out
+        assert "attribute levels_: decodes to 33554424 bytes" in str(out), out
+        assert peak < 2**20, peak
+    est, _ = _compact_file(skquant.UniformClipQuantizer(n_bits=6, clip="minmax"), None)
+    short = {"c": "UniformClipQuantizer", "p": {"n_bits": 6, "clip": "minmax"},
+             "a": {"n_features_in_": 3, "levels_": {
+                 "type": "float_rows", "dtype": "<f8", "shape": [3, 2**22 // 3],
+                 "order": 0, "midpoints_of": None}}}
+    arrays = {"attr.levels_": np.zeros(3 * (2**22 // 3), dtype=np.uint8),
+              "attr.thresholds_": est.thresholds_, "attr.n_levels_": est.n_levels_,
+              "attr.max_levels_": est.max_levels_}
+    data = forge_compact(short, arrays)
+    assert len(data) < 2**15
+    for out, peak in _every_reader(data)[:2]:
+        assert isinstance(out, ValueError), out
+        assert "attribute levels_: decodes to 33554424 bytes" in str(out), out
+        # the body is inflated (4 MiB) to be parsed, no more
+        assert peak < 5 * 2**20, peak
+
+
+def test_the_bound_is_the_whole_files():
+    """Just within the bound a forged file loads (or names the field), and the bound
+    counts the file's bytes: the same float_rows from a file of a tenth the size (the
+    varints of a larger bound) are refused."""
+    n = 3 * 2**16  # 1.5 MiB of levels from 196608 one-byte varints
+    works_or_names(_rows_file(lambda h, a: _bomb_rows(h, a, n)), "levels_")
+    with pytest.raises(ValueError, match="attribute levels_: decodes to"):
+        skquant.load(io.BytesIO(_rows_file(lambda h, a: _bomb_rows(h, a, 2**23))))
+
+
+@pytest.mark.parametrize("container", ["zip", "compact"])
+def test_a_codebook_compressing_beyond_deflates_bound_is_stored_less_compressed(container):
+    """16-bit levels of an exact grid (3 features of 65536, 3 MiB with the thresholds)
+    compress to a few hundred bytes, beyond what the loader accepts of so small a file:
+    the writer stores the levels as a plain array (through DEFLATE: a ZIP file in
+    either container), which loads to the same estimator within DEFLATE's bound."""
+    Z = np.repeat(np.arange(5.0)[:, None], 20, axis=0) * [1, 2, 3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = skquant.UniformClipQuantizer(n_bits=16).fit(Z)
+    buf = io.BytesIO()
+    _io.write(buf, q, container=container)
+    data = buf.getvalue()
+    assert data[:2] == b"PK" and len(data) < 4096
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        attrs = json.loads(zf.read(_io.HEADER))["estimator"]["attributes"]
+    assert attrs["levels_"]["type"] == "array"  # (and here thresholds_ too)
+    decoded = q.levels_.nbytes + q.thresholds_.nbytes
+    assert decoded > 1032 * len(data)  # what a float_rows file would need
+    loaded, peak = _peak(lambda: skquant.load(io.BytesIO(data)))
+    assert peak <= 1032 * len(data) + 2**22, peak
+    for k in ("levels_", "thresholds_"):
+        assert getattr(loaded, k).tobytes() == getattr(q, k).tobytes()
+    assert np.array_equal(loaded.transform(Z), q.transform(Z))

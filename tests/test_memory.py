@@ -163,3 +163,35 @@ def test_entropy_coded_decoding_memory_is_bounded_by_a_chunk(tmp_path):
         assert streamed < 2 * chunk and extra < 2 * chunk, (n, streamed, extra, chunk)
     assert peaks[6_400_000][0] < 1.5 * peaks[1_600_000][0], peaks
     assert peaks[6_400_000][1] < 1.5 * peaks[1_600_000][1], peaks
+
+
+@pytest.mark.parametrize("make, container", [
+    # uniform levels: float_rows of about a byte a value, a 75 kB file
+    (lambda: UniformClipQuantizer(n_bits=16, clip="minmax"), "zip"),
+    (lambda: UniformClipQuantizer(n_bits=16, clip="minmax"), "compact"),
+    (lambda: CompanderQuantizer(n_bits=16), "compact"),  # used_rows that do not compress
+])
+def test_a_large_codebook_loads_within_deflates_bound_of_its_file(make, container):
+    """50 features of 65536 levels (52 MB of levels and thresholds) save to a file that
+    loads within 1032 times its size (the uniform codebook's 75 kB file: 749-fold; it
+    peaked at 262 MB, 3457-fold, when the varints were decoded through temporaries of
+    the codebook's size): float_rows and used_rows decode in the memory of the arrays
+    they build, in blocks."""
+    import io
+
+    import skquant
+    from skquant import _io
+
+    X = np.random.default_rng(0).standard_normal((70000, 50))
+    est = make().fit(X)
+    buf = io.BytesIO()
+    _io.write(buf, est, container=container)
+    data = buf.getvalue()
+    skquant.load(io.BytesIO(data))  # warm (imports)
+    loaded, peak = traced_peak(lambda: skquant.load(io.BytesIO(data)))
+    fitted = est.levels_.nbytes + est.thresholds_.nbytes
+    assert peak <= 1032 * len(data), (peak, len(data))
+    assert peak < 1.3 * fitted + 4 * MiB, (peak, fitted)  # not several copies (was 5)
+    for k in ("levels_", "thresholds_"):
+        assert getattr(loaded, k).tobytes() == getattr(est, k).tobytes()
+    assert np.array_equal(loaded.transform(X[:5000]), est.transform(X[:5000]))
