@@ -312,11 +312,13 @@ def file_bytes(q, X):
 
 def _coded_bytes(path):
     """Bytes of the entropy-coded codes of a skquant file: the stream's words (its own
-    member or region, or an array of the state) and the table."""
+    member or region, or an array of the state), the table and the adaptive stream
+    (format version 7)."""
     from skquant import _io
 
     coded = _io.read(path, stream=True).coded
-    return 4 * int(coded.offsets[-1]) + coded.table_bytes
+    adaptive = 0 if coded.adaptive is None else coded.adaptive.size
+    return 4 * int(coded.offsets[-1]) + coded.table_bytes + adaptive
 
 
 def _fit_eval(make, X):
@@ -364,12 +366,11 @@ LEVEL_BYTES = {"UniformClipQuantizer": 0.5, "DeadZoneQuantizer": 1.0, "LloydMaxQ
 
 def _code_bytes(codes, n_levels):
     """Per feature, the bytes the coder spends on the codes, as ``skquant._coding``
-    chooses: the smaller of the table's model (entropy and table) and the flat model."""
-    from skquant._entropy import coded_bits
+    chooses: the fewest of the table's model (entropy and table), the flat model and
+    (format version 7, one chunk of few rows) the adaptive model."""
+    from skquant._coding import feature_bits
 
-    n = codes.shape[0]
-    flat = np.where(n_levels > 1, n * np.log2(np.maximum(n_levels, 1)), np.inf)
-    return np.minimum(coded_bits(codes, n_levels), flat) / 8
+    return feature_bits(codes, n_levels) / 8
 
 
 def allocation_grid(make, X, k_max, to_levels, level_bytes, steps=4):

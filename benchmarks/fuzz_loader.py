@@ -113,9 +113,10 @@ def seeds():
 
 def coded_seeds():
     """Entropy-coded files (needs constriction): one lane per chunk (30 x 3 values),
-    and the 8 interleaved lanes of ``constriction-ans32-categorical-x8`` (one chunk of
+    the 8 interleaved lanes of ``constriction-ans32-categorical-x8`` (one chunk of
     2**17 values, nearly all one code: a stream of a few hundred words, so that the
-    file stays small and fast to fuzz)."""
+    file stays small and fast to fuzz), and features under the adaptive model of
+    format version 7 (200 x 2 Laplacian values at 4 bits)."""
     from skquant import UniformClipQuantizer, _coding
 
     try:
@@ -125,8 +126,9 @@ def coded_seeds():
     rng = np.random.default_rng(0)
     sparse = np.where(rng.random((2**17, 1)) < 0.01, rng.standard_normal((2**17, 1)), 0.0)
     out = []
-    for X in (rng.standard_normal((30, 3)), sparse):
-        q = UniformClipQuantizer(n_bits=2, clip="minmax", encode="ordinal").fit(X)
+    for X, bits in ((rng.standard_normal((30, 3)), 2), (sparse, 2),
+                    (rng.laplace(size=(200, 2)), 4)):
+        q = UniformClipQuantizer(n_bits=bits, clip="minmax", encode="ordinal").fit(X)
         buf = io.BytesIO()
         for container in ("zip", "compact"):
             buf = io.BytesIO()

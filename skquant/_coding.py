@@ -29,6 +29,18 @@ A feature is coded under the *flat model* (every one of its ``n_levels`` codes w
 count 1, no table; version 5's ``flat`` field) when that takes fewer bits than its
 table and the entropy of its codes: on few rows with many used codes.
 
+From format version 7 a feature of a file of one chunk (at most ``ADAPTIVE_MAX_ROWS``
+rows, ``ADAPTIVE_MAX_VALUES`` adaptive values in all) may instead be coded under an
+*adaptive model* (no table: counts from 1, each coded code's count up by
+``2**shift``; the ``adaptive`` field is ``[]`` or each feature's shift, -1 for a
+feature that is not adaptive): its codes are
+not in the rANS streams but in the array ``codes.adaptive`` of the state (``uint8``),
+one arithmetic-coded stream of the adaptive features one after the other
+(:mod:`skquant._kernels._adaptive`). The writer takes, per feature, the smallest of
+the flat model, the table and the adaptive model of the best ``shift``, by their
+exact information content (the adaptive model's is that of a Polya urn, a ratio of
+gamma functions of the counts, independent of the order of the codes).
+
 ``constriction`` writes the streams only, and is imported only when a file is coded
 (``pip install "skquant[coding]"``). Reading decodes them with skquant's own numba
 kernel (:mod:`skquant._kernels._rans`, bit-exact with constriction 0.5's decoder, whose
@@ -75,6 +87,15 @@ _MAX_SYMBOL_BITS = 24
 _MAX_VARINT_BYTES = 9  # values below 2**63
 #: the flat model is used for features of at most this many levels (all of skquant's)
 MAX_FLAT_LEVELS = 2**16
+#: format version 7's adaptive model: the array of its stream, files of at most this
+#: many rows (one chunk) and adaptive values (what a reader decodes at once), count
+#: increments ``2**shift`` up to this shift
+ADAPTIVE = "codes.adaptive"
+ADAPTIVE_MAX_ROWS = 2**16
+ADAPTIVE_MAX_VALUES = 2**18
+MAX_SHIFT = 6
+#: bits an adaptive feature is charged for its entry in the header
+_ADAPTIVE_ENTRY_BITS = 8
 
 
 #: the ``.npy`` member names, as messages name them
@@ -91,10 +112,13 @@ def spec_fields(version, in_state):
     columns) in a file of format ``version``: from version 5 ``flat`` (the features
     coded under the flat model), and ``stream_sha256`` only when the stream is its own
     member (``in_state``: it is the array ``codes.stream`` of the state, covered by
-    the file's digest)."""
+    the file's digest); from version 7 ``adaptive`` (the features under the adaptive
+    model, and their shifts)."""
     fields = ["coding", "coder", "chunk_rows", "symbols"]
     if version >= 5:
         fields.append("flat")
+    if version >= 7:
+        fields.append("adaptive")
     if not in_state:
         fields.append("stream_sha256")
     return fields
@@ -206,40 +230,111 @@ def read_varints(what, buf, count, bits=63, dtype=np.uint64, out=None):
 
 
 # ------------------------------------------------------------------ writing
-def _flat_is_smaller(symbols, counts, n_levels):
-    """Whether the flat model over all ``n_levels`` codes (``n log2 n_levels`` bits, no
-    table) costs fewer bits than the table of the used codes and their empirical
-    entropy (``n H`` bits; both as the coder spends them, to within a bit a value per
-    2**20 values)."""
-    if symbols.size < 2 or n_levels > MAX_FLAT_LEVELS:
-        return False
+def _model_bits(symbols, counts, n_levels, adaptive):
+    """``(flat, table, adaptive, shift)``: the bits a feature's codes (used codes
+    ``symbols``, their ``counts``) take under the flat model over all ``n_levels``
+    codes (``n log2 n_levels``, no table; inf where it is not allowed), under the table
+    of the used codes (its varints and ``n H``, the empirical entropy), and under the
+    adaptive model of the best ``shift`` (inf unless ``adaptive``): with counts from 1
+    up by ``2**shift``, the codes take ``log2 prod_t (k a + t) / prod_s prod_(i < c_s)
+    (a + i)`` bits, ``a = 2**-shift`` (in any order), plus its header entry. All as
+    the coders spend them to within a bit a value per 2**20 values."""
     n = float(counts.sum())
+    k = int(n_levels)
+    if symbols.size < 2:
+        return math.inf, 0.0, math.inf, -1
     p = counts / n
     table = np.column_stack([np.diff(symbols, prepend=-1) - 1, counts - 1]).ravel()
     coded = -n * float(np.sum(p * np.log2(p))) + 8 * int(varint_bytes(table).sum())
-    return n * math.log2(int(n_levels)) < coded
+    flat = n * math.log2(k) if k <= MAX_FLAT_LEVELS else math.inf
+    best, shift = math.inf, -1
+    if adaptive and k <= MAX_FLAT_LEVELS:
+        c = counts.astype(np.float64)
+        for s in range(MAX_SHIFT + 1):
+            a = 2.0**-s
+            nats = (math.lgamma(k * a + n) - math.lgamma(k * a)
+                    - float(np.sum([math.lgamma(a + x) for x in c])) + c.size * math.lgamma(a))
+            bits = nats / math.log(2) + _ADAPTIVE_ENTRY_BITS
+            if bits < best:
+                best, shift = bits, s
+    return flat, coded, best, shift
 
 
-def encode(codes, n_levels, flat=None):
+def feature_bits(codes, n_levels):
+    """Per feature of ``codes`` (n_samples, n_features), the bits :func:`encode` spends
+    on its codes under the model it chooses (the fewest of the flat model, the table and
+    the adaptive model; no container, no termination): a float64 array."""
+    codes = np.asarray(codes)
+    n, d = codes.shape
+    levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
+    may_adapt, budget = adaptive_allowed(n, d), ADAPTIVE_MAX_VALUES // max(n, 1)
+    out, adapts = np.zeros(d), 0
+    for j in range(d):
+        symbols, counts = column_counts(codes[:, j], levels[j])
+        flat, table, ada, _ = _model_bits(symbols, counts, levels[j],
+                                          may_adapt and adapts < budget)
+        adapts += ada < min(flat, table)
+        out[j] = min(flat, table, ada)
+    return out
+
+
+def adaptive_allowed(n, d):
+    """Whether features of a file of ``n`` rows and ``d`` features may be adaptive
+    (the file is one chunk of at most ``ADAPTIVE_MAX_ROWS`` rows)."""
+    return 0 < n <= min(ADAPTIVE_MAX_ROWS, chunk_rows_for(d))
+
+
+def encode(codes, n_levels, flat=None, adaptive=None):
     """Entropy-code ``codes`` (n_samples, n_features): ``(spec, arrays, stream)`` with
-    ``spec`` the header fields, ``arrays`` the table and chunk members and ``stream``
-    the uint32 words of all chunks.
+    ``spec`` the header fields, ``arrays`` the table and chunk members (and the
+    adaptive stream) and ``stream`` the uint32 words of all chunks.
 
     Each feature is coded under the model of its table (the counts of the codes it
-    uses), or under the flat model (every one of its ``n_levels`` codes equally
-    likely: no table) when that takes fewer bits (``flat=None``), or as ``flat`` says
-    (a boolean per feature; tests)."""
+    uses), under the flat model (every one of its ``n_levels`` codes equally likely:
+    no table) or under the adaptive model (no table; files of one chunk), whichever
+    takes fewest bits (``flat=None`` and ``adaptive=None``), or as ``flat`` (a boolean
+    per feature) and ``adaptive`` (a shift per feature, -1 for none) say (tests).
+    ``adaptive="off"``: no adaptive feature (the smaller of flat and table);
+    ``adaptive="all"``: every feature that may be adaptive is (at its best shift). The
+    bits are those of the coders; DEFLATE may shrink a flat or table feature further
+    in a compact file, so :func:`skquant._io.write` writes the three and keeps the
+    smallest file."""
     constriction = _constriction()
     codes = np.asarray(codes)
     n, d = codes.shape
     levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
-    tables, used, lookups, models, flats = [], [], [], [], []
+    mode = adaptive if isinstance(adaptive, str) else None
+    if mode is not None:
+        if mode not in ("off", "all"):
+            raise ValueError(f"adaptive must be 'off', 'all' or one shift per feature, got "
+                             f"{adaptive!r}")
+        adaptive = None
+    auto = flat is None and adaptive is None
+    may_adapt = adaptive_allowed(n, d) and mode != "off"
+    budget = ADAPTIVE_MAX_VALUES // max(n, 1)  # adaptive features at most
+    tables, used, lookups, models, flats, adapts = [], [], [], [], [], []
     for j in range(d):
         symbols, counts = column_counts(codes[:, j], levels[j])
         if n and (symbols[-1] >= levels[j] or codes[:, j].min() < 0):
             raise ValueError(f"codes of column {j} must be within 0 .. {levels[j] - 1}")
-        is_flat = (_flat_is_smaller(symbols, counts, levels[j]) if flat is None
-                   else bool(flat[j]) and n > 0 and levels[j] >= 2)
+        shift = -1
+        if auto:
+            costs = _model_bits(symbols, counts, levels[j], may_adapt and len(adapts) < budget)
+            is_flat = costs[0] < min(costs[1], costs[2])
+            if costs[2] < min(costs[0], costs[1]) or (mode == "all" and costs[3] >= 0):
+                shift = costs[3]
+        else:
+            is_flat = flat is not None and bool(flat[j]) and n > 0 and levels[j] >= 2
+            if adaptive is not None and adaptive[j] >= 0 and n > 0 and levels[j] >= 2:
+                if not may_adapt or len(adapts) >= budget or adaptive[j] > MAX_SHIFT:
+                    raise ValueError(f"column {j} cannot be coded under the adaptive model")
+                shift, is_flat = int(adaptive[j]), False
+        if shift >= 0:  # no table, not in the rANS streams
+            adapts.append((j, shift))
+            used.append(int(levels[j]))
+            lookups.append(None)
+            models.append(None)
+            continue
         if is_flat:  # every code 0 .. n_levels - 1, count 1: no table
             flats.append(j)
             symbols = np.arange(int(levels[j]))
@@ -273,10 +368,36 @@ def encode(codes, n_levels, flat=None):
         "chunk_rows": rows,
         "symbols": used,
         "flat": flats,
+        "adaptive": _shift_list(adapts, d),
         "stream_sha256": hashlib.sha256(stream.tobytes()).hexdigest(),
     }
     arrays = {TABLE: table, CHUNKS: np.asarray(offsets, dtype=np.int64)}
+    if adapts:
+        arrays[ADAPTIVE] = encode_adaptive(codes, adapts, levels)
     return spec, arrays, stream
+
+
+def _shift_list(adapts, d):
+    """The ``adaptive`` field: [] or each feature's shift (-1: not adaptive)."""
+    if not adapts:
+        return []
+    out = [-1] * d
+    for j, shift in adapts:
+        out[j] = shift
+    return out
+
+
+def encode_adaptive(codes, adapts, levels):
+    """The adaptive stream (uint8) of the columns ``(feature, shift)`` of ``adapts``."""
+    features = np.array([j for j, _ in adapts], dtype=np.int64)
+    shifts = np.array([s for _, s in adapts], dtype=np.int64)
+    k = np.asarray(levels, dtype=np.int64)[features]
+    # at most 30 bits a code (a probability is never below 2**-30) and the end
+    out = np.zeros(4 * codes.shape[0] * features.size + 8, dtype=np.uint8)
+    size = _kernels.adaptive_encode(codes, features, k, shifts, out)
+    if size < 0:
+        raise ValueError("codes out of range of their levels (adaptive model)")
+    return out[:size].copy()
 
 
 # ------------------------------------------------------------------ reading
@@ -287,9 +408,11 @@ def _is_int(v):
 def check_spec(spec, shape):
     """Check the header fields of entropy-coded codes against the codes' ``shape``
     (``n_samples, n_features``), before any member is read: ``(chunk_rows, used,
-    lanes, flat)`` with ``used`` the number of codes each feature uses (int64 array),
-    ``lanes`` the streams of each chunk and ``flat`` whether each feature is coded
-    under the flat model (bool array; version 5's ``flat``, none before)."""
+    lanes, flat, shifts)`` with ``used`` the number of codes each feature uses (int64
+    array), ``lanes`` the streams of each chunk, ``flat`` whether each feature is coded
+    under the flat model (bool array; version 5's ``flat``, none before) and
+    ``shifts`` the shift of each feature under the adaptive model, -1 for the others
+    (int64 array; version 7's ``adaptive``, none before)."""
     n, d = shape
     used = spec.get("symbols")
     # first the list of one entry per feature, so that d is bounded by the header's size
@@ -309,16 +432,39 @@ def check_spec(spec, shape):
     top = max(1, MAX_CHUNK_VALUES // max(d, 1))
     _expect(_is_int(rows) and 1 <= rows <= top,
             f"codes: chunk_rows {rows!r} out of range 1 .. {top}")
+    shifts = _check_adaptive(spec.get("adaptive", []), n, d, rows, is_flat)
     used = np.asarray(used, dtype=np.int64)
-    top = np.where(is_flat, MAX_FLAT_LEVELS, min(n, 2**16))
+    top = np.where(is_flat | (shifts >= 0), MAX_FLAT_LEVELS, min(n, 2**16))
     _expect(np.all((used >= (1 if n else 0)) & (used <= (top if n else 0))),
             "codes: the numbers of used codes (symbols) must be within 1 .. n_levels_ "
             "and the number of rows (0 without rows)")
-    _expect(np.all(used[is_flat] >= 2), "codes: a flat feature has at least 2 codes")
+    _expect(np.all(used[is_flat | (shifts >= 0)] >= 2),
+            "codes: a flat or adaptive feature has at least 2 codes")
     _expect(digest is None or (isinstance(digest, str) and len(digest) == 64
                                and all(c in "0123456789abcdef" for c in digest)),
             "codes: bad stream_sha256")
-    return rows, used, CODERS[coder], is_flat
+    return rows, used, CODERS[coder], is_flat, shifts
+
+
+def _check_adaptive(adaptive, n, d, rows, is_flat):
+    """The shift of each feature (-1: not adaptive) from version 7's ``adaptive`` field
+    (``[]``, or one integer per feature: its shift, -1 if it is not adaptive; none
+    flat), in a file of one chunk of at most ``ADAPTIVE_MAX_ROWS`` rows and
+    ``ADAPTIVE_MAX_VALUES`` adaptive values."""
+    _expect(isinstance(adaptive, list) and len(adaptive) in (0, d)
+            and all(_is_int(v) and -1 <= v <= MAX_SHIFT for v in adaptive),
+            f"codes: adaptive must be [] or one shift of -1 .. {MAX_SHIFT} per feature")
+    shifts = np.full(d, -1, dtype=np.int64)
+    if adaptive:
+        shifts[:] = adaptive
+        m = int(np.sum(shifts >= 0))
+        _expect(m > 0, "codes: adaptive lists no adaptive feature (it is [] then)")
+        _expect(not np.any(is_flat & (shifts >= 0)), "codes: a feature both flat and adaptive")
+        _expect(0 < n <= min(rows, ADAPTIVE_MAX_ROWS) and n * m <= ADAPTIVE_MAX_VALUES,
+                f"codes: adaptive features in a file of {n} rows in chunks of {rows} (at "
+                f"most one chunk of {ADAPTIVE_MAX_ROWS} rows, {ADAPTIVE_MAX_VALUES} "
+                "adaptive values)")
+    return shifts
 
 
 def _max_words(rows, coded, lanes=1):
@@ -333,13 +479,15 @@ def check_member_sizes(spec, shape, infos):
     """Refuse ``codes.*`` members larger than a file with this header can hold, from
     the archive's directory (``infos``: member name -> ``zipfile.ZipInfo``) alone,
     before anything is read or allocated."""
-    rows, used, lanes, flat = check_spec(spec, shape)
+    rows, used, lanes, flat, shifts = check_spec(spec, shape)
     n = shape[0]
     n_chunks = -(-n // rows)
+    tabled = ~flat & (shifts < 0)
+    coded = int(np.sum((used > 1) & (shifts < 0)))
     limits = {
-        TABLE_NPY: 2 * _MAX_VARINT_BYTES * int(used[~flat].sum()),
+        TABLE_NPY: 2 * _MAX_VARINT_BYTES * int(used[tabled].sum()),
         CHUNKS_NPY: 8 * (n_chunks * lanes + 1),
-        STREAM_NPY: 4 * n_chunks * lanes * _max_words(rows, int(np.sum(used > 1)), lanes),
+        STREAM_NPY: 4 * n_chunks * lanes * _max_words(rows, coded, lanes),
     }
     for name, limit in limits.items():
         _expect(name in infos, f"{name}: the member is missing (at format version 4: its "
@@ -481,12 +629,15 @@ class CodedCodes:
 
     def __init__(self, spec, arrays, n_levels, shape, dtype, open_stream):
         n, d = shape
-        rows, used, lanes, flat = check_spec(spec, shape)
+        rows, used, lanes, flat, shifts = check_spec(spec, shape)
         for key in (TABLE, CHUNKS):
             _expect(key in arrays, f"{key}.npy: the member is missing")
         table, offsets = arrays.pop(TABLE), arrays.pop(CHUNKS)
         self.table_bytes = int(getattr(table, 'nbytes', 0))  # its stored size
-        tabled = np.where(flat, 0, used)  # flat features have no table
+        adaptive = shifts >= 0
+        self.shifts = shifts
+        self.adaptive = self._adaptive_stream(arrays, n, adaptive)
+        tabled = np.where(flat | adaptive, 0, used)  # flat and adaptive: no table
         _expect(table.dtype == np.uint8 and table.ndim == 1
                 and table.size <= 2 * _MAX_VARINT_BYTES * int(tabled.sum()),
                 f"{TABLE_NPY}: expected a 1-D uint8 array of at most 18 bytes per used "
@@ -495,13 +646,15 @@ class CodedCodes:
         n_levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
         self.symbols, self.counts, self.flat = [], [], flat
         bounds = np.concatenate([[0], np.cumsum(tabled)])
+        self.n_levels = n_levels
         for j in range(d):
-            if flat[j]:  # every code of the feature, equally likely
+            if flat[j] or adaptive[j]:  # every code of the feature: no table
                 _expect(used[j] == n_levels[j],
-                        f"codes: flat column {j} must use its {n_levels[j]} levels "
-                        f"(n_levels_), symbols says {used[j]}")
-                self.symbols.append(np.arange(used[j], dtype=np.int64))
-                self.counts.append(np.ones(used[j], dtype=np.int64))
+                        f"codes: {'flat' if flat[j] else 'adaptive'} column {j} must use its "
+                        f"{n_levels[j]} levels (n_levels_), symbols says {used[j]}")
+                u = 0 if adaptive[j] else used[j]  # adaptive: not in the rANS streams
+                self.symbols.append(np.arange(u, dtype=np.int64))
+                self.counts.append(np.ones(u, dtype=np.int64))
                 continue
             gaps, counts = values[2 * bounds[j]:2 * bounds[j + 1]].reshape(-1, 2).T
             _expect(np.all(gaps < np.uint64(2**31)) and np.all(counts < np.uint64(2**62)),
@@ -520,6 +673,7 @@ class CodedCodes:
                 f"{CHUNKS_NPY}: expected {n_chunks * lanes + 1} int64 offsets ({lanes} "
                 f"per chunk, and the total), got {offsets.dtype} of shape {offsets.shape}")
         sizes = np.diff(offsets)
+        used = np.where(adaptive, 0, used)  # the codes of each feature in the rANS streams
         most = _max_words(rows, int(np.sum(used > 1)), lanes)
         _expect(offsets[0] == 0 and np.all((sizes >= 0) & (sizes <= most)),
                 f"{CHUNKS_NPY}: stream offsets must start at 0 and grow by 0 .. {most} words")
@@ -533,6 +687,40 @@ class CodedCodes:
         # covered by the file's digest
         self.offsets, self.digest = offsets, spec.get("stream_sha256")
         self._open = open_stream
+
+    @staticmethod
+    def _adaptive_stream(arrays, n, adaptive):
+        """The adaptive stream (version 7; None without adaptive features), checked to
+        be a 1-D uint8 array of at most the bytes its codes can take."""
+        if not adaptive.any():
+            _expect(ADAPTIVE not in arrays, f"{ADAPTIVE}: present but no feature is "
+                    "adaptive")
+            return None
+        _expect(ADAPTIVE in arrays, f"{ADAPTIVE}: the array is missing")
+        words = arrays.pop(ADAPTIVE)
+        most = 4 * n * int(adaptive.sum()) + 8
+        _expect(words.dtype == np.uint8 and words.ndim == 1 and words.size <= most,
+                f"{ADAPTIVE}: expected a 1-D uint8 array of at most {most} bytes, got "
+                f"{words.dtype} of shape {words.shape}")
+        return words
+
+    def _decode_adaptive(self):
+        """The codes of the adaptive features (n, m), uint16; the stream must be exactly
+        their encoding (anything else is refused)."""
+        n = self.shape[0]
+        features = np.flatnonzero(self.shifts >= 0)
+        levels = self.n_levels[features].astype(np.int64)
+        shifts = self.shifts[features]
+        out = np.zeros((n, features.size), dtype=np.uint16)
+        _kernels.adaptive_decode(self.adaptive, levels, shifts, out)
+        again = np.zeros(self.adaptive.size + 8, dtype=np.uint8)
+        size = _kernels.adaptive_encode(out, np.arange(features.size, dtype=np.int64),
+                                        levels, shifts, again)
+        _expect(size == self.adaptive.size
+                and np.array_equal(again[:size], self.adaptive),
+                f"{ADAPTIVE}: not a valid stream (it is not the encoding of the codes it "
+                "decodes to)")
+        return features, out
 
     def _check_lanes(self, n, rows, lanes, used, sizes):
         """The rows the chunk table gives each lane against its words, before anything
@@ -571,6 +759,8 @@ class CodedCodes:
         n, d = self.shape
         if n == 0:
             return
+        if self.adaptive is not None:  # checked before anything else is decoded
+            features, adaptive = self._decode_adaptive()
         tables = Tables(self.counts, self.symbols)
         lanes, offsets = self.lanes, self.offsets
         n_chunks = (offsets.size - 1) // lanes
@@ -600,6 +790,8 @@ class CodedCodes:
                 states, left = tables.decode(
                     words, offsets[c0 * lanes:c1 * lanes + 1] - first, row_starts, block,
                     seen, lanes, padded=True)
+                if self.adaptive is not None:  # one chunk (check_spec)
+                    block[:, features] = adaptive
                 for i in range(c1 - c0):
                     lane = slice(i * lanes, (i + 1) * lanes)
                     _expect(np.all(left[lane] >= 0), f"{STREAM_NPY}: chunk {c0 + i} is not a "

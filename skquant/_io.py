@@ -54,7 +54,7 @@ from ._schema import SchemaError, check_state
 from ._summary import ColumnSketch
 
 FORMAT = "skquant"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 #: version 6: the compact container of files with codes starts with these 3 bytes and
 #: the format version (one byte), then the first 16 bytes of the SHA-256 of its
 #: DEFLATE body (a 128-bit check: damage and casual edits, not a signature)
@@ -75,7 +75,7 @@ _MEMBER = re.compile(
     r"|state\.npy\Z")
 #: the name of an array in the state (version 4): a member name of version 3, less .npy
 _ARRAY_KEY = re.compile(
-    r"(param|attr)\.[A-Za-z_][A-Za-z0-9_]*\Z|codes(\.table|\.chunks|\.stream)?\Z")
+    r"(param|attr)\.[A-Za-z_][A-Za-z0-9_]*\Z|codes(\.table|\.chunks|\.stream|\.adaptive)?\Z")
 #: dtypes an array of the state is stored in or read back to (version 4)
 _STATE_DTYPES = {np.dtype(t).str: np.dtype(t) for t in (
     "?", "i1", "u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8",
@@ -927,14 +927,23 @@ def write(file, estimator, codes=None, columns=None, coding="packed", container=
             "data_dtype": estimator.levels_.dtype.name,
             "columns": columns,
         }
+        if coding == "entropy" and compact and _coding.adaptive_allowed(*codes.shape):
+            # a small file: the coders' sizes are not the file's (DEFLATE shrinks some
+            # flat and table streams further), so the three choices are written and the
+            # smallest file is kept
+            best = None
+            for mode in (None, "off", "all"):
+                trial, trial_header = dict(arrays), json.loads(json.dumps(header))
+                stream = _entropy_codes(codes, estimator, mode, trial, trial_header)
+                buf = io.BytesIO()
+                _write_compact(buf, estimator, trial_header, trial, attributes, stream)
+                if best is None or buf.tell() < best.tell():
+                    best = buf
+            with _output(file) as fh:
+                fh.write(best.getvalue())
+            return
         if coding == "entropy":
-            spec, coded_arrays, stream = _coding.encode(codes, estimator.n_levels_)
-            arrays.update(coded_arrays)
-            if stream.nbytes <= _STATE_STREAM_BYTES:  # in the state, under its digest
-                arrays[_coding.STREAM] = stream
-                spec.pop("stream_sha256")
-                stream = None
-            header["codes"].update(spec)
+            stream = _entropy_codes(codes, estimator, None, arrays, header)
         else:
             widths = _widths(estimator)
             arrays[CODES] = pack_codes(codes, widths)
@@ -1003,6 +1012,21 @@ def _write_zip(fh, text, state, stream, compress=zipfile.ZIP_DEFLATED):
                     f.write(words)
 
 
+def _entropy_codes(codes, estimator, adaptive, arrays, header):
+    """Entropy-code ``codes`` into ``arrays`` and ``header["codes"]`` (``adaptive`` as
+    :func:`skquant._coding.encode` takes it): the stream when it is its own member
+    (above 64 KiB), else None (it is the array ``codes.stream`` of the state)."""
+    spec, coded_arrays, stream = _coding.encode(codes, estimator.n_levels_,
+                                                adaptive=adaptive)
+    arrays.update(coded_arrays)
+    if stream.nbytes <= _STATE_STREAM_BYTES:  # in the state, under its digest
+        arrays[_coding.STREAM] = stream
+        spec.pop("stream_sha256")
+        stream = None
+    header["codes"].update(spec)
+    return stream
+
+
 def _narrowest(arr):
     """The narrowest dtype of :data:`_STATE_DTYPES` holding every value of ``arr``
     exactly (integers within its range; floats whose bits survive the round trip)."""
@@ -1056,7 +1080,8 @@ def _check_manifest(manifest, version=FORMAT_VERSION):
                 f"shape] or [name, dtype, shape, dtype read], got {e!r}"[:200])
         name = e[0]
         _expect(isinstance(name, str) and _ARRAY_KEY.match(name) and name not in seen
-                and (version >= 5 or name != _coding.STREAM),
+                and (version >= 5 or name != _coding.STREAM)
+                and (version >= 7 or name != _coding.ADAPTIVE),
                 f"{what}: bad or repeated array name {name!r}"[:200])
         seen.add(name)
         types = [_STATE_DTYPES.get(t) if isinstance(t, str) else None
@@ -1319,11 +1344,12 @@ def _short_codes(spec, est):
     return short
 
 
-def _full_codes(spec, est, coding=None):
+def _full_codes(spec, est, coding=None, version=FORMAT_VERSION):
     """The codes' field of a version-6 compact header with its defaults filled in:
     ``coding`` "entropy", ``columns`` null, ``data_dtype`` that of ``levels_``; for
     entropy-coded codes ``chunk_rows`` (2**20 values), ``coder`` (by the lanes of
-    such chunks), ``symbols`` (``n_levels_``) and ``flat`` (none); for packed codes
+    such chunks), ``symbols`` (``n_levels_``), ``flat`` (none) and from version 7
+    ``adaptive`` (none); for packed codes
     ``widths`` (of ``n_levels_``) and ``bit_order`` little. Only the defaults are
     computed here (from the loaded estimator); every field is checked by
     :func:`_build_codes`."""
@@ -1339,6 +1365,8 @@ def _full_codes(spec, est, coding=None):
         n = min(n, rows)
         out.update(chunk_rows=rows, flat=[], symbols=est.n_levels_.tolist(),
                    coder=_coding.CODER if _coding.lanes_for(n, d) > 1 else _coding.CODER_SINGLE)
+        if version >= 7:
+            out["adaptive"] = []
     elif coding == "packed":
         out.update(widths=_widths(est).tolist(), bit_order="little")
     out.update(spec)
@@ -1913,7 +1941,7 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
     """``(codes, columns, data_dtype)``: ``codes`` an array, or for entropy-coded codes
     a :class:`skquant._coding.CodedCodes` reading the stream with ``open_stream``."""
     if spec is None:
-        for key in (CODES, _coding.TABLE, _coding.CHUNKS, _coding.STREAM):
+        for key in (CODES, _coding.TABLE, _coding.CHUNKS, _coding.STREAM, _coding.ADAPTIVE):
             _expect(key not in arrays, f"{key}.npy present but the header declares no codes")
         return None, None, None
     from ._base import BaseScalarQuantizer
@@ -1949,7 +1977,7 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
         coded = _coding.CodedCodes(spec, arrays, est.n_levels_, tuple(shape),
                                    est._codes_dtype, open_stream)
         return coded, columns, np.dtype(spec["data_dtype"])
-    for key in (_coding.TABLE, _coding.CHUNKS, _coding.STREAM):
+    for key in (_coding.TABLE, _coding.CHUNKS, _coding.STREAM, _coding.ADAPTIVE):
         _expect(key not in arrays, f"{key}.npy present in a file of packed codes")
     if version == 1:  # packed at the n_bits parameter's widths
         widths = np.log2(est.max_levels_).astype(np.int64)
@@ -2004,7 +2032,7 @@ def _read_file(file, mode):
         spec, opener = header["codes"], _coding.stream_opener(file)
         if "sha256" not in header:  # the compact container (version 6)
             if spec is not None:
-                spec = _full_codes(spec, est)
+                spec = _full_codes(spec, est, version=version)
             external = (isinstance(spec, dict) and spec.get("coding") == "entropy"
                         and _coding.STREAM not in arrays)
             _expect(external or end == size,

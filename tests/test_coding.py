@@ -1,9 +1,12 @@
 """Entropy-coded files: the coder (skquant._coding), its size model (skquant._entropy),
 skquant.compress / decompress and the loader's checks of the coded members."""
 
+import math
+
 import numpy as np
 import pytest
-from sklearn.datasets import fetch_california_housing, load_diabetes, load_digits, load_wine
+from sklearn.datasets import (fetch_california_housing, load_diabetes, load_digits, load_iris,
+                              load_wine)
 
 from skquant import LloydMaxQuantizer, UniformClipQuantizer
 from skquant._entropy import coded_bits, table_bytes
@@ -134,19 +137,27 @@ def test_chunks_stream_in_bounded_blocks():
 @pytest.mark.parametrize("name", sorted(_real_data()))
 def test_compress_payload_within_one_percent_of_the_entropy(name, tmp_path):
     """skquant.compress on real data: the stream is at most 1.01x the empirical entropy
-    of the codes (their n * H, in bits), and decompress is the reconstruction bit for bit."""
+    of the codes (their n * H, in bits; the flat and adaptive features' by less than the
+    table they do without), and decompress is the reconstruction bit for bit."""
     X = _real_data()[name]
     q = skquant.compress(X, tmp_path / "x.skq")
     codes = q.transform(X)
     coded = _io.read(tmp_path / "x.skq", stream=True).coded
-    stream = 4 * int(coded.offsets[-1])  # the words of the stream (a member or in the state)
+    adaptive = coded.shifts >= 0
+    extra = 0 if coded.adaptive is None else coded.adaptive.size
+    stream = 4 * int(coded.offsets[-1]) + extra  # the rANS words and the adaptive bytes
     entropy = _entropy_bits(codes).sum() / 8
     n_chunks = -(-X.shape[0] // _coding.chunk_rows_for(X.shape[1]))
-    tabled = ~coded.flat  # the flat features' payload exceeds their entropy, by less
-    # than the table they do without (tested below)
+    tabled = ~coded.flat & ~adaptive  # the flat features' payload exceeds their entropy,
+    # by less than the table they do without (tested below); so do the adaptive ones'
     payload = _entropy_bits(codes[:, tabled]).sum() / 8
     flat_bits = sum(X.shape[0] * np.log2(q.n_levels_[j]) for j in np.flatnonzero(coded.flat))
-    assert entropy <= stream <= 1.01 * payload + flat_bits / 8 + 8 * n_chunks, (stream, entropy)
+    learnt = 0
+    for j in np.flatnonzero(adaptive):
+        symbols, counts = np.unique(codes[:, j], return_counts=True)
+        learnt += _entropy_bits(codes[:, [j]])[0] / 8 + table_bytes(symbols, counts)
+    bound = 1.01 * payload + flat_bits / 8 + learnt + 8 * n_chunks + 2 * bool(extra)
+    assert entropy <= stream <= bound, (stream, entropy, bound)
     Y = skquant.decompress(tmp_path / "x.skq")
     expected = q.inverse_transform(codes)
     assert Y.dtype == expected.dtype and Y.tobytes() == expected.tobytes()
@@ -156,12 +167,13 @@ def test_compress_payload_within_one_percent_of_the_entropy(name, tmp_path):
 def test_the_flat_model_is_chosen_where_it_is_smaller(name):
     """Few rows, many used codes: a feature whose table costs more than the entropy
     saves is coded under the flat model (no table), and then the codes (stream and
-    table) are smaller than under the tables, and decode bit for bit."""
+    table) are smaller than under the tables, and decode bit for bit (the choice between
+    these two: ``adaptive="off"``)."""
     X = _real_data()[name]
     q = UniformClipQuantizer(n_bits=8).fit(X)
     codes = q.transform(X)
     n, d = codes.shape
-    auto, auto_arrays, auto_stream = _coding.encode(codes, q.n_levels_)
+    auto, auto_arrays, auto_stream = _coding.encode(codes, q.n_levels_, adaptive="off")
     tab, tab_arrays, tab_stream = _coding.encode(codes, q.n_levels_, flat=[False] * d)
     flat_all, flat_arrays, flat_stream = _coding.encode(codes, q.n_levels_, flat=[True] * d)
     assert tab["flat"] == [] and flat_all["flat"] == list(range(d))
@@ -185,6 +197,101 @@ def test_the_flat_model_is_chosen_where_it_is_smaller(name):
         reader = _coding.CodedCodes(spec, dict(arrays), q.n_levels_, codes.shape,
                                     codes.dtype, lambda stream=stream: _bytes_stream(stream))
         assert np.array_equal(reader.decode(), codes)
+
+
+def _polya_bits(counts, k, shift):
+    """The bits of codes of these counts under the adaptive model (counts from 1, up by
+    2**shift), coded one at a time with Python fractions (any order gives the same)."""
+    from fractions import Fraction
+
+    a, total, c, bits = Fraction(1, 2**shift), 0, {}, Fraction(1)
+    for s, m in enumerate(counts):
+        for _ in range(int(m)):
+            bits *= Fraction(k) * a + total
+            bits /= a + c.get(s, 0)
+            c[s], total = c.get(s, 0) + 1, total + 1
+    return math.log2(bits.numerator) - math.log2(bits.denominator)
+
+
+@pytest.mark.parametrize("name", ["wine", "iris"])
+def test_the_adaptive_model_is_chosen_on_small_columns_where_it_is_smaller(name):
+    """150 to 178 rows and 8 bits: the adaptive model (no table, counts learnt as the
+    codes are coded) is chosen for the features where it takes fewer bits than both the
+    table and the flat model; its stream is those bits to within 2 bytes, the codes are
+    then smaller than under flat and table alone, the kernel writes what the twin
+    writes, and they decode bit for bit."""
+    from naive_adaptive import naive_adaptive_decode, naive_adaptive_encode
+
+    X = (load_iris() if name == "iris" else load_wine()).data
+    q = UniformClipQuantizer(n_bits=8).fit(X)
+    codes = q.transform(X)
+    n, d = codes.shape
+    spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+    off, off_arrays, off_stream = _coding.encode(codes, q.n_levels_, adaptive="off")
+    shifts = np.array(spec["adaptive"])
+    assert shifts.size == d and np.any(shifts >= 0), spec
+    expected_bits = 0.0
+    for j in range(d):
+        symbols, counts = np.unique(codes[:, j], return_counts=True)
+        k = int(q.n_levels_[j])
+        flat_bits = n * np.log2(k)
+        tab_bits = _entropy_bits(codes[:, [j]])[0] + 8 * table_bytes(symbols, counts)
+        full = np.zeros(k, dtype=np.int64)
+        full[symbols] = counts
+        ada = [_polya_bits(full, k, s) + 8 for s in range(_coding.MAX_SHIFT + 1)]
+        best = int(np.argmin(ada))
+        assert (shifts[j] >= 0) == (ada[best] < min(flat_bits, tab_bits)), (j, ada, tab_bits)
+        if shifts[j] >= 0:
+            assert shifts[j] == best
+            expected_bits += ada[best] - 8
+    features = np.flatnonzero(shifts >= 0)
+    adaptive = arrays[_coding.ADAPTIVE]
+    assert expected_bits / 8 <= adaptive.size <= expected_bits / 8 + 2
+    twin = naive_adaptive_encode([codes[:, j].tolist() for j in features],
+                                 q.n_levels_[features].tolist(), shifts[features].tolist())
+    assert np.array_equal(adaptive, twin)
+    assert np.array_equal(naive_adaptive_decode(twin, n, q.n_levels_[features].tolist(),
+                                                shifts[features].tolist()), codes[:, features])
+    real = 4 * stream.size + arrays[_coding.TABLE].size + adaptive.size
+    assert real < 4 * off_stream.size + off_arrays[_coding.TABLE].size
+    # the size model of the choice (the benchmark's allocation uses it; it counts a byte
+    # of header for each adaptive feature)
+    model = _coding.feature_bits(codes, q.n_levels_).sum() / 8
+    assert model - features.size - 1 <= real <= 1.01 * model + 10, (model, real)
+    reader = _coding.CodedCodes(spec, dict(arrays), q.n_levels_, codes.shape, codes.dtype,
+                                lambda: _bytes_stream(stream))
+    assert np.array_equal(reader.decode(), codes)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_adaptive_kernels_equal_the_twin_on_random_columns(seed):
+    """The numba adaptive coder writes the twin's bytes and both decode them back, on
+    random columns (skewed, uniform, one code, the largest shift); random bytes decode
+    to codes within range and the same bits read as the twin."""
+    from naive_adaptive import naive_adaptive_decode, naive_adaptive_encode
+
+    from skquant import _kernels
+
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(1, 5)), int(rng.integers(1, 300))
+    levels = rng.integers(2, 600, m)
+    shifts = rng.integers(0, _coding.MAX_SHIFT + 1, m)
+    codes = np.stack([np.minimum(rng.geometric(rng.uniform(0.02, 0.9), n) - 1, k - 1)
+                      if j % 3 else (rng.integers(0, k, n) if j % 2 else np.full(n, k - 1))
+                      for j, k in enumerate(levels)], axis=1)
+    out = np.zeros(4 * n * m + 8, dtype=np.uint8)
+    size = _kernels.adaptive_encode(codes, np.arange(m), levels, shifts, out)
+    twin = naive_adaptive_encode(codes.T.tolist(), levels.tolist(), shifts.tolist())
+    assert size == twin.size and np.array_equal(out[:size], twin)
+    back = np.zeros((n, m), dtype=np.uint16)
+    _kernels.adaptive_decode(out[:size], levels, shifts, back)
+    assert np.array_equal(back, codes)
+    assert np.array_equal(naive_adaptive_decode(twin, n, levels.tolist(), shifts.tolist()), codes)
+    noise = rng.integers(0, 256, int(rng.integers(0, 40)), dtype=np.uint8)
+    _kernels.adaptive_decode(noise, levels, shifts, back)
+    assert np.all(back < levels) and np.array_equal(
+        back, naive_adaptive_decode(noise, n, levels.tolist(), shifts.tolist()))
+    assert _kernels.adaptive_encode(codes, np.arange(m), levels, shifts, out[:size - 1]) == -1
 
 
 def test_decompress_returns_a_dataframe_with_the_column_names(tmp_path):
@@ -593,7 +700,8 @@ def test_lanes_payload_within_one_percent_on_real_data(n_bits, monkeypatch):
     monkeypatch.setattr(_coding, "MIN_LANE_VALUES", X.size // _coding.LANES)
     q = UniformClipQuantizer(n_bits=n_bits).fit(X)
     codes = q.transform(X)
-    spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+    # the rANS lanes: no feature under the adaptive model (its own stream)
+    spec, arrays, stream = _coding.encode(codes, q.n_levels_, adaptive="off")
     assert spec["coder"] == _coding.CODER
     assert arrays[_coding.CHUNKS].size == _coding.LANES + 1
     entropy = _entropy_bits(codes).sum()

@@ -635,17 +635,25 @@ def test_coded_shape_out_of_range(shape):
 
 
 # ------------------------------------- version 5: the flat model, the stream in the state
-def _coded(rows=200):
+def _coded(rows=200, adaptive=False):
     """A small entropy-coded file (its stream in the state; features 0 and 1 under
-    the flat model, feature 2 under its table) as header and arrays."""
+    the flat model, feature 2 under its table, or with ``adaptive`` under the adaptive
+    model of version 7) as header and arrays."""
     pytest.importorskip("constriction")
+    from unittest import mock
+
     rng = np.random.default_rng(5)
     Z = np.c_[rng.standard_normal((rows, 2)), rng.laplace(size=rows) * 1e-3]
     q = skquant.UniformClipQuantizer(n_levels=[200, 150, 3]).fit(Z)
     buf = io.BytesIO()
-    _io.write(buf, q, codes=q.transform(Z), coding="entropy", container="zip")
+    # without adaptive features (the models of version 5): no file may have them
+    with mock.patch.object(_coding, "ADAPTIVE_MAX_ROWS", rows if adaptive else 0):
+        _io.write(buf, q, codes=q.transform(Z), coding="entropy", container="zip")
     header, arrays = _members(buf.getvalue())
     assert header["codes"]["flat"] == [0, 1] and _coding.STREAM in arrays
+    assert header["codes"]["adaptive"] == ([-1, -1, header["codes"]["adaptive"][2]]
+                                           if adaptive else [])
+    assert (_coding.ADAPTIVE in arrays) == adaptive
     assert "stream_sha256" not in header["codes"]
     return q, Z, header, arrays
 
@@ -726,13 +734,94 @@ def test_version_5_fields_are_refused_in_older_files():
     header["codes"]["stream_sha256"] = __import__("hashlib").sha256(
         stream.tobytes()).hexdigest()
     member = [(_coding.STREAM_NPY, _io._npy_bytes(stream))]
-    with pytest.raises(ValueError, match=r"unexpected field\(s\) \['flat'\]"):
+    # version 5's flat and version 7's adaptive (here [])
+    with pytest.raises(ValueError, match=r"unexpected field\(s\) \['adaptive', 'flat'\]"):
         skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), arrays, extra=member,
                                       version=4)))
     # the stream both as a member and as an array of the state
     arrays[_coding.STREAM] = stream
     with pytest.raises(ValueError, match="both a member and an array"):
         skquant.load(io.BytesIO(forge(header, arrays, extra=member)))
+
+
+# ------------------------------------------------- version 7: the adaptive model
+def _adaptive(fn):
+    def edit(header, arrays):
+        arrays[_coding.ADAPTIVE] = fn(arrays[_coding.ADAPTIVE])
+    return edit
+
+
+def _flip_byte(stream):
+    out = stream.copy()
+    out[len(out) // 2] ^= np.uint8(1 << 3)
+    return out
+
+
+@pytest.mark.parametrize("edit, field", [
+    (_codes_field("adaptive", [-1, -1, 9]), "adaptive"),
+    (_codes_field("adaptive", [-1, -1, -2]), "adaptive"),
+    (_codes_field("adaptive", [-1, -1, -1]), "adaptive"),
+    (_codes_field("adaptive", [-1, -1, "0"]), "adaptive"),
+    (_codes_field("adaptive", [-1, -1, True]), "adaptive"),
+    (_codes_field("adaptive", [0]), "adaptive"),
+    (_codes_field("adaptive", {"2": 0}), "adaptive"),
+    (_codes_field("adaptive", []), "codes.adaptive"),  # the array without its features
+    (_codes_field("adaptive", KeyError), "adaptive"),
+    (_codes_field("adaptive", [0, -1, 0]), "adaptive"),  # feature 0 is flat
+    (_codes_field("adaptive", [-1, 0, 0]), "adaptive"),
+    (_codes_field("flat", [0, 1, 2]), "adaptive"),
+    (_codes_field("symbols", [200, 150, 2]), "adaptive"),
+    (_codes_field("shape", [400, 3]), "codes"),
+    (_adaptive(lambda a: a.astype("<u2")), "codes.adaptive"),
+    (_adaptive(lambda a: a.reshape(1, -1)), "codes.adaptive"),
+    (_adaptive(lambda a: a[:-1]), "codes.adaptive"),
+    (_adaptive(lambda a: a[:1]), "codes.adaptive"),
+    (_adaptive(lambda a: np.r_[a, np.uint8(0)]), "codes.adaptive"),
+    (_adaptive(lambda a: np.zeros(10**5, "u1")), "codes.adaptive"),
+    (_adaptive(_flip_byte), "codes.adaptive"),
+    (lambda header, arrays: arrays.pop(_coding.ADAPTIVE), "codes.adaptive"),
+])
+def test_forged_adaptive_members_are_refused_naming_the_field(edit, field):
+    """Version 7's ``adaptive`` field and ``codes.adaptive`` array edited, the digest
+    recomputed: ValueError names the field (or the file loads into a working estimator
+    with codes within its levels: another valid shift)."""
+    q, Z, header, arrays = _coded(adaptive=True)
+    assert np.array_equal(_io.read(io.BytesIO(forge(json.loads(json.dumps(header)),
+                                                    dict(arrays)))).codes, q.transform(Z))
+    edit(header, arrays)
+    data = forge(header, arrays)
+    with pytest.raises(ValueError) as exc:
+        _io.read(io.BytesIO(data))
+    assert field in str(exc.value) and "\n" not in str(exc.value), str(exc.value)
+
+
+def test_another_valid_shift_decodes_to_other_codes_or_is_refused():
+    """The stream decodes under any shift; a reader refuses it unless it is exactly the
+    encoding of what it decodes to (then the codes are within their levels)."""
+    q, Z, header, arrays = _coded(adaptive=True)
+    shift = header["codes"]["adaptive"][2]
+    for other in range(_coding.MAX_SHIFT + 1):
+        if other == shift:
+            continue
+        header["codes"]["adaptive"][2] = other
+        try:
+            enc = _io.read(io.BytesIO(forge(json.loads(json.dumps(header)), dict(arrays))))
+        except ValueError as exc:
+            assert "codes.adaptive" in str(exc)
+        else:
+            assert np.all(enc.codes < enc.estimator.n_levels_)
+
+
+def test_version_7_adaptive_is_refused_in_older_files():
+    q, Z, header, arrays = _coded(adaptive=True)
+    with pytest.raises(ValueError, match="bad or repeated array name 'codes.adaptive'"):
+        skquant.load(io.BytesIO(forge(json.loads(json.dumps(header)), dict(arrays),
+                                      version=6)))
+    arrays = dict(arrays)
+    arrays.pop(_coding.ADAPTIVE)
+    header["codes"]["adaptive"] = []
+    with pytest.raises(ValueError, match=r"unexpected field\(s\) \['adaptive'\]"):
+        skquant.load(io.BytesIO(forge(header, arrays, version=6)))
 
 
 def _header_paths(node, path=()):
@@ -953,7 +1042,7 @@ def test_compact_files_round_trip_bit_for_bit(vid, est):
     for dtype in (np.float64, np.float32):
         for coding in ("entropy", "packed"):
             q, data = _compact_file(est, coding, X.astype(dtype))
-            assert data[:4] == _io.MAGIC + bytes([6])
+            assert data[:4] == _io.MAGIC + bytes([_io.FORMAT_VERSION])
             loaded = skquant.load(io.BytesIO(data))
             assert np.array_equal(loaded.transform(Z.astype(dtype)), q.transform(Z.astype(dtype)))
             codes = q.transform(X.astype(dtype))
@@ -1126,7 +1215,8 @@ def test_compact_container_damage_is_refused():
     _, data = _compact_file(skquant.LloydMaxQuantizer(n_bits=2), "entropy")
     header, arrays, stream = compact_members(data)
     cases = {
-        "newer": (data[:3] + b"\x07" + data[4:], "newer than this skquant reads"),
+        "newer": (data[:3] + bytes([_io.FORMAT_VERSION + 1]) + data[4:],
+                  "newer than this skquant reads"),
         "older": (data[:3] + b"\x05" + data[4:], "format_version"),
         "digest": (data[:5] + bytes([data[5] ^ 1]) + data[6:], "checksum"),
         "trailing": (data + b"\0" * 8, "after the body"),
