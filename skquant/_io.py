@@ -935,13 +935,18 @@ def write(file, estimator, codes=None, columns=None, coding="packed", container=
             for mode in (None, "off", "all"):
                 trial, trial_header = dict(arrays), json.loads(json.dumps(header))
                 stream = _entropy_codes(codes, estimator, mode, trial, trial_header)
-                buf = io.BytesIO()
-                _write_compact(buf, estimator, trial_header, trial, attributes, stream)
-                if best is None or buf.tell() < best.tell():
-                    best = buf
-            with _output(file) as fh:
-                fh.write(best.getvalue())
-            return
+                packed = _compact_packed(estimator, trial_header, trial, attributes)
+                if packed is None:  # beyond the reader's budget: the ZIP below
+                    continue
+                size = len(packed) + (0 if stream is None else 4 * stream.size)
+                if best is None or size < best[0]:
+                    best = (size, packed, stream)
+            if best is not None:
+                with _output(file) as fh:
+                    fh.write(best[1])
+                    if best[2] is not None:
+                        fh.write(memoryview(np.ascontiguousarray(best[2], dtype="<u4")).cast("B"))
+                return
         if coding == "entropy":
             stream = _entropy_codes(codes, estimator, None, arrays, header)
         else:
