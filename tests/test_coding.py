@@ -5,8 +5,13 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.datasets import (fetch_california_housing, load_diabetes, load_digits, load_iris,
-                              load_wine)
+from sklearn.datasets import (
+    fetch_california_housing,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_wine,
+)
 
 from skquant import LloydMaxQuantizer, UniformClipQuantizer
 from skquant._entropy import coded_bits, table_bytes
