@@ -675,9 +675,9 @@ def _codes_field(key, value):
     return edit
 
 
-def _stream(fn):
+def _edit_array(key, fn):
     def edit(header, arrays):
-        arrays[_coding.STREAM] = fn(arrays[_coding.STREAM])
+        arrays[key] = fn(arrays[key])
     return edit
 
 
@@ -701,13 +701,13 @@ def _flip_word(words):
     (_codes_field("symbols", [199, 150, 3]), "column 0"),
     (_codes_field("symbols", [2**17, 150, 3]), "symbols"),
     (_codes_field("stream_sha256", "0" * 64), "stream_sha256"),
-    (_stream(lambda w: w.astype("<f4")), "codes.stream"),
-    (_stream(lambda w: w.astype("<u8")), "codes.stream"),
-    (_stream(lambda w: w.reshape(1, -1)), "codes.stream"),
-    (_stream(lambda w: w[:-1]), "codes.stream"),
-    (_stream(lambda w: np.r_[w, np.uint32(7)]), "codes.stream"),
-    (_stream(lambda w: np.zeros(10**6, "<u4")), "codes.stream"),
-    (_stream(_flip_word), "codes.stream"),
+    (_edit_array(_coding.STREAM, lambda w: w.astype("<f4")), "codes.stream"),
+    (_edit_array(_coding.STREAM, lambda w: w.astype("<u8")), "codes.stream"),
+    (_edit_array(_coding.STREAM, lambda w: w.reshape(1, -1)), "codes.stream"),
+    (_edit_array(_coding.STREAM, lambda w: w[:-1]), "codes.stream"),
+    (_edit_array(_coding.STREAM, lambda w: np.r_[w, np.uint32(7)]), "codes.stream"),
+    (_edit_array(_coding.STREAM, lambda w: np.zeros(10**6, "<u4")), "codes.stream"),
+    (_edit_array(_coding.STREAM, _flip_word), "codes.stream"),
 ])
 def test_forged_flat_and_state_stream(edit, field):
     """Version 5's fields edited, the digest recomputed: the file loads into a working
@@ -745,12 +745,6 @@ def test_version_5_fields_are_refused_in_older_files():
 
 
 # ------------------------------------------------- version 7: the adaptive model
-def _adaptive(fn):
-    def edit(header, arrays):
-        arrays[_coding.ADAPTIVE] = fn(arrays[_coding.ADAPTIVE])
-    return edit
-
-
 def _flip_byte(stream):
     out = stream.copy()
     out[len(out) // 2] ^= np.uint8(1 << 3)
@@ -772,13 +766,13 @@ def _flip_byte(stream):
     (_codes_field("flat", [0, 1, 2]), "adaptive"),
     (_codes_field("symbols", [200, 150, 2]), "adaptive"),
     (_codes_field("shape", [400, 3]), "codes"),
-    (_adaptive(lambda a: a.astype("<u2")), "codes.adaptive"),
-    (_adaptive(lambda a: a.reshape(1, -1)), "codes.adaptive"),
-    (_adaptive(lambda a: a[:-1]), "codes.adaptive"),
-    (_adaptive(lambda a: a[:1]), "codes.adaptive"),
-    (_adaptive(lambda a: np.r_[a, np.uint8(0)]), "codes.adaptive"),
-    (_adaptive(lambda a: np.zeros(10**5, "u1")), "codes.adaptive"),
-    (_adaptive(_flip_byte), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, lambda a: a.astype("<u2")), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, lambda a: a.reshape(1, -1)), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, lambda a: a[:-1]), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, lambda a: a[:1]), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, lambda a: np.r_[a, np.uint8(0)]), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, lambda a: np.zeros(10**5, "u1")), "codes.adaptive"),
+    (_edit_array(_coding.ADAPTIVE, _flip_byte), "codes.adaptive"),
     (lambda header, arrays: arrays.pop(_coding.ADAPTIVE), "codes.adaptive"),
 ])
 def test_forged_adaptive_members_are_refused_naming_the_field(edit, field):
