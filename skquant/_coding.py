@@ -32,14 +32,15 @@ table and the entropy of its codes: on few rows with many used codes.
 From format version 7 a feature of a file of one chunk (at most ``ADAPTIVE_MAX_ROWS``
 rows, ``ADAPTIVE_MAX_VALUES`` adaptive values in all) may instead be coded under an
 *adaptive model* (no table: counts from 1, each coded code's count up by
-``2**shift``; the ``adaptive`` field is ``[]`` or each feature's shift, -1 for a
-feature that is not adaptive): its codes are
+``2**shift``, their learnt parts halved every ``2**(shift + r + 2)`` of growth if
+``r > 0``; the ``adaptive`` field is ``[]`` or each feature's parameter ``shift + 8 r``,
+-1 for a feature that is not adaptive): its codes are
 not in the rANS streams but in the array ``codes.adaptive`` of the state (``uint8``),
 one arithmetic-coded stream of the adaptive features one after the other
 (:mod:`skquant._kernels._adaptive`). The writer takes, per feature, the smallest of
-the flat model, the table and the adaptive model of the best ``shift``, by their
-exact information content (the adaptive model's is that of a Polya urn, a ratio of
-gamma functions of the counts, independent of the order of the codes).
+the flat model, the table and the adaptive model of the best parameter, by their
+information content (the adaptive model's computed by running it over the codes:
+:func:`skquant._kernels.adaptive_bits`).
 
 ``constriction`` writes the streams only, and is imported only when a file is coded
 (``pip install "skquant[coding]"``). Reading decodes them with skquant's own numba
@@ -94,6 +95,9 @@ ADAPTIVE = "codes.adaptive"
 ADAPTIVE_MAX_ROWS = 2**16
 ADAPTIVE_MAX_VALUES = 2**18
 MAX_SHIFT = 6
+#: and halvings every ``2**(shift + r + 2)`` of growth, ``r`` up to this (0: none), for
+#: features of at most ``2**(r + 5)`` codes (at most 16 count updates a code a halving)
+MAX_RESCALE = 7
 #: bits an adaptive feature is charged for its entry in the header
 _ADAPTIVE_ENTRY_BITS = 8
 
@@ -230,15 +234,23 @@ def read_varints(what, buf, count, bits=63, dtype=np.uint64, out=None):
 
 
 # ------------------------------------------------------------------ writing
-def _model_bits(symbols, counts, n_levels, adaptive):
-    """``(flat, table, adaptive, shift)``: the bits a feature's codes (used codes
-    ``symbols``, their ``counts``) take under the flat model over all ``n_levels``
-    codes (``n log2 n_levels``, no table; inf where it is not allowed), under the table
-    of the used codes (its varints and ``n H``, the empirical entropy), and under the
-    adaptive model of the best ``shift`` (inf unless ``adaptive``): with counts from 1
-    up by ``2**shift``, the codes take ``log2 prod_t (k a + t) / prod_s prod_(i < c_s)
-    (a + i)`` bits, ``a = 2**-shift`` (in any order), plus its header entry. All as
-    the coders spend them to within a bit a value per 2**20 values."""
+def adaptive_param_ok(param, k):
+    """Whether ``param`` (``shift + 8 r``) is an adaptive model of a feature of ``k``
+    codes."""
+    shift, r = param & 7, param >> 3
+    return (0 <= param and shift <= MAX_SHIFT and r <= MAX_RESCALE
+            and (r == 0 or k <= 2 ** (r + 5)))
+
+
+def _model_bits(column, symbols, counts, n_levels, adaptive):
+    """``(flat, table, adaptive, param)``: the bits a feature's codes ``column`` (used
+    codes ``symbols``, their ``counts``) take under the flat model over all
+    ``n_levels`` codes (``n log2 n_levels``, no table; inf where it is not allowed),
+    under the table of the used codes (its varints and ``n H``, the empirical
+    entropy), and under the adaptive model of the best parameter (inf unless
+    ``adaptive``; its information content, :func:`skquant._kernels.adaptive_bits`,
+    plus its header entry). All as the coders spend them to within a bit a value per
+    2**20 values."""
     n = float(counts.sum())
     k = int(n_levels)
     if symbols.size < 2:
@@ -247,17 +259,16 @@ def _model_bits(symbols, counts, n_levels, adaptive):
     table = np.column_stack([np.diff(symbols, prepend=-1) - 1, counts - 1]).ravel()
     coded = -n * float(np.sum(p * np.log2(p))) + 8 * int(varint_bytes(table).sum())
     flat = n * math.log2(k) if k <= MAX_FLAT_LEVELS else math.inf
-    best, shift = math.inf, -1
+    best, param = math.inf, -1
     if adaptive and k <= MAX_FLAT_LEVELS:
-        c = counts.astype(np.float64)
-        for s in range(MAX_SHIFT + 1):
-            a = 2.0**-s
-            nats = (math.lgamma(k * a + n) - math.lgamma(k * a)
-                    - float(np.sum([math.lgamma(a + x) for x in c])) + c.size * math.lgamma(a))
-            bits = nats / math.log(2) + _ADAPTIVE_ENTRY_BITS
-            if bits < best:
-                best, shift = bits, s
-    return flat, coded, best, shift
+        column = np.ascontiguousarray(column, dtype=np.int64)
+        for r in range(MAX_RESCALE + 1):
+            for shift in range(MAX_SHIFT + 1):
+                if adaptive_param_ok(shift + 8 * r, k):
+                    bits = _kernels.adaptive_bits(column, k, shift + 8 * r)
+                    if bits + _ADAPTIVE_ENTRY_BITS < best:
+                        best, param = bits + _ADAPTIVE_ENTRY_BITS, shift + 8 * r
+    return flat, coded, best, param
 
 
 def feature_bits(codes, n_levels):
@@ -271,7 +282,7 @@ def feature_bits(codes, n_levels):
     out, adapts = np.zeros(d), 0
     for j in range(d):
         symbols, counts = column_counts(codes[:, j], levels[j])
-        flat, table, ada, _ = _model_bits(symbols, counts, levels[j],
+        flat, table, ada, _ = _model_bits(codes[:, j], symbols, counts, levels[j],
                                           may_adapt and adapts < budget)
         adapts += ada < min(flat, table)
         out[j] = min(flat, table, ada)
@@ -293,9 +304,9 @@ def encode(codes, n_levels, flat=None, adaptive=None):
     uses), under the flat model (every one of its ``n_levels`` codes equally likely:
     no table) or under the adaptive model (no table; files of one chunk), whichever
     takes fewest bits (``flat=None`` and ``adaptive=None``), or as ``flat`` (a boolean
-    per feature) and ``adaptive`` (a shift per feature, -1 for none) say (tests).
+    per feature) and ``adaptive`` (a parameter per feature, -1 for none) say (tests).
     ``adaptive="off"``: no adaptive feature (the smaller of flat and table);
-    ``adaptive="all"``: every feature that may be adaptive is (at its best shift). The
+    ``adaptive="all"``: every feature that may be adaptive is (at its best parameter). The
     bits are those of the coders; DEFLATE may shrink a flat or table feature further
     in a compact file, so :func:`skquant._io.write` writes the three and keeps the
     smallest file."""
@@ -306,7 +317,7 @@ def encode(codes, n_levels, flat=None, adaptive=None):
     mode = adaptive if isinstance(adaptive, str) else None
     if mode is not None:
         if mode not in ("off", "all"):
-            raise ValueError(f"adaptive must be 'off', 'all' or one shift per feature, got "
+            raise ValueError(f"adaptive must be 'off', 'all' or one parameter per feature, got "
                              f"{adaptive!r}")
         adaptive = None
     auto = flat is None and adaptive is None
@@ -319,14 +330,16 @@ def encode(codes, n_levels, flat=None, adaptive=None):
             raise ValueError(f"codes of column {j} must be within 0 .. {levels[j] - 1}")
         shift = -1
         if auto:
-            costs = _model_bits(symbols, counts, levels[j], may_adapt and len(adapts) < budget)
+            costs = _model_bits(codes[:, j], symbols, counts, levels[j],
+                                may_adapt and len(adapts) < budget)
             is_flat = costs[0] < min(costs[1], costs[2])
             if costs[2] < min(costs[0], costs[1]) or (mode == "all" and costs[3] >= 0):
                 shift = costs[3]
         else:
             is_flat = flat is not None and bool(flat[j]) and n > 0 and levels[j] >= 2
             if adaptive is not None and adaptive[j] >= 0 and n > 0 and levels[j] >= 2:
-                if not may_adapt or len(adapts) >= budget or adaptive[j] > MAX_SHIFT:
+                if (not may_adapt or len(adapts) >= budget
+                        or not adaptive_param_ok(int(adaptive[j]), int(levels[j]))):
                     raise ValueError(f"column {j} cannot be coded under the adaptive model")
                 shift, is_flat = int(adaptive[j]), False
         if shift >= 0:  # no table, not in the rANS streams
@@ -378,7 +391,7 @@ def encode(codes, n_levels, flat=None, adaptive=None):
 
 
 def _shift_list(adapts, d):
-    """The ``adaptive`` field: [] or each feature's shift (-1: not adaptive)."""
+    """The ``adaptive`` field: [] or each feature's parameter (-1: not adaptive)."""
     if not adapts:
         return []
     out = [-1] * d
@@ -388,7 +401,8 @@ def _shift_list(adapts, d):
 
 
 def encode_adaptive(codes, adapts, levels):
-    """The adaptive stream (uint8) of the columns ``(feature, shift)`` of ``adapts``."""
+    """The adaptive stream (uint8) of the columns ``(feature, parameter)`` of
+    ``adapts``."""
     features = np.array([j for j, _ in adapts], dtype=np.int64)
     shifts = np.array([s for _, s in adapts], dtype=np.int64)
     k = np.asarray(levels, dtype=np.int64)[features]
@@ -411,7 +425,7 @@ def check_spec(spec, shape):
     lanes, flat, shifts)`` with ``used`` the number of codes each feature uses (int64
     array), ``lanes`` the streams of each chunk, ``flat`` whether each feature is coded
     under the flat model (bool array; version 5's ``flat``, none before) and
-    ``shifts`` the shift of each feature under the adaptive model, -1 for the others
+    ``shifts`` the parameter of each feature under the adaptive model, -1 for the others
     (int64 array; version 7's ``adaptive``, none before)."""
     n, d = shape
     used = spec.get("symbols")
@@ -432,7 +446,7 @@ def check_spec(spec, shape):
     top = max(1, MAX_CHUNK_VALUES // max(d, 1))
     _expect(_is_int(rows) and 1 <= rows <= top,
             f"codes: chunk_rows {rows!r} out of range 1 .. {top}")
-    shifts = _check_adaptive(spec.get("adaptive", []), n, d, rows, is_flat)
+    shifts = _check_adaptive(spec.get("adaptive", []), n, d, rows, is_flat, used)
     used = np.asarray(used, dtype=np.int64)
     top = np.where(is_flat | (shifts >= 0), MAX_FLAT_LEVELS, min(n, 2**16))
     _expect(np.all((used >= (1 if n else 0)) & (used <= (top if n else 0))),
@@ -446,14 +460,19 @@ def check_spec(spec, shape):
     return rows, used, CODERS[coder], is_flat, shifts
 
 
-def _check_adaptive(adaptive, n, d, rows, is_flat):
-    """The shift of each feature (-1: not adaptive) from version 7's ``adaptive`` field
-    (``[]``, or one integer per feature: its shift, -1 if it is not adaptive; none
-    flat), in a file of one chunk of at most ``ADAPTIVE_MAX_ROWS`` rows and
+def _check_adaptive(adaptive, n, d, rows, is_flat, used):
+    """The parameter of each feature (-1: not adaptive) from version 7's ``adaptive``
+    field (``[]``, or one integer per feature: its parameter ``shift + 8 r``, -1 if it
+    is not adaptive; none flat, ``r > 0`` only for features of at most ``2**(r + 5)``
+    codes, ``used``), in a file of one chunk of at most ``ADAPTIVE_MAX_ROWS`` rows and
     ``ADAPTIVE_MAX_VALUES`` adaptive values."""
+    top = MAX_SHIFT + 8 * MAX_RESCALE
     _expect(isinstance(adaptive, list) and len(adaptive) in (0, d)
-            and all(_is_int(v) and -1 <= v <= MAX_SHIFT for v in adaptive),
-            f"codes: adaptive must be [] or one shift of -1 .. {MAX_SHIFT} per feature")
+            and all(_is_int(v) and -1 <= v <= top for v in adaptive),
+            f"codes: adaptive must be [] or one parameter of -1 .. {top} per feature")
+    _expect(all(v == -1 or adaptive_param_ok(v, int(u)) for v, u in zip(adaptive, used)),
+            f"codes: an adaptive parameter (shift + 8 r) must have shift <= {MAX_SHIFT}, "
+            "and r = 0 or at most 2**(r + 5) codes (symbols)")
     shifts = np.full(d, -1, dtype=np.int64)
     if adaptive:
         shifts[:] = adaptive

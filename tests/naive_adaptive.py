@@ -1,12 +1,38 @@
 """Pure Python twin of skquant._kernels._adaptive (slow: small inputs only).
 
 The same arithmetic coder and adaptive model (counts from 1, each decoded code's count
-up by ``2**shift``), with Python integers, a list of counts and a linear search.
+up by ``2**shift``; with ``rescale = r > 0`` the learnt part of every count halved each
+time the counts have grown by ``2**(shift + r + 2)``; a feature's parameter is ``shift
++ 8 r``), with Python integers, a list of counts and a linear search.
 """
 
 import numpy as np
 
 TOP, HALF, QUARTER = 2**32 - 1, 2**31, 2**30
+
+
+def _model(k, param):
+    """``(count, learn)``: the counts, and the function updating them after code s."""
+    inc, r = 2 ** (param % 8), param // 8
+    count, grown = [1] * k, [0]
+
+    def learn(s):
+        count[s] += inc
+        grown[0] += inc
+        if r and grown[0] >= 2 ** (param % 8 + r + 2):
+            count[:] = [1 + (c - 1) // 2 for c in count]
+            grown[0] = 0
+    return count, learn
+
+
+def naive_adaptive_bits(column, k, param):
+    """``sum log2(total / count)`` of ``column`` under the model."""
+    count, learn = _model(k, param)
+    bits = 0.0
+    for s in column:
+        bits += np.log2(sum(count) / count[s])
+        learn(s)
+    return bits
 
 
 def naive_adaptive_encode(columns, levels, shifts):
@@ -21,7 +47,7 @@ def naive_adaptive_encode(columns, levels, shifts):
         pending = 0
 
     for col, k, shift in zip(columns, levels, shifts):
-        count = [1] * k
+        count, learn = _model(k, shift)
         for s in col:
             lo, total = sum(count[:s]), sum(count)
             rng = high - low + 1
@@ -39,7 +65,7 @@ def naive_adaptive_encode(columns, levels, shifts):
                 else:
                     break
                 low, high = 2 * low, 2 * high + 1
-            count[s] += 2**shift
+            learn(s)
     if len(columns):
         pending += 1
         emit(0 if low < QUARTER else 1)
@@ -64,7 +90,7 @@ def naive_adaptive_decode(stream, n, levels, shifts):
     for _ in range(32):
         value = 2 * value + get()
     for f, (k, shift) in enumerate(zip(levels, shifts)):
-        count = [1] * k
+        count, learn = _model(k, shift)
         for r in range(n):
             total = sum(count)
             rng = high - low + 1
@@ -86,5 +112,5 @@ def naive_adaptive_decode(stream, n, levels, shifts):
                     break
                 low, high, value = 2 * low, 2 * high + 1, 2 * value + get()
             out[r, f] = s
-            count[s] += 2**shift
+            learn(s)
     return out

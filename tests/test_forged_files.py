@@ -752,7 +752,8 @@ def _flip_byte(stream):
 
 
 @pytest.mark.parametrize("edit, field", [
-    (_codes_field("adaptive", [-1, -1, 9]), "adaptive"),
+    (_codes_field("adaptive", [-1, -1, 7]), "adaptive"),  # shift 7
+    (_codes_field("adaptive", [-1, -1, 63]), "adaptive"),
     (_codes_field("adaptive", [-1, -1, -2]), "adaptive"),
     (_codes_field("adaptive", [-1, -1, -1]), "adaptive"),
     (_codes_field("adaptive", [-1, -1, "0"]), "adaptive"),
@@ -763,6 +764,8 @@ def _flip_byte(stream):
     (_codes_field("adaptive", KeyError), "adaptive"),
     (_codes_field("adaptive", [0, -1, 0]), "adaptive"),  # feature 0 is flat
     (_codes_field("adaptive", [-1, 0, 0]), "adaptive"),
+    # halvings (r = 1) on a feature of 150 codes (at most 2**6)
+    (lambda h, a: h["codes"].update(flat=[0], adaptive=[-1, 8, 0]), "adaptive"),
     (_codes_field("flat", [0, 1, 2]), "adaptive"),
     (_codes_field("symbols", [200, 150, 2]), "adaptive"),
     (_codes_field("shape", [400, 3]), "codes"),
@@ -790,12 +793,12 @@ def test_forged_adaptive_members_are_refused_naming_the_field(edit, field):
 
 
 def test_another_valid_shift_decodes_to_other_codes_or_is_refused():
-    """The stream decodes under any shift; a reader refuses it unless it is exactly the
-    encoding of what it decodes to (then the codes are within their levels)."""
+    """The stream decodes under any parameter; a reader refuses it unless it is exactly
+    the encoding of what it decodes to (then the codes are within their levels)."""
     q, Z, header, arrays = _coded(adaptive=True)
     shift = header["codes"]["adaptive"][2]
-    for other in range(_coding.MAX_SHIFT + 1):
-        if other == shift:
+    for other in range(8 * _coding.MAX_RESCALE + 8):
+        if other == shift or not _coding.adaptive_param_ok(other, 3):
             continue
         header["codes"]["adaptive"][2] = other
         try:

@@ -7,8 +7,13 @@ underflow bits held back) under an adaptive model: each of the feature's ``k`` c
 starts with count 1, and a decoded code's count grows by ``2**shift`` (so the
 probability of code ``s`` after ``t`` codes is ``(1 + c_s 2**shift) / (k + t
 2**shift)``, a Laplace estimator for ``shift = 0``, closer to Krichevsky-Trofimov's as
-``shift`` grows). The counts are integers, so encoder and decoder agree bit for bit;
-cumulative counts come from a Fenwick tree (``O(log k)`` a code).
+``shift`` grows). With ``rescale = r > 0`` the model forgets: once the counts have
+grown by ``2**(shift + r + 2)`` in all since the start or the last halving, every
+count ``c`` becomes ``1 + (c - 1) // 2`` (its learnt part halved), so that it follows
+data whose distribution drifts along the rows (rows sorted by class). A feature's
+parameter is ``shift + 8 r`` (``shift`` 0 .. 6, ``r`` 0 .. 7). The counts are
+integers, so encoder and decoder agree bit for bit; cumulative counts come from a
+Fenwick tree (``O(log k)`` a code, ``O(k)`` a halving).
 
 The rules, which ``tests/naive_adaptive.py`` restates with Python integers:
 
@@ -63,6 +68,52 @@ def _add(tree, k, i, v):
 
 
 @jit(inline="always")
+def _period(param):
+    """The count growth after which the counts are halved (0: never), of ``param``."""
+    r = param >> 3
+    if r == 0:
+        return np.int64(0)
+    return np.int64(1) << ((param & 7) + r + 2)
+
+
+@jit(inline="always")
+def _halve(tree, count, k):
+    """Halve the learnt part of every count; rebuild the tree; the new total."""
+    total = np.int64(0)
+    for i in range(k):
+        count[i] = 1 + (count[i] - 1) // 2
+        total += count[i]
+        tree[i + 1] = count[i]
+    for i in range(1, k + 1):
+        up = i + (i & -i)
+        if up <= k:
+            tree[up] += tree[i]
+    return total
+
+
+@jit
+def adaptive_bits(column, k, param):
+    """The information content in bits (``sum log2(total / count)``, float64) of the
+    codes ``column`` under the adaptive model of ``k`` codes and ``param``: what
+    :func:`adaptive_encode` writes for them, to within the coder's precision and its
+    two closing bits."""
+    inc, period = np.int64(1) << (param & 7), _period(param)
+    count = np.ones(k, dtype=np.int64)
+    tree = _fenwick(k)
+    total, grown, bits = np.int64(k), np.int64(0), 0.0
+    for r in range(column.size):
+        s = column[r]
+        bits += np.log2(total / count[s])
+        count[s] += inc
+        total += inc
+        grown += inc
+        if period > 0 and grown >= period:
+            total = _halve(tree, count, k)
+            grown = 0
+    return bits
+
+
+@jit(inline="always")
 def _put(out, nbits, bit):
     """Write ``bit`` at bit ``nbits`` of ``out`` (zeroed); False if ``out`` is full."""
     if nbits >= 8 * out.size:
@@ -92,7 +143,7 @@ def adaptive_encode(codes, features, levels, shifts, out):
     codes : (n, d) integer array, IN: codes within ``0 .. levels[f] - 1``.
     features : (m,) int64 array, IN: the columns coded, in order.
     levels, shifts : (m,) int64 arrays, IN: each coded column's codes ``k`` and
-        count increment ``2**shift``.
+        parameter ``shift + 8 rescale``.
     out : (B,) uint8 array, OUT, zeroed by the caller.
 
     Returns the bytes written, or -1 if they do not fit in ``out`` (or a code is out of
@@ -101,7 +152,8 @@ def adaptive_encode(codes, features, levels, shifts, out):
     n = codes.shape[0]
     low, high, pending, nbits = np.int64(0), np.int64(TOP), 0, 0
     for f in range(features.size):
-        j, k, inc = features[f], levels[f], np.int64(1) << shifts[f]
+        j, k, inc = features[f], levels[f], np.int64(1) << (shifts[f] & 7)
+        period, grown = _period(shifts[f]), np.int64(0)
         tree = _fenwick(k)
         count = np.ones(k, dtype=np.int64)
         total = np.int64(k)
@@ -138,6 +190,10 @@ def adaptive_encode(codes, features, levels, shifts, out):
             count[s] += inc
             total += inc
             _add(tree, k, s, inc)
+            grown += inc
+            if period > 0 and grown >= period:
+                total = _halve(tree, count, k)
+                grown = 0
     if features.size == 0:
         return 0
     pending += 1
@@ -167,7 +223,8 @@ def adaptive_decode(stream, levels, shifts, out):
         value = 2 * value + _get(stream, pos)
         pos += 1
     for f in range(m):
-        k, inc = levels[f], np.int64(1) << shifts[f]
+        k, inc = levels[f], np.int64(1) << (shifts[f] & 7)
+        period, grown = _period(shifts[f]), np.int64(0)
         tree = _fenwick(k)
         count = np.ones(k, dtype=np.int64)
         total = np.int64(k)
@@ -211,4 +268,8 @@ def adaptive_decode(stream, levels, shifts, out):
             count[s] += inc
             total += inc
             _add(tree, k, s, inc)
+            grown += inc
+            if period > 0 and grown >= period:
+                total = _halve(tree, count, k)
+                grown = 0
     return pos
