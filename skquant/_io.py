@@ -1281,8 +1281,9 @@ def _compact_packed(estimator, header, arrays, attributes):
 
 def _dense_budget(size):
     """Bytes a ``used_rows`` codebook may take dense in a compact file of ``size``
-    bytes: a sixteenth of what DEFLATE can expand the file to, plus 4 MiB (the
-    reader's temporaries while rebuilding it stay within that bound)."""
+    bytes: a sixteenth of what DEFLATE can expand the file to plus 4 MiB,
+    ``(1032 * size + 4 MiB) // 16`` (the reader's temporaries while rebuilding it stay
+    within ``1032 * size + 4 MiB``)."""
     return (_MAX_EXPANSION * size + 2**22) // 16
 
 
