@@ -1133,6 +1133,11 @@ def _output(file):
         yield file
         return
     path = os.path.abspath(os.fspath(file))
+    if os.path.isdir(path):
+        raise ValueError(f"path is a directory, not a file name: {os.fspath(file)}")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise FileNotFoundError(f"no such directory: {os.path.dirname(path)} (of path "
+                                f"{os.fspath(file)})")
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".skquant-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -644,6 +644,15 @@ def test_save_and_load_validate_the_path(tmp_path, X):
         skquant.save(est, "")
     with pytest.raises(FileNotFoundError):
         skquant.load(tmp_path / "missing.skq")
+    # a directory, or a file in a missing one: refused naming the path given, and no
+    # temporary file is made anywhere (not even in the directory's parent)
+    (tmp_path / "d").mkdir()
+    for write in (lambda p: skquant.save(est, p), lambda p: skquant.compress(X, p)):
+        with pytest.raises(ValueError, match="path is a directory, not a file name: .*d$"):
+            write(tmp_path / "d")
+        with pytest.raises(FileNotFoundError, match="no such directory: .*nowhere"):
+            write(tmp_path / "nowhere" / "model.skq")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["d"]
 
 
 def test_a_failed_save_leaves_the_existing_file_and_no_partial_file(tmp_path, X):
