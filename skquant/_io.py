@@ -476,21 +476,11 @@ def _midpoints_up(levels, dtype):
     return np.where(y[:, 1:] > y[:, :-1], out, np.asarray(np.inf, dtype=dtype))
 
 
-def _extrapolate(prev, prev2, dtype, order):
-    """The prediction of a column from the two before it: 0, the previous value, or
-    the line through both (``2 prev - prev2`` in float64, rounded to ``dtype``)."""
-    if order == 0 or prev is None:
-        return np.zeros(() if prev is None else prev.shape, dtype=dtype)
-    if order == 1 or prev2 is None:
-        return prev
-    with np.errstate(all="ignore"):
-        return (2.0 * prev.astype(np.float64) - prev2).astype(dtype)
-
-
 def _row_residuals(a, predict, order):
     """The zigzag-mapped residuals of ``a`` (uint64, row-major): each value's
     sortable bits less those of its prediction (``predict`` when given, else the
-    extrapolation of :func:`_extrapolate` along the row), modulo 2**bits."""
+    extrapolation along the row: 0, the previous value, or the line through the two
+    before, ``2 prev - prev2`` in float64 rounded to the dtype), modulo 2**bits."""
     if predict is None:  # as _rows_from_residuals extrapolates, all columns at once
         predict = np.zeros_like(a)
         if a.shape[1] > 1 and order > 0:
@@ -533,14 +523,16 @@ def _rows_from_residuals(z, shape, dtype, predict, order):
         r >>= one
         r ^= sign
     out = z.view(native)
-    if predict is None and order == 2:  # each column from the two before it
-        for a in range(0, n, _ROW_BLOCK):
-            o, r = out[a:a + _ROW_BLOCK], z[a:a + _ROW_BLOCK]
-            for i in range(m):
-                p = _extrapolate(o[:, i - 1] if i else None, o[:, i - 2] if i > 1 else None,
-                                 native, order)
-                o[:, i] = _unsortable(r[:, i] + _sortable(np.broadcast_to(p, (o.shape[0],))),
-                                      native)
+    if predict is None and order == 2:
+        # each column from the two before it: sequential along a row, so a kernel
+        # (:mod:`skquant._kernels._rows`; float16 rounded as NumPy rounds)
+        from . import _kernels
+
+        if native.itemsize == 2:
+            _kernels.rows_order2_half(z, top)
+        else:
+            fbuf = np.zeros(1, dtype=native)
+            _kernels.rows_order2(z, top, fbuf, fbuf.view(u))
         return out if native == dtype else out.astype(dtype)
     rows, cols = max(1, _ROW_BLOCK // max(1, m)), max(1, min(m, _ROW_BLOCK))
     for a in range(0, n, rows):

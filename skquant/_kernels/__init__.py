@@ -24,6 +24,7 @@ _MODULES = {
     "_optimal": ("optimal_partition",),
     "_range_bnb": ("abs_quantile", "abs_quantile_sorted", "range_bnb", "two_cell_bound"),
     "_rans": ("rans_decode", "rans_slot_bits", "rans_tables"),
+    "_rows": ("rows_order2", "rows_order2_half"),
     "_scalar": ("CHUNK", "cell_positions", "centroids", "decode", "encode", "lloyd",
                 "lloyd_escape", "lloyd_step", "partition_cost", "scan_grid_encode",
                 "split_merge", "sse_exact", "summarize_sorted", "window_flat_encode",
