@@ -700,7 +700,23 @@ def test_version_2_files_still_load(path):
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
-V3_TO_6 = [p for v in (3, 4, 5, 6) for p in sorted((FIXTURES / f"format_v{v}").glob("*.skq"))]
+V3_TO_7 = [p for v in (3, 4, 5, 6, 7) for p in sorted((FIXTURES / f"format_v{v}").glob("*.skq"))]
+
+
+def test_version_7_fixtures_hold_every_model():
+    """The format-7 fixtures (tests/fixtures/make_format.py 7) code features under each
+    of the three models of format 7, adaptive, flat and table, so that a reader of a
+    later format is checked on all of them (test_version_3_and_4_files_still_load)."""
+    pytest.importorskip("constriction")
+    models = {}
+    for path in sorted((FIXTURES / "format_v7").glob("*codes_entropy*.skq")):
+        coded = _io.read(path, stream=True).coded
+        adaptive = coded.shifts >= 0
+        models[path.stem] = {"adaptive": int(adaptive.sum()), "flat": int(coded.flat.sum()),
+                             "table": int((~coded.flat & ~adaptive).sum())}
+    assert models["lloyd_max_codes_entropy"]["adaptive"] > 0
+    assert models["uniform_named_codes_entropy_f32"]["flat"] > 0
+    assert models["table_and_flat_codes_entropy"] == {"adaptive": 0, "flat": 1, "table": 1}
 
 
 def _file_version(path):
@@ -710,13 +726,14 @@ def _file_version(path):
     return json.loads(zipfile.ZipFile(path).read("header.json"))["format_version"]
 
 
-@pytest.mark.parametrize("path", V3_TO_6, ids=lambda p: f"{p.parent.name}-{p.stem}")
+@pytest.mark.parametrize("path", V3_TO_7, ids=lambda p: f"{p.parent.name}-{p.stem}")
 @pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
 def test_version_3_and_4_files_still_load(path):
     """Files of format version 3 (one .npy member per array, dense codebooks; written
     by tests/fixtures/make_format.py 3), 4 (state.npy, compact codebooks, the
     stream its own member; make_format.py 4), 5 (small streams in the state, the flat
-    model) and 6 (files with codes in the compact container) load to estimators whose
+    model), 6 (files with codes in the compact container) and 7 (adaptive features)
+    load to estimators whose
     transform and inverse_transform, and whose stored codes (packed or entropy-coded),
     equal the saved ones bit for bit; decompress reads them too."""
     import importlib.util
