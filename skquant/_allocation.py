@@ -32,7 +32,8 @@ class BitAllocation:
         Levels given to each feature; pass it as the quantizer's ``n_levels``.
     rate : ndarray of shape (n_features,)
         Bits per value each feature costs at its allocation (its width for
-        ``rate="fixed"``, the measured code entropy for ``rate="entropy"``).
+        ``rate="fixed"``, what the entropy-coded file spends on its codes for
+        ``rate="entropy"``).
     mse : ndarray of shape (n_features,)
         Measured MSE of each feature at its allocation (normalised if requested).
     total_mse : float
@@ -178,8 +179,13 @@ def allocate_bits(
     level counts ``levels`` — and its rate in bits per value: ``rate="fixed"`` the
     bits of the packed codes (``ceil(log2 M)`` for ``M`` levels), ``rate="entropy"``
     what skquant's entropy-coded file really spends on the codes of X per value
-    (coded payload plus the feature's table: the ``coded_bits`` of
-    :func:`skquant.metrics.storage_report`).
+    (under the model its writer chooses for the feature, its table, the flat model or
+    on at most ``2**16`` rows the adaptive model: the ``coded_bits`` of
+    :func:`skquant.metrics.storage_report`). The rates of a candidate are measured with
+    every feature at that candidate; the writer's choice of a feature's model does not
+    depend on the others, except that at most ``2**18 // n_samples`` features of a file
+    may be adaptive (taken in feature order), so with more features than that the
+    allocated file may code a feature otherwise.
     Then
 
     - ``"greedy"`` starts every feature at its cheapest candidate and moves, one

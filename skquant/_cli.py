@@ -688,7 +688,7 @@ def _report(args):
     _print(format_table(rows))
     _print("# MSE: mean over all values. SQNR: -10 log10(mean over columns of MSE/variance).")
     _print("# entropy: empirical entropy of the codes, bits/value. coded: bits/value of the "
-           "entropy-coded codes, tables included.")
+           "entropy-coded codes, as written (per column its table, flat or adaptive model).")
     _print("# packed: codes at ceil(log2 levels) bits/value. file: skquant encode --coding "
            "packed output. "
            "ratio: float64 size / file.")

@@ -59,7 +59,7 @@ import numba
 import numpy as np
 
 from . import _kernels
-from ._entropy import column_counts, varint_bytes
+from ._entropy import column_counts, table_bytes, table_model_bits, varint_bytes
 from ._kernels._rans import GROUP as RANS_GROUP
 
 #: the coders (layouts of the stream) a reader knows, and the lanes of their chunks:
@@ -247,17 +247,16 @@ def _model_bits(column, symbols, counts, n_levels, adaptive):
     codes ``symbols``, their ``counts``) take under the flat model over all
     ``n_levels`` codes (``n log2 n_levels``, no table; inf where it is not allowed),
     under the table of the used codes (its varints and ``n H``, the empirical
-    entropy), and under the adaptive model of the best parameter (inf unless
-    ``adaptive``; its information content, :func:`skquant._kernels.adaptive_bits`,
-    plus its header entry). All as the coders spend them to within a bit a value per
-    2**20 values."""
+    entropy: :func:`skquant._entropy.table_model_bits`), and under the adaptive model
+    of the best parameter (inf unless ``adaptive``; its information content,
+    :func:`skquant._kernels.adaptive_bits`, plus its header entry). All as the coders
+    spend them to within a bit a value per 2**20 values. A constant feature has its
+    table only (flat and adaptive need two codes at least)."""
     n = float(counts.sum())
     k = int(n_levels)
+    coded = table_model_bits(symbols, counts) if symbols.size else 0.0
     if symbols.size < 2:
-        return math.inf, 0.0, math.inf, -1
-    p = counts / n
-    table = np.column_stack([np.diff(symbols, prepend=-1) - 1, counts - 1]).ravel()
-    coded = -n * float(np.sum(p * np.log2(p))) + 8 * int(varint_bytes(table).sum())
+        return math.inf, coded, math.inf, -1
     flat = n * math.log2(k) if k <= MAX_FLAT_LEVELS else math.inf
     best, param = math.inf, -1
     if adaptive and k <= MAX_FLAT_LEVELS:
@@ -271,21 +270,52 @@ def _model_bits(column, symbols, counts, n_levels, adaptive):
     return flat, coded, best, param
 
 
-def feature_bits(codes, n_levels):
+def _choose(column, symbols, counts, n_levels, adaptive, mode=None):
+    """The writer's automatic model of one feature: ``(bits, flat, param, costs)``,
+    ``bits`` what it takes (:func:`_model_bits`), ``flat`` whether it is the flat model,
+    ``param`` the adaptive model's parameter (-1: not adaptive), ``costs`` the
+    :func:`_model_bits` of the three. ``adaptive``: whether it may be adaptive;
+    ``mode="all"``: adaptive whenever it may be (at its best parameter)."""
+    costs = _model_bits(column, symbols, counts, n_levels, adaptive)
+    flat, table, ada, param = costs
+    if not (ada < min(flat, table) or (mode == "all" and param >= 0)):
+        param = -1
+    is_flat = param < 0 and flat < min(table, ada)
+    bits = ada if param >= 0 else flat if is_flat else table
+    return bits, is_flat, param, costs
+
+
+def feature_bits(codes, n_levels, sample_weight=None):
     """Per feature of ``codes`` (n_samples, n_features), the bits :func:`encode` spends
     on its codes under the model it chooses (the fewest of the flat model, the table and
-    the adaptive model; no container, no termination): a float64 array."""
+    the adaptive model; no container, no termination): a float64 array. The one size
+    model of ``rate="entropy"`` (:func:`skquant._entropy.coded_bits` checks its input
+    and calls it). With ``sample_weight`` (positive sum), each feature keeps the model
+    chosen for the unweighted codes, and its payload is ``n`` times the weighted mean
+    of the bits its rows take under that model (the table's and header's bits
+    unchanged)."""
     codes = np.asarray(codes)
     n, d = codes.shape
     levels = np.broadcast_to(np.asarray(n_levels, dtype=np.int64), (d,))
     may_adapt, budget = adaptive_allowed(n, d), ADAPTIVE_MAX_VALUES // max(n, 1)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        sample_weight = sample_weight * (n / sample_weight.sum())  # mean 1
     out, adapts = np.zeros(d), 0
     for j in range(d):
         symbols, counts = column_counts(codes[:, j], levels[j])
-        flat, table, ada, _ = _model_bits(codes[:, j], symbols, counts, levels[j],
-                                          may_adapt and adapts < budget)
-        adapts += ada < min(flat, table)
-        out[j] = min(flat, table, ada)
+        bits, is_flat, param, costs = _choose(codes[:, j], symbols, counts, levels[j],
+                                              may_adapt and adapts < budget)
+        adapts += param >= 0
+        if sample_weight is not None and param >= 0:
+            column = np.ascontiguousarray(codes[:, j], dtype=np.int64)
+            bits = (_kernels.adaptive_bits(column, int(levels[j]), param, sample_weight)
+                    + _ADAPTIVE_ENTRY_BITS)
+        elif sample_weight is not None and not is_flat and symbols.size > 1:
+            weighted = column_counts(codes[:, j], levels[j], sample_weight)[1]
+            bits = (float(weighted @ np.log2(n / counts))
+                    + 8 * table_bytes(symbols, counts))
+        out[j] = bits
     return out
 
 
@@ -330,11 +360,8 @@ def encode(codes, n_levels, flat=None, adaptive=None):
             raise ValueError(f"codes of column {j} must be within 0 .. {levels[j] - 1}")
         shift = -1
         if auto:
-            costs = _model_bits(codes[:, j], symbols, counts, levels[j],
-                                may_adapt and len(adapts) < budget)
-            is_flat = costs[0] < min(costs[1], costs[2])
-            if costs[2] < min(costs[0], costs[1]) or (mode == "all" and costs[3] >= 0):
-                shift = costs[3]
+            _, is_flat, shift, _ = _choose(codes[:, j], symbols, counts, levels[j],
+                                           may_adapt and len(adapts) < budget, mode)
         else:
             is_flat = flat is not None and bool(flat[j]) and n > 0 and levels[j] >= 2
             if adaptive is not None and adaptive[j] >= 0 and n > 0 and levels[j] >= 2:

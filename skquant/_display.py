@@ -201,7 +201,8 @@ class RateDistortionDisplay:
         the Gish–Pierce MSE of entropy-coded uniform codes at ``bits`` bits per value.
     rates : dict of str to ndarray of shape (n_widths,), default=None
         For each quantizer, the bits per value its entropy-coded codes really cost at
-        each width (the x of its points); None draws every quantizer at ``bits``.
+        each width (the x of its points; :func:`skquant._entropy.coded_bits`); None
+        draws every quantizer at ``bits``.
 
     Attributes
     ----------
@@ -283,7 +284,7 @@ class RateDistortionDisplay:
             ax.set_xlabel("bits per value")
             ax.set_xticks(bits)
         else:
-            ax.set_xlabel("bits per value, entropy-coded (tables included)")
+            ax.set_xlabel("bits per value, entropy-coded (as written, tables included)")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend()
         self.ax_ = ax

@@ -82,8 +82,9 @@ def rate_distortion_table(X, quantizers=None, bits=range(1, 9), *, levels=None,
         values), ``nmse`` (:func:`skquant.metrics.normalized_mse`), ``sqnr_db``
         (``-10 log10(nmse)``: the centred SQNR of the average feature), ``entropy``
         (the empirical entropy of the codes in bits per value), ``coded_bits`` (the
-        bits per value skquant's entropy-coded file spends, tables included: the
-        rate of ``rate="entropy"``), ``packed_bytes`` (codes
+        bits per value skquant's entropy-coded file spends, per feature under the model
+        its writer chooses, table included: the rate of ``rate="entropy"``,
+        :func:`skquant._entropy.coded_bits`), ``packed_bytes`` (codes
         bit-packed at ``ceil(log2 n_levels_)`` bits per value) and, with
         ``file_size``, ``file_bytes``.
     """

@@ -279,7 +279,8 @@ def _distortion_and_rate(quantizer, X, rate, normalize):
 def _rate_per_feature(quantizer, codes, rate):
     """Bits per value of each feature's codes: ``"fixed"``, the packed width
     ``ceil(log2 n_levels_)``; ``"entropy"``, what skquant's entropy-coded file spends
-    on the feature (its coded payload and its table, :func:`skquant._entropy.coded_bits`),
+    on the feature under the model its writer chooses (table, flat or adaptive:
+    :func:`skquant._entropy.coded_bits`, the one size model of every ``rate="entropy"``),
     per row."""
     if rate == "entropy":
         from ._entropy import coded_bits
@@ -331,9 +332,14 @@ def rate_distortion_score(estimator, X, *, lam=None, budget=None, rate="fixed",
         ``"fixed"``: the bit-packed codes, ``ceil(log2 n_levels_)`` per feature
         (``n_bits`` for ``2 ** n_bits`` levels). ``"entropy"``: what skquant's
         entropy-coded file (:func:`skquant.compress`) really spends on the codes of
-        X, its coded payload and its per-feature tables, divided by the number of
-        values (:func:`storage_report` gives the same as ``coded_bits``): this is the
-        rate to use for variable-rate quantizers such as
+        X, divided by the number of values (:func:`storage_report` gives the same as
+        ``coded_bits``): per feature the fewest bits of the three models its writer
+        chooses from, the feature's table (payload ``n H`` and the table), the flat
+        model (``log2 n_levels_`` a value, no table) and, on at most ``2**16`` rows, the
+        adaptive model (no table), so that on few rows (a test fold of a small dataset)
+        a table that costs more than it saves is not charged. The streams' ends and
+        the container are not counted (:func:`skquant._entropy.coded_bits`). This is
+        the rate to use for variable-rate quantizers such as
         :class:`skquant.EntropyConstrainedQuantizer`.
     normalize : bool, default=True
         Divide each feature's MSE by its variance before averaging
@@ -457,8 +463,9 @@ def storage_report(estimator, X):
         bit-packed stream of skquant's file format), ``zlib_bytes`` and
         ``lzma_bytes`` (that stream through the standard library's compressors);
         ``coded_bits`` (per feature: the bits per value skquant's entropy-coded file
-        spends, its table included, the rate of ``rate="entropy"``) and
-        ``coded_bytes`` (the entropy-coded payload and tables of the whole array).
+        spends under the model its writer chooses, table, flat or adaptive, the rate of
+        ``rate="entropy"``) and ``coded_bytes`` (what the entropy-coded codes of the
+        whole array take, streams' ends and container not counted).
 
     Examples
     --------

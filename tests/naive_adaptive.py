@@ -25,12 +25,13 @@ def _model(k, param):
     return count, learn
 
 
-def naive_adaptive_bits(column, k, param):
-    """``sum log2(total / count)`` of ``column`` under the model."""
+def naive_adaptive_bits(column, k, param, weights=None):
+    """``sum log2(total / count)`` of ``column`` under the model (each row's term times
+    its weight, with ``weights``)."""
     count, learn = _model(k, param)
     bits = 0.0
-    for s in column:
-        bits += np.log2(sum(count) / count[s])
+    for r, s in enumerate(column):
+        bits += (1.0 if weights is None else weights[r]) * np.log2(sum(count) / count[s])
         learn(s)
     return bits
 

@@ -18,7 +18,7 @@ if importlib.util.find_spec("numcodecs") is None:  # imported by the benchmark's
 
 from skquant import UniformClipQuantizer  # noqa: E402
 from skquant._coding import feature_bits  # noqa: E402
-from skquant._entropy import coded_bits  # noqa: E402
+from skquant._entropy import coded_bits, column_counts, table_model_bits  # noqa: E402
 from skquant.metrics import normalized_mse  # noqa: E402
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_compression.py"
@@ -88,10 +88,13 @@ def test_file_bytes_are_the_coded_size(bench, X):
     # table), the flat model (log2 n_levels_ bits a value, no table) and the adaptive
     # model (format 7; its size model counts a header byte a feature on top)
     flat = X.shape[0] * np.log2(q.n_levels_) * (q.n_levels_ > 1)
-    bits = np.minimum(coded_bits(codes_, q.n_levels_), np.where(flat > 0, flat, np.inf))
-    bits = bits.sum()
+    table = [table_model_bits(*column_counts(c, k)) for c, k in zip(codes_.T, q.n_levels_)]
+    bits = np.minimum(table, np.where(flat > 0, flat, np.inf)).sum()
     chosen = feature_bits(codes_, q.n_levels_).sum()
     assert chosen <= bits
+    # the benchmark's size model is rate="entropy"'s
+    np.testing.assert_array_equal(coded_bits(codes_, q.n_levels_),
+                                  feature_bits(codes_, q.n_levels_))
     # the rANS payload in 32-bit words is the entropy plus at most 2 words per stream
     assert chosen / 8 - X.shape[1] <= codes + 1e-9
     assert codes <= math.ceil(chosen / 8) + 8 + 3 * X.shape[1]

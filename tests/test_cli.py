@@ -186,8 +186,9 @@ def test_report_columns_and_plot(tmp_path, capsys, table):
                         "--quantizer", "lloyd-max", "--plot", coded, "--rate", "entropy")
     assert code == 0 and coded.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out2.replace("coded.png", "rd.png") == out  # the same table; the plot differs
-    # the "coded" column: bits per value of the entropy-coded file, its table included:
-    # at least the entropy, at most the entropy plus the table's share
+    # the "coded" column: bits per value of the entropy-coded file under the model the
+    # writer chooses (table, flat or adaptive): at most the entropy plus the table's
+    # share, and on these i.i.d. rows at least the entropy
     header = next(line for line in out.splitlines() if line.startswith("quantizer"))
     assert header.split()[5:7] == ["entropy", "coded"]  # "SQNR dB" is one row field
     entropy = np.array([float(r[4]) for r in rows])

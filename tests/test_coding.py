@@ -3,6 +3,7 @@ skquant.compress / decompress and the loader's checks of the coded members."""
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import (
     fetch_california_housing,
     load_diabetes,
@@ -12,7 +13,7 @@ from sklearn.datasets import (
 )
 
 from skquant import LloydMaxQuantizer, UniformClipQuantizer
-from skquant._entropy import coded_bits, table_bytes
+from skquant._entropy import coded_bits, table_bytes, table_model_bits
 
 pytestmark = pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
 
@@ -61,12 +62,12 @@ def test_table_bytes_against_a_naive_count():
 @pytest.mark.parametrize("name", sorted(_real_data()))
 @pytest.mark.parametrize("quantizer", [UniformClipQuantizer(n_bits=6),
                                        LloydMaxQuantizer(n_bits=3)])
-def test_coded_bits_is_the_real_size_within_one_percent(name, quantizer):
+def test_table_model_bits_is_the_real_size_within_one_percent(name, quantizer):
     X = _real_data()[name]
     q = quantizer.fit(X)
     codes = q.transform(X)
-    predicted = coded_bits(codes, q.n_levels_)
-    # every feature under its table's model (the flat model is tested below)
+    predicted = np.array([table_model_bits(*np.unique(c, return_counts=True)) for c in codes.T])
+    # every feature under its table's model (the flat and adaptive models: below)
     spec, arrays, stream = _coding.encode(codes, q.n_levels_, flat=[False] * X.shape[1])
     table = arrays[_coding.TABLE]
     # the table's size is exact, feature by feature
@@ -79,6 +80,156 @@ def test_coded_bits_is_the_real_size_within_one_percent(name, quantizer):
     # the coder spends the entropy and at most 64 bits per chunk to end its stream
     assert predicted.sum() <= real <= 1.01 * predicted.sum() + 64 * n_chunks
     assert 32 * stream.size <= 1.01 * payload.sum()
+
+
+def _rate_data():
+    """Real data of 150 to 442 rows (one chunk: the adaptive model is allowed) and a
+    Gaussian of 70 000 rows (more than 2**16: tables and flat models only)."""
+    return {"iris": load_iris().data, "wine": load_wine().data,
+            "diabetes": load_diabetes().data,
+            "gaussian": np.random.default_rng(7).standard_normal((70_000, 3))}
+
+
+_RATE_QUANTIZERS = {"uniform8": UniformClipQuantizer(n_bits=8),
+                    "uniform4": UniformClipQuantizer(n_bits=4),
+                    "lloyd3": LloydMaxQuantizer(n_bits=3)}
+
+
+def _code_bits(arrays, stream):
+    """Bits of the code members as written: the rANS words, the tables and the
+    adaptive stream."""
+    adaptive = arrays.get(_coding.ADAPTIVE, np.zeros(0, np.uint8))
+    return 32 * stream.size + 8 * arrays[_coding.TABLE].size + 8 * adaptive.size
+
+
+@pytest.mark.parametrize("quantizer", sorted(_RATE_QUANTIZERS))
+@pytest.mark.parametrize("name", sorted(_rate_data()))
+def test_coded_bits_is_what_each_feature_takes_in_the_written_file(name, quantizer):
+    """The rate of rate="entropy" (coded_bits, what the scorer multiplies by n) is, per
+    feature, the bits that feature really takes when written under the model the writer
+    chooses for it: each column written alone under that model (flat, table or adaptive
+    at its parameter) spends coded_bits to within its stream's end (at most 64 bits a
+    lane of rANS, 2 bytes of the adaptive stream) and, for an adaptive column, less the
+    byte of its header entry that coded_bits counts; the model it charges is the
+    cheapest of the three, recomputed here."""
+    from naive_adaptive import naive_adaptive_bits
+
+    X = _rate_data()[name]
+    q = clone(_RATE_QUANTIZERS[quantizer]).fit(X)
+    codes = q.transform(X)
+    n, d = codes.shape
+    bits = coded_bits(codes, q.n_levels_)
+    spec, _, _ = _coding.encode(codes, q.n_levels_)
+    flat = np.isin(np.arange(d), spec["flat"])
+    shifts = np.array(spec["adaptive"] or [-1] * d)
+    assert (shifts >= 0).any() == (n <= _coding.ADAPTIVE_MAX_ROWS)
+    for j in range(d):
+        k = int(q.n_levels_[j])
+        symbols, counts = np.unique(codes[:, j], return_counts=True)
+        table = _entropy_bits(codes[:, [j]])[0] + 8 * table_bytes(symbols, counts)
+        costs = {"table": table, "flat": n * np.log2(k) if symbols.size > 1 else np.inf}
+        if shifts[j] >= 0:  # its best parameter, by the twin
+            costs["adaptive"] = 8 + min(naive_adaptive_bits(codes[:, j].tolist(), k, p)
+                                        for p in range(8 * _coding.MAX_RESCALE + 8)
+                                        if _coding.adaptive_param_ok(p, k))
+        chosen = "adaptive" if shifts[j] >= 0 else "flat" if flat[j] else "table"
+        assert bits[j] == pytest.approx(costs[chosen], rel=1e-9) == min(costs.values())
+        sub, arrays, stream = _coding.encode(codes[:, [j]], q.n_levels_[[j]],
+                                             flat=[bool(flat[j])], adaptive=[int(shifts[j])])
+        real = _code_bits(arrays, stream)
+        lanes = _coding.CODERS[sub["coder"]]
+        if shifts[j] >= 0:
+            assert bits[j] - 8 <= real <= bits[j] - 8 + 16, (j, bits[j], real)
+        else:
+            assert bits[j] <= real <= 1.001 * bits[j] + 64 * lanes, (j, bits[j], real)
+
+
+@pytest.mark.parametrize("quantizer", sorted(_RATE_QUANTIZERS))
+@pytest.mark.parametrize("name", sorted(_rate_data()))
+def test_coded_bits_is_the_code_members_of_the_compressed_file(name, quantizer, tmp_path):
+    """What skquant.compress really writes: the code members of its file (rANS words,
+    tables, adaptive stream, as stored before the container's DEFLATE) are the sum of
+    coded_bits over the features to within the container overhead coded_bits documents:
+    at most 64 bits a rANS lane and 2 bytes of adaptive stream more, a byte a feature
+    less (the header entry of an adaptive feature, counted by coded_bits), and on a file
+    of one chunk the few bytes by which the writer's choice among three codings (the
+    smallest file after DEFLATE) may exceed the coders' best (0.8 % at most here)."""
+    X = _rate_data()[name]
+    q = skquant.compress(X, tmp_path / "x.skq", _RATE_QUANTIZERS[quantizer])
+    codes = q.transform(X)
+    n, d = codes.shape
+    model = coded_bits(codes, q.n_levels_).sum()
+    coded = _io.read(tmp_path / "x.skq", stream=True).coded
+    real = 32 * int(coded.offsets[-1]) + 8 * coded.table_bytes
+    real += 0 if coded.adaptive is None else 8 * coded.adaptive.size
+    ends = 64 * (coded.offsets.size - 1) + 16
+    assert model - 8 * d <= real <= 1.008 * model + ends, (model, real)
+    if n > _coding.ADAPTIVE_MAX_ROWS:  # one way to write it: the coders' choice
+        assert model <= real <= 1.001 * model + ends, (model, real)
+
+
+def test_weighted_coded_bits_is_the_expected_payload_under_the_chosen_model():
+    """With sample_weight each feature keeps the model chosen for its codes (unweighted:
+    the file is that of the codes) and its payload is n times the weighted mean of its
+    rows' bits under that model: n log2 n_levels for a flat feature whatever the
+    weights; n times the cross-entropy of the weighted codes under the table's counts,
+    plus the table, for a table feature; the weighted information content (the twin's)
+    plus the header byte for an adaptive one. Equal weights give the unweighted bits."""
+    from naive_adaptive import naive_adaptive_bits
+
+    rng = np.random.default_rng(3)
+    chosen = set()
+    for X, b in ((load_iris().data, 5), (load_wine().data, 8),
+                 (rng.standard_normal((70_000, 2)), 5)):
+        q = UniformClipQuantizer(n_bits=b).fit(X)
+        codes = q.transform(X)
+        n, d = codes.shape
+        w = rng.uniform(0, 3, n) * (codes[:, 0] > np.median(codes[:, 0]))  # zeros too
+        weighted = coded_bits(codes, q.n_levels_, sample_weight=w)
+        spec, _, _ = _coding.encode(codes, q.n_levels_)
+        shifts = np.array(spec["adaptive"] or [-1] * d)
+        np.testing.assert_allclose(coded_bits(codes, q.n_levels_, sample_weight=np.full(n, 0.3)),
+                                   coded_bits(codes, q.n_levels_), rtol=1e-10)
+        p = w / w.sum()
+        for j in range(d):
+            k = int(q.n_levels_[j])
+            symbols, counts = np.unique(codes[:, j], return_counts=True)
+            if shifts[j] >= 0:
+                expected = 8 + n * naive_adaptive_bits(codes[:, j].tolist(), k, int(shifts[j]),
+                                                       p.tolist())
+            elif j in spec["flat"]:
+                expected = n * np.log2(k)
+            else:
+                rows = np.log2(n / counts[np.searchsorted(symbols, codes[:, j])])
+                expected = n * (p @ rows) + 8 * table_bytes(symbols, counts)
+            assert weighted[j] == pytest.approx(expected, rel=1e-9), (j, shifts[j])
+            chosen.add("adaptive" if shifts[j] >= 0 else "flat" if j in spec["flat"] else "table")
+    assert chosen == {"adaptive", "flat", "table"}
+    # weights on the rows of the commonest code of a table feature: fewer bits
+    codes = np.r_[np.zeros(900, np.int64), np.arange(100) % 7][:, None]
+    rows = np.where(codes[:, 0] == 0, 1.0, 0.0)
+    assert coded_bits(codes, 7, rows)[0] < coded_bits(codes, 7)[0]
+    for bad in (np.zeros(1000), -rows, np.full(1000, np.nan)):
+        with pytest.raises(ValueError, match="sample_weight"):
+            coded_bits(codes, 7, bad)
+
+
+def test_the_size_model_is_reached_lazily():
+    """Importing skquant._entropy (and the metrics and allocation that use it) imports
+    neither numba nor the coder; coded_bits reaches the writer's size model when it is
+    called (its adaptive kernel compiled then, not at import)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "import skquant, skquant._entropy, skquant.metrics, skquant._allocation\n"
+            "assert 'numba' not in sys.modules and 'skquant._coding' not in sys.modules\n"
+            "bits = skquant._entropy.coded_bits(np.array([[0], [1], [1]]), 2)\n"
+            "assert 'skquant._coding' in sys.modules\n"
+            "print(bits[0])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) == 3.0  # flat: 3 values of 1 bit
 
 
 # ------------------------------------------------------------ files: format version 3

@@ -709,7 +709,62 @@ def test_version_2_files_still_load(path):
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
-V3_TO_6 = [p for v in (3, 4, 5, 6) for p in sorted((FIXTURES / f"format_v{v}").glob("*.skq"))]
+V3_TO_7 = [p for v in (3, 4, 5, 6, 7) for p in sorted((FIXTURES / f"format_v{v}").glob("*.skq"))]
+
+
+def test_version_7_fixtures_hold_every_model():
+    """The format-7 fixtures (tests/fixtures/make_format.py 7) code features under each
+    of the three models of format 7, adaptive, flat and table, so that a reader of a
+    later format is checked on all of them (test_version_3_and_4_files_still_load)."""
+    pytest.importorskip("constriction")
+    models = {}
+    for path in sorted((FIXTURES / "format_v7").glob("*codes_entropy*.skq")):
+        coded = _io.read(path, stream=True).coded
+        adaptive = coded.shifts >= 0
+        models[path.stem] = {"adaptive": int(adaptive.sum()), "flat": int(coded.flat.sum()),
+                             "table": int((~coded.flat & ~adaptive).sum())}
+    assert models["lloyd_max_codes_entropy"]["adaptive"] > 0
+    assert models["uniform_named_codes_entropy_f32"]["flat"] > 0
+    assert models["table_and_flat_codes_entropy"] == {"adaptive": 0, "flat": 1, "table": 1}
+    assert models["uniform_codes_entropy_zip"]["adaptive"] > 0
+    assert models["uniform_codes_entropy_zip"]["flat"] > 0
+
+
+@pytest.mark.parametrize("name", ["ecsq_codes_entropy", "lloyd_max_codes_entropy",
+                                  "table_and_flat_codes_entropy",
+                                  "uniform_codes_entropy_zip",
+                                  "uniform_named_codes_entropy_f32"])
+def test_the_writer_codes_the_version_7_fixtures_byte_for_byte(name):
+    """skquant._coding.encode of a format-7 fixture's codes writes its coded members
+    byte for byte (the models, their parameters, the tables, the adaptive stream and the
+    rANS words), in one of the three ways a compact file is written (the writer's
+    choice, no adaptive feature, every feature that may be adaptive): the writer's model
+    choice has not changed since the fixtures were written."""
+    pytest.importorskip("constriction")
+    from skquant import _coding
+
+    path = FIXTURES / "format_v7" / f"{name}.skq"
+    codes = np.load(path.with_name(name + ".expected.npz"))["transform"]
+    enc = _io.read(path, stream=True)
+    coded, levels = enc.coded, enc.estimator.n_levels_
+    with coded._open() as (f, n_words):
+        words = np.frombuffer(f.read(4 * n_words), dtype="<u4")
+    matches = []
+    for mode in (None, "off", "all"):
+        spec, arrays, stream = _coding.encode(codes, levels, adaptive=mode)
+        shifts = np.array(spec["adaptive"] or [-1] * codes.shape[1])
+        adaptive = arrays.get(_coding.ADAPTIVE)
+        matches.append(
+            spec["flat"] == np.flatnonzero(coded.flat).tolist()
+            and np.array_equal(shifts, coded.shifts)
+            and arrays[_coding.TABLE].size == coded.table_bytes
+            and (adaptive is None) == (coded.adaptive is None)
+            and (adaptive is None or np.array_equal(adaptive, coded.adaptive))
+            and np.array_equal(arrays[_coding.CHUNKS], coded.offsets)
+            and np.array_equal(stream, words))
+    assert any(matches), matches
+    # one way beyond 2**16 rows and in a ZIP file: the writer's choice
+    assert matches[0] or (codes.shape[0] <= _coding.ADAPTIVE_MAX_ROWS and "zip" not in name)
 
 
 def _file_version(path):
@@ -719,13 +774,14 @@ def _file_version(path):
     return json.loads(zipfile.ZipFile(path).read("header.json"))["format_version"]
 
 
-@pytest.mark.parametrize("path", V3_TO_6, ids=lambda p: f"{p.parent.name}-{p.stem}")
+@pytest.mark.parametrize("path", V3_TO_7, ids=lambda p: f"{p.parent.name}-{p.stem}")
 @pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
 def test_version_3_and_4_files_still_load(path):
     """Files of format version 3 (one .npy member per array, dense codebooks; written
     by tests/fixtures/make_format.py 3), 4 (state.npy, compact codebooks, the
     stream its own member; make_format.py 4), 5 (small streams in the state, the flat
-    model) and 6 (files with codes in the compact container) load to estimators whose
+    model), 6 (files with codes in the compact container) and 7 (adaptive features)
+    load to estimators whose
     transform and inverse_transform, and whose stored codes (packed or entropy-coded),
     equal the saved ones bit for bit; decompress reads them too."""
     import importlib.util
@@ -739,7 +795,8 @@ def test_version_3_and_4_files_still_load(path):
         pytest.importorskip("constriction")
     enc = _io.read(path)
     assert _file_version(path) == version
-    assert (path.read_bytes()[:3] == _io.MAGIC) == (version >= 6 and "codes" in path.stem)
+    assert (path.read_bytes()[:3] == _io.MAGIC) == (
+        version >= 6 and "codes" in path.stem and "zip" not in path.stem)
     expected = np.load(path.with_name(path.stem + ".expected.npz"))
     X = make.data(path.stem)
     _bit_identical(enc.estimator.transform(X), expected["transform"])

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from skquant import LloydMaxQuantizer, UniformClipQuantizer
 from skquant.metrics import code_entropy, mse, sqnr_db
@@ -192,6 +193,68 @@ def test_budget_scorer_picks_the_least_distortion_within_the_coded_budget(rng):
     assert fixed.best_params_ == {"n_levels": 4}
 
 
+@pytest.mark.filterwarnings("ignore:One or more of the test scores are non-finite")
+@pytest.mark.filterwarnings("ignore:invalid value encountered in subtract")
+@pytest.mark.filterwarnings("ignore:Column.*fewer distinct values")
+@pytest.mark.parametrize("case", ["wine-ecsq-rate", "iris-uniform-levels"])
+def test_budget_search_picks_the_best_quantizer_by_the_real_file_size(case):
+    """On 150 and 178 rows (test folds of 50 to 60 rows) the table of a feature costs
+    more than it saves, and the file codes it flat or adaptive. A GridSearchCV over
+    EntropyConstrainedQuantizer's ``rate`` (wine) or the number of levels (iris) with
+    a budget of 2 coded bits per value picks the candidate of least distortion whose
+    codes, really written by the coder (skquant._coding.encode: rANS words, tables,
+    adaptive stream and a header byte an adaptive feature), fit the budget fold by fold
+    (they are the scorer's rate and the ends of the streams, at most 80 bits a fold).
+    The table-only count that rate="entropy" used before (n H plus the tables)
+    overstates the rate by more than 0.4 bit per value here and picks a coarser
+    quantizer, of more distortion, whose real size is far below the budget."""
+    pytest.importorskip("constriction")
+    from sklearn.datasets import load_iris, load_wine
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    from skquant import EntropyConstrainedQuantizer, _coding
+    from skquant._entropy import coded_bits, column_counts, table_model_bits
+    from skquant.metrics import make_rate_distortion_scorer, normalized_mse
+
+    if case == "wine-ecsq-rate":
+        X, est, param = load_wine().data, EntropyConstrainedQuantizer(), "rate"
+        grid = [1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5]
+    else:
+        X, est, param = load_iris().data, UniformClipQuantizer(mode="midtread"), "n_levels"
+        grid = list(range(2, 17))
+    budget, cv = 2.0, KFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(est, {param: grid}, cv=cv,
+                          scoring=make_rate_distortion_scorer(budget=budget, rate="entropy"))
+    search.fit(X)
+    real, old, nmse = {}, {}, {}
+    for v in grid:
+        real[v], old[v], nmse[v] = [], [], []
+        for train, test in cv.split(X):
+            q = clone(est).set_params(**{param: v}).fit(X[train])
+            codes = q.transform(X[test])
+            spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+            written = 32 * stream.size + 8 * arrays[_coding.TABLE].size + 8 * arrays.get(
+                _coding.ADAPTIVE, np.zeros(0)).size
+            # and the header entry of each adaptive feature (its parameter), a byte
+            written += 8 * sum(p >= 0 for p in spec["adaptive"])
+            model = coded_bits(codes, q.n_levels_).sum()
+            assert model <= written <= model + 64 + 16  # the streams' ends
+            real[v].append(written / codes.size)
+            old[v].append(sum(table_model_bits(*column_counts(c, k))
+                              for c, k in zip(codes.T, q.n_levels_)) / codes.size)
+            nmse[v].append(normalized_mse(X[test], q.inverse_transform(codes)))
+
+    def best(rates):
+        fits = [v for v in grid if max(rates[v]) <= budget]
+        return min(fits, key=lambda v: np.mean(nmse[v]))
+
+    assert search.best_params_ == {param: best(real)}
+    coarser = best(old)
+    assert coarser < best(real) and np.mean(nmse[coarser]) > 1.2 * np.mean(nmse[best(real)])
+    assert max(real[coarser]) < budget - 0.5  # half a bit per value left unspent
+    assert np.mean(old[coarser]) - np.mean(real[coarser]) > 0.4
+
+
 def test_rate_distortion_score_takes_lam_or_budget():
     from skquant.metrics import make_rate_distortion_scorer, rate_distortion_score
 
@@ -211,16 +274,29 @@ def test_rate_distortion_score_takes_lam_or_budget():
 
 
 def test_storage_report_coded_bytes_is_the_compressed_file_payload(rng):
-    """coded_bits is what the entropy coder really writes (payload and table) under
-    the tables' model (the adaptive model, chosen only where it takes fewer bits, off)."""
+    """coded_bits is what the entropy coder really writes (payload and table, or the
+    adaptive stream and a header byte, whichever the writer chooses), on 30 000 rows and
+    on 200 (where the tables do not pay)."""
     from skquant import _coding
+    from skquant._entropy import table_bytes
     from skquant.metrics import storage_report
 
     X = np.c_[rng.laplace(size=30000), rng.standard_normal(30000)]
     q = UniformClipQuantizer(n_levels=[9, 5], mode="midtread").fit(X)
-    r = storage_report(q, X)
-    _, arrays, stream = _coding.encode(q.transform(X), q.n_levels_, adaptive="off")
-    real = 4 * stream.size + arrays[_coding.TABLE].size
-    assert r["coded_bytes"] <= real <= 1.01 * r["coded_bytes"] + 8
-    np.testing.assert_array_less(r["coded_bits"], r["n_bits"])
-    np.testing.assert_allclose(r["coded_bits"], r["entropy_bits"], rtol=0.01)
+    reports = {}
+    for n in (30000, 200):
+        r = reports[n] = storage_report(q, X[:n])
+        codes = q.transform(X[:n])
+        spec, arrays, stream = _coding.encode(codes, q.n_levels_)
+        real = 4 * stream.size + arrays[_coding.TABLE].size
+        real += arrays.get(_coding.ADAPTIVE, np.zeros(0)).size + sum(
+            p >= 0 for p in spec["adaptive"])  # and a header byte an adaptive feature
+        assert r["coded_bytes"] <= real <= 1.01 * r["coded_bytes"] + 10
+        np.testing.assert_array_less(r["coded_bits"], r["n_bits"])
+    np.testing.assert_allclose(reports[30000]["coded_bits"], reports[30000]["entropy_bits"],
+                               rtol=0.01)
+    # 200 rows: adaptive, below the entropy plus the tables (a count above 127 takes 2
+    # bytes: 9 + 4 bytes at least)
+    r = reports[200]
+    tables = sum(table_bytes(*np.unique(c, return_counts=True)) for c in codes.T)
+    assert spec["adaptive"] and r["coded_bytes"] < r["entropy_bytes"] + tables - 8

@@ -92,18 +92,22 @@ def _halve(tree, count, k):
 
 
 @jit
-def adaptive_bits(column, k, param):
+def adaptive_bits(column, k, param, weights=None):
     """The information content in bits (``sum log2(total / count)``, float64) of the
     codes ``column`` under the adaptive model of ``k`` codes and ``param``: what
     :func:`adaptive_encode` writes for them, to within the coder's precision and its
-    two closing bits."""
+    two closing bits. With ``weights`` (float64, one per row), the sum of each row's
+    bits times its weight (the model learns from every row alike)."""
     inc, period = np.int64(1) << (param & 7), _period(param)
     count = np.ones(k, dtype=np.int64)
     tree = _fenwick(k)
     total, grown, bits = np.int64(k), np.int64(0), 0.0
     for r in range(column.size):
         s = column[r]
-        bits += np.log2(total / count[s])
+        if weights is None:
+            bits += np.log2(total / count[s])
+        else:
+            bits += weights[r] * np.log2(total / count[s])
         count[s] += inc
         total += inc
         grown += inc
