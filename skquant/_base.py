@@ -171,6 +171,32 @@ _WINDOW_FINE_FACTOR = 4
 #: widest window of the grid encoder (4 halving steps); beyond, the cell search costs
 #: more than a bisection over all the thresholds (measured on a log compander, 8 bits)
 _WINDOW_MAX_TOP = 16
+#: codebooks of at most this many levels encode through ``K.tree_encode`` (beyond the
+#: twins' size): four comparisons and no gather per value, where the grid gathers two
+#: table entries (measured 1.9x faster at 16 levels, float32, 1 thread)
+_TREE_LEVELS = 16
+
+
+def _data_thresholds(thresholds, n_levels, dtype, width=None):
+    """``thresholds`` as data of ``dtype`` compares them: ``+inf`` past each feature's
+    last threshold (and up to ``width`` columns), rounded up to ``dtype``
+    (``_ceil_to_dtype``: the float64 codes)."""
+    T64 = np.asarray(thresholds, dtype=np.float64)
+    d = T64.shape[0]
+    width = T64.shape[1] if width is None else width
+    if width > T64.shape[1]:
+        T64 = np.concatenate([T64, np.full((d, width - T64.shape[1]), np.inf)], axis=1)
+    valid = np.arange(width) < (np.asarray(n_levels) - 1)[:, None]
+    T = np.where(valid, T64, np.inf)
+    if np.dtype(dtype) != np.float64:
+        T = _ceil_to_dtype(T, dtype)
+    return np.ascontiguousarray(T)
+
+
+def tree_thresholds(thresholds, n_levels, dtype):
+    """The ``(d, 15)`` thresholds of :func:`K.tree_encode` (codebooks of at most 16
+    levels) for data of ``dtype``."""
+    return _data_thresholds(thresholds, n_levels, dtype, _TREE_LEVELS - 1)
 
 
 def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
@@ -194,12 +220,8 @@ def window_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):
     cell_dtype = np.dtype(arithmetic)
     if cell_dtype != np.float64 and cell_dtype != np.dtype(dtype):
         raise ValueError(f"cells in {cell_dtype} arithmetic need {cell_dtype} data")
-    T64 = np.asarray(thresholds, dtype=np.float64)
-    d, width = T64.shape
-    valid = np.arange(width) < (np.asarray(n_levels) - 1)[:, None]
-    T = np.where(valid, T64, np.inf)
-    if np.dtype(dtype) != np.float64:
-        T = _ceil_to_dtype(T, dtype)
+    T = _data_thresholds(thresholds, n_levels, dtype)
+    d, width = T.shape
     per_feature = max(_WINDOW_MIN_CELLS, _WINDOW_CELLS_PER_LEVEL * (width + 1))
     G = max(16, min(per_feature, _GRID_CELLS, _WINDOW_ENTRIES // max(d, 1)))
     coarse = max(16, _WINDOW_COARSE_PER_LEVEL * (width + 1))
@@ -762,21 +784,31 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             T = np.concatenate([T, np.full((T.shape[0], top - 1 - T.shape[1]), np.inf, T.dtype)], 1)
         return np.ascontiguousarray(T)
 
-    def _window_grid(self, dtype, arithmetic=np.float64):
-        """The tables of :func:`window_grid_tables` for data of ``dtype`` (cells in
-        ``arithmetic``), built on first use and rebuilt when a refit replaces
-        ``thresholds_``."""
+    def _derived(self, key, build):
+        """``build()``, computed on first use for ``key`` and kept until a refit
+        replaces ``thresholds_`` (the encoders' tables)."""
         entry = _WINDOWS.get(self)
         if entry is None or entry[0] is not self.thresholds_:
             entry = (self.thresholds_, {})
             _WINDOWS[self] = entry
-        key = (np.dtype(dtype), np.dtype(arithmetic))
-        tables = entry[1].get(key)
-        if tables is None:
-            tables = window_grid_tables(self._encoding_thresholds(dtype), self.n_levels_, dtype,
-                                        arithmetic)
-            entry[1][key] = tables
-        return tables
+        value = entry[1].get(key)
+        if value is None:
+            value = entry[1][key] = build()
+        return value
+
+    def _window_grid(self, dtype, arithmetic=np.float64):
+        """The tables of :func:`window_grid_tables` for data of ``dtype`` (cells in
+        ``arithmetic``)."""
+        return self._derived(
+            (np.dtype(dtype), np.dtype(arithmetic)),
+            lambda: window_grid_tables(self._encoding_thresholds(dtype), self.n_levels_,
+                                       dtype, arithmetic))
+
+    def _tree_thresholds(self, dtype):
+        """The thresholds of :func:`K.tree_encode` for data of ``dtype``."""
+        return self._derived(
+            ("tree", np.dtype(dtype)),
+            lambda: tree_thresholds(self._encoding_thresholds(dtype), self.n_levels_, dtype))
 
     def _encoding_thresholds(self, dtype):
         """The thresholds that define the codes of data of ``dtype`` (``thresholds_``;
@@ -786,13 +818,21 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
     def _encode(self, X):
         """Validated X -> ordinal codes, raising on NaN/inf.
 
-        Through a grid over the thresholds with a short branch-free bisection in the
-        cell (:func:`K.window_grid_encode`), or by bisection over all the thresholds
-        (:func:`K.encode`) when a cell would hold more than ``_WINDOW_MAX_TOP - 1`` of
-        them; both with the thresholds' exact semantics. Float32 data beyond the NumPy
-        twins' size get cells in float32 arithmetic (their own tables, same codes).
+        Codebooks of at most ``_TREE_LEVELS`` levels beyond the twins' size: by a
+        branch-free bisection whose thresholds are picked by selects, no gather
+        (:func:`K.tree_encode`). Others through a grid over the thresholds with a
+        short branch-free bisection in the cell (:func:`K.window_grid_encode`), or by
+        bisection over all the thresholds (:func:`K.encode`) when a cell would hold
+        more than ``_WINDOW_MAX_TOP - 1`` of them; all with the thresholds' exact
+        semantics. Float32 data beyond the NumPy twins' size get cells in float32
+        arithmetic (their own tables, same codes).
         """
         codes = np.empty(X.shape, dtype=self._codes_dtype)
+        if self.levels_.shape[1] <= _TREE_LEVELS and X.size > K.SMALL:
+            from . import _kernels
+
+            bad = _kernels.tree_encode(X, self._tree_thresholds(X.dtype), codes)
+            return self._raise_nonfinite(X, bad, codes)
         if X.dtype == np.float32 and X.size > K.SMALL:  # never the twin's (float64 cells)
             tables = self._window_grid(X.dtype, np.float32)
             if tables[4] <= _WINDOW_MAX_TOP:

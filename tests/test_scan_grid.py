@@ -285,11 +285,12 @@ def test_float32_cells_are_float32_arithmetic():
         window_grid_tables(T, np.array([5]), np.float64, np.float32)
 
 
-@pytest.mark.parametrize("est", [skquant.LloydMaxQuantizer(n_bits=4),
+@pytest.mark.parametrize("est", [skquant.LloydMaxQuantizer(n_bits=5),
                                  skquant.CompanderQuantizer(n_bits=8)], ids=["lloyd", "mu-law"])
 def test_large_float32_transform_uses_float32_cells(est, monkeypatch):
-    """Float32 data beyond the twins' size encode through float32 cells; the codes are
-    the bisection's, ties and neighbours included, and NaN still raises."""
+    """Float32 data beyond the twins' size encode through float32 cells (codebooks of
+    more than 16 levels: fewer go to ``K.tree_encode``, tests/test_tree_encode.py);
+    the codes are the bisection's, ties and neighbours included, and NaN still raises."""
     rng = np.random.default_rng(8)
     X = rng.standard_normal((4000, 3))
     est.fit(X)

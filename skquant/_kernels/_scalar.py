@@ -331,6 +331,113 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
 window_grid_encode.kernel = window_flat_encode.kernel
 
 
+#: thresholds of :func:`tree_encode` (codebooks of at most ``TREE_LEVELS`` levels)
+TREE_LEVELS = 16
+#: values per segment of :func:`tree_encode`'s threshold pattern: a constant, so that
+#: the 15 thresholds of a value are loaded at fixed offsets from one address (no
+#: register spills), and small enough for the pattern (15 x 128 values) to stay in the
+#: L1 cache
+TREE_SEGMENT = 128
+
+
+@jit(inline="always")
+def _seg(k):
+    """Offset of the ``k``-th threshold row of a pattern segment (unsigned: an int64
+    times a uint64 would be a float64 in numba)."""
+    return np.uint64(k * TREE_SEGMENT)
+
+
+@jit(inline="always")
+def _tree15(Pf, o, x):
+    """Number of the 15 sorted thresholds ``Pf[o + k * TREE_SEGMENT]`` (``k < 15``) that
+    are ``<= x``: the four-step bisection of :func:`encode` with each step's threshold
+    picked by selects among values already loaded (no gather: each select is a vector
+    blend)."""
+    t0, t1, t2, t3 = Pf[o], Pf[o + _seg(1)], Pf[o + _seg(2)], Pf[o + _seg(3)]
+    t4, t5, t6, t7 = Pf[o + _seg(4)], Pf[o + _seg(5)], Pf[o + _seg(6)], Pf[o + _seg(7)]
+    t8, t9, t10, t11 = Pf[o + _seg(8)], Pf[o + _seg(9)], Pf[o + _seg(10)], Pf[o + _seg(11)]
+    t12, t13, t14 = Pf[o + _seg(12)], Pf[o + _seg(13)], Pf[o + _seg(14)]
+    b3 = x >= t7
+    b2 = x >= (t11 if b3 else t3)
+    b1 = x >= ((t13 if b2 else t9) if b3 else (t5 if b2 else t1))
+    u0 = t2 if b1 else t0
+    u1 = t6 if b1 else t4
+    u2 = t10 if b1 else t8
+    u3 = t14 if b1 else t12
+    b0 = x >= ((u3 if b2 else u2) if b3 else (u1 if b2 else u0))
+    return np.int32(b3) * 8 + np.int32(b2) * 4 + np.int32(b1) * 2 + np.int32(b0)
+
+
+@jit(parallel=True)
+def tree_flat_encode(Xf, d, R, Pf, of):
+    """:func:`tree_encode` on flat views: ``Xf`` and ``of`` are ``X`` and the codes
+    raveled (C order). Rows are processed ``R`` at a time, their ``R * d`` values as one
+    contiguous stretch cut into segments of ``TREE_SEGMENT``; ``Pf`` holds, for each
+    segment ``s``, the ``k``-th thresholds of its values at
+    ``Pf[(15 * s + k) * TREE_SEGMENT + r]`` (value ``r`` of the segment). The codes are
+    stored directly: the loads are all contiguous, no alias stops the vectoriser."""
+    S = TREE_SEGMENT
+    n = Xf.shape[0] // d
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        hi = min((c + 1) * CHUNK, n)
+        nan = False
+        for b in range(c * CHUNK, hi, R):
+            m = (min(b + R, hi) - b) * d
+            for seg in range(0, m, S):
+                base = np.uint64(b * d + seg)
+                o = np.uint64(seg * 15)
+                for q in range(min(S, m - seg)):
+                    p = np.uint64(q)
+                    x = Xf[base + p]
+                    nan |= x - x != 0.0
+                    of[base + p] = _tree15(Pf, o + p, x)
+        bad[c] = nan
+    return bad
+
+
+def tree_encode(X, T, out):
+    """Codes (the number of thresholds ``<= x``, as :func:`encode`) of a codebook of at
+    most ``TREE_LEVELS`` levels, by a branch-free bisection whose thresholds are
+    picked by selects (blends) among the 15 loaded for the value's feature: four
+    comparisons and eleven selects per value, no gather, no data-dependent branch.
+    The thresholds of a block of rows are laid out as a pattern (features inner, as in
+    memory), so every load is contiguous and the loop is vectorised.
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    T : (d, TREE_LEVELS - 1) array of X's dtype, IN: each row sorted, ``+inf``
+        from the feature's last threshold on (for float32 data rounded up to float32,
+        as in :func:`window_grid_encode`).
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
+    """
+    n, d = X.shape
+    if T.shape != (d, TREE_LEVELS - 1) or T.dtype != X.dtype:
+        raise ValueError(f"tree_encode needs ({d}, {TREE_LEVELS - 1}) thresholds of {X.dtype}")
+    if d == 0:
+        return np.zeros((n + CHUNK - 1) // CHUNK, dtype=np.bool_)
+    S = TREE_SEGMENT
+    R = max(1, S // d)  # rows per stretch: one if a row is longer than a segment
+    n_seg = -(-R * d // S)
+    pattern = np.full((n_seg * S, TREE_LEVELS - 1), np.inf, T.dtype)
+    pattern[: R * d] = T[np.tile(np.arange(d), R)]
+    Pf = np.ascontiguousarray(pattern.reshape(n_seg, S, -1).transpose(0, 2, 1)).reshape(-1)
+    flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
+    bad = tree_flat_encode(np.ascontiguousarray(X).reshape(-1), d, R, Pf, flat_out)
+    if not out.flags.c_contiguous:
+        out[...] = flat_out.reshape(out.shape)
+    return bad
+
+
+tree_encode.kernel = tree_flat_encode.kernel
+
+
 @jit(inline="always")
 def _window(T, j, k, x, top):
     """Number of thresholds ``<= x`` among ``T[j, k : k + top - 1]`` (sorted):
