@@ -3,6 +3,7 @@
 Usage: python benchmarks/bench_uniform_clip.py [--n-samples 1000000] [--n-features 8]
        [--n-bits 4]
        python benchmarks/bench_uniform_clip.py --sort-ratio [--n-bits 4] [--quick]
+       [--cpu-time]
 
 Peers with uniform codes: faiss ``ScalarQuantizer`` (QT_4bit / QT_8bit, per-dimension
 min-max range, float32) and scikit-learn's ``KBinsDiscretizer(strategy="uniform")``.
@@ -13,6 +14,7 @@ best method of the run.
 
 import argparse
 import os
+import time
 import warnings
 
 import numba
@@ -134,9 +136,11 @@ def sort_ratio(args):
     """Fit time of every exact range search on one column over ``np.sort`` of it, with
     ``clip="minmax"`` (the same fit without a search: validation and summary) as the
     estimator's own floor; "search" is the fit's time above that floor (the range
-    search alone) over ``np.sort``."""
+    search alone) over ``np.sort``. ``--cpu-time``: every time in CPU seconds of the
+    process (``time.process_time``, one thread) instead of wall seconds."""
     warnings.simplefilter("ignore")
     numba.set_num_threads(1)
+    clock = time.process_time if args.cpu_time else time.perf_counter
     rng = np.random.default_rng(0)
     b = args.n_bits
     searches = [
@@ -147,7 +151,9 @@ def sort_ratio(args):
     ]
     kinds = ("N(0,1)", "Laplace", "heavy", "cancer")
     sizes = (10**4, 10**5) if args.quick else (10**4, 10**5, 10**6)
-    print(f"# fit of one column / np.sort of it, {b} bits, 1 thread, clip='mse' "
+    unit = "CPU" if args.cpu_time else "wall"
+    print(f"# fit of one column / np.sort of it, {b} bits, 1 thread, clip='mse', "
+          f"{unit} time, load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(best of 3 interleaved rounds, of 5 runs each up to 10^5 values); heavy: "
           "Student t (3 dof) with 0.1% of values x 20 (embedding-like tails); cancer: "
           "breast-cancer 'mean area' resampled; "
@@ -167,10 +173,10 @@ def sort_ratio(args):
             best = {name: np.inf for name in ["np.sort", *ests]}
             for _ in range(3):  # interleaved: the peers share the machine's load
                 best["np.sort"] = min(best["np.sort"], best_time(
-                    lambda: np.sort(x), repeat=max(repeat, 3), warmup=0))
+                    lambda: np.sort(x), repeat=max(repeat, 3), warmup=0, clock=clock))
                 for name, est in ests.items():
                     best[name] = min(best[name], best_time(
-                        lambda e=est: e.fit(X), repeat=repeat, warmup=0))
+                        lambda e=est: e.fit(X), repeat=repeat, warmup=0, clock=clock))
             t_sort = best["np.sort"]
             row = {"n": n, "column": kind, "np.sort ms": f"{t_sort * 1e3:.2f}",
                    "minmax": f"{best['minmax'] / t_sort:.1f}"}
@@ -185,6 +191,7 @@ def sort_ratio(args):
     print_table(rows, cols)
     gaps = {name: max(r[name + " gap"] for r in rows) for name, _ in searches}
     print("# largest clip_gap_ of each search (0: certified optimum):", gaps)
+    print(f"# load at the end: {os.getloadavg()[0]:.2f}")
 
 
 def parse_args():
@@ -196,6 +203,8 @@ def parse_args():
                         help="ratio of each exact range search to np.sort per column")
     parser.add_argument("--quick", action="store_true",
                         help="--sort-ratio on 10^4 and 10^5 values only")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="--sort-ratio timed in process CPU seconds (loaded machine)")
     return parser.parse_args()
 
 
