@@ -59,9 +59,9 @@ def render(results):
     lines = [
         "`transform` (`encode=\"ordinal\"`) of 10^6 x 8 values over `X.copy()` of the same",
         "array, same run (`python benchmarks/bench_transform.py`; targets: at most 1.2x at",
-        "4 bits on 2 threads, 1.5x at 8 bits). Stored run: the 2-core development machine",
-        "shared with several other jobs, so absolute times are inflated and noisy; each",
-        "ratio compares calls interleaved under the same load:",
+        "4 bits on 2 threads, 1.5x at 8 bits). Stored run: one run on the 2-core",
+        "development machine (its load is given above the table); each ratio compares",
+        "calls interleaved in the same run:",
         "",
         "| transform | bits | "
         + " | ".join(f"{dt} {t} thread{'s' if t > 1 else ''}" for dt, t in settings) + " |",
