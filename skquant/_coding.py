@@ -271,18 +271,17 @@ def _model_bits(column, symbols, counts, n_levels, adaptive):
 
 
 def _choose(column, symbols, counts, n_levels, adaptive, mode=None):
-    """The writer's automatic model of one feature: ``(bits, flat, param, costs)``,
-    ``bits`` what it takes (:func:`_model_bits`), ``flat`` whether it is the flat model,
-    ``param`` the adaptive model's parameter (-1: not adaptive), ``costs`` the
-    :func:`_model_bits` of the three. ``adaptive``: whether it may be adaptive;
-    ``mode="all"``: adaptive whenever it may be (at its best parameter)."""
-    costs = _model_bits(column, symbols, counts, n_levels, adaptive)
-    flat, table, ada, param = costs
+    """The writer's automatic model of one feature: ``(bits, flat, param)``, ``bits``
+    what it takes (:func:`_model_bits`), ``flat`` whether it is the flat model,
+    ``param`` the adaptive model's parameter (-1: not adaptive). ``adaptive``: whether
+    it may be adaptive; ``mode="all"``: adaptive whenever it may be (at its best
+    parameter)."""
+    flat, table, ada, param = _model_bits(column, symbols, counts, n_levels, adaptive)
     if not (ada < min(flat, table) or (mode == "all" and param >= 0)):
         param = -1
     is_flat = param < 0 and flat < min(table, ada)
     bits = ada if param >= 0 else flat if is_flat else table
-    return bits, is_flat, param, costs
+    return bits, is_flat, param
 
 
 def feature_bits(codes, n_levels, sample_weight=None):
@@ -304,7 +303,7 @@ def feature_bits(codes, n_levels, sample_weight=None):
     out, adapts = np.zeros(d), 0
     for j in range(d):
         symbols, counts = column_counts(codes[:, j], levels[j])
-        bits, is_flat, param, costs = _choose(codes[:, j], symbols, counts, levels[j],
+        bits, is_flat, param = _choose(codes[:, j], symbols, counts, levels[j],
                                               may_adapt and adapts < budget)
         adapts += param >= 0
         if sample_weight is not None and param >= 0:
@@ -360,7 +359,7 @@ def encode(codes, n_levels, flat=None, adaptive=None):
             raise ValueError(f"codes of column {j} must be within 0 .. {levels[j] - 1}")
         shift = -1
         if auto:
-            _, is_flat, shift, _ = _choose(codes[:, j], symbols, counts, levels[j],
+            _, is_flat, shift = _choose(codes[:, j], symbols, counts, levels[j],
                                            may_adapt and len(adapts) < budget, mode)
         else:
             is_flat = flat is not None and bool(flat[j]) and n > 0 and levels[j] >= 2
