@@ -183,28 +183,20 @@ def _itq(V, n_iter, rng, unit=1.0):
     return R, losses
 
 
-def _distinct_counts(codes):
-    """Multiplicities of the distinct rows of packed ``codes`` (in no fixed order).
-
-    Counted in O(n) expected time by :func:`skquant._kernels.code_counts` (hash tables,
-    one per bucket of rows; codes of up to 64 bits are one uint64 word a row), not by
-    sorting the words (``fit`` of 200 000 x 64 float32 on 2 threads took 12.3 ms with
-    the sort, 6.3 ms with the tables: ``python benchmarks/bench_binary_spherical.py``).
-    Rows crafted to collide in those tables make it give up, and they are sorted instead.
+def _long_code_multiplicities(words):
+    """``np.bincount`` of the multiplicities of the distinct rows of ``words`` (codes
+    of more than 64 bits, several uint64 words a row), counted in O(n) expected time
+    by :func:`skquant._kernels.code_counts` (hash tables, one per bucket of rows), or
+    by ``np.unique`` when rows crafted to collide in those tables make it give up.
     """
-    words = _as_words(codes, "codes")
     n = words.shape[0]
     bucket_bits = int(np.clip(n.bit_length() - 11, 1, 12))  # ~1024 rows per bucket
     grouped = np.empty_like(words)
     counts = np.empty(n, dtype=np.int64)
     if K.code_counts(words, bucket_bits, grouped, counts) >= 0:
-        return counts[counts > 0]
+        return np.bincount(counts[counts > 0])
     del grouped, counts
-    if words.shape[1] == 1:
-        keys = np.sort(words[:, 0])
-        ends = np.flatnonzero(keys[1:] != keys[:-1])
-        return np.diff(ends, prepend=-1, append=n - 1)
-    return np.unique(words, axis=0, return_counts=True)[1]
+    return np.bincount(np.unique(words, axis=0, return_counts=True)[1])
 
 
 def _code_statistics(codes, n_bits):
@@ -214,13 +206,33 @@ def _code_statistics(codes, n_bits):
     distinct multiplicities ``c`` in increasing order, ``sum_c N_c (c/n) log2(n/c)``
     (``N_c`` codes occur ``c`` times): every term is >= 0 and the order does not depend
     on how the codes were counted.
+
+    Codes of up to 64 bits are one uint64 word a row: one kernel,
+    :func:`skquant._kernels.word_statistics`, counts their bits and their distinct
+    values (hash tables, one per bucket of rows, O(n) expected; rows crafted to collide
+    in those tables make it give up, and they are sorted instead). ``fit`` of 200 000
+    x 64 float32 took 13.5 / 12.3 ms (1 / 2 threads) with a sort of the words,
+    11.2 / 6.3 ms with the tables of ``code_counts`` and a separate bit count (load 1),
+    7.7 / 8.3 ms with ``word_statistics`` at load 3, where two-thread timings are
+    unreliable (``python benchmarks/bench_binary_spherical.py``).
+    Longer codes: byte histograms for the bits, :func:`_long_code_multiplicities`.
     """
     n, n_bytes = codes.shape
-    n_parts = max(1, min(K.STAT_PARTS, 2048 // n_bytes))  # histograms: <= 4 MiB
-    ones = np.empty((n_parts, 8 * n_bytes), dtype=np.int64)
-    K.code_bit_counts(codes, ones)
+    words = _as_words(codes, "codes")
+    if words.shape[1] == 1:
+        ones = np.empty((K.STAT_PARTS, 64), dtype=np.int64)
+        keys = words.reshape(n)
+        multiplicity = K.word_statistics(keys, int(np.clip(n.bit_length() - 9, 1, 12)), ones)
+        if not multiplicity.size:
+            keys = np.sort(keys)
+            ends = np.flatnonzero(keys[1:] != keys[:-1])
+            multiplicity = np.bincount(np.diff(ends, prepend=-1, append=n - 1))
+    else:
+        n_parts = max(1, min(K.STAT_PARTS, 2048 // n_bytes))  # histograms: <= 4 MiB
+        ones = np.empty((n_parts, 8 * n_bytes), dtype=np.int64)
+        K.code_bit_counts(codes, ones)
+        multiplicity = _long_code_multiplicities(words)
     bit_balance = ones.sum(axis=0)[:n_bits] / n
-    multiplicity = np.bincount(_distinct_counts(codes))
     c = np.flatnonzero(multiplicity)
     entropy = float((multiplicity[c] * (c / n) * np.log2(n / c)).sum())
     return bit_balance, entropy

@@ -170,6 +170,14 @@ def distinct_counts(codes):
     return np.sort(np.unique(codes, axis=0, return_counts=True)[1])
 
 
+def word_statistics(words, n_parts):
+    """Twin of ``K.word_statistics``: the multiplicities of the distinct words of the
+    1-D uint64 ``words`` as ``np.bincount`` of them (``[0]`` for none), and the ones of
+    every bit of the words' bytes (read from memory, np.packbits order) per part."""
+    tally = np.bincount(np.unique(words, return_counts=True)[1], minlength=1)
+    return tally, bit_counts(words.view(np.uint8).reshape(-1, 8), n_parts)
+
+
 def code_entropy(codes):
     """Entropy in bits of the empirical distribution of the rows of ``codes``."""
     p = distinct_counts(codes) / codes.shape[0]

@@ -20,7 +20,6 @@ from skquant import _kernels as K
 from skquant._binary_spherical import (
     _check_fitted_state,
     _code_statistics,
-    _distinct_counts,
     _principal_directions,
 )
 from skquant._hamming import _as_words
@@ -651,23 +650,49 @@ def _unmix(h):
 
 def test_crafted_hash_collisions_fall_back_to_sorting():
     """Rows chosen so that every hash has the same top bits (one bucket) and the same
-    low 32 bits (one start slot) would make the table quadratic: the kernel gives up
-    after its probe budget, and the counts come from sorting."""
-    seed = int(KB._SEED)
+    low 32 bits (one start slot) would make the tables quadratic: the kernels give up
+    after their probe budget, and the counts come from sorting."""
     for k in (0, 1, 2**63 + 12345):
         assert _mix(k) == int(KB._mix(np.uint64(k)))
         assert _unmix(_mix(k)) == k
+    seed = int(KB._SEED)
     keys = np.array([seed ^ _unmix(j << 32) for j in range(1, 3001)], dtype=np.uint64)
     keys[2000:] = keys[:1000]  # and repeats
     codes = keys[:, None].view(np.uint8)  # 8 bytes a row, read back as these words
     words = _as_words(codes, "codes")
     assert K.code_counts(words, 4, np.empty_like(words), np.empty(3000, np.int64)) == -1
-    np.testing.assert_array_equal(
-        np.sort(_distinct_counts(codes)), naive.distinct_counts(codes)
-    )
+    for bucket_bits in (1, 9):
+        ones = np.empty((K.STAT_PARTS, 64), dtype=np.int64)
+        assert K.word_statistics(keys, bucket_bits, ones).size == 0  # gave up
+        np.testing.assert_array_equal(ones, naive.bit_counts(codes, K.STAT_PARTS))
     bit_balance, entropy = _code_statistics(codes, 64)
     np.testing.assert_array_equal(bit_balance, naive.bit_counts(codes, 1)[0] / 3000)
     np.testing.assert_allclose(entropy, naive.code_entropy(codes), rtol=1e-13)
+
+
+@pytest.mark.parametrize("n", [0, 1, 37, 3000])
+def test_word_statistics_matches_twin(n):
+    """Bit counts and the tally of multiplicities of one-word codes: random words, a
+    few values repeated up to 40 times, 0, and the word whose hash is 0 (the empty
+    slot's mark, counted aside), at bucket counts from 2 to 4096."""
+    rng = np.random.default_rng(n)
+    words = rng.integers(0, 2**64, size=n, dtype=np.uint64, endpoint=False)
+    if n > 100:
+        words[: n // 2] = words[n // 2 + rng.integers(0, 40, n // 2)]
+        words[-5:] = 0
+        words[-9:-5] = KB._SEED  # its hash is 0
+    for bucket_bits in (1, 5, 9, 12):
+        ones = np.full((K.STAT_PARTS, 64), -1, dtype=np.int64)
+        tally = K.word_statistics(words, bucket_bits, ones)
+        want_tally, want_ones = naive.word_statistics(words, K.STAT_PARTS)
+        np.testing.assert_array_equal(tally, want_tally)
+        np.testing.assert_array_equal(ones, want_ones)
+    if n:
+        codes = words[:, None].view(np.uint8)
+        _, entropy = _code_statistics(codes, 64)
+        c = np.flatnonzero(want_tally)  # the documented order of the sum, exactly
+        assert entropy == float((want_tally[c] * (c / n) * np.log2(n / c)).sum())
+        np.testing.assert_allclose(entropy, naive.code_entropy(codes), rtol=1e-13)
 
 
 def test_score_is_mean_cosine_with_reconstruction():

@@ -15,7 +15,8 @@ import importlib
 _MODULES = {
     "_binary": ("BLOCK", "CLAMP", "STAT_PARTS", "bsq_codebook_partials",
                 "bsq_sample_terms", "code_bit_counts", "code_counts", "hamming_knn",
-                "hamming_matrix", "rotate_sign_pack", "sign_pack"),
+                "hamming_matrix", "rotate_sign_pack", "sign_pack",
+                "word_statistics"),
     "_adaptive": ("adaptive_bits", "adaptive_decode", "adaptive_encode"),
     "_bitpack": ("PACK_CHUNK", "pack_bits", "packed_size", "unpack_bits"),
     "_bsq_entropy": ("bsq_clamped_entropy",),

@@ -316,6 +316,190 @@ def code_counts(words, bucket_bits, grouped, counts):
     return probes.sum()
 
 
+#: Slots per row in the tables of :func:`word_statistics` (a load of 1/8 at most:
+#: few collisions, so few mispredicted branches).
+WORD_SLOTS = 8
+#: ``(w >> t) & LANES`` holds bit ``t`` of each of the 8 bytes of the word ``w``, one
+#: per byte lane; sums of at most 255 of them do not carry from lane to lane.
+LANES = np.uint64(0x0101010101010101)
+#: Byte lane ``L`` of a word read from memory is the byte at address offset
+#: ``L ^ LANE_FLIP``.
+LANE_FLIP = 0 if sys.byteorder == "little" else 7
+
+
+@jit(inline="always")
+def _bit_lanes(words, lo, hi, ones):
+    """Add to ``ones`` (64 counts, ``np.packbits`` order) the bits of ``words[lo:hi]``.
+
+    Rows go 255 at a time into 8 byte-lane sums (one per bit of a byte), which a
+    vectorised loop adds without carries; each chunk's lanes are then spread.
+    """
+    for c0 in range(lo, hi, 255):
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.uint64(0)
+        for i in range(c0, min(hi, c0 + 255)):
+            w = words[i]
+            a0 += w & LANES
+            a1 += (w >> np.uint64(1)) & LANES
+            a2 += (w >> np.uint64(2)) & LANES
+            a3 += (w >> np.uint64(3)) & LANES
+            a4 += (w >> np.uint64(4)) & LANES
+            a5 += (w >> np.uint64(5)) & LANES
+            a6 += (w >> np.uint64(6)) & LANES
+            a7 += (w >> np.uint64(7)) & LANES
+        for t, a in enumerate((a0, a1, a2, a3, a4, a5, a6, a7)):
+            for lane in range(8):
+                byte = lane ^ LANE_FLIP
+                ones[8 * byte + 7 - t] += np.int64((a >> np.uint64(8 * lane)) & np.uint64(255))
+
+
+@jit(parallel=True)
+def word_statistics(words, bucket_bits, ones):
+    """Bit counts and multiplicities of codes of up to 64 bits (one word a row).
+
+    ``code_bit_counts`` and the count of :func:`code_counts`, for one word a row, in
+    two parallel passes instead of three over the rows, with the same hash ``h =
+    mix(word ^ SEED)`` (a bijection: the words are counted by their hashes).
+
+    1. Over ``STAT_PARTS`` fixed parts of the rows: the part's bits are counted in
+       byte lanes, its hashes counted by bucket (the top ``bucket_bits`` bits of
+       ``h``), and then computed again and moved, bucket by bucket, into the part's
+       own range of a scratch array (a counting sort that reads the part again while
+       it is in cache).
+    2. Over ``STAT_PARTS`` groups of buckets: each bucket's hashes, from every part,
+       are counted in an open-addressing table of a power of two ``>= WORD_SLOTS *
+       m`` slots (``m`` rows, a few hundred: it stays in cache) indexed by the low
+       bits of ``h``, one table per group, whose used slots are emptied after each
+       bucket; ``h = 0`` marks an empty slot, so that one hash is counted aside. A
+       bucket whose probes exceed ``32 m + 64`` (only rows crafted to collide do
+       that) stops, and the count gives up. The multiplicities above 1 go to a
+       second scratch array (touched only when rows repeat), tallied last, serially.
+
+    Parameters
+    ----------
+    words : (n,) uint64 array, IN: the codes, one word each (zero-padded).
+    bucket_bits : int, IN, 1 to 12.
+    ones : (STAT_PARTS, 64) int64 array, OUT: ``ones[p, j]`` is the number of rows of
+        part ``p`` (``ceil(n / STAT_PARTS)`` consecutive rows) whose bit ``j`` is 1,
+        as :func:`code_bit_counts` counts them.
+
+    Returns
+    -------
+    tally : (largest + 1,) int64 array
+        ``tally[c]`` distinct words occur ``c`` times (``largest``: the largest
+        multiplicity; ``[0]`` when ``n == 0``): ``np.bincount`` of the
+        multiplicities. Empty if some bucket gave up.
+    """
+    n = words.shape[0]
+    n_buckets = 1 << bucket_bits
+    shift = np.uint64(64 - bucket_bits)
+    size = (n + STAT_PARTS - 1) // STAT_PARTS
+    # offsets[p, b]: where bucket b starts in part p's range (from the part's start)
+    offsets = np.zeros((STAT_PARTS, n_buckets + 1), dtype=np.int64)
+    grouped = np.empty(n, dtype=np.uint64)
+    for p in prange(STAT_PARTS):
+        lo = min(n, p * size)
+        hi = min(n, lo + size)
+        ones[p, :] = 0
+        _bit_lanes(words, lo, hi, ones[p])
+        ends = offsets[p]
+        for i in range(lo, hi):
+            ends[(_mix(words[i] ^ _SEED) >> shift) + np.uint64(1)] += 1
+        for b in range(n_buckets):
+            ends[b + 1] += ends[b]
+        cursor = ends[:n_buckets].copy()
+        for i in range(lo, hi):
+            h = _mix(words[i] ^ _SEED)
+            b = h >> shift
+            grouped[lo + cursor[b]] = h
+            cursor[b] += 1
+    multiple = np.empty(n, dtype=np.int64)  # multiplicities above 1, bucket by bucket
+    first = np.zeros(n_buckets + 1, dtype=np.int64)  # where each bucket's go
+    for bucket in range(n_buckets):
+        first[bucket + 1] = first[bucket]
+        for part in range(STAT_PARTS):
+            first[bucket + 1] += offsets[part, bucket + 1] - offsets[part, bucket]
+    singles = np.zeros(n_buckets, dtype=np.int64)
+    multiples = np.zeros(n_buckets, dtype=np.int64)  # -1: the bucket gave up
+    for g in prange(STAT_PARTS):
+        b0 = g * n_buckets // STAT_PARTS
+        b1 = (g + 1) * n_buckets // STAT_PARTS
+        longest = 0
+        for b in range(b0, b1):
+            longest = max(longest, first[b + 1] - first[b])
+        slots = 16
+        while slots < WORD_SLOTS * longest:
+            slots *= 2
+        keys = np.zeros(slots, dtype=np.uint64)
+        seen = np.empty(slots, dtype=np.int64)
+        used = np.empty(longest, dtype=np.int64)  # the slots in use, in order of use
+        for b in range(b0, b1):
+            m = first[b + 1] - first[b]
+            slots = 16
+            while slots < WORD_SLOTS * m:
+                slots *= 2
+            mask = np.uint64(slots - 1)
+            n_used = 0
+            zeros = 0
+            budget = 32 * m + 64
+            for p in range(STAT_PARTS):
+                base = min(n, p * size)
+                for t in range(base + offsets[p, b], base + offsets[p, b + 1]):
+                    h = grouped[t]
+                    if h == 0:
+                        zeros += 1
+                        continue
+                    s = np.int64(h & mask)
+                    while True:
+                        key = keys[s]
+                        if key == h:
+                            seen[s] += 1
+                            break
+                        if key == 0:
+                            keys[s] = h
+                            seen[s] = 1
+                            used[n_used] = s
+                            n_used += 1
+                            break
+                        s = (s + 1) & (slots - 1)
+                        budget -= 1
+                    if budget < 0:
+                        break
+                if budget < 0:
+                    break
+            n_ones = 0
+            top = first[b]
+            for q in range(n_used):
+                s = used[q]
+                keys[s] = 0
+                if seen[s] == 1:
+                    n_ones += 1
+                else:
+                    multiple[top] = seen[s]
+                    top += 1
+            if zeros == 1:
+                n_ones += 1
+            elif zeros > 1:
+                multiple[top] = zeros
+                top += 1
+            singles[b] = n_ones
+            multiples[b] = top - first[b] if budget >= 0 else -1
+    # the tally, serially (no name below is one of the parallel loops' own)
+    biggest = 0  # all copies of a word are in its bucket
+    for bucket in range(n_buckets):
+        if multiples[bucket] < 0:
+            return np.zeros(0, dtype=np.int64)
+        biggest = max(biggest, first[bucket + 1] - first[bucket])
+    tally = np.zeros(biggest + 2, dtype=np.int64)  # tally[1] even when n == 0
+    tally[1] = singles.sum()
+    largest = 1 if tally[1] else 0
+    for bucket in range(n_buckets):
+        for row in range(first[bucket], first[bucket] + multiples[bucket]):
+            times = multiple[row]
+            tally[times] += 1
+            largest = max(largest, times)
+    return tally[: largest + 1]
+
+
 # --------------------------------------------------------------------------- Hamming
 @intrinsic
 def _popcount(typingctx, x):
