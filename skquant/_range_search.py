@@ -204,8 +204,10 @@ class RangeFit(NamedTuple):
     gap: float
 
 
-def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np.inf):
-    """Run :func:`K.range_bnb` from the incumbent ``start = (p, q, z, sse)``."""
+def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np.inf,
+             granular=False):
+    """Run :func:`K.range_bnb` from the incumbent ``start = (p, q, z, sse)``
+    (``granular``: with its bound that holds whatever the phase of the thresholds)."""
     alpha, beta, gamma, delta = (np.ascontiguousarray(c, dtype=np.float64) for c in coeffs)
     incumbent = np.array(start, dtype=np.float64)
     # thresholds halfway between their levels (nearest-level cells): the kernel's
@@ -221,7 +223,7 @@ def _run_bnb(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np
         summary.u, summary.W, summary.S1, summary.S2, float(summary.shift),
         alpha, beta, gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64),
         centroid, float(max_span), incumbent, _RTOL,
-        min(_MAX_BOXES, max(_BOX_BUDGET // max(len(delta), 1), 64)), midpoint,
+        min(_MAX_BOXES, max(_BOX_BUDGET // max(len(delta), 1), 64)), midpoint, granular,
     )
     sse = incumbent[3]
     gap = 0.0 if certified or not sse > 0 else max(1.0 - lower / sse, 0.0)
@@ -441,7 +443,7 @@ def search_affine(summary, n_levels, midtread, seeds=()):
     start = (float(offset[i] + 0.5 * M * scale[i]), float(scale[i]), 0.0, float(values[i]))
     box = _midrise_centre_box(summary, M, start[3], start[1])
     best, gap = _run_bnb(summary, (np.ones(M - 1), k[1:] - 0.5 * M, np.ones(M),
-                                   k + 0.5 - 0.5 * M), box, False, start)
+                                   k + 0.5 - 0.5 * M), box, False, start, granular=True)
     c, d = float(best[0]), float(best[1])
     o, s, sse = _polish(summary, family, c - 0.5 * M * d, d, float(best[3]), free_offset=True)
     if gap > 0:  # stopped at the box limit: also polish the best ranges of a scan

@@ -127,3 +127,46 @@ def two_cell_bound(u, w, D):
             best = min(best, cost)
         total += best
     return total
+
+
+def granular_bound(u, w, M, box, D):
+    """NumPy twin of the affine midrise ``_granular_bound`` (centre ``c``, step ``d``:
+    thresholds ``c + (k - M/2) d``, levels ``c + (k + 1/2 - M/2) d``) over
+    ``box = (c_lo, c_hi, d_lo, d_hi)``, with the table of step ``D``: the values below
+    the lowest end of the lowest threshold, and those from the highest end of the
+    highest one on, at their outer level, their convex quadratic minimised over the box
+    (the stationary point if inside, else the best edge minimum), plus
+    :func:`two_cell_bound`'s intervals at ``D`` that lie wholly between those ends."""
+    c_lo, c_hi, d_lo, d_hi = box
+    lo_t, hi_t = c_lo + (1.0 - 0.5 * M) * d_hi, c_hi - (1.0 - 0.5 * M) * d_hi
+    b0 = 0.5 - 0.5 * M  # outer levels c -/+ b0 d
+    groups = [(u[u < lo_t], w[u < lo_t], b0), (u[u >= hi_t], w[u >= hi_t], -b0)]
+
+    def f(c, d):
+        return sum((v * (x - c - b * d) ** 2).sum() for x, v, b in groups)
+
+    A = np.zeros((2, 2))
+    r = np.zeros(2)
+    for x, v, b in groups:
+        g = np.array([1.0, b])
+        A += v.sum() * np.outer(g, g)
+        r += g * (v * x).sum()
+    cands = []
+    if np.linalg.det(A) > 1e-12 * A[0, 0] * A[1, 1] > 0:
+        c, d = np.linalg.solve(A, r)
+        if c_lo <= c <= c_hi and d_lo <= d <= d_hi:
+            cands.append((c, d))
+    for c in (c_lo, c_hi):
+        d = (r[1] - A[0, 1] * c) / A[1, 1] if A[1, 1] > 0 else d_lo
+        cands.append((c, min(max(d, d_lo), d_hi)))
+    for d in (d_lo, d_hi):
+        c = (r[0] - A[0, 1] * d) / A[0, 0] if A[0, 0] > 0 else c_lo
+        cands.append((min(max(c, c_lo), c_hi), d))
+    outer = min(f(c, d) for c, d in cands)
+    inner = 0.0
+    cell = np.floor((u - u[0]) / D)
+    for c in np.unique(cell):
+        sel = cell == c
+        if u[sel][0] >= lo_t and u[sel][-1] < hi_t:
+            inner += two_cell_bound(u[sel], w[sel], D)
+    return outer + inner

@@ -35,6 +35,14 @@ def _midrise_coeffs(M):
     return [np.ascontiguousarray(a) for a in (1.0 - c_t, c_t, 1.0 - c_y, c_y)]
 
 
+def _column(rng, trial, n):
+    """A normal (odd trials) or Laplace column of ``n`` weighted values: its summary
+    and the twins' ``(u, w)``."""
+    x = rng.standard_normal(n) if trial % 2 else rng.laplace(size=n)
+    w = rng.uniform(0.5, 2.0, x.size)
+    return (x, summarize_column(x, w), *naive.summary(x, w))
+
+
 def _box_bound(s, coeffs, box, midpoint):
     alpha, beta, gamma, delta = coeffs
     M = gamma.size
@@ -55,10 +63,7 @@ def test_midpoint_bound_is_a_lower_bound_and_its_twins_minimum(rng, M):
     coeffs = _midrise_coeffs(M)
     n_used = 0
     for trial in range(40):
-        x = rng.standard_normal(300) if trial % 2 else rng.laplace(size=300)
-        w = rng.uniform(0.5, 2.0, x.size)
-        s = summarize_column(x, w)
-        u, wu = naive.summary(x, w)
+        x, s, u, wu = _column(rng, trial, 300)
         lo0, hi0 = np.quantile(x, [0.01, 0.99])
         width = 10.0 ** rng.uniform(-3, -0.5)
         a, b = lo0 + rng.normal(0, 0.2), hi0 + rng.normal(0, 0.2)
@@ -94,17 +99,19 @@ def _columns():
 
 
 def _search(s, M, kind, midpoint, monkeypatch):
-    """The fit's search with or without the midpoint bound (the kernel's older bound)."""
+    """The fit's search with or without the midpoint bound and the granular bound
+    (without both: the kernel's older bound)."""
     import skquant._range_search as rs
 
-    def run(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np.inf):
+    def run(summary, coeffs, boxes, centroid, start, shift_z=False, max_span=np.inf,
+            granular=False):
         alpha, beta, gamma, delta = (np.ascontiguousarray(c, dtype=np.float64)
                                      for c in coeffs)
         incumbent = np.array(start, dtype=np.float64)
         _, n_boxes, certified = K.range_bnb(
             summary.u, summary.W, summary.S1, summary.S2, float(summary.shift), alpha, beta,
             gamma, delta, shift_z, np.ascontiguousarray(boxes, dtype=np.float64), centroid,
-            float(max_span), incumbent, rs._RTOL, 2**20, midpoint)
+            float(max_span), incumbent, rs._RTOL, 2**20, midpoint, midpoint and granular)
         assert certified
         return incumbent, 0.0
 
@@ -120,14 +127,71 @@ def _search(s, M, kind, midpoint, monkeypatch):
                          ids=["affine-midrise", "affine-midtread", "symmetric"])
 @pytest.mark.parametrize("M", [4, 16])
 def test_search_matches_the_older_bound(monkeypatch, kind, M):
-    """Random and real columns: the search with the midpoint bound finds the same
-    optimum (1e-12 relative) as with the older bound alone, both certified."""
+    """Random and real columns: the search with the midpoint bound (and, affine
+    midrise, the granular bound) finds the same optimum (1e-12 relative) as with the
+    older bound alone, both certified."""
     for _, x in _columns():
         new = _search(x, M, kind, True, monkeypatch)
         old = _search(x, M, kind, False, monkeypatch)
         assert new == pytest.approx(old, rel=1e-12)
         assert UniformClipQuantizer(n_levels=M, **kind).fit(x[:, None]).mse_[0] \
             == pytest.approx(old, rel=1e-12)
+
+
+def test_granular_table_is_two_cell_bound_by_interval(rng):
+    """The table's intervals partition the values in order, their terms add up to
+    K.two_cell_bound (and to the twin's), and ``span`` is the widest interval's."""
+    for trial in range(12):
+        x = rng.standard_t(3, 400) if trial % 2 else np.round(rng.normal(0, 5, 400))
+        w = rng.uniform(0.5, 2.0, x.size)
+        s = summarize_column(x, w)
+        u, wu = naive.summary(x, w)
+        k = s.u.size
+        for D in (0.05, 0.7, 3.0, 50.0):
+            ta, tb = np.empty(k + 1, dtype=np.int64), np.empty(k + 1, dtype=np.int64)
+            tc = np.full(k + 1, np.nan)
+            n, span = K.granular_table(s.u, s.W, s.S1, s.S2, D, ta, tb, tc, 0)
+            assert ta[0] == 0 and tb[n - 1] == k and np.array_equal(ta[1:n], tb[:n - 1])
+            assert np.all(tb[:n] > ta[:n]) and tc[0] == 0.0 and np.all(np.diff(tc[:n + 1]) >= 0)
+            assert span == max(s.u[b - 1] - s.u[a] for a, b in zip(ta[:n], tb[:n]))
+            assert span < D * (1 + 1e-12)
+            assert tc[n] == pytest.approx(K.two_cell_bound(s.u, s.W, s.S1, s.S2, D), rel=1e-12)
+            assert tc[n] == pytest.approx(naive_clip.two_cell_bound(u, wu, D), rel=1e-9,
+                                          abs=1e-9)
+
+
+def test_granular_bound_is_a_lower_bound_and_its_twin(rng):
+    """Affine midrise boxes of every width around good ranges: the granular bound is
+    its twin's and at most the exact error of every member of a grid over the box."""
+    M = 16
+    k_ = np.arange(M, dtype=np.float64)
+    coeffs = [np.ones(M - 1), k_[1:] - 0.5 * M, np.ones(M), k_ + 0.5 - 0.5 * M]
+    checked = 0
+    for trial in range(30):
+        _, s, u, wu = _column(rng, trial, 500)
+        k = s.u.size
+        uc = np.ascontiguousarray(s.u[::B._BLOCK])
+        c0, d0 = rng.normal(0, 0.1), 2 * 2.7 / M * rng.uniform(0.8, 1.2)
+        wc, wd = 10.0 ** rng.uniform(-2.5, 0.3), d0 * 10.0 ** rng.uniform(-3, -0.5)
+        box = (c0 - wc * rng.uniform(), c0 + wc * rng.uniform(), d0 - wd * rng.uniform(),
+               d0 + wd * rng.uniform())
+        D = box[2] * rng.uniform(0.7, 1.0)
+        ta, tb = np.empty(k + 1, dtype=np.int64), np.empty(k + 1, dtype=np.int64)
+        tc = np.empty(k + 1)
+        n, span = K.granular_table(s.u, s.W, s.S1, s.S2, D, ta, tb, tc, 0)
+        if not span < box[2]:
+            continue
+        lo_t, hi_t = box[0] + (1 - 0.5 * M) * box[3], box[1] - (1 - 0.5 * M) * box[3]
+        work = [np.empty(2) for _ in range(5)]
+        lb = B._granular_bound(s.u, uc, s.W, s.S1, s.S2, s.shift, coeffs[2], coeffs[3],
+                               *box, lo_t, hi_t, *work, ta, tb, tc, 0, n)
+        assert lb == pytest.approx(naive_clip.granular_bound(u, wu, M, box, D), rel=1e-9)
+        P, Q = np.meshgrid(np.linspace(box[0], box[1], 15), np.linspace(box[2], box[3], 15))
+        exact = [naive.sse(u, wu, pp * coeffs[0] + qq * coeffs[1], pp + qq * coeffs[3])
+                 for pp, qq in zip(P.ravel(), Q.ravel())]
+        assert lb <= min(exact) * (1 + 1e-12) + 1e-12
+        checked += 1
+    assert checked >= 20
 
 
 def test_two_cell_bound_matches_naive_and_bounds_every_coarser_grid(rng):

@@ -128,6 +128,76 @@ def abs_quantile_sorted(u, W, q):
 
 
 @jit
+def _two_cell(W, S1, S2, a, b, D):
+    """Smallest error of the values ``a .. b - 1`` in two adjacent cells (one may be
+    empty) whose levels are at least ``D`` apart: the best split, each side about its
+    centroid, plus ``w_l w_r / (w_l + w_r) (D - (m_r - m_l))^2`` when the centroids
+    ``m_l, m_r`` are closer than ``D``."""
+    best = np.inf
+    for c in range(a, b + 1):  # split: a .. c - 1 and c .. b - 1
+        v = _cell_sse(W, S1, S2, a, c, True, 0.0) + _cell_sse(W, S1, S2, c, b, True, 0.0)
+        wl = W[c] - W[a]
+        wr = W[b] - W[c]
+        if wl > 0.0 and wr > 0.0:  # levels at least D apart
+            gap = D - ((S1[b] - S1[c]) / wr - (S1[c] - S1[a]) / wl)
+            if gap > 0.0:
+                v += wl * wr / (wl + wr) * gap * gap
+        if v < best:
+            best = v
+    return best
+
+
+@jit
+def _interval_terms(u, W, S1, S2, D, ta, tb, tc, start, stop, record):
+    """The intervals ``[u[0] + j D, u[0] + (j + 1) D)`` that hold values, in order,
+    each with its :func:`_two_cell` term: returns ``(total, n, span)``, the sum of the
+    terms (returned as soon as it exceeds ``stop``), the number of intervals and the
+    largest ``u[b - 1] - u[a]`` of one; with ``record``, interval ``i``'s first and
+    one past its last index go to ``ta[start + i], tb[start + i]`` and the sum of
+    the terms before it to ``tc[start + i]`` (``tc[start + n]``: the total)."""
+    k = u.shape[0]
+    total = 0.0
+    span = 0.0
+    n = 0
+    a = 0
+    j = 1.0
+    while a < k:
+        b = _lower_bound(u, u[0] + j * D, a, k)
+        j += 1.0
+        if b <= a:
+            continue
+        if record:
+            ta[start + n] = a
+            tb[start + n] = b
+            tc[start + n] = total
+        n += 1
+        total += _two_cell(W, S1, S2, a, b, D)
+        if total > stop:
+            return total, n, span
+        span = max(span, u[b - 1] - u[a])
+        a = b
+        if b < k:  # skip the empty intervals up to the next value (one may be left)
+            j = max(j, np.floor((u[b] - u[0]) / D))
+    if record:
+        tc[start + n] = total
+    return total, n, span
+
+
+@jit
+def granular_table(u, W, S1, S2, D, ta, tb, tc, start):
+    """The terms of :func:`two_cell_bound` at ``D``, interval by interval
+    (:func:`_interval_terms`): ``ta, tb, tc`` (OUT) from ``start`` hold the ``n``
+    intervals' index ranges and the sums of the terms before each (``tc[start + n]``:
+    all of them); they need ``k + 1`` free entries from ``start``. Returns
+    ``(n, span)``: ``span`` is the largest ``u[b - 1] - u[a]`` of an interval, so the
+    terms bound the values of any run of whole intervals under every quantizer whose
+    thresholds are more than ``span`` apart and whose adjacent levels are at least
+    ``D`` apart."""
+    _, n, span = _interval_terms(u, W, S1, S2, D, ta, tb, tc, start, np.inf, True)
+    return n, span
+
+
+@jit
 def two_cell_bound(u, W, S1, S2, D, stop=np.inf):
     """Lower bound of the error of every quantizer whose thresholds are at least ``D``
     apart: the sum, over the intervals ``[u[0] + j D, u[0] + (j + 1) D)``, of the
@@ -142,33 +212,8 @@ def two_cell_bound(u, W, S1, S2, D, stop=np.inf):
     these non-negative terms, in the same order: above ``stop`` exactly when the whole
     sum is), for callers that only compare it with ``stop``.
     """
-    k = u.shape[0]
-    total = 0.0
-    a = 0
-    j = 1.0
-    while a < k:
-        b = _lower_bound(u, u[0] + j * D, a, k)
-        j += 1.0
-        if b <= a:
-            continue
-        best = np.inf
-        for c in range(a, b + 1):  # split: a .. c - 1 and c .. b - 1
-            v = _cell_sse(W, S1, S2, a, c, True, 0.0) + _cell_sse(W, S1, S2, c, b, True, 0.0)
-            wl = W[c] - W[a]
-            wr = W[b] - W[c]
-            if wl > 0.0 and wr > 0.0:  # levels at least D apart
-                gap = D - ((S1[b] - S1[c]) / wr - (S1[c] - S1[a]) / wl)
-                if gap > 0.0:
-                    v += wl * wr / (wl + wr) * gap * gap
-            if v < best:
-                best = v
-        total += best
-        if total > stop:
-            return total
-        a = b
-        if b < k:  # skip the empty intervals up to the next value (one may be left)
-            j = max(j, np.floor((u[b] - u[0]) / D))
-    return total
+    none = np.empty(0, dtype=np.int64)
+    return _interval_terms(u, W, S1, S2, D, none, none, np.empty(0), 0, stop, False)[0]
 
 
 @jit
@@ -189,6 +234,20 @@ def _lin_max(a, lo, hi):
         return a * lo
     return 0.0
 
+
+# granular tables (range_bnb's `granular`): steps D_0 r^i, r = _TABLE_RATIO, at most
+# _TABLES of them; their work (k per table) is kept below _TABLE_WORK * M per box
+# bounded, counting _TABLE_ALLOWANCE boxes ahead
+_TABLES = 64
+_TABLE_RATIO = 2.0 ** 0.25
+_TABLE_WORK = 16.0
+_TABLE_ALLOWANCE = 256
+_TABLE_BOXES = 64  # tables only on columns of k <= _TABLE_BOXES M log2(k) values
+_TABLE_MEMORY = 8  # the tables' entries stay below _TABLE_MEMORY (k + 1)
+# the granular bound only on boxes whose widest threshold sweep is at least this
+# fraction of the step (below, it never beat the midpoint bound on the benchmark's
+# columns: the values the thresholds sweep are then few)
+_GRANULAR_SWEEP = 0.2
 
 _BLOCK = 32  # values per entry of the coarse index of ``u`` (:func:`_find`)
 
@@ -271,6 +330,56 @@ def _clip_min_1d(a, b, lo, hi):
 
 
 @jit
+def _fixed_min(cw, c1, c2, gamma, delta, shift, p_lo, p_hi, q_lo, q_hi):
+    """Minimum over the box of the fixed values' error (cell ``m``: weight ``cw[m]``,
+    centred sums ``c1[m], c2[m]``, level ``gamma[m] p + delta[m] q``) and its
+    minimiser ``(p, q)``."""
+    M = gamma.shape[0]
+    # the fixed values' quadratic a_pp p^2 + 2 a_pq p q + a_qq q^2 - 2 b_p p - 2 b_q q
+    app = 0.0
+    apq = 0.0
+    aqq = 0.0
+    bp = 0.0
+    bq = 0.0
+    for m in range(M):
+        e = c1[m] + shift * cw[m]
+        app += cw[m] * gamma[m] * gamma[m]
+        apq += cw[m] * gamma[m] * delta[m]
+        aqq += cw[m] * delta[m] * delta[m]
+        bp += gamma[m] * e
+        bq += delta[m] * e
+    if p_lo == p_hi:
+        p = p_lo
+        q = _clip_min_1d(aqq, bq - apq * p, q_lo, q_hi)
+    else:
+        det = app * aqq - apq * apq
+        p = q = np.nan
+        if det > 1e-12 * app * aqq and det > 0.0:
+            p = (bp * aqq - bq * apq) / det
+            q = (bq * app - bp * apq) / det
+        if not (p_lo <= p <= p_hi and q_lo <= q <= q_hi):
+            # the minimum is on an edge: the best of the four clipped edge minima
+            best = np.inf
+            for e in range(4):
+                if e < 2:
+                    pe = p_lo if e == 0 else p_hi
+                    qe = _clip_min_1d(aqq, bq - apq * pe, q_lo, q_hi)
+                else:
+                    qe = q_lo if e == 2 else q_hi
+                    if not np.isfinite(qe):
+                        continue
+                    pe = _clip_min_1d(app, bp - apq * qe, p_lo, p_hi)
+                v = _quad_value(cw, c1, c2, gamma, delta, shift, pe, qe)
+                if v < best:
+                    best = v
+                    p = pe
+                    q = qe
+    if not np.isfinite(q):
+        q = q_lo
+    return _quad_value(cw, c1, c2, gamma, delta, shift, p, q), p, q
+
+
+@jit
 def _box_bound(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi,
                centroid, midpoint, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze):
     """Lower bound of the error over the box, and a good member of it ``(p, q)``."""
@@ -346,48 +455,8 @@ def _box_bound(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q
         return _centroid_bound(u, W, S1, S2, shift, M, cw, c1, c2, zs, ze,
                                monotone and not wide, ylo, yhi), \
             0.5 * (p_lo + p_hi), 0.5 * (q_lo + q_hi) if np.isfinite(q_hi) else q_lo
-    # the fixed values' quadratic a_pp p^2 + 2 a_pq p q + a_qq q^2 - 2 b_p p - 2 b_q q
-    app = 0.0
-    apq = 0.0
-    aqq = 0.0
-    bp = 0.0
-    bq = 0.0
-    for m in range(M):
-        e = c1[m] + shift * cw[m]
-        app += cw[m] * gamma[m] * gamma[m]
-        apq += cw[m] * gamma[m] * delta[m]
-        aqq += cw[m] * delta[m] * delta[m]
-        bp += gamma[m] * e
-        bq += delta[m] * e
-    if p_lo == p_hi:
-        p = p_lo
-        q = _clip_min_1d(aqq, bq - apq * p, q_lo, q_hi)
-    else:
-        det = app * aqq - apq * apq
-        p = q = np.nan
-        if det > 1e-12 * app * aqq and det > 0.0:
-            p = (bp * aqq - bq * apq) / det
-            q = (bq * app - bp * apq) / det
-        if not (p_lo <= p <= p_hi and q_lo <= q <= q_hi):
-            # the minimum is on an edge: the best of the four clipped edge minima
-            best = np.inf
-            for e in range(4):
-                if e < 2:
-                    pe = p_lo if e == 0 else p_hi
-                    qe = _clip_min_1d(aqq, bq - apq * pe, q_lo, q_hi)
-                else:
-                    qe = q_lo if e == 2 else q_hi
-                    if not np.isfinite(qe):
-                        continue
-                    pe = _clip_min_1d(app, bp - apq * qe, p_lo, p_hi)
-                v = _quad_value(cw, c1, c2, gamma, delta, shift, pe, qe)
-                if v < best:
-                    best = v
-                    p = pe
-                    q = qe
-    if not np.isfinite(q):
-        q = q_lo
-    lb = _quad_value(cw, c1, c2, gamma, delta, shift, p, q) + near
+    lb, p, q = _fixed_min(cw, c1, c2, gamma, delta, shift, p_lo, p_hi, q_lo, q_hi)
+    lb += near
     if midpoint and monotone and not wide and np.isfinite(q_hi):
         lb2, p2, q2 = _midpoint_bound(W, S1, S2, shift, alpha, beta, gamma, delta, p_lo,
                                       p_hi, q_lo, q_hi, tlo, thi, cw, c1, c2, zs, ze)
@@ -557,6 +626,54 @@ def _centroid_bound(u, W, S1, S2, shift, M, cw, c1, c2, zs, ze, use_zones, ylo, 
 
 
 @jit
+def _min_gaps(alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi):
+    """Smallest distance over the box between adjacent thresholds and between
+    adjacent levels of a member (inf for a single threshold)."""
+    thr = np.inf
+    for m in range(alpha.shape[0] - 1):
+        thr = min(thr, _lin_min(alpha[m + 1] - alpha[m], p_lo, p_hi)
+                  + _lin_min(beta[m + 1] - beta[m], q_lo, q_hi))
+    lev = np.inf
+    for m in range(gamma.shape[0] - 1):
+        lev = min(lev, _lin_min(gamma[m + 1] - gamma[m], p_lo, p_hi)
+                  + _lin_min(delta[m + 1] - delta[m], q_lo, q_hi))
+    return thr, lev
+
+
+@jit
+def _granular_bound(u, uc, W, S1, S2, shift, gamma, delta, p_lo, p_hi, q_lo, q_hi, lo_t,
+                    hi_t, ow, o1, o2, og, od, ta, tb, tc, start, n):
+    """Lower bound of the error over the box that does not depend on where the
+    thresholds fall between the outer ones: the values below ``lo_t`` (the lowest end
+    of any threshold) are in the first cell and those from ``hi_t`` (the highest) on
+    in the last for every member, their exact error minimised over the box
+    (:func:`_fixed_min`); the values between are bounded by the terms of a
+    :func:`granular_table` (``ta, tb, tc`` from ``start``, ``n`` intervals) over its
+    whole intervals among them, which holds for any placement of thresholds further
+    apart than the table's span and levels at least its ``D`` apart."""
+    k = u.shape[0]
+    M = gamma.shape[0]
+    i_lo = _find(u, uc, lo_t, 0, k)
+    i_hi = _find(u, uc, hi_t, i_lo, k)
+    ow[0] = W[i_lo] - W[0]
+    o1[0] = S1[i_lo] - S1[0]
+    o2[0] = S2[i_lo] - S2[0]
+    ow[1] = W[k] - W[i_hi]
+    o1[1] = S1[k] - S1[i_hi]
+    o2[1] = S2[k] - S2[i_hi]
+    og[0] = gamma[0]
+    od[0] = delta[0]
+    og[1] = gamma[M - 1]
+    od[1] = delta[M - 1]
+    outer = _fixed_min(ow, o1, o2, og, od, shift, p_lo, p_hi, q_lo, q_hi)[0]
+    e0 = _lower_bound(ta, i_lo, start, start + n)  # the first interval from i_lo on
+    e1 = _lower_bound(tb, i_hi + 1, start, start + n)  # the first one past i_hi
+    if e1 > e0:
+        outer += tc[e1] - tc[e0]
+    return outer
+
+
+@jit
 def _offer(incumbent, best, v, p, q, z, tie):
     """Take the member ``(p, q, z)`` of error ``v`` if it is better than the incumbent
     by more than ``tie`` times the lowest error seen (``best``), or within that and of
@@ -618,7 +735,7 @@ def _grown(a, cap):
 
 @jit
 def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, centroid,
-              max_span, incumbent, rtol, max_boxes, midpoint=False):
+              max_span, incumbent, rtol, max_boxes, midpoint=False, granular=False):
     """Best-first branch and bound for the member of smallest exact error.
 
     Parameters
@@ -638,6 +755,17 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
     rtol : float, IN: boxes that cannot beat the incumbent by more than ``rtol`` times
         its error are discarded.
     max_boxes : int, IN: the largest number of boxes bounded.
+    midpoint : bool, IN: thresholds halfway between their levels (the bound of
+        :func:`_midpoint_bound` applies).
+    granular : bool, IN: boxes are also bounded by :func:`_granular_bound` (boxes
+        with finite ``q_hi``), from tables of :func:`granular_table` at the steps
+        ``D_0 r^i`` (``_TABLE_RATIO``) built as boxes need them while their work, ``k``
+        each, stays below ``_TABLE_WORK * M`` per box bounded (plus an allowance) and
+        their entries below ``_TABLE_MEMORY (k + 1)``:
+        a box is discarded when either bound rules it out, the boxes are taken in
+        the order of the first. Only on boxes whose thresholds sweep at least
+        ``_GRANULAR_SWEEP`` of the step, and columns of ``k <= _TABLE_BOXES M log2 k``
+        values (a table costs the time of a few dozen boxes).
 
     Returns
     -------
@@ -674,6 +802,36 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
     for b in range(boxes.shape[0]):
         for c in range(5):
             box[b, c] = boxes[b, c]
+    # granular tables (see `granular`): table i at step D_0 r^i, built on demand
+    k = u.shape[0]
+    key2 = np.empty(cap)  # the larger of the two bounds: what discards a box
+    d_base = np.inf
+    if granular:
+        for b in range(boxes.shape[0]):
+            if np.isfinite(boxes[b, 3]):
+                thr, lev = _min_gaps(alpha, beta0, gamma, delta0, boxes[b, 0], boxes[b, 1],
+                                     boxes[b, 2], boxes[b, 3])
+                d_base = min(d_base, min(thr, lev))
+        # a table costs O(k), a box O(M log k): only where a table costs the time of
+        # a few dozen boxes
+        if not (d_base > 0.0 and np.isfinite(d_base)) or M < 2 or (
+            k > _TABLE_BOXES * M * np.log2(k + 2.0)
+        ):
+            granular = False
+    tab_start = np.full(_TABLES, -1, dtype=np.int64)
+    tab_n = np.zeros(_TABLES, dtype=np.int64)
+    tab_span = np.zeros(_TABLES)
+    tab_used = 0
+    tab_work = 0.0
+    tab_cap = k + 1 if granular else 1
+    ta = np.empty(tab_cap, dtype=np.int64)
+    tb = np.empty(tab_cap, dtype=np.int64)
+    tc = np.empty(tab_cap)
+    ow = np.empty(2)
+    o1 = np.empty(2)
+    o2 = np.empty(2)
+    og = np.empty(2)
+    od = np.empty(2)
     while True:
         # bound the pending boxes (children of the last split, or the initial ones)
         for b in range(n_made, n_made + pending):
@@ -693,13 +851,49 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
                 ze,
             )
             n_bounded += 1
-            # a member can improve (or tie) the incumbent only if the bound allows it
-            if lb <= best + tie * abs(best) and q > 0.0 and (
+            lb2 = lb
+            if granular and lb < best - rtol * best and np.isfinite(box[b, 3]):
+                thr, lev = _min_gaps(alpha, beta, gamma, delta, box[b, 0], box[b, 1],
+                                     box[b, 2], box[b, 3])
+                d_box = min(thr, lev)
+                sweep = 0.0
+                for m in range(M - 1):
+                    sweep = max(sweep, thi[m] - tlo[m])
+                # narrower sweeps leave the midpoint bound the stronger one
+                i = -1 if sweep < _GRANULAR_SWEEP * d_box else min(
+                    int(np.log(d_box / d_base) / np.log(_TABLE_RATIO)), _TABLES - 1)
+                while i >= 0:  # the largest usable table at or below the box's step
+                    if tab_start[i] < 0 and tab_work + k <= _TABLE_WORK * M * (
+                        n_bounded + _TABLE_ALLOWANCE
+                    ) and tab_used + k + 1 <= _TABLE_MEMORY * (k + 1):
+                        if tab_used + k + 1 > tab_cap:
+                            tab_cap = min(max(2 * tab_cap, tab_used + k + 1),
+                                          _TABLE_MEMORY * (k + 1))
+                            ta, tb, tc = _grown(ta, tab_cap), _grown(tb, tab_cap), \
+                                _grown(tc, tab_cap)
+                        n_i, span_i = granular_table(u, W, S1, S2, d_base * _TABLE_RATIO ** i,
+                                                     ta, tb, tc, tab_used)
+                        tab_start[i] = tab_used
+                        tab_n[i] = n_i
+                        tab_span[i] = span_i
+                        tab_used += n_i + 1
+                        tab_work += k
+                    if (tab_start[i] >= 0 and tab_span[i] < thr
+                            and d_base * _TABLE_RATIO ** i <= lev):
+                        lb2 = max(lb, _granular_bound(
+                            u, uc, W, S1, S2, shift, gamma, delta, box[b, 0], box[b, 1],
+                            box[b, 2], box[b, 3], tlo[0], thi[M - 2], ow, o1, o2, og, od,
+                            ta, tb, tc, tab_start[i], tab_n[i]))
+                        break
+                    i -= 1
+            # a member can improve (or tie) the incumbent only if the bounds allow it
+            if lb2 <= best + tie * abs(best) and q > 0.0 and (
                 not np.isfinite(max_span) or q > p
             ):
                 v = _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid)
                 best = _offer(incumbent, best, v, p, q, z, tie)
             key[b] = lb
+            key2[b] = lb2
             # a box at the resolution of float64 is its corners: evaluated, not split
             # (with centroid levels the error jumps at a crossing, so the box that
             # holds one end of the best piece never has a bound above it)
@@ -714,7 +908,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
                                         centroid)
                         best = _offer(incumbent, best, v, p, q, z, tie)
                 continue
-            if lb < best - rtol * best:
+            if lb2 < best - rtol * best:
                 n_heap = _heap_push(heap, n_heap, key, b)
         n_made += pending
         pending = 0
@@ -723,7 +917,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
         b = -1
         while n_heap > 0:
             b, n_heap = _heap_pop(heap, n_heap, key)
-            if key[b] < best - rtol * best:
+            if key2[b] < best - rtol * best:
                 found = True
                 break
         if not found:
@@ -731,6 +925,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
         if n_made + 2 > cap and cap < cap_max:
             cap = min(cap_max, 2 * cap)
             key, box, heap = _grown(key, cap), _grown(box, cap), _grown(heap, cap)
+            key2 = _grown(key2, cap)
         if n_bounded >= max_boxes or n_made + 2 > cap:
             return key[b], n_bounded, False
         # split the side that moves the thresholds and levels most
