@@ -49,9 +49,10 @@ def _box_bound(s, coeffs, box, midpoint):
     work = [np.empty(M - 1), np.empty(M - 1), np.empty(M), np.empty(M), np.empty(M),
             np.empty(M), np.empty(M)]
     zs, ze = np.empty(M - 1, dtype=np.int64), np.empty(M - 1, dtype=np.int64)
+    ends = np.empty(2 * M - 1, dtype=np.int64)
     uc = np.ascontiguousarray(s.u[::B._BLOCK])
     return B._box_bound(s.u, uc, s.W, s.S1, s.S2, s.shift, alpha, beta, gamma, delta,
-                        *box, False, midpoint, *work, zs, ze)
+                        *box, False, midpoint, *work, zs, ze, ends)
 
 
 @pytest.mark.parametrize("M", [2, 4, 16])
@@ -136,6 +137,41 @@ def test_search_matches_the_older_bound(monkeypatch, kind, M):
         assert new == pytest.approx(old, rel=1e-12)
         assert UniformClipQuantizer(n_levels=M, **kind).fit(x[:, None]).mse_[0] \
             == pytest.approx(old, rel=1e-12)
+
+
+@pytest.mark.parametrize("M", [2, 4, 16])
+def test_member_sse_between_the_ends_is_member_sse(rng, M):
+    """A member of a box, its thresholds bisected between the positions of their ends
+    that the box's bound left, has the error of _member_sse to the last bit (and the
+    twin's), at the corners, on the edges and inside; outside the box, the fallback."""
+    coeffs = _midrise_coeffs(M)
+    alpha, beta, gamma, delta = coeffs
+    for trial in range(30):
+        x, s, u, wu = _column(rng, trial, 400)
+        if trial % 3 == 0:  # repeated values: thresholds on them
+            x = np.round(x * 4) / 4
+            s = summarize_column(x)
+            u, wu = naive.summary(x)
+        lo0, hi0 = np.quantile(x, [0.01, 0.99])
+        width = 10.0 ** rng.uniform(-3, 0)
+        a, b = lo0 + rng.normal(0, 0.2), hi0 + rng.normal(0, 0.2)
+        box = (a, a + width * rng.uniform(0.2, 1), b, b + width * rng.uniform(0.2, 1))
+        uc = np.ascontiguousarray(s.u[::B._BLOCK])
+        ends = np.empty(2 * M - 1, dtype=np.int64)
+        work = [np.empty(M - 1), np.empty(M - 1), np.empty(M), np.empty(M), np.empty(M),
+                np.empty(M), np.empty(M)]
+        zs, ze = np.empty(M - 1, dtype=np.int64), np.empty(M - 1, dtype=np.int64)
+        B._box_bound(s.u, uc, s.W, s.S1, s.S2, s.shift, *coeffs, *box, False, True, *work,
+                     zs, ze, ends)
+        assert ends[-1] == 1
+        ps = [box[0], box[1], *rng.uniform(box[0], box[1], 6), box[1] + width]
+        qs = [box[2], box[3], *rng.uniform(box[2], box[3], 6), box[2] - width]
+        for p, q in zip(ps, qs):
+            v = B._member_sse_between(s.u, uc, s.W, s.S1, s.S2, s.shift, *coeffs, p, q,
+                                      False, *box, ends)
+            assert v == B._member_sse(s.u, uc, s.W, s.S1, s.S2, s.shift, *coeffs, p, q, False)
+            assert v == pytest.approx(naive.sse(u, wu, alpha * p + beta * q, gamma * p + delta * q),
+                                      rel=1e-9, abs=1e-12)
 
 
 def test_granular_table_is_two_cell_bound_by_interval(rng):

@@ -281,6 +281,33 @@ def _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centro
 
 
 @jit
+def _member_sse_between(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid,
+                        p_lo, p_hi, q_lo, q_hi, ends):
+    """:func:`_member_sse` of a member ``(p, q)`` of the box that :func:`_box_bound`
+    left ``ends`` for: each threshold's position is bisected between the positions of
+    its ends over the box (few values in a narrow box) instead of over the column.
+    The same result: the rounded threshold lies between its rounded ends (the
+    products and the sum round monotonically), so the bisection finds the column's
+    first value at or above it, and the cell edges are those of :func:`_member_sse`
+    (the previous edge where a threshold falls below it). Falls back to
+    :func:`_member_sse` outside the box or when ``ends`` are not in order."""
+    M = gamma.shape[0]
+    if not (ends[2 * (M - 1)] == 1 and p_lo <= p <= p_hi and q_lo <= q <= q_hi):
+        return _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid)
+    k = u.shape[0]
+    total = 0.0
+    a = 0
+    for m in range(M):
+        if m == M - 1:
+            b = k
+        else:
+            b = max(a, _lower_bound(u, alpha[m] * p + beta[m] * q, ends[m], ends[M - 1 + m]))
+        total += _cell_sse(W, S1, S2, a, b, centroid, gamma[m] * p + delta[m] * q - shift)
+        a = b
+    return total
+
+
+@jit
 def _near_bound(u, W, S1, S2, shift, a, b, m_lo, m_hi, ylo, yhi):
     """Lower bound of the error of values ``a .. b - 1``, each in one of the cells
     ``m_lo .. m_hi`` whose levels sweep ``[ylo, yhi]``: the squared distance to the
@@ -381,8 +408,13 @@ def _fixed_min(cw, c1, c2, gamma, delta, shift, p_lo, p_hi, q_lo, q_hi):
 
 @jit
 def _box_bound(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q_lo, q_hi,
-               centroid, midpoint, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze):
-    """Lower bound of the error over the box, and a good member of it ``(p, q)``."""
+               centroid, midpoint, tlo, thi, ylo, yhi, cw, c1, c2, zs, ze, ends):
+    """Lower bound of the error over the box, and a good member of it ``(p, q)``.
+
+    ``ends`` (OUT, ``2 (M - 1) + 1`` entries): where the thresholds are in order over
+    the box (``ends[-1] == 1``), ``ends[m]`` and ``ends[M - 1 + m]`` are the
+    positions (``_lower_bound`` in ``u``) of ``tlo[m]`` and ``thi[m]``, the ends of
+    threshold ``m`` (:func:`_member_sse_between`); else ``ends[-1] == 0``."""
     k = u.shape[0]
     M = gamma.shape[0]
     for m in range(M - 1):
@@ -410,6 +442,9 @@ def _box_bound(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q
     # below i lower ends and j upper ends is in one of the cells j .. i
     for m in range(M - 1):
         zs[m] = -1
+        ends[m] = k
+        ends[M - 1 + m] = k
+    ends[2 * (M - 1)] = 1 if monotone else 0
     wide = False  # a value with three or more possible cells (centroid bound)
     near = 0.0
     i = 0
@@ -419,10 +454,12 @@ def _box_bound(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p_lo, p_hi, q
         if i < M - 1 and (j >= M - 1 or tlo[i] <= thi[j]):
             nxt = tlo[i]
             end = _find(u, uc, nxt, pos, k)
+            ends[i] = end  # the ends come in order: pos is below every later one
             step_i = True
         elif j < M - 1:
             nxt = thi[j]
             end = _find(u, uc, nxt, pos, k)
+            ends[M - 1 + j] = end
             step_i = False
         else:
             end = k
@@ -785,6 +822,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
     c2 = np.empty(M)
     zs = np.empty(max(M - 1, 1), dtype=np.int64)
     ze = np.empty(max(M - 1, 1), dtype=np.int64)
+    ends = np.empty(2 * max(M - 1, 1) + 1, dtype=np.int64)
     uc = np.ascontiguousarray(u[::_BLOCK])
     beta = beta0.copy()
     delta = delta0.copy()
@@ -848,7 +886,7 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
             lb, p, q = _box_bound(
                 u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, box[b, 0], box[b, 1],
                 box[b, 2], box[b, 3], centroid, midpoint, tlo, thi, ylo, yhi, cw, c1, c2, zs,
-                ze,
+                ze, ends,
             )
             n_bounded += 1
             lb2 = lb
@@ -890,7 +928,9 @@ def range_bnb(u, W, S1, S2, shift, alpha, beta0, gamma, delta0, shift_z, boxes, 
             if lb2 <= best + tie * abs(best) and q > 0.0 and (
                 not np.isfinite(max_span) or q > p
             ):
-                v = _member_sse(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p, q, centroid)
+                v = _member_sse_between(u, uc, W, S1, S2, shift, alpha, beta, gamma, delta, p,
+                                        q, centroid, box[b, 0], box[b, 1], box[b, 2],
+                                        box[b, 3], ends)
                 best = _offer(incumbent, best, v, p, q, z, tie)
             key[b] = lb
             key2[b] = lb2
