@@ -28,7 +28,7 @@ _MODULES = {
     "_scalar": ("CHUNK", "cell_positions", "centroids", "decode", "encode", "lloyd",
                 "lloyd_escape", "lloyd_step", "partition_cost", "scan_grid_encode",
                 "split_merge", "sse_exact", "summarize_sorted", "TREE_LEVELS", "tree_encode",
-                "tree_flat_encode", "window_flat_encode",
+                "tree_flat_encode", "tree_stretch_encode", "window_flat_encode",
                 "window_grid_encode", "window_rows_encode"),
     "_sketch": ("LIMIT", "bin_index", "bin_range", "sketch_add", "sketch_merge_into"),
     "_uniform": ("affine_encode", "family_sse", "grid_encode", "line_sweep"),

@@ -338,34 +338,85 @@ TREE_LEVELS = 16
 #: register spills), and small enough for the pattern (15 x 128 values) to stay in the
 #: L1 cache
 TREE_SEGMENT = 128
+#: values per stretch of :func:`tree_encode` when the row length divides it: the
+#: pattern's 15 x 16 thresholds are then copied to the stack and held in vector
+#: registers across the rows (one 512-bit or two 256-bit vectors of float32 per
+#: threshold), instead of 15 loads per value
+TREE_STRETCH = 16
+_TREE_PATTERN = 15 * TREE_STRETCH  # thresholds of a stretch (a literal for the stack)
+
+
+@intrinsic
+def _select(typingctx, cond, a, b):
+    """``a if cond else b`` as one LLVM ``select``: numba lowers the conditional
+    expression to branches, which LLVM may keep (data-dependent jumps) and which stop
+    the vectoriser; a select becomes a vector blend."""
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return a(types.boolean, a, a), codegen
 
 
 @jit(inline="always")
-def _seg(k):
-    """Offset of the ``k``-th threshold row of a pattern segment (unsigned: an int64
-    times a uint64 would be a float64 in numba)."""
-    return np.uint64(k * TREE_SEGMENT)
-
-
-@jit(inline="always")
-def _tree15(Pf, o, x):
-    """Number of the 15 sorted thresholds ``Pf[o + k * TREE_SEGMENT]`` (``k < 15``) that
-    are ``<= x``: the four-step bisection of :func:`encode` with each step's threshold
-    picked by selects among values already loaded (no gather: each select is a vector
-    blend)."""
-    t0, t1, t2, t3 = Pf[o], Pf[o + _seg(1)], Pf[o + _seg(2)], Pf[o + _seg(3)]
-    t4, t5, t6, t7 = Pf[o + _seg(4)], Pf[o + _seg(5)], Pf[o + _seg(6)], Pf[o + _seg(7)]
-    t8, t9, t10, t11 = Pf[o + _seg(8)], Pf[o + _seg(9)], Pf[o + _seg(10)], Pf[o + _seg(11)]
-    t12, t13, t14 = Pf[o + _seg(12)], Pf[o + _seg(13)], Pf[o + _seg(14)]
+def _tree15(Pf, o, x, S):
+    """Number of the 15 sorted thresholds ``Pf[o + k * S]`` (``k < 15``, ``S`` a
+    constant stride) that are ``<= x``: the four-step bisection of :func:`encode` with
+    each step's threshold picked by selects among values already loaded (no gather:
+    each select is a vector blend)."""
+    s = np.uint64(S)
+    t0, t1, t2, t3 = Pf[o], Pf[o + s], Pf[o + 2 * s], Pf[o + 3 * s]
+    t4, t5, t6, t7 = Pf[o + 4 * s], Pf[o + 5 * s], Pf[o + 6 * s], Pf[o + 7 * s]
+    t8, t9, t10, t11 = Pf[o + 8 * s], Pf[o + 9 * s], Pf[o + 10 * s], Pf[o + 11 * s]
+    t12, t13, t14 = Pf[o + 12 * s], Pf[o + 13 * s], Pf[o + 14 * s]
     b3 = x >= t7
-    b2 = x >= (t11 if b3 else t3)
-    b1 = x >= ((t13 if b2 else t9) if b3 else (t5 if b2 else t1))
-    u0 = t2 if b1 else t0
-    u1 = t6 if b1 else t4
-    u2 = t10 if b1 else t8
-    u3 = t14 if b1 else t12
-    b0 = x >= ((u3 if b2 else u2) if b3 else (u1 if b2 else u0))
+    b2 = x >= _select(b3, t11, t3)
+    b1 = x >= _select(b3, _select(b2, t13, t9), _select(b2, t5, t1))
+    u0 = _select(b1, t2, t0)
+    u1 = _select(b1, t6, t4)
+    u2 = _select(b1, t10, t8)
+    u3 = _select(b1, t14, t12)
+    b0 = x >= _select(b3, _select(b2, u3, u2), _select(b2, u1, u0))
     return np.int32(b3) * 8 + np.int32(b2) * 4 + np.int32(b1) * 2 + np.int32(b0)
+
+
+@jit(inline="always")
+def _tree_rows(Xf, Pf, of, lo, hi, L):
+    """Values ``Xf[lo : hi]`` of :func:`tree_stretch_encode` (``lo`` a multiple of the
+    stretch ``L``, a constant); True if one is NaN or infinite."""
+    P = carray(_stack_buffer(_TREE_PATTERN, Xf.dtype), (_TREE_PATTERN,))
+    for k in range(15 * L):  # on the stack: no store into `of` can alias it
+        P[k] = Pf[k]
+    nan = False
+    full = lo + (hi - lo) // L * L
+    for b in range(lo, full, L):
+        base = np.uint64(b)
+        for q in range(L):  # one vector (or two): the thresholds stay in registers
+            p = np.uint64(q)
+            x = Xf[base + p]
+            nan |= x - x != 0.0
+            of[base + p] = _tree15(P, p, x, L)
+    for b in range(full, hi):
+        p = np.uint64(b - full)
+        x = Xf[np.uint64(b)]
+        nan |= x - x != 0.0
+        of[np.uint64(b)] = _tree15(P, p, x, L)
+    return nan
+
+
+@jit(parallel=True)
+def tree_stretch_encode(Xf, d, Pf, of):
+    """:func:`tree_encode` on flat views when ``d`` divides ``TREE_STRETCH``: ``Pf``
+    holds the ``k``-th thresholds of the ``TREE_STRETCH`` values of a stretch
+    (``TREE_STRETCH // d`` whole rows) at ``Pf[k * TREE_STRETCH + r]``."""
+    n = Xf.shape[0] // d
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        lo = c * CHUNK * d
+        hi = min((c + 1) * CHUNK, n) * d
+        bad[c] = _tree_rows(Xf, Pf, of, lo, hi, TREE_STRETCH)
+    return bad
 
 
 @jit(parallel=True)
@@ -375,7 +426,8 @@ def tree_flat_encode(Xf, d, R, Pf, of):
     contiguous stretch cut into segments of ``TREE_SEGMENT``; ``Pf`` holds, for each
     segment ``s``, the ``k``-th thresholds of its values at
     ``Pf[(15 * s + k) * TREE_SEGMENT + r]`` (value ``r`` of the segment). The codes are
-    stored directly: the loads are all contiguous, no alias stops the vectoriser."""
+    stored directly: the loads are all contiguous and the selects are blends, so the
+    loop is vectorised (with a runtime check that ``of`` overlaps neither input)."""
     S = TREE_SEGMENT
     n = Xf.shape[0] // d
     n_chunks = (n + CHUNK - 1) // CHUNK
@@ -392,7 +444,7 @@ def tree_flat_encode(Xf, d, R, Pf, of):
                     p = np.uint64(q)
                     x = Xf[base + p]
                     nan |= x - x != 0.0
-                    of[base + p] = _tree15(Pf, o + p, x)
+                    of[base + p] = _tree15(Pf, o + p, x, TREE_SEGMENT)
         bad[c] = nan
     return bad
 
@@ -403,7 +455,10 @@ def tree_encode(X, T, out):
     picked by selects (blends) among the 15 loaded for the value's feature: four
     comparisons and eleven selects per value, no gather, no data-dependent branch.
     The thresholds of a block of rows are laid out as a pattern (features inner, as in
-    memory), so every load is contiguous and the loop is vectorised.
+    memory), so every load is contiguous and the loop is vectorised. When ``d``
+    divides ``TREE_STRETCH`` the pattern is one stretch of ``TREE_STRETCH`` values
+    whose thresholds stay in registers (:func:`tree_stretch_encode`), else segments
+    of ``TREE_SEGMENT`` values (:func:`tree_flat_encode`).
 
     Parameters
     ----------
@@ -422,14 +477,19 @@ def tree_encode(X, T, out):
         raise ValueError(f"tree_encode needs ({d}, {TREE_LEVELS - 1}) thresholds of {X.dtype}")
     if d == 0:
         return np.zeros((n + CHUNK - 1) // CHUNK, dtype=np.bool_)
-    S = TREE_SEGMENT
-    R = max(1, S // d)  # rows per stretch: one if a row is longer than a segment
-    n_seg = -(-R * d // S)
-    pattern = np.full((n_seg * S, TREE_LEVELS - 1), np.inf, T.dtype)
-    pattern[: R * d] = T[np.tile(np.arange(d), R)]
-    Pf = np.ascontiguousarray(pattern.reshape(n_seg, S, -1).transpose(0, 2, 1)).reshape(-1)
     flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
-    bad = tree_flat_encode(np.ascontiguousarray(X).reshape(-1), d, R, Pf, flat_out)
+    Xf = np.ascontiguousarray(X).reshape(-1)
+    if TREE_STRETCH % d == 0:
+        Pf = np.ascontiguousarray(T[np.tile(np.arange(d), TREE_STRETCH // d)].T).reshape(-1)
+        bad = tree_stretch_encode(Xf, d, Pf, flat_out)
+    else:
+        S = TREE_SEGMENT
+        R = max(1, S // d)  # rows per stretch: one if a row is longer than a segment
+        n_seg = -(-R * d // S)
+        pattern = np.full((n_seg * S, TREE_LEVELS - 1), np.inf, T.dtype)
+        pattern[: R * d] = T[np.tile(np.arange(d), R)]
+        Pf = np.ascontiguousarray(pattern.reshape(n_seg, S, -1).transpose(0, 2, 1)).reshape(-1)
+        bad = tree_flat_encode(Xf, d, R, Pf, flat_out)
     if not out.flags.c_contiguous:
         out[...] = flat_out.reshape(out.shape)
     return bad
