@@ -197,6 +197,20 @@ def _window_count(Tf, to, k, x, top):
 
 
 @jit(inline="always")
+def _position(Xf, base, q, pat, st, iw, zero, last):
+    """``(x, r, f)`` of the ``q``-th value of a block: the value ``Xf[base + q]``, its
+    pattern entry ``r`` and its position ``(x - st[r]) * iw[r]`` clamped to ``[zero,
+    last]`` without branches (NaN goes to ``zero``; the callers check ``x``): the
+    cells' map, monotone in ``x``."""
+    p = np.uint64(q)
+    x = Xf[base + p]
+    r = np.uint64(pat) + p
+    f = (x - st[r]) * iw[r]
+    f = _select(f > zero, f, zero)
+    return x, r, _select(f < last, f, last)
+
+
+@jit(inline="always")
 def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, zero, last, buf, top):
     """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
     :func:`window_grid_encode`; True if one is NaN or infinite.
@@ -208,16 +222,10 @@ def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, zero, last, buf,
     """
     nan = False
     for q in range(m):
-        p = np.uint64(q)
-        x = Xf[base + p]
+        x, r, f = _position(Xf, base, q, pat, st, iw, zero, last)
         nan |= x - x != 0.0
-        r = np.uint64(pat) + p
-        f = (x - st[r]) * iw[r]
-        # clamp to [0, G - 1] without branches (NaN goes to 0; x is checked above)
-        f = f if f > zero else zero
-        f = f if f < last else last
         k = _at(Cf, co[r], np.int32(f))
-        buf[p] = k + _window_count(Tf, to[r], k, x, top)
+        buf[np.uint64(q)] = k + _window_count(Tf, to[r], k, x, top)
     for q in range(m):
         p = np.uint64(q)
         of[base + p] = buf[p]
@@ -234,6 +242,9 @@ def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, ends, top, of):
 
     Rows are processed ``R`` at a time, their ``R * d`` values as one contiguous
     stretch (features inner, as in memory), in blocks of at most ``BLOCK`` values.
+
+    ``top == 0`` is :func:`point_grid_encode`: ``Cf`` is then its table ``E`` raveled
+    and ``ends`` is ``[0, last, 2**POINT_BITS]``, ``last`` the largest value below ``G``.
     """
     n = Xf.shape[0] // d
     L = st.shape[0]
@@ -251,8 +262,10 @@ def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, ends, top, of):
             for s in range(0, m, BLOCK):
                 mm = min(BLOCK, m - s)
                 base = np.uint64(b * d + s)
+                if top == 0:  # the point grid
+                    nan |= _point_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, ends, buf)
                 # constant widths unroll the halving loop
-                if top == 2:
+                elif top == 2:
                     nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, 2)
                 elif top == 4:
@@ -306,12 +319,24 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     -------
     bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
     """
-    n, d = X.shape
-    cell = np.float32 if X.dtype == np.float32 and start.dtype == np.float32 else np.float64
-    G1 = counts.shape[1]
-    W = T.shape[1]
-    if d == 0 or max(d * G1, d * W) >= FLAT_LIMIT:  # 32-bit table offsets
+    d = X.shape[1]
+    if d == 0 or max(d * counts.shape[1], d * T.shape[1]) >= FLAT_LIMIT:  # 32-bit offsets
         return window_rows_encode(X, start, inv_width, counts, T, top, out)
+    return _flat_encode(X, start, inv_width, counts, T, top, out)
+
+
+def _flat_encode(X, start, inv_width, C, T, top, out):
+    """:func:`window_flat_encode` on the flat views of ``X``, ``out`` and the tables,
+    with the per-value pattern of ``BLOCK // d`` rows (at least one); ``C`` is the
+    counts of :func:`window_grid_encode`, or the ``E`` of :func:`point_grid_encode`
+    (``top == 0``)."""
+    d = X.shape[1]
+    cell = np.float32 if X.dtype == np.float32 and start.dtype == np.float32 else np.float64
+    G1 = C.shape[1]
+    if top == 0:
+        ends = np.array([0, np.nextafter(cell(G1), cell(0)), 1 << POINT_BITS], dtype=cell)
+    else:
+        ends = np.array([0, G1 - 2], dtype=cell)
     R = max(1, BLOCK // d)
     j = np.tile(np.arange(d), R)
     flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
@@ -319,9 +344,9 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
         np.ascontiguousarray(X).reshape(-1), d,
         np.ascontiguousarray(start, dtype=cell)[j],
         np.ascontiguousarray(inv_width, dtype=cell)[j],
-        (j * G1).astype(np.int32), (j * W).astype(np.int32),
-        np.ascontiguousarray(counts, dtype=np.int32).reshape(-1),
-        np.ascontiguousarray(T).reshape(-1), np.array([0, G1 - 2], dtype=cell), top, flat_out,
+        (j * G1).astype(np.int32), (j * T.shape[1]).astype(np.int32),
+        np.ascontiguousarray(C, dtype=np.int32).reshape(-1),
+        np.ascontiguousarray(T).reshape(-1), ends, top, flat_out,
     )
     if not out.flags.c_contiguous:
         out[...] = flat_out.reshape(out.shape)
@@ -329,6 +354,97 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
 
 
 window_grid_encode.kernel = window_flat_encode.kernel
+
+
+#: fraction bits of the in-cell positions of :func:`point_grid_encode` (``E``'s low
+#: bits; the cell's first code is above them)
+POINT_BITS = 20
+#: ``E``'s position of a cell that holds no threshold: above every value's position
+POINT_NONE = (1 << POINT_BITS) + 1
+
+
+@jit(inline="always")
+def _point_block(Xf, of, base, pat, m, st, iw, co, to, Ef, Tf, ends, buf):
+    """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
+    :func:`point_grid_encode` (:func:`window_flat_encode` with ``top == 0``); True if
+    one is NaN or infinite.
+
+    A vectorised pass computes each value's clamped position ``f``, its cell ``g``
+    and the cell's entry (one gather), and writes the code into ``buf``, or ``-1``
+    where the value's position is too close to the cell's threshold's to tell; a
+    scalar pass, run only when there is one, compares those values with the threshold
+    itself. A second pass converts ``buf`` into ``of``.
+    """
+    zero = ends[0]
+    last = ends[1]
+    scale = ends[2]
+    shift = np.int32(POINT_BITS + 1)
+    mask = np.int32((1 << (POINT_BITS + 1)) - 1)
+    nan = False
+    unsure = False
+    for q in range(m):
+        x, r, f = _position(Xf, base, q, pat, st, iw, zero, last)
+        nan |= x - x != 0.0
+        g = np.int32(f)
+        e = _at(Ef, co[r], g)
+        # the position in the cell in units of 2**-POINT_BITS, truncated: f - floor(f)
+        # is exact (Sterbenz), the product too (a power of two), so ip > t means that
+        # the value's position is above the threshold's, ip < t - 1 below it
+        ip = np.int32((f - np.floor(f)) * scale)
+        t = e & mask
+        near = ip - t + np.int32(1)
+        near = (near == np.int32(0)) | (near == np.int32(1))
+        unsure |= near
+        buf[np.uint64(q)] = _select(near, np.int32(-1), (e >> shift) + np.int32(ip > t))
+    if unsure:  # the value at the threshold's position: compare with the threshold
+        for q in range(m):
+            if buf[np.uint64(q)] < 0:
+                x, r, f = _position(Xf, base, q, pat, st, iw, zero, last)
+                k = _at(Ef, co[r], np.int32(f)) >> shift
+                buf[np.uint64(q)] = k + np.int32(x >= _at(Tf, to[r], k))
+    for q in range(m):
+        p = np.uint64(q)
+        of[base + p] = buf[p]
+    return nan
+
+
+def point_grid_encode(X, start, inv_width, E, T, out):
+    """Codes (the number of thresholds ``<= x``, as :func:`encode`) through a grid
+    whose cells hold at most one threshold, with one table entry per value.
+
+    Feature ``j``'s value ``x`` has the position ``c = (x - start[j]) *
+    inv_width[j]`` clamped to ``[0, G)`` (in the arithmetic of ``start``: float64, or
+    float32 for float32 data), in cell ``g = int(c)``. The map is monotone in ``x``
+    even in floating point, so ``c > C(t)`` implies ``x > t`` and ``c < C(t)`` implies
+    ``x < t`` for a threshold ``t`` of position ``C(t)`` (the same arithmetic,
+    ``point_grid_tables``). ``E[j, g]`` holds the number ``k`` of thresholds in
+    earlier cells (``E >> (POINT_BITS + 1)``) and ``ceil((C(t) - g) * 2**POINT_BITS)``
+    of the cell's threshold (or ``POINT_NONE``): the code is ``k`` plus whether the
+    value's position, scaled alike (exact) and truncated, is above it; within one step
+    of it (a value at or next to the threshold) the value is compared with
+    ``T[j, k]`` itself. So the codes are exact, and all but a few values cost one gather (the
+    window grid gathers twice).
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    start, inv_width : (d,) arrays of the cells' arithmetic, IN.
+    E : (d, G) int32 array, IN.
+    T : (d, W) array of X's dtype, IN: each row sorted, ``+inf`` past the feature's
+        last threshold, ``W >= M`` (as :func:`window_grid_encode`'s).
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
+    """
+    d = X.shape[1]
+    if d == 0 or max(d * E.shape[1], d * T.shape[1]) >= FLAT_LIMIT:
+        raise ValueError("point_grid_encode needs tables of fewer than 2**31 entries")
+    return _flat_encode(X, start, inv_width, E, T, 0, out)
+
+
+point_grid_encode.kernel = window_flat_encode.kernel
 
 
 #: thresholds of :func:`tree_encode` (codebooks of at most ``TREE_LEVELS`` levels)
