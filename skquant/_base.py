@@ -265,8 +265,9 @@ def _window_tables(T, n_levels, G, cell_dtype):
 
 
 #: cells per level of :func:`point_grid_tables`'s grids, tried in turn: the first
-#: whose cells hold one threshold at most is used
-_POINT_CELLS_PER_LEVEL = (4, 16, 64)
+#: whose cells hold one threshold at most is used (smaller tables stay in the cache:
+#: measured 5-10% faster per halving at 8 bits, float32, 1 thread)
+_POINT_CELLS_PER_LEVEL = (1, 2, 4, 16, 64)
 
 
 def point_grid_tables(thresholds, n_levels, dtype, arithmetic=np.float64):

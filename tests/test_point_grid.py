@@ -90,7 +90,7 @@ def test_point_grid_tables_refuse_shared_cells():
     assert point_grid_tables(T, np.full(1, 32), np.float64) is None
     assert point_grid_tables(T[:, :10], np.full(1, 11), np.float64) is not None
     # tables beyond _WINDOW_ENTRIES entries in all: none either
-    wide = np.tile(np.linspace(-1, 1, 255), (base._WINDOW_ENTRIES // 1024 + 1, 1))
+    wide = np.tile(np.linspace(-1, 1, 255), (base._WINDOW_ENTRIES // 256 + 1, 1))
     assert point_grid_tables(wide, np.full(wide.shape[0], 256), np.float64) is None
 
 
