@@ -289,8 +289,10 @@ def test_float32_cells_are_float32_arithmetic():
                                  skquant.CompanderQuantizer(n_bits=8)], ids=["lloyd", "mu-law"])
 def test_large_float32_transform_uses_float32_cells(est, monkeypatch):
     """Float32 data beyond the twins' size encode through float32 cells (codebooks of
-    more than 16 levels: fewer go to ``K.tree_encode``, tests/test_tree_encode.py);
-    the codes are the bisection's, ties and neighbours included, and NaN still raises."""
+    more than 16 levels: fewer go to ``K.tree_encode``, tests/test_tree_encode.py), the
+    point grid's (tests/test_point_grid.py) or the window grid's when there is no point
+    grid; the codes are the bisection's, ties and neighbours included, and NaN still
+    raises."""
     rng = np.random.default_rng(8)
     X = rng.standard_normal((4000, 3))
     est.fit(X)
@@ -302,10 +304,10 @@ def test_large_float32_transform_uses_float32_cells(est, monkeypatch):
 
     assert Y.size > _auto.SMALL
     calls = []
-    real = base.window_grid_tables
-    monkeypatch.setattr(base, "window_grid_tables",
-                        lambda *a: calls.append(np.dtype(a[-1]) if len(a) == 4 else None)
-                        or real(*a))
+    for name in ("window_grid_tables", "point_grid_tables"):
+        real = getattr(base, name)
+        monkeypatch.setattr(base, name, lambda *a, real=real: calls.append(
+            np.dtype(a[-1]) if len(a) == 4 else None) or real(*a))
     base._WINDOWS.pop(est, None)
     codes = est.transform(Y)
     assert np.dtype(np.float32) in calls

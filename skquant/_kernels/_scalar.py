@@ -197,6 +197,20 @@ def _window_count(Tf, to, k, x, top):
 
 
 @jit(inline="always")
+def _position(Xf, base, q, pat, st, iw, zero, last):
+    """``(x, r, f)`` of the ``q``-th value of a block: the value ``Xf[base + q]``, its
+    pattern entry ``r`` and its position ``(x - st[r]) * iw[r]`` clamped to ``[zero,
+    last]`` without branches (NaN goes to ``zero``; the callers check ``x``): the
+    cells' map, monotone in ``x``."""
+    p = np.uint64(q)
+    x = Xf[base + p]
+    r = np.uint64(pat) + p
+    f = (x - st[r]) * iw[r]
+    f = _select(f > zero, f, zero)
+    return x, r, _select(f < last, f, last)
+
+
+@jit(inline="always")
 def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, zero, last, buf, top):
     """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
     :func:`window_grid_encode`; True if one is NaN or infinite.
@@ -208,16 +222,10 @@ def _window_block(Xf, of, base, pat, m, st, iw, co, to, Cf, Tf, zero, last, buf,
     """
     nan = False
     for q in range(m):
-        p = np.uint64(q)
-        x = Xf[base + p]
+        x, r, f = _position(Xf, base, q, pat, st, iw, zero, last)
         nan |= x - x != 0.0
-        r = np.uint64(pat) + p
-        f = (x - st[r]) * iw[r]
-        # clamp to [0, G - 1] without branches (NaN goes to 0; x is checked above)
-        f = f if f > zero else zero
-        f = f if f < last else last
         k = _at(Cf, co[r], np.int32(f))
-        buf[p] = k + _window_count(Tf, to[r], k, x, top)
+        buf[np.uint64(q)] = k + _window_count(Tf, to[r], k, x, top)
     for q in range(m):
         p = np.uint64(q)
         of[base + p] = buf[p]
@@ -234,6 +242,9 @@ def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, ends, top, of):
 
     Rows are processed ``R`` at a time, their ``R * d`` values as one contiguous
     stretch (features inner, as in memory), in blocks of at most ``BLOCK`` values.
+
+    ``top == 0`` is :func:`point_grid_encode`: ``Cf`` is then its table ``E`` raveled
+    and ``ends`` is ``[0, last, 2**POINT_BITS]``, ``last`` the largest value below ``G``.
     """
     n = Xf.shape[0] // d
     L = st.shape[0]
@@ -251,8 +262,10 @@ def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, ends, top, of):
             for s in range(0, m, BLOCK):
                 mm = min(BLOCK, m - s)
                 base = np.uint64(b * d + s)
+                if top == 0:  # the point grid
+                    nan |= _point_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, ends, buf)
                 # constant widths unroll the halving loop
-                if top == 2:
+                elif top == 2:
                     nan |= _window_block(Xf, of, base, s, mm, st, iw, co, to, Cf, Tf, zero,
                                          last, buf, 2)
                 elif top == 4:
@@ -306,12 +319,24 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
     -------
     bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
     """
-    n, d = X.shape
-    cell = np.float32 if X.dtype == np.float32 and start.dtype == np.float32 else np.float64
-    G1 = counts.shape[1]
-    W = T.shape[1]
-    if d == 0 or max(d * G1, d * W) >= FLAT_LIMIT:  # 32-bit table offsets
+    d = X.shape[1]
+    if d == 0 or max(d * counts.shape[1], d * T.shape[1]) >= FLAT_LIMIT:  # 32-bit offsets
         return window_rows_encode(X, start, inv_width, counts, T, top, out)
+    return _flat_encode(X, start, inv_width, counts, T, top, out)
+
+
+def _flat_encode(X, start, inv_width, C, T, top, out):
+    """:func:`window_flat_encode` on the flat views of ``X``, ``out`` and the tables,
+    with the per-value pattern of ``BLOCK // d`` rows (at least one); ``C`` is the
+    counts of :func:`window_grid_encode`, or the ``E`` of :func:`point_grid_encode`
+    (``top == 0``)."""
+    d = X.shape[1]
+    cell = np.float32 if X.dtype == np.float32 and start.dtype == np.float32 else np.float64
+    G1 = C.shape[1]
+    if top == 0:
+        ends = np.array([0, np.nextafter(cell(G1), cell(0)), 1 << POINT_BITS], dtype=cell)
+    else:
+        ends = np.array([0, G1 - 2], dtype=cell)
     R = max(1, BLOCK // d)
     j = np.tile(np.arange(d), R)
     flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
@@ -319,9 +344,9 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
         np.ascontiguousarray(X).reshape(-1), d,
         np.ascontiguousarray(start, dtype=cell)[j],
         np.ascontiguousarray(inv_width, dtype=cell)[j],
-        (j * G1).astype(np.int32), (j * W).astype(np.int32),
-        np.ascontiguousarray(counts, dtype=np.int32).reshape(-1),
-        np.ascontiguousarray(T).reshape(-1), np.array([0, G1 - 2], dtype=cell), top, flat_out,
+        (j * G1).astype(np.int32), (j * T.shape[1]).astype(np.int32),
+        np.ascontiguousarray(C, dtype=np.int32).reshape(-1),
+        np.ascontiguousarray(T).reshape(-1), ends, top, flat_out,
     )
     if not out.flags.c_contiguous:
         out[...] = flat_out.reshape(out.shape)
@@ -331,6 +356,97 @@ def window_grid_encode(X, start, inv_width, counts, T, top, out):
 window_grid_encode.kernel = window_flat_encode.kernel
 
 
+#: fraction bits of the in-cell positions of :func:`point_grid_encode` (``E``'s low
+#: bits; the cell's first code is above them)
+POINT_BITS = 20
+#: ``E``'s position of a cell that holds no threshold: above every value's position
+POINT_NONE = (1 << POINT_BITS) + 1
+
+
+@jit(inline="always")
+def _point_block(Xf, of, base, pat, m, st, iw, co, to, Ef, Tf, ends, buf):
+    """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
+    :func:`point_grid_encode` (:func:`window_flat_encode` with ``top == 0``); True if
+    one is NaN or infinite.
+
+    A vectorised pass computes each value's clamped position ``f``, its cell ``g``
+    and the cell's entry (one gather), and writes the code into ``buf``, or ``-1``
+    where the value's position is too close to the cell's threshold's to tell; a
+    scalar pass, run only when there is one, compares those values with the threshold
+    itself. A second pass converts ``buf`` into ``of``.
+    """
+    zero = ends[0]
+    last = ends[1]
+    scale = ends[2]
+    shift = np.int32(POINT_BITS + 1)
+    mask = np.int32((1 << (POINT_BITS + 1)) - 1)
+    nan = False
+    unsure = False
+    for q in range(m):
+        x, r, f = _position(Xf, base, q, pat, st, iw, zero, last)
+        nan |= x - x != 0.0
+        g = np.int32(f)
+        e = _at(Ef, co[r], g)
+        # the position in the cell in units of 2**-POINT_BITS, truncated: f - floor(f)
+        # is exact (Sterbenz), the product too (a power of two), so ip > t means that
+        # the value's position is above the threshold's, ip < t - 1 below it
+        ip = np.int32((f - np.floor(f)) * scale)
+        t = e & mask
+        near = ip - t + np.int32(1)
+        near = (near == np.int32(0)) | (near == np.int32(1))
+        unsure |= near
+        buf[np.uint64(q)] = _select(near, np.int32(-1), (e >> shift) + np.int32(ip > t))
+    if unsure:  # the value at the threshold's position: compare with the threshold
+        for q in range(m):
+            if buf[np.uint64(q)] < 0:
+                x, r, f = _position(Xf, base, q, pat, st, iw, zero, last)
+                k = _at(Ef, co[r], np.int32(f)) >> shift
+                buf[np.uint64(q)] = k + np.int32(x >= _at(Tf, to[r], k))
+    for q in range(m):
+        p = np.uint64(q)
+        of[base + p] = buf[p]
+    return nan
+
+
+def point_grid_encode(X, start, inv_width, E, T, out):
+    """Codes (the number of thresholds ``<= x``, as :func:`encode`) through a grid
+    whose cells hold at most one threshold, with one table entry per value.
+
+    Feature ``j``'s value ``x`` has the position ``c = (x - start[j]) *
+    inv_width[j]`` clamped to ``[0, G)`` (in the arithmetic of ``start``: float64, or
+    float32 for float32 data), in cell ``g = int(c)``. The map is monotone in ``x``
+    even in floating point, so ``c > C(t)`` implies ``x > t`` and ``c < C(t)`` implies
+    ``x < t`` for a threshold ``t`` of position ``C(t)`` (the same arithmetic,
+    ``point_grid_tables``). ``E[j, g]`` holds the number ``k`` of thresholds in
+    earlier cells (``E >> (POINT_BITS + 1)``) and ``ceil((C(t) - g) * 2**POINT_BITS)``
+    of the cell's threshold (or ``POINT_NONE``): the code is ``k`` plus whether the
+    value's position, scaled alike (exact) and truncated, is above it; within one step
+    of it (a value at or next to the threshold) the value is compared with
+    ``T[j, k]`` itself. So the codes are exact, and all but a few values cost one gather (the
+    window grid gathers twice).
+
+    Parameters
+    ----------
+    X : (n, d) float array, IN.
+    start, inv_width : (d,) arrays of the cells' arithmetic, IN.
+    E : (d, G) int32 array, IN.
+    T : (d, W) array of X's dtype, IN: each row sorted, ``+inf`` past the feature's
+        last threshold, ``W >= M`` (as :func:`window_grid_encode`'s).
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
+    """
+    d = X.shape[1]
+    if d == 0 or max(d * E.shape[1], d * T.shape[1]) >= FLAT_LIMIT:
+        raise ValueError("point_grid_encode needs tables of fewer than 2**31 entries")
+    return _flat_encode(X, start, inv_width, E, T, 0, out)
+
+
+point_grid_encode.kernel = window_flat_encode.kernel
+
+
 #: thresholds of :func:`tree_encode` (codebooks of at most ``TREE_LEVELS`` levels)
 TREE_LEVELS = 16
 #: values per segment of :func:`tree_encode`'s threshold pattern: a constant, so that
@@ -338,34 +454,85 @@ TREE_LEVELS = 16
 #: register spills), and small enough for the pattern (15 x 128 values) to stay in the
 #: L1 cache
 TREE_SEGMENT = 128
+#: values per stretch of :func:`tree_encode` when the row length divides it: the
+#: pattern's 15 x 16 thresholds are then copied to the stack and held in vector
+#: registers across the rows (one 512-bit or two 256-bit vectors of float32 per
+#: threshold), instead of 15 loads per value
+TREE_STRETCH = 16
+_TREE_PATTERN = 15 * TREE_STRETCH  # thresholds of a stretch (a literal for the stack)
+
+
+@intrinsic
+def _select(typingctx, cond, a, b):
+    """``a if cond else b`` as one LLVM ``select``: numba lowers the conditional
+    expression to branches, which LLVM may keep (data-dependent jumps) and which stop
+    the vectoriser; a select becomes a vector blend."""
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return a(types.boolean, a, a), codegen
 
 
 @jit(inline="always")
-def _seg(k):
-    """Offset of the ``k``-th threshold row of a pattern segment (unsigned: an int64
-    times a uint64 would be a float64 in numba)."""
-    return np.uint64(k * TREE_SEGMENT)
-
-
-@jit(inline="always")
-def _tree15(Pf, o, x):
-    """Number of the 15 sorted thresholds ``Pf[o + k * TREE_SEGMENT]`` (``k < 15``) that
-    are ``<= x``: the four-step bisection of :func:`encode` with each step's threshold
-    picked by selects among values already loaded (no gather: each select is a vector
-    blend)."""
-    t0, t1, t2, t3 = Pf[o], Pf[o + _seg(1)], Pf[o + _seg(2)], Pf[o + _seg(3)]
-    t4, t5, t6, t7 = Pf[o + _seg(4)], Pf[o + _seg(5)], Pf[o + _seg(6)], Pf[o + _seg(7)]
-    t8, t9, t10, t11 = Pf[o + _seg(8)], Pf[o + _seg(9)], Pf[o + _seg(10)], Pf[o + _seg(11)]
-    t12, t13, t14 = Pf[o + _seg(12)], Pf[o + _seg(13)], Pf[o + _seg(14)]
+def _tree15(Pf, o, x, S):
+    """Number of the 15 sorted thresholds ``Pf[o + k * S]`` (``k < 15``, ``S`` a
+    constant stride) that are ``<= x``: the four-step bisection of :func:`encode` with
+    each step's threshold picked by selects among values already loaded (no gather:
+    each select is a vector blend)."""
+    s = np.uint64(S)
+    t0, t1, t2, t3 = Pf[o], Pf[o + s], Pf[o + 2 * s], Pf[o + 3 * s]
+    t4, t5, t6, t7 = Pf[o + 4 * s], Pf[o + 5 * s], Pf[o + 6 * s], Pf[o + 7 * s]
+    t8, t9, t10, t11 = Pf[o + 8 * s], Pf[o + 9 * s], Pf[o + 10 * s], Pf[o + 11 * s]
+    t12, t13, t14 = Pf[o + 12 * s], Pf[o + 13 * s], Pf[o + 14 * s]
     b3 = x >= t7
-    b2 = x >= (t11 if b3 else t3)
-    b1 = x >= ((t13 if b2 else t9) if b3 else (t5 if b2 else t1))
-    u0 = t2 if b1 else t0
-    u1 = t6 if b1 else t4
-    u2 = t10 if b1 else t8
-    u3 = t14 if b1 else t12
-    b0 = x >= ((u3 if b2 else u2) if b3 else (u1 if b2 else u0))
+    b2 = x >= _select(b3, t11, t3)
+    b1 = x >= _select(b3, _select(b2, t13, t9), _select(b2, t5, t1))
+    u0 = _select(b1, t2, t0)
+    u1 = _select(b1, t6, t4)
+    u2 = _select(b1, t10, t8)
+    u3 = _select(b1, t14, t12)
+    b0 = x >= _select(b3, _select(b2, u3, u2), _select(b2, u1, u0))
     return np.int32(b3) * 8 + np.int32(b2) * 4 + np.int32(b1) * 2 + np.int32(b0)
+
+
+@jit(inline="always")
+def _tree_rows(Xf, Pf, of, lo, hi, L):
+    """Values ``Xf[lo : hi]`` of :func:`tree_stretch_encode` (``lo`` a multiple of the
+    stretch ``L``, a constant); True if one is NaN or infinite."""
+    P = carray(_stack_buffer(_TREE_PATTERN, Xf.dtype), (_TREE_PATTERN,))
+    for k in range(15 * L):  # on the stack: no store into `of` can alias it
+        P[k] = Pf[k]
+    nan = False
+    full = lo + (hi - lo) // L * L
+    for b in range(lo, full, L):
+        base = np.uint64(b)
+        for q in range(L):  # one vector (or two): the thresholds stay in registers
+            p = np.uint64(q)
+            x = Xf[base + p]
+            nan |= x - x != 0.0
+            of[base + p] = _tree15(P, p, x, L)
+    for b in range(full, hi):
+        p = np.uint64(b - full)
+        x = Xf[np.uint64(b)]
+        nan |= x - x != 0.0
+        of[np.uint64(b)] = _tree15(P, p, x, L)
+    return nan
+
+
+@jit(parallel=True)
+def tree_stretch_encode(Xf, d, Pf, of):
+    """:func:`tree_encode` on flat views when ``d`` divides ``TREE_STRETCH``: ``Pf``
+    holds the ``k``-th thresholds of the ``TREE_STRETCH`` values of a stretch
+    (``TREE_STRETCH // d`` whole rows) at ``Pf[k * TREE_STRETCH + r]``."""
+    n = Xf.shape[0] // d
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        lo = c * CHUNK * d
+        hi = min((c + 1) * CHUNK, n) * d
+        bad[c] = _tree_rows(Xf, Pf, of, lo, hi, TREE_STRETCH)
+    return bad
 
 
 @jit(parallel=True)
@@ -375,7 +542,8 @@ def tree_flat_encode(Xf, d, R, Pf, of):
     contiguous stretch cut into segments of ``TREE_SEGMENT``; ``Pf`` holds, for each
     segment ``s``, the ``k``-th thresholds of its values at
     ``Pf[(15 * s + k) * TREE_SEGMENT + r]`` (value ``r`` of the segment). The codes are
-    stored directly: the loads are all contiguous, no alias stops the vectoriser."""
+    stored directly: the loads are all contiguous and the selects are blends, so the
+    loop is vectorised (with a runtime check that ``of`` overlaps neither input)."""
     S = TREE_SEGMENT
     n = Xf.shape[0] // d
     n_chunks = (n + CHUNK - 1) // CHUNK
@@ -392,7 +560,7 @@ def tree_flat_encode(Xf, d, R, Pf, of):
                     p = np.uint64(q)
                     x = Xf[base + p]
                     nan |= x - x != 0.0
-                    of[base + p] = _tree15(Pf, o + p, x)
+                    of[base + p] = _tree15(Pf, o + p, x, TREE_SEGMENT)
         bad[c] = nan
     return bad
 
@@ -403,7 +571,10 @@ def tree_encode(X, T, out):
     picked by selects (blends) among the 15 loaded for the value's feature: four
     comparisons and eleven selects per value, no gather, no data-dependent branch.
     The thresholds of a block of rows are laid out as a pattern (features inner, as in
-    memory), so every load is contiguous and the loop is vectorised.
+    memory), so every load is contiguous and the loop is vectorised. When ``d``
+    divides ``TREE_STRETCH`` the pattern is one stretch of ``TREE_STRETCH`` values
+    whose thresholds stay in registers (:func:`tree_stretch_encode`), else segments
+    of ``TREE_SEGMENT`` values (:func:`tree_flat_encode`).
 
     Parameters
     ----------
@@ -422,14 +593,19 @@ def tree_encode(X, T, out):
         raise ValueError(f"tree_encode needs ({d}, {TREE_LEVELS - 1}) thresholds of {X.dtype}")
     if d == 0:
         return np.zeros((n + CHUNK - 1) // CHUNK, dtype=np.bool_)
-    S = TREE_SEGMENT
-    R = max(1, S // d)  # rows per stretch: one if a row is longer than a segment
-    n_seg = -(-R * d // S)
-    pattern = np.full((n_seg * S, TREE_LEVELS - 1), np.inf, T.dtype)
-    pattern[: R * d] = T[np.tile(np.arange(d), R)]
-    Pf = np.ascontiguousarray(pattern.reshape(n_seg, S, -1).transpose(0, 2, 1)).reshape(-1)
     flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
-    bad = tree_flat_encode(np.ascontiguousarray(X).reshape(-1), d, R, Pf, flat_out)
+    Xf = np.ascontiguousarray(X).reshape(-1)
+    if TREE_STRETCH % d == 0:
+        Pf = np.ascontiguousarray(T[np.tile(np.arange(d), TREE_STRETCH // d)].T).reshape(-1)
+        bad = tree_stretch_encode(Xf, d, Pf, flat_out)
+    else:
+        S = TREE_SEGMENT
+        R = max(1, S // d)  # rows per stretch: one if a row is longer than a segment
+        n_seg = -(-R * d // S)
+        pattern = np.full((n_seg * S, TREE_LEVELS - 1), np.inf, T.dtype)
+        pattern[: R * d] = T[np.tile(np.arange(d), R)]
+        Pf = np.ascontiguousarray(pattern.reshape(n_seg, S, -1).transpose(0, 2, 1)).reshape(-1)
+        bad = tree_flat_encode(Xf, d, R, Pf, flat_out)
     if not out.flags.c_contiguous:
         out[...] = flat_out.reshape(out.shape)
     return bad
