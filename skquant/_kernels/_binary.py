@@ -361,10 +361,10 @@ def word_statistics(words, bucket_bits, ones):
     mix(word ^ SEED)`` (a bijection: the words are counted by their hashes).
 
     1. Over ``STAT_PARTS`` fixed parts of the rows: the part's bits are counted in
-       byte lanes, its hashes counted by bucket (the top ``bucket_bits`` bits of
-       ``h``), and then computed again and moved, bucket by bucket, into the part's
-       own range of a scratch array (a counting sort that reads the part again while
-       it is in cache).
+       byte lanes, its hashes kept in a buffer of the part's size and counted by
+       bucket (the top ``bucket_bits`` bits of ``h``), and then moved, bucket by
+       bucket, into the part's own range of a scratch array (a counting sort that
+       reads the part twice while it is in cache).
     2. Over ``STAT_PARTS`` groups of buckets: each bucket's hashes, from every part,
        are counted in an open-addressing table of a power of two ``>= WORD_SLOTS *
        m`` slots (``m`` rows, a few hundred: it stays in cache) indexed by the low
@@ -401,14 +401,16 @@ def word_statistics(words, bucket_bits, ones):
         hi = min(n, lo + size)
         ones[p, :] = 0
         _bit_lanes(words, lo, hi, ones[p])
+        hashes = np.empty(hi - lo, dtype=np.uint64)
         ends = offsets[p]
         for i in range(lo, hi):
-            ends[(_mix(words[i] ^ _SEED) >> shift) + np.uint64(1)] += 1
+            h = _mix(words[i] ^ _SEED)
+            hashes[i - lo] = h
+            ends[(h >> shift) + np.uint64(1)] += 1
         for b in range(n_buckets):
             ends[b + 1] += ends[b]
         cursor = ends[:n_buckets].copy()
-        for i in range(lo, hi):
-            h = _mix(words[i] ^ _SEED)
+        for h in hashes:
             b = h >> shift
             grouped[lo + cursor[b]] = h
             cursor[b] += 1
