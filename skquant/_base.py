@@ -535,10 +535,13 @@ def _final_column(dtype, thresholds, levels):
     Levels beyond the range of ``dtype`` are clamped to it, and levels that then
     coincide (or that rounding to ``dtype`` makes equal) are merged into one: a column
     designed past the largest float (a Gaussian design on data near it) gets fewer,
-    strictly increasing levels. Each threshold is clamped between its two levels (a
-    design's thresholds lie there; past the float range, an overflowed one would not).
-    ``mse_`` is computed on this codebook, so it is the training error of the very
-    codes ``transform`` gives.
+    strictly increasing levels. Each threshold is clamped above its lower level and at
+    most its upper one (a design's thresholds lie there; past the float range, an
+    overflowed one would not, nor one whose level lost its last bits to rounding, a
+    centroid of values a few ulps from a threshold): every level is then in its own
+    cell, so that encoding a reconstruction gives its code back. ``mse_`` is computed
+    on this codebook, so it is the training error of the very codes ``transform``
+    gives.
     """
     big = np.finfo(dtype).max
     y = np.clip(np.asarray(levels, dtype=np.float64), -big, big).astype(dtype)
@@ -547,7 +550,8 @@ def _final_column(dtype, thresholds, levels):
     if not keep.all():  # merge runs of equal levels; a run's last threshold stays
         y = y[keep]
         t = t[np.flatnonzero(keep)[1:] - 1]
-    return np.minimum(np.maximum(t, y[:-1]), y[1:]), y  # each level in its own cell
+    # each level in its own cell [t[k-1], t[k]): above y[k], at most y[k+1]
+    return np.minimum(np.maximum(t, np.nextafter(y[:-1], y[1:])), y[1:]), y
 
 
 def _codebook(dtype, thresholds, levels, M):

@@ -95,6 +95,23 @@ def test_codes_monotone_levels_interleave_and_idempotent(Quantizer, data, n_bits
     np.testing.assert_array_equal(again, codes)  # fit_transform == fit().transform
 
 
+@pytest.mark.parametrize("Quantizer", SCALAR_QUANTIZERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("tiny", [2.3e-93, 2.3e-30, 1e-17, 5e-324])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_level_that_lost_its_last_bits_stays_in_its_cell(Quantizer, tiny, dtype):
+    """A cell's centroid a few ulps from its threshold rounds onto it (hypothesis found
+    ``[0, -2.3e-93, 1, 1]``: the dead-zone quantizer's lower level and its threshold
+    were both 0.0, so the reconstruction 0.0 re-encoded to the other code)."""
+    X = np.array([[0.0], [-tiny], [1.0], [1.0], [0.5], [-tiny / 2]]).astype(dtype)
+    for n_bits in (1, 2):
+        q = fitted(Quantizer, X, None, n_bits)
+        L = q.n_levels_[0]
+        t, y = q.thresholds_[0, : L - 1], q.levels_[0, :L]
+        assert np.all(y[:-1] < t) and np.all(t <= y[1:])
+        codes = q.transform(X)
+        np.testing.assert_array_equal(q.transform(q.inverse_transform(codes)), codes)
+
+
 @given(data=datasets(), n_bits=st.integers(1, 4))
 def test_lloyd_max_conditions_at_convergence(data, n_bits):
     X, w = data
