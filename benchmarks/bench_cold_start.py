@@ -15,6 +15,9 @@ Rows (issue 16, deliverable 4):
 
 The fit row also gives the CPU time (user + system) of the processes, best and median,
 and their ratios: on a machine shared with other jobs it moves less than the wall time.
+``--callgrind`` instead counts the instructions of one process of each fit case under
+valgrind's callgrind (about 90 s each), a measure the machine's load does not move
+(this machine's virtual CPUs give no hardware counters to ``perf``).
 
 The child processes may write bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped from
 their environment): an installed package has its modules compiled, as scikit-learn's
@@ -24,15 +27,18 @@ set would recompile every skquant module in every process, ~20 ms that no user p
 Run from the repository root, with skquant installed::
 
     python benchmarks/bench_cold_start.py [--repeat 15] [--json out.json]
+    python benchmarks/bench_cold_start.py --callgrind
 """
 
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 _DATA = "import numpy as np\nX = np.random.default_rng(0).standard_normal((1000, 4))\n"
@@ -72,6 +78,23 @@ def measure(repeat):
         for name in names if i % 2 == 0 else names[::-1]:
             runs[name].append(run(CASES[name]))
     return runs
+
+
+def instructions(names):
+    """``{case: instructions}`` of one fresh process of each case under callgrind (warm
+    numba cache and bytecode: each case runs once untimed first)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    counts = {}
+    for name in names:
+        subprocess.run([sys.executable, "-c", CASES[name]], check=True, env=env,
+                       capture_output=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            r = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
+                 sys.executable, "-c", CASES[name]],
+                check=True, env=env, capture_output=True, text=True)
+        counts[name] = int(re.search(r"Collected : (\d+)", r.stderr).group(1))
+    return counts
 
 
 def _stats(runs):
@@ -115,7 +138,16 @@ def main():
     p.add_argument("--repeat", type=int, default=15,
                    help="interleaved rounds (fresh processes per case)")
     p.add_argument("--json", help="write the rows to this file")
+    p.add_argument("--callgrind", action="store_true",
+                   help="count the fit cases' instructions under valgrind instead")
     a = p.parse_args()
+    if a.callgrind:
+        kb, sk = "kbins import + fit + transform", "skquant import + fit + transform"
+        n = instructions([kb, sk])
+        for name in (kb, sk):
+            print(f"{name}: {n[name]:,} instructions")
+        print(f"skquant / KBinsDiscretizer: {n[sk] / n[kb]:.3f}")
+        return
     rows = rows_of(measure(a.repeat))
     cols = ["case", "skquant_s", "kbins_s", "difference_s", "ratio", "skquant_median_s",
             "kbins_median_s", "median_difference_s", "median_ratio", "skquant_cpu_s",
