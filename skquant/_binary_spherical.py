@@ -213,8 +213,8 @@ def _code_statistics(codes, n_bits):
     in those tables make it give up, and they are sorted instead). ``fit`` of 200 000
     x 64 float32 took 13.5 / 12.3 ms (1 / 2 threads) with a sort of the words,
     11.2 / 6.3 ms with the tables of ``code_counts`` and a separate bit count (load 1),
-    7.5 / 4.7 ms with ``word_statistics`` (2.01x / 1.90x ``transform``; load 1.7 to
-    2.6: ``python benchmarks/bench_binary_spherical.py``).
+    5.8 / 3.6 ms with ``word_statistics`` (1.79x / 1.90x ``transform``; load 0.5 to
+    0.8: ``python benchmarks/bench_binary_spherical.py``).
     Longer codes: byte histograms for the bits, :func:`_long_code_multiplicities`.
     """
     n, n_bytes = codes.shape
