@@ -20,6 +20,18 @@ SCALAR_QUANTIZERS = [cls for cls in estimator_classes(scalar=True).values()
                      if "n_levels" in cls().get_params()]
 
 
+def every_scalar_quantizer_at(bits):
+    """``(id, estimator)`` of every registered scalar quantizer at ``bits`` bits per
+    code: ``n_bits``, or for one sized by a rate ``2**bits`` levels at most and a
+    rate of ``bits - 1`` bits (as ``benchmarks/bench_transform.py``)."""
+    out = []
+    for name, cls in estimator_classes(scalar=True).items():
+        est = cls(n_bits=bits) if cls in SCALAR_QUANTIZERS else cls(rate=bits - 1,
+                                                                   max_levels=2**bits)
+        out.append((f"{name}-{bits}", est))
+    return out
+
+
 @pytest.fixture(params=SCALAR_QUANTIZERS, ids=lambda c: c.__name__)
 def Quantizer(request):
     return request.param

@@ -7,6 +7,7 @@ import naive
 import numpy as np
 import pytest
 from scipy.special import ndtri
+from test_base import every_scalar_quantizer_at
 
 import skquant
 import skquant._base as base
@@ -106,13 +107,12 @@ def test_point_grid_encode_flags_nonfinite_chunks(global_dtype, d, bad_value):
     assert K.point_grid_encode(X, *tables, codes).tolist() == [False, True, False]
 
 
-@pytest.mark.parametrize("est", [skquant.LloydMaxQuantizer(n_bits=8),
-                                 skquant.LloydMaxQuantizer(n_bits=5),
-                                 skquant.UniformClipQuantizer(n_bits=8),
-                                 skquant.CompanderQuantizer(n_bits=8),
-                                 skquant.DeadZoneQuantizer(n_bits=8),
-                                 skquant.EntropyConstrainedQuantizer(rate=5, max_levels=256)],
-                         ids=["lloyd8", "lloyd5", "uniform8", "mu-law8", "dead-zone8", "ecsq"])
+# every registered scalar quantizer (the registry), and Lloyd-Max at fewer levels
+_CASES = [*every_scalar_quantizer_at(8),
+          ("LloydMaxQuantizer-5", skquant.LloydMaxQuantizer(n_bits=5))]
+
+
+@pytest.mark.parametrize("est", [e for _, e in _CASES], ids=[i for i, _ in _CASES])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_transform_of_more_levels_uses_the_point_grid(est, dtype, monkeypatch):
     """Beyond the twins' size, a codebook of more than 16 levels transforms through the
@@ -123,7 +123,6 @@ def test_transform_of_more_levels_uses_the_point_grid(est, dtype, monkeypatch):
     assert est.levels_.shape[1] > 16
     T = np.asarray(est._encoding_thresholds(dtype), dtype=np.float64)
     Y = _values(rng, T, est.n_levels_, 9000, dtype)
-    Y *= np.array([1.0, 1.0, 1.0], dtype)
     calls = []
     real = base.point_grid_tables
     monkeypatch.setattr(base, "point_grid_tables",
@@ -132,7 +131,7 @@ def test_transform_of_more_levels_uses_the_point_grid(est, dtype, monkeypatch):
     codes = est.transform(Y)
     assert calls == [dtype]
     assert est._point_grid(dtype) is not None
-    np.testing.assert_array_equal(codes, naive.encode(Y, _data_thresholds(T, est.n_levels_, dtype)))
+    np.testing.assert_array_equal(codes, _twin(Y, T, est.n_levels_))
     grid = np.empty(Y.shape, dtype=codes.dtype)  # the encoder used before the point grid
     assert not K.window_grid_encode(Y, *est._window_grid(dtype), grid).any()
     np.testing.assert_array_equal(codes, grid)

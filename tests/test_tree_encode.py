@@ -4,6 +4,7 @@
 import naive
 import numpy as np
 import pytest
+from test_base import every_scalar_quantizer_at
 
 import skquant
 import skquant._base as base
@@ -119,13 +120,12 @@ def test_tree_encode_refuses_other_tables():
         K.tree_encode(X, np.zeros((2, 15), np.float32), np.empty((3, 2), np.uint8))
 
 
-@pytest.mark.parametrize("est", [skquant.LloydMaxQuantizer(n_bits=4),
-                                 skquant.LloydMaxQuantizer(n_bits=2),
-                                 skquant.UniformClipQuantizer(n_bits=4),
-                                 skquant.CompanderQuantizer(n_bits=4),
-                                 skquant.DeadZoneQuantizer(n_bits=4),
-                                 skquant.EntropyConstrainedQuantizer(rate=3, max_levels=16)],
-                         ids=["lloyd4", "lloyd2", "uniform4", "mu-law4", "dead-zone4", "ecsq16"])
+# every registered scalar quantizer (the registry), and Lloyd-Max at fewer levels
+_CASES = [*every_scalar_quantizer_at(4),
+          ("LloydMaxQuantizer-2", skquant.LloydMaxQuantizer(n_bits=2))]
+
+
+@pytest.mark.parametrize("est", [e for _, e in _CASES], ids=[i for i, _ in _CASES])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_transform_of_16_levels_uses_the_tree(est, dtype, monkeypatch):
     """Beyond the twins' size, a codebook of at most 16 levels transforms through the
