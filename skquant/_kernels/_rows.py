@@ -39,14 +39,19 @@ def rows_order2(z, top, fbuf, ubuf):
     for r in range(n):
         prev = 0.0
         prev2 = 0.0
+        bits = z.dtype.type(0)
         for i in range(m):
-            fbuf[0] = _line(i, prev, prev2)  # rounded to the floats' dtype
-            p = ubuf[0]
+            if i == 1:  # the value before, bit for bit: widening a float32 signalling
+                p = bits  # NaN to float64 and back sets its quiet bit (LLVM 20 keeps
+            else:  # the round trip that earlier LLVMs folded away)
+                fbuf[0] = _line(i, prev, prev2)  # rounded to the floats' dtype
+                p = ubuf[0]
             p = ~p if p & top else p | top  # its sortable bits
             z[r, i] = z[r, i] + p  # modulo 2**bits (the store truncates)
             s = z[r, i]
             z[r, i] = s & ~top if s & top else ~s  # the float's bits
-            ubuf[0] = z[r, i]
+            bits = z[r, i]
+            ubuf[0] = bits
             prev2 = prev
             prev = fbuf[0]  # the rebuilt value, widened exactly to float64
 
