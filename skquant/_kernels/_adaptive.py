@@ -91,6 +91,21 @@ def _halve(tree, count, k):
     return total
 
 
+@jit(inline="always")
+def _learn(tree, count, k, s, inc, total, grown, period):
+    """Count code ``s`` once more (by ``inc``; the caller adds it to ``tree`` if it reads
+    the tree) and halve the counts, rebuilding the tree, when they have grown by
+    ``period`` (0: never) since the start or the last halving; the new ``total`` and
+    growth."""
+    count[s] += inc
+    total += inc
+    grown += inc
+    if period > 0 and grown >= period:
+        total = _halve(tree, count, k)
+        grown = np.int64(0)
+    return total, grown
+
+
 @jit
 def adaptive_bits(column, k, param, weights=None):
     """The information content in bits (``sum log2(total / count)``, float64) of the
@@ -108,12 +123,7 @@ def adaptive_bits(column, k, param, weights=None):
             bits += np.log2(total / count[s])
         else:
             bits += weights[r] * np.log2(total / count[s])
-        count[s] += inc
-        total += inc
-        grown += inc
-        if period > 0 and grown >= period:
-            total = _halve(tree, count, k)
-            grown = 0
+        total, grown = _learn(tree, count, k, s, inc, total, grown, period)
     return bits
 
 
@@ -191,13 +201,8 @@ def adaptive_encode(codes, features, levels, shifts, out):
                 pending = 0
                 low = 2 * low
                 high = 2 * high + 1
-            count[s] += inc
-            total += inc
             _add(tree, k, s, inc)
-            grown += inc
-            if period > 0 and grown >= period:
-                total = _halve(tree, count, k)
-                grown = 0
+            total, grown = _learn(tree, count, k, s, inc, total, grown, period)
     if features.size == 0:
         return 0
     pending += 1
@@ -269,11 +274,6 @@ def adaptive_decode(stream, levels, shifts, out):
                 value = 2 * value + _get(stream, pos)
                 pos += 1
             out[r, f] = s
-            count[s] += inc
-            total += inc
             _add(tree, k, s, inc)
-            grown += inc
-            if period > 0 and grown >= period:
-                total = _halve(tree, count, k)
-                grown = 0
+            total, grown = _learn(tree, count, k, s, inc, total, grown, period)
     return pos
