@@ -35,6 +35,7 @@ from ._compat import (
 from ._kernels import _auto as K
 from ._summary import (
     ColumnSketch,
+    SummaryScratch,
     midpoints,
     settled_summary,
     summarize_column,
@@ -670,9 +671,10 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             sample_weight = relative_weights(sample_weight)
             for name in ("sketches_", "n_samples_seen_"):  # fit starts afresh
                 self.__dict__.pop(name, None)
+            scratch = SummaryScratch()  # each thread's column buffers, reused
             self._design(
-                lambda j: summarize_column(X[:, j], sample_weight), X.shape[1], X.dtype,
-                serial=K.small(X.size),
+                lambda j: summarize_column(X[:, j], sample_weight, scratch), X.shape[1],
+                X.dtype, serial=K.small(X.size),
             )
         return self
 

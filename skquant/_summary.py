@@ -8,6 +8,7 @@ points are the centroids of its bins (see ``doc/streaming.rst`` for the accuracy
 guarantee).
 """
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -124,23 +125,56 @@ class ColumnSummary(NamedTuple):
         return sse + self.within_sse
 
 
-def summarize_column(column, sample_weight=None):
-    """Sort one column and collapse it to a :class:`ColumnSummary`.
+class SummaryScratch:
+    """Memory that :func:`summarize_column` reuses from one column to the next on each
+    thread: the sorted copy of the column and the block of its prefix sums, 32 bytes a
+    value. Fresh pages cost about as much as the summary's own pass (10^6 values:
+    3.3 ms of page faults against 2.6 ms for the pass), and a fit summarises its
+    columns one after the other on each thread, so each thread's pages fault once per
+    fit instead of once per column.
+
+    A summary built in a scratch is valid until the next column is summarised in it on
+    the same thread: the fit designs each column before it summarises the next.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def buffers(self, n):
+        """This thread's sorted-copy buffer (``(n,)``) and prefix-sum block
+        (``(3, m)``, ``m > n``)."""
+        held = getattr(self._local, "held", None)
+        if held is None or held[0].shape[0] < n:
+            held = (np.empty(n), np.empty((3, n + 1)))
+            self._local.held = held
+        return held[0][:n], held[1]
+
+
+def summarize_column(column, sample_weight=None, scratch=None):
+    """Sort one column and collapse it to a :class:`ColumnSummary` (built in the
+    buffers of ``scratch``, a :class:`SummaryScratch`, when given).
 
     Returns ``None`` when the column holds NaN or inf (sorting puts them at the ends).
     """
+    out = None
     if sample_weight is None:
-        xs = np.array(column, dtype=np.float64)
+        if scratch is None:
+            xs = np.array(column, dtype=np.float64)
+        else:
+            xs, out = scratch.buffers(column.shape[0])
+            np.copyto(xs, column)
         xs.sort()
         ws = _NO_WEIGHTS
     else:
         order = np.argsort(column, kind="stable")
         xs = np.asarray(column, dtype=np.float64)[order]
         ws = sample_weight[order]
+        if scratch is not None:
+            out = scratch.buffers(column.shape[0])[1]
     if not (np.isfinite(xs[0]) and np.isfinite(xs[-1])):
         return None
     shift = float(xs[xs.shape[0] // 2])
-    u, W, S1, S2 = K.summarize_sorted(xs, ws, shift)
+    u, W, S1, S2 = K.summarize_sorted(xs, ws, shift, out)
     return ColumnSummary(u, W, S1, S2, shift)
 
 

@@ -51,10 +51,10 @@ def _kernel(name):
     return getattr(_kernels, name)
 
 
-def summarize_sorted(xs, ws, shift):
+def summarize_sorted(xs, ws, shift, out=None):
     if small(xs.shape[0]):
         return _small.summarize_sorted(xs, ws, shift)
-    return _kernel("summarize_sorted")(xs, ws, shift)
+    return _kernel("summarize_sorted")(xs, ws, shift, out)
 
 
 def cell_positions(u, thresholds, pos):

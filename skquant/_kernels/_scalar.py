@@ -702,7 +702,7 @@ def decode(codes, levels, n_levels, out):
     return bad
 
 
-def summarize_sorted(xs, ws, shift):
+def summarize_sorted(xs, ws, shift, out=None):
     """Collapse a sorted column into distinct values with weights and prefix sums.
 
     Parameters
@@ -713,6 +713,8 @@ def summarize_sorted(xs, ws, shift):
     ws : (n,) float64 array, IN, the weights in the same order; an empty array means
         unit weights. Values whose total weight is zero are dropped.
     shift : float, IN, subtracted before the sums (the column's centre).
+    out : (3, m) float64 C-contiguous array with ``m > n``, OUT, optional: the block
+        the prefix sums are written into (its rows' first ``k + 1`` entries).
 
     Returns
     -------
@@ -720,10 +722,13 @@ def summarize_sorted(xs, ws, shift):
 
     The prefix sums are rows of one block allocated by NumPy (:func:`_summarize` fills
     it): on 10^6 values the pages of three arrays allocated inside the kernel faulted
-    one by one, 6,000 faults costing more than the pass.
+    one by one, 6,000 faults costing more than the pass. A caller summarising column
+    after column passes the same ``out`` (:class:`skquant._summary.SummaryScratch`), so
+    the pages fault once.
     """
     n = xs.shape[0]
-    out = np.empty((3, n + 1))
+    if out is None:
+        out = np.empty((3, n + 1))
     k = _summarize(xs, ws, shift, out[0], out[1], out[2])
     return xs[:k], out[0, : k + 1], out[1, : k + 1], out[2, : k + 1]
 

@@ -45,8 +45,9 @@ def _cell_cost(W, S1, S2, a, b):
     return max(S2[b] - S2[a] - s * s / wt, 0.0)
 
 
-def summarize_sorted(xs, ws, shift):
-    """Twin of ``_scalar.summarize_sorted`` (``u`` is written into ``xs`` too)."""
+def summarize_sorted(xs, ws, shift, out=None):
+    """Twin of ``_scalar.summarize_sorted`` (``u`` is written into ``xs`` too; ``out``
+    is not used: the twin's columns are small)."""
     n = xs.shape[0]
     if n == 0:
         z = np.zeros(1)
