@@ -177,6 +177,20 @@ def _at(typingctx, arr, a, b):
     return arr.dtype(arr, types.int32, types.int32), codegen
 
 
+@intrinsic
+def _near(typingctx, a, b):
+    """Whether ``a - b`` is ``-1`` or ``0`` for int32 ``a, b`` (``b - 1 <= a <= b``),
+    in 32-bit arithmetic: ``(a - b + 1)`` as unsigned is at most 1. Numba's integer
+    arithmetic widens int32 to int64 (twice the vector lanes' work)."""
+
+    def codegen(context, builder, sig, args):
+        one = context.get_constant(types.int32, 1)
+        u = builder.add(builder.sub(args[0], args[1]), one)
+        return builder.icmp_unsigned("<=", u, one)
+
+    return types.boolean(types.int32, types.int32), codegen
+
+
 #: values per block of the grid encoder (its codes go through a stack buffer)
 BLOCK = 1024
 #: tables of this many entries or more need 64-bit offsets: the grid encoder then runs
@@ -392,8 +406,7 @@ def _point_block(Xf, of, base, pat, m, st, iw, co, to, Ef, Tf, ends, buf):
         # the value's position is above the threshold's, ip < t - 1 below it
         ip = np.int32((f - np.floor(f)) * scale)
         t = e & mask
-        near = ip - t + np.int32(1)
-        near = (near == np.int32(0)) | (near == np.int32(1))
+        near = _near(ip, t)
         unsure |= near
         buf[np.uint64(q)] = _select(near, np.int32(-1), (e >> shift) + np.int32(ip > t))
     if unsure:  # the value at the threshold's position: compare with the threshold
