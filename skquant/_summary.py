@@ -128,10 +128,9 @@ class ColumnSummary(NamedTuple):
 class SummaryScratch:
     """Memory that :func:`summarize_column` reuses from one column to the next on each
     thread: the sorted copy of the column and the block of its prefix sums, 32 bytes a
-    value. Fresh pages cost about as much as the summary's own pass (10^6 values:
-    3.3 ms of page faults against 2.6 ms for the pass), and a fit summarises its
-    columns one after the other on each thread, so each thread's pages fault once per
-    fit instead of once per column.
+    value. Fresh pages cost about as much as the summary's own pass, and a fit
+    summarises its columns one after the other on each thread, so each thread's pages
+    fault once per fit instead of once per column.
 
     A summary built in a scratch is valid until the next column is summarised in it on
     the same thread: the fit designs each column before it summarises the next.

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -440,3 +441,29 @@ def test_score_validates_sample_weight_like_fit(Quantizer, rng):
             q.score(X, sample_weight=bad)
         with pytest.raises(ValueError, match=match):
             Quantizer(n_bits=2).fit(X, sample_weight=bad)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name, est", every_scalar_quantizer_at(4), ids=lambda v: str(v))
+def test_columns_summarised_in_shared_buffers_fit_as_alone(name, est, weighted, rng):
+    # a fit summarises its columns one after the other in each thread's reused buffers
+    # (SummaryScratch): each column's codebook must be that of a fit of it alone, so no
+    # design may keep a view of a summary past its column
+    import numba
+
+    n = 20000  # 3 columns take the kernels (more values than K.SMALL)
+    X = np.column_stack([rng.standard_normal(n), rng.laplace(size=n) * 5.0 + 3.0,
+                         np.round(rng.standard_normal(n) * 4.0)])
+    sw = rng.random(n) if weighted else None
+    alone = [clone(est).fit(X[:, [j]], sample_weight=sw) for j in range(3)]
+    threads = numba.get_num_threads()
+    try:
+        for t in {1, threads}:
+            numba.set_num_threads(t)
+            together = clone(est).fit(X, sample_weight=sw)
+            for j, one in enumerate(alone):
+                np.testing.assert_array_equal(together.levels_[j, : one.n_levels_[0]],
+                                              one.levels_[0, : one.n_levels_[0]])
+                np.testing.assert_array_equal(together.mse_[j], one.mse_[0])
+    finally:
+        numba.set_num_threads(threads)
