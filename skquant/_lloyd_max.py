@@ -8,7 +8,7 @@ import numpy as np
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import HasMethods, Interval, IntervalNotBool, StrOptions
 from ._kernels import _auto as K
-from ._summary import from_unit, unit_summary
+from ._summary import from_unit, sorted_unique, unit_summary
 
 # Above this many DP cells (n_levels x distinct values) "optimal" by layers could run
 # for hours where its block bounds prune little (its memory is O(distinct values) at
@@ -31,7 +31,7 @@ def _quantile_points(summary, n_points):
     k = u.shape[0]
     p = np.linspace(0.0, 1.0, n_points)
     near = np.searchsorted(W, p * W[-1])[:, None] + np.arange(-2, 2)
-    idx = np.unique(np.clip(np.concatenate([near.ravel(), [0, k - 1]]), 0, k - 1))
+    idx = sorted_unique(np.clip(np.concatenate([near.ravel(), [0, k - 1]]), 0, k - 1))
     cdf = (0.5 * W[idx + 1] + 0.5 * W[idx]) / W[-1]  # mid-point plotting positions
     return np.interp(p, cdf, u[idx])
 
@@ -88,7 +88,7 @@ def _summary_start(summary, n_levels):
         W, u = summary.W, summary.u
         by_weight = np.searchsorted(W, np.linspace(0.0, W[-1], B // 2 + 1)[1:-1], side="left")
         by_value = np.searchsorted(u, np.linspace(u[0], u[-1], B // 2 + 1)[1:-1], side="left")
-        idx = np.unique(np.concatenate([[0, k], by_weight, by_value]))
+        idx = sorted_unique(np.concatenate([[0, k], by_weight, by_value]))
     W, S1, S2 = summary.W[idx], summary.S1[idx], summary.S2[idx]
     keep = np.concatenate([[True], np.diff(W) > 0])  # the kernel wants positive weights
     idx, W, S1, S2 = idx[keep], W[keep], S1[keep], S2[keep]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from skquant import _kernels as K
-from skquant._summary import MAX_BINS, ColumnSketch
+from skquant._summary import MAX_BINS, ColumnSketch, sorted_unique
 
 
 def test_bins_are_monotone_and_nested():
@@ -68,3 +68,13 @@ def test_optimal_design_from_the_sketch_is_near_the_full_optimum(rng):
     sketch_mse = naive.sse(u, w, t, levels) / x.size
     full = LloydMaxQuantizer(n_bits=4, algorithm="optimal").fit(x[:, None]).mse_[0]
     assert full <= sketch_mse <= full * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 2049])
+def test_sorted_unique_is_np_unique(n):
+    rng = np.random.default_rng(n)
+    for high in (3, n + 1, 10**9):
+        a = rng.integers(-high, high, n)
+        got = sorted_unique(a)
+        np.testing.assert_array_equal(got, np.unique(a))
+        assert got.dtype == a.dtype
