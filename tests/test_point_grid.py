@@ -33,10 +33,20 @@ def _twin(X, T, n_levels):
     return naive.encode(X, _data_thresholds(T, n_levels, X.dtype))
 
 
+@pytest.fixture(params=[False, True], ids=["one-by-one", "lanes"])
+def lanes(request, monkeypatch):
+    """The point grid one value at a time, or eight at a time through explicit gathers
+    (``_scalar._point8``; by default only on AVX2 hosts without AVX-512)."""
+    from skquant._kernels import _scalar
+
+    monkeypatch.setattr(_scalar, "explicit_gathers", lambda: request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d, n", [(1, 5000), (3, 1), (8, K.CHUNK + 5), (33, 700), (300, 3)])
 @pytest.mark.parametrize("kind", ["normal", "uniform", "far", "tiny"])
-def test_point_grid_encode_equals_twin(dtype, d, n, kind):
+def test_point_grid_encode_equals_twin(dtype, d, n, kind, lanes):
     rng = np.random.default_rng(d * 7 + n)
     M = 256
     n_levels = rng.integers(1, M + 1, d)
@@ -61,7 +71,7 @@ def test_point_grid_encode_equals_twin(dtype, d, n, kind):
     assert (codes <= n_levels - 1).all()
 
 
-def test_point_grid_encode_values_at_thresholds_take_the_exact_path():
+def test_point_grid_encode_values_at_thresholds_take_the_exact_path(lanes):
     """Every threshold of a float32 grid in float32 arithmetic, with its neighbours:
     their positions fall next to the thresholds' (the kernel compares the values
     themselves there), and the codes are still searchsorted's."""
@@ -97,7 +107,7 @@ def test_point_grid_tables_refuse_shared_cells():
 
 @pytest.mark.parametrize("d", [2, 300])
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
-def test_point_grid_encode_flags_nonfinite_chunks(global_dtype, d, bad_value):
+def test_point_grid_encode_flags_nonfinite_chunks(global_dtype, d, bad_value, lanes):
     rng = np.random.default_rng(4)
     T = np.tile(np.linspace(-2, 2, 63), (d, 1))
     X = rng.standard_normal((2 * K.CHUNK + 1, d)).astype(global_dtype)
@@ -138,3 +148,43 @@ def test_transform_of_more_levels_uses_the_point_grid(est, dtype, monkeypatch):
     Y[5000, 1] = np.nan
     with pytest.raises(ValueError, match="NaN|infinit|finite"):
         est.transform(Y)
+
+
+_NO_AVX2 = """
+import numpy as np
+from scipy.special import ndtri
+from skquant._base import _data_thresholds, point_grid_tables
+from skquant._kernels import _scalar
+rng = np.random.default_rng(3)
+T = np.sort(ndtri((np.arange(255) + 0.5 + 0.2 * rng.random((8, 255))) / 255.5), axis=1)
+X = np.concatenate([T, np.nextafter(T, np.inf), rng.standard_normal((8, 600))], 1).T
+X = np.ascontiguousarray(X, dtype=np.float32)
+X[7, 3] = np.nan
+_scalar.explicit_gathers = lambda: True
+codes = np.empty(X.shape, np.uint8)
+bad = _scalar.point_grid_encode(X, *point_grid_tables(T, np.full(8, 256), np.float32,
+                                                      np.float32), codes)
+T32 = _data_thresholds(T, np.full(8, 256), np.float32)
+ref = [np.searchsorted(T32[j], X[:, j], side="right") for j in range(8)]
+ok = all((codes[:, j] == ref[j])[np.isfinite(X[:, j])].all() for j in range(8))
+print(bool(bad.any()), ok)
+"""
+
+
+def test_point_grid_lanes_compile_without_avx2(tmp_path):
+    """On a target without AVX2 (numba compiling for a generic x86-64 CPU) the
+    eight-value path loads its entries one by one instead of ``vpgatherdd``: same
+    codes, NaN flagged."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the generic-CPU codegen is checked on x86-64")
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CPU_FEATURES="",
+               NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _NO_AVX2], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True"]
