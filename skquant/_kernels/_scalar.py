@@ -17,6 +17,8 @@ Conventions shared by every kernel here:
   the sums exact enough for columns far from zero.
 """
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 from numba import carray, types
@@ -192,20 +194,20 @@ def _near(typingctx, a, b):
     return types.boolean(types.int32, types.int32), codegen
 
 
+def _features(codegen):
+    """The target features of numba's ``codegen`` (the host's, or NUMBA_CPU_FEATURES)."""
+    return set((getattr(codegen, "_tm_features", "") or "").split(","))
+
+
+@functools.cache
 def explicit_gathers():
     """Whether the point grid runs eight values at a time through :func:`_point8`: on
     targets with AVX2 but not AVX-512, where LLVM's cost model keeps the gathers of
     :func:`_point_code` scalar (with AVX-512 it vectorises them itself, 16 lanes)."""
     from numba.core.registry import cpu_target
 
-    features = (cpu_target.target_context.codegen()._tm_features or "").split(",")
+    features = _features(cpu_target.target_context.codegen())
     return "+avx2" in features and "+avx512f" not in features
-
-
-def _has_avx2(context):
-    """Whether the target of ``context`` (numba's, or NUMBA_CPU_FEATURES) has AVX2."""
-    features = getattr(context.codegen(), "_tm_features", "") or ""
-    return "+avx2" in features.split(",")
 
 
 def _splat(builder, value, vty):
@@ -223,7 +225,7 @@ def _gather8(context, builder, table, index):
     on targets without AVX2."""
     i8, i32 = ir.IntType(8), ir.IntType(32)
     v8 = ir.VectorType(i32, 8)
-    if _has_avx2(context):
+    if "+avx2" in _features(context.codegen()):
         fnty = ir.FunctionType(v8, [v8, i8.as_pointer(), v8, v8, i8])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.gather.d.d.256")
         return builder.call(fn, [ir.Constant(v8, [0] * 8), builder.bitcast(table, i8.as_pointer()),
@@ -246,7 +248,7 @@ def _point8(typingctx, Xf, base, q, pat, st, iw, co, Ef, zero, last, scale, of):
     sig = types.int32(Xf, base, q, pat, st, iw, co, Ef, zero, last, scale, of)
 
     def codegen(context, builder, sig, args):
-        Xf_, base_, q_, pat_, st_, iw_, co_, Ef_, zero_, last_, scale_, buf_ = args
+        Xf_, base_, q_, pat_, st_, iw_, co_, Ef_, zero_, last_, scale_, of_ = args
         tys = sig.args
         i32, i64 = ir.IntType(32), ir.IntType(64)
 
@@ -283,7 +285,7 @@ def _point8(typingctx, Xf, base, q, pat, st, iw, co, Ef, zero, last, scale, of):
                            builder.zext(builder.icmp_signed(">", ip, t), vi))
         code = builder.select(near, ir.Constant(vi, [-1] * 8), code)
         vo = ir.VectorType(context.get_value_type(tys[11].dtype), 8)
-        out = builder.gep(data(11, buf_), [builder.add(base_, q64)])
+        out = builder.gep(data(11, of_), [builder.add(base_, q64)])
         if vo.element.width < 32:
             code = builder.trunc(code, vo)
         builder.store(code, builder.bitcast(out, vo.as_pointer()), align=1)
@@ -364,7 +366,8 @@ def window_flat_encode(Xf, d, st, iw, co, to, Cf, Tf, ends, top, of):
     Rows are processed ``R`` at a time, their ``R * d`` values as one contiguous
     stretch (features inner, as in memory), in blocks of at most ``BLOCK`` values.
 
-    ``top == 0`` is :func:`point_grid_encode`: ``Cf`` is then its table ``E`` raveled
+    ``top == 0`` is :func:`point_grid_encode` (``-1``: the same, eight values at a time,
+    :func:`_point8`): ``Cf`` is then its table ``E`` raveled
     and ``ends`` is ``[0, last, 2**POINT_BITS]``, ``last`` the largest value below ``G``.
     """
     n = Xf.shape[0] // d
@@ -514,7 +517,7 @@ def _point_exact(Xf, base, q, pat, st, iw, co, to, Ef, Tf, zero, last):
 @jit(inline="always")
 def _point_block(Xf, of, base, pat, m, st, iw, co, to, Ef, Tf, ends, buf, lanes):
     """Values ``Xf[base : base + m]`` (pattern entries ``pat : pat + m``) of
-    :func:`point_grid_encode` (:func:`window_flat_encode` with ``top == 0``); True if
+    :func:`point_grid_encode` (:func:`window_flat_encode` with ``top <= 0``); True if
     one is NaN or infinite.
 
     A vectorised pass computes each value's clamped position ``f``, its cell ``g``
