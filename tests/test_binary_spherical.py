@@ -124,7 +124,7 @@ def test_live_reference_module():
 
 
 # ------------------------------------------------------------ encoding kernels
-@pytest.mark.parametrize("d", [1, 7, 8, 9, 64])
+@pytest.mark.parametrize("d", [1, 7, 8, 9, 23, 64])
 def test_sign_pack_kernels_match_twin(global_dtype, d):
     dtype = global_dtype
     rng = np.random.default_rng(d)

@@ -19,7 +19,8 @@ Conventions shared by every kernel here:
 import sys
 
 import numpy as np
-from numba.core import types
+from llvmlite import ir
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._config import jit, prange
@@ -39,21 +40,59 @@ TINY64 = float(np.finfo(np.float64).tiny)
 
 
 # --------------------------------------------------------------------------- encoding
-#: ``(w * PACK_MAGIC) >> 56`` gathers the lowest bit of each of the 8 bytes of the
-#: uint64 word ``w`` (read from memory in native byte order) into one byte, the byte
-#: at the lowest address in the most significant position (np.packbits order). Every
-#: partial product lands on its own bit, so no carries occur.
-PACK_MAGIC = np.uint64(
-    0x8040201008040201 if sys.byteorder == "little" else 0x8102040810204080
-)
-PACK_SHIFT = np.uint64(56)
+@intrinsic
+def _sign_byte(typingctx, xf, at, offset, j):
+    """The packed byte of the eight signs ``xf[at + t] - offset[j + t] > 0`` (t = 0..7,
+    np.packbits order: ``t = 0`` is the most significant bit), plus 256 if one of the
+    eight values is NaN or infinite: one ``<8 x float>`` compare whose mask becomes the
+    byte (a ``vmovmskps``/``vmovmskpd`` on x86), bit-reversed into np.packbits order.
+    The same operations as the scalar ``x - offset > 0`` and ``x - x != 0``. The mask's
+    bit order is little-endian's (element 0 lowest), which the tests check against
+    ``np.packbits``."""
+    sig = types.int32(xf, at, offset, j)
+
+    def codegen(context, builder, sig, args):
+        xf_, at_, offset_, j_ = args
+        vx = ir.VectorType(context.get_value_type(sig.args[0].dtype), 8)
+        i8, i32 = ir.IntType(8), ir.IntType(32)
+
+        def load(k, value, index):
+            data = context.make_array(sig.args[k])(context, builder, value).data
+            return builder.load(builder.bitcast(builder.gep(data, [index]), vx.as_pointer()),
+                                align=1)
+
+        x = load(0, xf_, at_)
+        zero = ir.Constant(vx, [0.0] * 8)
+        positive = builder.fcmp_ordered(">", builder.fsub(x, load(2, offset_, j_)), zero)
+        reverse = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i8, [i8]),
+                                                 "llvm.bitreverse.i8")
+        byte = builder.call(reverse, [builder.bitcast(positive, i8)])
+        nonfinite = builder.bitcast(builder.fcmp_unordered("!=", builder.fsub(x, x), zero), i8)
+        some = builder.zext(builder.icmp_unsigned("!=", nonfinite, ir.Constant(i8, 0)), i32)
+        return builder.or_(builder.zext(byte, i32), builder.shl(some, ir.Constant(i32, 8)))
+
+    return sig, codegen
 
 
-@jit
-def _pack_bits(flags, words, out_row):
-    """Pack the 0/1 bytes ``flags`` (viewed as ``words``) into ``out_row``."""
-    for b in range(out_row.shape[0]):
-        out_row[b] = (words[b] * PACK_MAGIC) >> PACK_SHIFT
+@jit(inline="always")
+def _sign_row(xf, at, offset, d, out, i):
+    """Pack the signs of ``xf[at : at + d] - offset`` into ``out[i]`` (whole bytes by
+    :func:`_sign_byte`, the last partial byte value by value; padding bits 0). Returns
+    True if the ``d`` values are finite."""
+    full = d // 8
+    flags = np.int32(0)
+    for b in range(full):
+        r = _sign_byte(xf, at + 8 * b, offset, 8 * b)
+        out[i, b] = np.uint8(r & 255)
+        flags |= r
+    if full < out.shape[1]:
+        v = np.int32(0)
+        for j in range(8 * full, d):
+            x = xf[at + j]
+            flags |= np.int32(x - x != 0.0) << 8
+            v |= np.int32(x - offset[j] > 0) << (7 - j + 8 * full)
+        out[i, full] = np.uint8(v)
+    return flags < 256
 
 
 @jit(parallel=True)
@@ -61,32 +100,23 @@ def sign_pack(X, offset, out, bad):
     """Codes of ``X - offset`` without rotation (the reference's quantizer when
     ``offset`` is zero; subtracting 0.0 changes no sign).
 
-    One pass over the rows: each row's ``x - offset > 0`` flags go to a small byte
-    buffer (a vectorised compare) and are packed eight at a time by one multiply;
-    finiteness is checked on the way. No temporary beyond one row of bytes per block.
+    One pass over the rows: eight values at a time are compared and their mask stored
+    as one byte (:func:`_sign_byte`); finiteness is checked on the way. No temporary.
 
     Parameters
     ----------
-    X : (n, d) float array, IN.
+    X : (n, d) C-ordered float array, IN.
     offset : (d,) float array (same dtype), IN.
     out : (n, ceil(d / 8)) uint8 array, OUT: the packed codes (padding bits 0).
     bad : (n,) bool array, OUT: True where the row of ``X`` holds a NaN or inf (its
         code is then meaningless and the caller raises).
     """
     n, d = X.shape
-    n_bytes = out.shape[1]
+    xf = X.reshape(n * d)
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in prange(n_blocks):
-        flags = np.zeros(8 * n_bytes, dtype=np.uint8)  # padding flags stay 0
-        words = flags.view(np.uint64)
         for i in range(blk * BLOCK, min((blk + 1) * BLOCK, n)):
-            finite = True
-            for j in range(d):
-                x = X[i, j]
-                finite &= x - x == 0.0
-                flags[j] = x - offset[j] > 0
-            _pack_bits(flags, words, out[i])
-            bad[i] = not finite
+            bad[i] = not _sign_row(xf, i * d, offset, d, out, i)
 
 
 @jit(parallel=True)
@@ -110,13 +140,12 @@ def rotate_sign_pack(X, offset, W, out, bad):
     """
     n, d = X.shape
     n_bits = W.shape[1]
-    n_bytes = out.shape[1]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in prange(n_blocks):
         xc = np.empty((4, d), dtype=X.dtype)
         z = np.empty((4, n_bits), dtype=X.dtype)
-        flags = np.zeros(8 * n_bytes, dtype=np.uint8)
-        words = flags.view(np.uint64)
+        zf = z.reshape(4 * n_bits)
+        zero = np.zeros(n_bits, dtype=X.dtype)
         stop = min((blk + 1) * BLOCK, n)
         for i0 in range(blk * BLOCK, stop, 4):
             m = min(4, stop - i0)
@@ -137,13 +166,7 @@ def rotate_sign_pack(X, offset, W, out, bad):
                     z[2, j] += x2 * w
                     z[3, j] += x3 * w
             for r in range(m):
-                finite = True
-                for j in range(n_bits):
-                    v = z[r, j]
-                    finite &= v - v == 0.0
-                    flags[j] = v > 0
-                _pack_bits(flags, words, out[i0 + r])
-                bad[i0 + r] = not finite
+                bad[i0 + r] = not _sign_row(zf, r * n_bits, zero, n_bits, out, i0 + r)
 
 
 # --------------------------------------------------------------------------- statistics
