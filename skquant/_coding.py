@@ -61,6 +61,7 @@ import numpy as np
 from . import _kernels
 from ._entropy import column_counts, table_bytes, table_model_bits, varint_bytes
 from ._kernels._rans import GROUP as RANS_GROUP
+from ._summary import dot
 
 #: the coders (layouts of the stream) a reader knows, and the lanes of their chunks:
 #: the first (format 3 as first released) codes each chunk as one stream; the second
@@ -312,7 +313,7 @@ def feature_bits(codes, n_levels, sample_weight=None):
                     + _ADAPTIVE_ENTRY_BITS)
         elif sample_weight is not None and not is_flat and symbols.size > 1:
             weighted = column_counts(codes[:, j], levels[j], sample_weight)[1]
-            bits = (float(weighted @ np.log2(n / counts))
+            bits = (dot(weighted, np.log2(n / counts))
                     + 8 * table_bytes(symbols, counts))
         out[j] = bits
     return out

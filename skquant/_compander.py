@@ -41,6 +41,19 @@ def _uniform_shape(inverse, n_levels, lo=-1.0, hi=1.0):
     return inverse(edges[2:-1:2]), inverse(edges[1::2])
 
 
+def _smooth(counts, taps):
+    """``np.convolve(counts, taps, mode="same")`` for an odd number of taps, summed
+    tap by tap in a fixed order: ``np.convolve`` sums each output by the BLAS's dot
+    product, whose order (so the last bits) depends on the CPU's kernel."""
+    n, half = counts.shape[0], taps.shape[0] // 2
+    padded = np.zeros(n + 2 * half)
+    padded[half : half + n] = counts
+    out = np.zeros(n)
+    for k in range(taps.shape[0]):  # out[i] += taps[k] * counts[i + half - k]
+        out += taps[k] * padded[2 * half - k : 2 * half - k + n]
+    return out
+
+
 def _empirical_compressor(summary, n_levels):
     """High-rate design from the sample: ``g`` proportional to the integral of f^(1/3).
 
@@ -63,7 +76,7 @@ def _empirical_compressor(summary, n_levels):
     dx = edges[1] - edges[0]
     half = min(max(int(np.ceil(4.0 * h / dx)), 1), n_bins // 2 - 1)
     taps = np.exp(-0.5 * (np.arange(-half, half + 1) * dx / h) ** 2)
-    density = np.convolve(counts, taps / taps.sum(), mode="same")
+    density = _smooth(counts, taps / taps.sum())
     root = np.cbrt(np.maximum(density, 1e-12 * density.max()))
     g = np.concatenate([[0.0], np.cumsum(root)])
     g /= g[-1]

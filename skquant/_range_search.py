@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels as K
+from ._summary import dot
 
 _MAX_POLISH = 100  # alternations of cells and least squares (:func:`_polish`)
 
@@ -146,14 +147,27 @@ def _least_squares(summary, family, offset, scale, free_offset):
     w, s1 = _cell_sums(summary, family, offset, scale)
     y = family.y
     if not free_offset:  # levels offset + scale * y: residual first moments about offset
-        den = np.dot(y * y, w)
-        num = np.dot(y, s1 + (summary.shift - offset) * w)
+        den = dot(y * y, w)
+        num = dot(y, s1 + (summary.shift - offset) * w)
         return (offset, num / den) if den > 0 else None
-    a = np.array([[w.sum(), np.dot(y, w)], [np.dot(y, w), np.dot(y * y, w)]])
-    if np.linalg.det(a) <= 1e-12 * a[0, 0] * a[1, 1]:
+    p, q, r = float(w.sum()), dot(y, w), dot(y * y, w)
+    if p * r - q * q <= 1e-12 * p * r:
         return None  # all the weight in one cell
-    o, s = np.linalg.solve(a, [s1.sum(), np.dot(y, s1)])
+    o, s = _solve_symmetric_2x2(p, q, r, float(s1.sum()), dot(y, s1))
     return o + summary.shift, s
+
+
+def _solve_symmetric_2x2(p, q, r, b0, b1):
+    """``(x0, x1)`` with ``[[p, q], [q, r]] @ (x0, x1) = (b0, b1)``: Gaussian
+    elimination with partial pivoting in Python floats (the same on every machine,
+    where ``np.linalg.solve``'s LAPACK kernels are the CPU's)."""
+    if abs(q) > abs(p):  # pivot on the second row
+        m = p / q
+        x1 = (b0 - m * b1) / (q - m * r)
+        return (b1 - r * x1) / q, x1
+    m = q / p
+    x1 = (b1 - m * b0) / (r - m * q)
+    return (b0 - q * x1) / p, x1
 
 
 def _polish(summary, family, offset, scale, sse, free_offset=False):

@@ -31,6 +31,17 @@ def weighted_quantile(values, weights, q):
     return _sorted_quantile(values[order], cum, q)
 
 
+def dot(a, b):
+    """``sum(a * b)`` of two 1-D float64 arrays, the same on every machine.
+
+    ``np.dot`` calls the BLAS, whose kernel (chosen for the CPU at run time: OpenBLAS's
+    Haswell, SkylakeX, ...) fixes the order of the sum, so the last bits of a fit
+    would depend on the machine. An element-wise product (exact rounding) and NumPy's
+    pairwise sum (one order on every CPU) do not.
+    """
+    return float(np.add.reduce(np.multiply(a, b)))
+
+
 def sorted_unique(a):
     """``np.unique(a)`` of a 1-D integer array, by a sort and a mask of the changes.
 
@@ -112,7 +123,7 @@ class ColumnSummary(NamedTuple):
         u = self.u
         if distribution == "laplace":
             loc = self.quantile(0.5)
-            return loc, np.sqrt(2.0) * float(np.dot(self.weights, np.abs(u - loc)) / self.W[-1])
+            return loc, np.sqrt(2.0) * (dot(self.weights, np.abs(u - loc)) / self.W[-1])
         if distribution == "uniform":
             return 0.5 * (u[0] + u[-1]), (u[-1] - u[0]) / (2.0 * np.sqrt(3.0))
         return self.mean_std()

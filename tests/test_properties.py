@@ -7,6 +7,7 @@ doc/guarantees.rst names the tests here that back each promise.
 
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 import warnings
@@ -21,6 +22,7 @@ from hypothesis.extra import numpy as hnp
 from test_base import SCALAR_QUANTIZERS
 
 from skquant import BinarySphericalEncoder, CompanderQuantizer, LloydMaxQuantizer
+from skquant._registry import estimator_variants
 
 
 def share(fraction):
@@ -224,18 +226,23 @@ def test_encoder_random_state_is_honoured(data, rotation, seeds):
 
 def test_results_identical_across_runs(tmp_path):
     """A fresh interpreter (another hash seed) reproduces every fitted array bit for bit."""
+    assert _digest_in_fresh_process(tmp_path, "_digest_of_fits", PYTHONHASHSEED="12345") == (
+        _digest_of_fits())
+
+
+def _digest_in_fresh_process(tmp_path, digest, **env):
+    """``digest()`` (a function of this module) computed by a fresh interpreter with
+    the environment variables ``env`` added."""
     script = tmp_path / "digest.py"
     script.write_text(
         "import sys\n"
         f"sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parents[1])!r}]\n"
-        "from test_properties import _digest_of_fits\n"
-        "print(_digest_of_fits())\n"
+        f"from test_properties import {digest}\n"
+        f"print({digest}())\n"
     )
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == _digest_of_fits()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env={**os.environ, **env}, check=True)
+    return out.stdout.strip()
 
 
 def _digest_of_fits():
@@ -253,6 +260,45 @@ def _digest_of_fits():
         for arr in (codes, est.inverse_transform(codes), *vars(est).values()):
             if isinstance(arr, np.ndarray):
                 h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _blas_is_dispatched_openblas():
+    """Whether NumPy's BLAS is an OpenBLAS that picks its kernels for the CPU at run
+    time (then ``OPENBLAS_CORETYPE`` chooses another)."""
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    return "DYNAMIC_ARCH" in str(blas.get("openblas configuration", "")) and (
+        platform.machine().lower() in ("x86_64", "amd64"))
+
+
+@pytest.mark.skipif(not _blas_is_dispatched_openblas(),
+                    reason="needs an x86-64 OpenBLAS with run-time kernel dispatch")
+def test_scalar_fits_do_not_depend_on_the_blas_kernel(tmp_path):
+    """Every registered scalar-quantizer variant fits the same bits with OpenBLAS's
+    generic kernels (``OPENBLAS_CORETYPE=Prescott``) as with this CPU's: no fit sums
+    through the BLAS, whose kernel (so the order of a dot product's sum) depends on
+    the machine. ``BinarySphericalEncoder``'s rotations are LAPACK's and not covered."""
+    assert _digest_in_fresh_process(tmp_path, "_digest_of_scalar_variants",
+                                    OPENBLAS_CORETYPE="Prescott") == _digest_of_scalar_variants()
+
+
+def _digest_of_scalar_variants():
+    """SHA-256 of the fitted arrays and codes of every registered scalar variant, fitted
+    with and without sample weights on columns of different scales."""
+    rng = np.random.default_rng(7)
+    X = np.c_[rng.standard_normal(2000), 1e-3 * rng.laplace(size=2000),
+              rng.standard_t(3, 2000) * 50.0]
+    w = rng.uniform(0, 2, 2000)
+    h = hashlib.sha256()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for vid, est in estimator_variants(scalar=True):
+            for weights in (None, w):
+                est.fit(X, sample_weight=weights)
+                h.update(vid.encode())
+                for arr in (est.transform(X), *vars(est).values()):
+                    if isinstance(arr, np.ndarray):
+                        h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
 
 
