@@ -337,6 +337,75 @@ def _point_tables(T, n_levels, G, cell_dtype, bits):
     return start, inv_width, E
 
 
+def _float32_keys(t):
+    """The keys of :func:`K.key_grid_encode` of float32 values: their bits as a
+    sign-magnitude integer (int64)."""
+    b = np.asarray(t, dtype=np.float32).view(np.int32).astype(np.int64)
+    m = np.minimum(b & 0x7FFFFFFF, 0x7F800000)
+    return np.where(b < 0, -m, m)
+
+
+def key_grid_tables(thresholds, n_levels, dtype):
+    """The tables of :func:`K.key_grid_encode` for float32 data: ``(zero_band, low,
+    high, shift, E)``, or ``None`` (other dtypes, non-finite or tied thresholds as
+    float32, or a grid beyond ``_GRID_CELLS`` cells per feature or
+    ``_WINDOW_ENTRIES`` in all).
+
+    Feature ``j``'s cells are ``2 ** shift[j]`` keys wide, ``shift`` the largest that
+    puts each threshold in a cell of its own: the smallest gap between the keys of
+    two thresholds of one sign sets it; ``zero_band`` closes the gap of keys around 0
+    (all the binades between the smallest thresholds and 0) to one cell; the
+    thresholds are those of the float32 data (rounded up, ``_data_thresholds``). Log
+    and mu-law companders' thresholds are close to evenly spaced in keys: a few
+    cells per level where the point grid needs 64 (:func:`point_grid_tables`).
+    """
+    if np.dtype(dtype) != np.float32:
+        return None
+    T = _data_thresholds(thresholds, n_levels, np.float32)
+    d, width = T.shape
+    code_bits = max(int(width).bit_length(), 1)  # codes 0 .. width
+    top_shift = 30 - code_bits  # (code << (shift + 1)) | low fits an int32
+    if top_shift < 0:
+        return None
+    params = np.zeros((4, d), dtype=np.int64)
+    rows = []
+    for j in range(d):
+        t = T[j, : int(n_levels[j]) - 1]
+        if not np.isfinite(t).all():
+            return None
+        k = _float32_keys(t)
+        if np.any(np.diff(k) <= 0):
+            return None  # tied as float32 (or -0.0 and 0.0)
+        same = ((k[1:] > 0) & (k[:-1] > 0)) | ((k[1:] < 0) & (k[:-1] < 0))
+        gaps = np.diff(k)[same]
+        s = min(int(gaps.min()).bit_length() - 1 if gaps.size else top_shift, top_shift)
+        nonzero = np.abs(k[k != 0])
+        while True:
+            zb = max(int(nonzero.min()) - (1 << s), 0) if nonzero.size else 0
+            k2 = np.where(k >= 0, np.maximum(k - zb, 0) + 1, np.minimum(k + zb, 0))
+            lo = int(k2[0]) - 1 if k2.size else 0
+            g = (k2 - lo) >> s
+            G = int(g[-1]) + 1 if g.size else 1
+            # one threshold per cell, and the last cell's keys within int32
+            if np.all(np.diff(g) > 0) and lo + (G << s) - 1 < 2**31:
+                break
+            s -= 1
+        if G > _GRID_CELLS:
+            return None
+        params[:, j] = zb, lo, lo + (G << s) - 1, s
+        first = np.searchsorted(g, np.arange(G), side="left")
+        low = np.full(G, 1 << s, dtype=np.int64)
+        low[g] = (k2 - lo) & ((1 << s) - 1)
+        rows.append((first << (s + 1)) | low)
+    G = max(len(r) for r in rows) if rows else 1
+    if G * d > _WINDOW_ENTRIES:
+        return None
+    E = np.zeros((d, G), dtype=np.int32)
+    for j, r in enumerate(rows):
+        E[j, : len(r)] = r
+    return (*(np.ascontiguousarray(p, dtype=np.int32) for p in params), E)
+
+
 #: ``callback(done, total)``, called after each feature of a fit is designed when set
 #: (the command line's progress bar); a context variable, so that fits in other threads
 #: or contexts never call it
@@ -890,6 +959,13 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             lambda: (point_grid_tables(self._encoding_thresholds(dtype), self.n_levels_,
                                        dtype, dtype),))[0]
 
+    def _key_grid(self, dtype):
+        """The tables of :func:`key_grid_tables` for data of ``dtype``, or ``None``."""
+        return self._derived(
+            ("key", np.dtype(dtype)),
+            lambda: (key_grid_tables(self._encoding_thresholds(dtype), self.n_levels_,
+                                     dtype),))[0]
+
     def _tree_thresholds(self, dtype):
         """The thresholds of :func:`K.tree_encode` for data of ``dtype``."""
         return self._derived(
@@ -908,7 +984,10 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
         branch-free bisection whose thresholds are picked by selects, no gather
         (:func:`K.tree_encode`). Others, beyond the twins' size, through a grid whose
         cells hold one threshold at most, one table entry per value
-        (:func:`K.point_grid_encode`) when there is such a grid; else through a grid
+        (:func:`K.point_grid_encode`) when there is such a grid, or for float32 data
+        through a grid over the values' bits (:func:`K.key_grid_encode`) when its
+        table is smaller (companders: their uneven thresholds are close to evenly
+        spaced in the bits); else through a grid
         over the thresholds with a
         short branch-free bisection in the cell (:func:`K.window_grid_encode`), or by
         bisection over all the thresholds (:func:`K.encode`) when a cell would hold
@@ -924,6 +1003,12 @@ class BaseScalarQuantizer(TransformerMixin, BaseEstimator):
             return self._raise_nonfinite(X, bad, codes)
         if X.size > K.SMALL and X.shape[1] > 0:
             tables = self._point_grid(X.dtype)
+            keys = self._key_grid(X.dtype)
+            if keys is not None and (tables is None or keys[4].shape[1] < tables[2].shape[1]):
+                from . import _kernels
+
+                bad = _kernels.key_grid_encode(X, *keys, codes)
+                return self._raise_nonfinite(X, bad, codes)
             if tables is not None:
                 from . import _kernels
 

@@ -29,7 +29,7 @@ _MODULES = {
     "_rows": ("rows_order2", "rows_order2_half"),
     "_scalar": ("CHUNK", "cell_positions", "centroids", "decode", "encode", "lloyd",
                 "lloyd_escape", "lloyd_step", "partition_cost", "POINT_BITS", "POINT_NONE",
-                "point_grid_encode", "scan_grid_encode",
+                "key_grid_encode", "point_grid_encode", "scan_grid_encode",
                 "split_merge", "sse_exact", "summarize_sorted", "TREE_LEVELS", "tree_encode",
                 "tree_flat_encode", "tree_stretch_encode", "window_flat_encode",
                 "window_grid_encode", "window_rows_encode"),

@@ -599,6 +599,170 @@ def point_grid_encode(X, start, inv_width, E, T, out):
 point_grid_encode.kernel = window_flat_encode.kernel
 
 
+#: the largest key of a float32 (that of +inf; NaN keys are clamped to it)
+KEY_INF = 0x7F800000
+
+
+@jit(inline="always")
+def _key_code(Xf, i, r, zb, lo, hi, sh, co, Ef):
+    """``(x, code)`` of the value ``Xf[i]`` of :func:`key_flat_encode` (pattern entry
+    ``r``), one value at a time (the tail of a stretch, and hosts without
+    :func:`_key8`), in 64-bit integers."""
+    x = Xf[i]
+    b = np.int64(_bits32(x))
+    m = min(b & 0x7FFFFFFF, KEY_INF)
+    key = -m if b < 0 else m
+    k2 = min(key + zb[r], 0) if key < 0 else max(key - zb[r], 0) + 1
+    k2 = min(max(k2, np.int64(lo[r])), np.int64(hi[r]))
+    rr = k2 - lo[r]
+    s = np.int64(sh[r])
+    e = np.int64(Ef[co[r] + (rr >> s)])
+    return x, (e >> (s + 1)) + ((rr & ((1 << s) - 1)) >= (e & ((2 << s) - 1)))
+
+
+@intrinsic
+def _bits32(typingctx, x):
+    """The bits of a float32 as an int32."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _key8(typingctx, Xf, i, r, zb, lo, hi, sh, co, Ef, of):
+    """Eight values ``Xf[i : i + 8]`` (pattern entries ``r .. r + 7``) of
+    :func:`key_flat_encode` at once: :func:`_key_code` on ``<8 x i32>`` vectors (its
+    intermediate values all fit 32 bits), the entries by :func:`_gather8`, the codes
+    stored into ``of[i : i + 8]``. Returns 1 if a value is NaN or infinite."""
+    sig = types.int32(Xf, i, r, zb, lo, hi, sh, co, Ef, of)
+
+    def codegen(context, builder, sig, args):
+        Xf_, i_, r_, zb_, lo_, hi_, sh_, co_, Ef_, of_ = args
+        tys = sig.args
+        i32 = ir.IntType(32)
+        vi, vx = ir.VectorType(i32, 8), ir.VectorType(ir.FloatType(), 8)
+
+        def load(k, value, at, vty):
+            data = context.make_array(tys[k])(context, builder, value).data
+            return builder.load(builder.bitcast(builder.gep(data, [at]), vty.as_pointer()),
+                                align=1)
+
+        def const(v):
+            return ir.Constant(vi, [v] * 8)
+
+        def smax(a, b):
+            return builder.select(builder.icmp_signed(">", a, b), a, b)
+
+        def smin(a, b):
+            return builder.select(builder.icmp_signed("<", a, b), a, b)
+
+        x = load(0, Xf_, i_, vx)
+        b = builder.bitcast(x, vi)
+        m = smin(builder.and_(b, const(0x7FFFFFFF)), const(KEY_INF))
+        key = builder.select(builder.icmp_signed("<", b, const(0)), builder.neg(m), m)
+        zb = load(3, zb_, r_, vi)
+        k2 = builder.select(builder.icmp_signed("<", key, const(0)),
+                            smin(builder.add(key, zb), const(0)),
+                            builder.add(smax(builder.sub(key, zb), const(0)), const(1)))
+        lo = load(4, lo_, r_, vi)
+        rr = builder.sub(smin(smax(k2, lo), load(5, hi_, r_, vi)), lo)
+        s = load(6, sh_, r_, vi)
+        e = _gather8(context, builder,
+                     context.make_array(tys[8])(context, builder, Ef_).data,
+                     builder.add(load(7, co_, r_, vi), builder.lshr(rr, s)))
+        low = builder.and_(rr, builder.sub(builder.shl(const(1), s), const(1)))
+        mark = builder.and_(e, builder.sub(builder.shl(const(2), s), const(1)))
+        code = builder.add(builder.ashr(e, builder.add(s, const(1))),
+                           builder.zext(builder.icmp_signed(">=", low, mark), vi))
+        vo = ir.VectorType(context.get_value_type(tys[9].dtype), 8)
+        out = builder.gep(context.make_array(tys[9])(context, builder, of_).data, [i_])
+        if vo.element.width < 32:
+            code = builder.trunc(code, vo)
+        builder.store(code, builder.bitcast(out, vo.as_pointer()), align=1)
+        nan = builder.fcmp_unordered("!=", builder.fsub(x, x), ir.Constant(vx, [0.0] * 8))
+        bits = builder.bitcast(nan, ir.IntType(8))
+        return builder.zext(builder.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(8), 0)),
+                            i32)
+
+    return sig, codegen
+
+
+@jit(parallel=True)
+def key_flat_encode(Xf, d, zb, lo, hi, sh, co, Ef, lanes, of):
+    """:func:`key_grid_encode` on flat views: ``Xf`` and ``of`` are ``X`` and the codes
+    raveled (C order), ``Ef`` the table raveled, and ``zb``, ``lo``, ``hi``, ``sh``,
+    ``co`` the per-value pattern of ``R`` whole rows (length ``R * d``): each
+    position's feature's parameters and the offset of its row in ``Ef``. ``lanes``:
+    eight values at a time through :func:`_key8`."""
+    n = Xf.shape[0] // d
+    R = zb.shape[0] // d
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        hi_row = min((c + 1) * CHUNK, n)
+        nan = False
+        for b in range(c * CHUNK, hi_row, R):
+            m = (min(b + R, hi_row) - b) * d
+            base = b * d
+            first = m - m % 8 if lanes else 0
+            for q in range(0, first, 8):
+                nan |= _key8(Xf, base + q, q, zb, lo, hi, sh, co, Ef, of) != 0
+            for q in range(first, m):
+                x, code = _key_code(Xf, base + q, q, zb, lo, hi, sh, co, Ef)
+                nan |= x - x != 0.0
+                of[base + q] = code
+        bad[c] = nan
+    return bad
+
+
+def key_grid_encode(X, zero_band, low, high, shift, E, out):
+    """Codes (the number of thresholds ``<= x``, as :func:`encode`) of float32 data
+    through a grid over the values' keys, one table entry per value.
+
+    A float32's key is its bits as a sign-magnitude integer (``-0.0`` and ``0.0``
+    both 0, NaN clamped to the key of ``+inf``): it orders the values as the floats
+    compare, and log-spaced thresholds are evenly spaced in it. Feature ``j``'s key is
+    pulled in by ``zero_band[j]`` towards 0 (keys within it go to 0 below zero and 1 at
+    or above it, none of its thresholds' does), clamped to ``[low[j], high[j]]`` and
+    offset to ``r = key - low[j]``; the cell is ``r >> shift[j]``. ``E[j, g]`` holds
+    the number of thresholds in earlier cells (``E >> (shift + 1)``) and the low bits
+    of the key of the cell's threshold (``2 ** shift`` if none): the code is that
+    number plus whether ``r``'s low bits reach them. Exact for every value by
+    construction (:func:`skquant._base.key_grid_tables`), with no comparison of the
+    value itself.
+
+    Parameters
+    ----------
+    X : (n, d) float32 array, IN.
+    zero_band, low, high, shift : (d,) int32 arrays, IN.
+    E : (d, G) int32 array, IN.
+    out : (n, d) unsigned int array, OUT: the codes.
+
+    Returns
+    -------
+    bad : (n_chunks,) bool array, True where a chunk of rows holds a NaN or inf.
+    """
+    d = X.shape[1]
+    if X.dtype != np.float32 or d == 0 or d * E.shape[1] >= FLAT_LIMIT:
+        raise ValueError("key_grid_encode needs float32 data and fewer than 2**31 entries")
+    G = E.shape[1]
+    R = max(1, BLOCK // d)
+    j = np.tile(np.arange(d), R)
+    flat_out = out.reshape(-1) if out.flags.c_contiguous else np.empty(out.size, out.dtype)
+    params = [np.ascontiguousarray(a, dtype=np.int32)[j] for a in (zero_band, low, high, shift)]
+    bad = key_flat_encode(np.ascontiguousarray(X).reshape(-1), d, *params,
+                          (j * G).astype(np.int32),
+                          np.ascontiguousarray(E, dtype=np.int32).reshape(-1),
+                          explicit_gathers(), flat_out)
+    if not out.flags.c_contiguous:
+        out[...] = flat_out.reshape(out.shape)
+    return bad
+
+
 #: thresholds of :func:`tree_encode` (codebooks of at most ``TREE_LEVELS`` levels)
 TREE_LEVELS = 16
 #: values per segment of :func:`tree_encode`'s threshold pattern: a constant, so that
