@@ -369,6 +369,7 @@ def key_grid_tables(thresholds, n_levels, dtype):
         return None
     params = np.zeros((4, d), dtype=np.int64)
     rows = []
+    widest = 1
     for j in range(d):
         t = T[j, : int(n_levels[j]) - 1]
         if not np.isfinite(t).all():
@@ -390,17 +391,15 @@ def key_grid_tables(thresholds, n_levels, dtype):
             if np.all(np.diff(g) > 0) and lo + (G << s) - 1 < 2**31:
                 break
             s -= 1
-        if G > _GRID_CELLS:
+        widest = max(widest, G)
+        if G > _GRID_CELLS or widest * d > _WINDOW_ENTRIES:  # before building more rows
             return None
         params[:, j] = zb, lo, lo + (G << s) - 1, s
         first = np.searchsorted(g, np.arange(G), side="left")
         low = np.full(G, 1 << s, dtype=np.int64)
         low[g] = (k2 - lo) & ((1 << s) - 1)
         rows.append((first << (s + 1)) | low)
-    G = max(len(r) for r in rows) if rows else 1
-    if G * d > _WINDOW_ENTRIES:
-        return None
-    E = np.zeros((d, G), dtype=np.int32)
+    E = np.zeros((d, widest), dtype=np.int32)
     for j, r in enumerate(rows):
         E[j, : len(r)] = r
     return (*(np.ascontiguousarray(p, dtype=np.int32) for p in params), E)
