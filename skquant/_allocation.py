@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_array
 
+from . import _libm
 from ._compat import (
     HasMethods,
     Interval,
@@ -289,12 +290,12 @@ def allocate_bits(
     chosen = candidates[idx]
     mse = curves[np.arange(d), idx]
     return BitAllocation(
-        n_bits=(np.log2(chosen).astype(np.int64) if levels is None else None),
+        n_bits=(_libm.log2(chosen).astype(np.int64) if levels is None else None),
         n_levels=chosen.astype(np.int64),
         rate=rates[np.arange(d), idx],
         mse=mse,
         total_mse=float(mse.sum()),
-        bits=np.log2(candidates) if levels is not None else np.arange(min_bits, max_bits + 1),
+        bits=_libm.log2(candidates) if levels is not None else np.arange(min_bits, max_bits + 1),
         curves=curves,
         rates=rates,
     )
@@ -353,7 +354,7 @@ def reverse_water_filling(variances, budget, *, min_bits=1, max_bits=8):
             f"budget={budget} bits is outside [{d * min_bits}, {d * max_bits}]: {d} "
             f"features of {min_bits} to {max_bits} bits each."
         )
-    half_log = 0.5 * np.log2(np.maximum(var, np.finfo(float).tiny))
+    half_log = 0.5 * _libm.log2(np.maximum(var, np.finfo(float).tiny))
 
     def widths(level):
         return np.clip(half_log - level, min_bits, max_bits)

@@ -58,7 +58,7 @@ import math
 import numba
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _libm
 from ._entropy import column_counts, table_bytes, table_model_bits, varint_bytes
 from ._kernels._rans import GROUP as RANS_GROUP
 from ._summary import dot
@@ -313,7 +313,7 @@ def feature_bits(codes, n_levels, sample_weight=None):
                     + _ADAPTIVE_ENTRY_BITS)
         elif sample_weight is not None and not is_flat and symbols.size > 1:
             weighted = column_counts(codes[:, j], levels[j], sample_weight)[1]
-            bits = (dot(weighted, np.log2(n / counts))
+            bits = (dot(weighted, _libm.log2(n / counts))
                     + 8 * table_bytes(symbols, counts))
         out[j] = bits
     return out

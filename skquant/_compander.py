@@ -5,6 +5,7 @@ from numbers import Real
 
 import numpy as np
 
+from . import _libm
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._range_search import Family, clip_range, search_scale
@@ -20,19 +21,19 @@ _DENSITIES = ("gaussian", "laplace")
 # back (the compressors themselves are in the class docstring).
 def mu_law_inverse(v, mu):
     """``sign(v) ((1 + mu) ** |v| - 1) / mu``."""
-    return np.sign(v) * np.expm1(np.abs(v) * np.log1p(mu)) / mu
+    return np.sign(v) * _libm.expm1(np.abs(v) * _libm.log1p(mu)) / mu
 
 
 def a_law_inverse(v, A):
     """Inverse of ``sign(z) A|z| / (1 + ln A)`` (``|z| < 1/A``), ``sign(z) (1 + ln(A|z|))
     / (1 + ln A)`` (above)."""
-    a = np.abs(v) * (1.0 + np.log(A))
-    return np.sign(v) * np.where(a < 1.0, a / A, np.exp(a - 1.0) / A)
+    a = np.abs(v) * (1.0 + _libm.log(A))
+    return np.sign(v) * np.where(a < 1.0, a / A, _libm.exp(a - 1.0) / A)
 
 
 def log_law_inverse(v, R):
     """Inverse of ``sign(z) max(0, 1 + ln|z| / ln R)``: ``sign(v) R ** (|v| - 1)``, 0 at 0."""
-    return np.sign(v) * np.power(R, np.abs(v) - 1.0)
+    return np.sign(v) * _libm.power(R, np.abs(v) - 1.0)
 
 
 def _uniform_shape(inverse, n_levels, lo=-1.0, hi=1.0):
@@ -75,9 +76,9 @@ def _empirical_compressor(summary, n_levels):
     counts, _ = np.histogram(u, edges, weights=w)
     dx = edges[1] - edges[0]
     half = min(max(int(np.ceil(4.0 * h / dx)), 1), n_bins // 2 - 1)
-    taps = np.exp(-0.5 * (np.arange(-half, half + 1) * dx / h) ** 2)
+    taps = _libm.exp(-0.5 * (np.arange(-half, half + 1) * dx / h) ** 2)
     density = _smooth(counts, taps / taps.sum())
-    root = np.cbrt(np.maximum(density, 1e-12 * density.max()))
+    root = _libm.cbrt(np.maximum(density, 1e-12 * density.max()))
     g = np.concatenate([[0.0], np.cumsum(root)])
     g /= g[-1]
     return _uniform_shape(lambda v: np.interp(v, 2.0 * g - 1.0, edges), n_levels)

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import optimize
 
 from . import _kernels as K
+from . import _libm
 from ._base import BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, StrOptions
 from ._lagrangian import entropy_bits
@@ -49,7 +50,7 @@ class _Objective:
         self.centroid = centroid
         self.lam = lam
         # bisection steps of one evaluation
-        self.cost = n_levels * max(np.log2(summary.u.shape[0]), 1.0)
+        self.cost = n_levels * max(_libm.log2(summary.u.shape[0]), 1.0)
 
     def parts(self, ratios, steps):
         ratios, steps = np.broadcast_arrays(
@@ -77,14 +78,14 @@ def _refine_minima(grid, values, func):
     minima = np.flatnonzero((values <= padded[:-2]) & (values <= padded[2:]))
     out = []
     for i in minima[np.argsort(values[minima], kind="stable")[:_N_REFINE]]:
-        lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, grid.size - 1)])
+        lo, hi = _libm.log(grid[max(i - 1, 0)]), _libm.log(grid[min(i + 1, grid.size - 1)])
         if not hi > lo:
             continue
         res = optimize.minimize_scalar(
-            lambda v: float(func(np.exp(v))), bounds=(lo, hi), method="bounded",
+            lambda v: float(func(_libm.exp(v))), bounds=(lo, hi), method="bounded",
             options={"xatol": 1e-7, "maxiter": _MAX_EVALS},
         )
-        out.append((float(np.exp(res.x)), float(res.fun)))
+        out.append((float(_libm.exp(res.x)), float(res.fun)))
     return out
 
 
@@ -131,7 +132,7 @@ def _search_ratio_step(objective, scale):
     candidates = [(float(values[0, best]), 1.0, float(steps[best]))]
 
     def clamp(p):
-        return min(max(float(p[0]), 1.0), _MAX_RATIO), float(np.exp(p[1]))
+        return min(max(float(p[0]), 1.0), _MAX_RATIO), float(_libm.exp(p[1]))
 
     def cost(p):
         r, s = clamp(p)
@@ -141,8 +142,8 @@ def _search_ratio_step(objective, scale):
         a, b = divmod(int(i), steps.size)
         candidates.append((float(values[a, b]), float(ratios[a]), float(steps[b])))
         dr = ratios[1] - ratios[0]
-        dl = np.log(steps[1] / steps[0])
-        x0 = np.array([ratios[a], np.log(steps[b])])
+        dl = _libm.log(steps[1] / steps[0])
+        x0 = np.array([ratios[a], _libm.log(steps[b])])
         simplex = np.array([x0, x0 + [dr, 0.0], x0 + [0.0, dl]])
         with np.errstate(invalid="ignore"):  # costs of inf (data near 1e308) compared
             res = optimize.minimize(

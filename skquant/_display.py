@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_array
 
+from . import _libm
 from ._compat import check_is_fitted
 
 
@@ -393,7 +394,7 @@ def _high_rate_line(X, bits, metric, rate):
 
     curve = gish_pierce_curve if rate == "entropy" else panter_dite_curve
     mse, nmse = curve(X, bits)
-    return mse if metric == "mse" else -10.0 * np.log10(nmse)
+    return mse if metric == "mse" else -10.0 * _libm.log10(nmse)
 
 
 def _label(estimators):
@@ -425,7 +426,7 @@ def plot_table(rows, X, path, rate="fixed"):
             name: np.array([r["coded_bits"] for r in rows if r["quantizer"] == name])
             for name in names
         }
-    bits = np.log2(levels)
+    bits = _libm.log2(levels)
     display = RateDistortionDisplay(
         bits, values, metric="mse", panter_dite=_high_rate_line(X, bits, "mse", rate),
         rates=rates,

@@ -16,6 +16,8 @@ Only numpy is imported here; :func:`coded_bits` reaches the writer's size model
 
 import numpy as np
 
+from . import _libm
+
 __all__ = ["coded_bits", "column_counts", "table_bytes", "table_model_bits", "varint_bytes"]
 
 
@@ -59,7 +61,7 @@ def _payload_bits(counts):
     total = counts.sum()
     if counts.size <= 1 or total <= 0:
         return 0.0
-    return float(-(counts * np.log2(counts / total)).sum())
+    return float(-(counts * _libm.log2(counts / total)).sum())
 
 
 def table_model_bits(symbols, counts):

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _kernels as K
+from . import _libm
 from ._base import MAX_LEVELS, BaseScalarQuantizer, ColumnDesign
 from ._compat import Interval, InvalidParameterError, StrOptions
 from ._lagrangian import entropy_bits, solve_rate
@@ -104,7 +105,7 @@ def ecsq_codebook(u, W, S1, shift, pos, lam):
     levels = np.minimum(np.maximum(levels, np.minimum(first, final)),
                         np.maximum(first, final))
     p = np.maximum(w, np.finfo(np.float64).tiny) / W[-1]
-    lengths = -np.log2(p)
+    lengths = -_libm.log2(p)
     y1, y2 = levels[:-1], levels[1:]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = 0.5 * (y1 + y2) + lam * (lengths[1:] - lengths[:-1]) / (2.0 * (y2 - y1))
@@ -245,10 +246,10 @@ class EntropyConstrainedQuantizer(BaseScalarQuantizer):
                 f"The 'max_levels' parameter of {owner} must be an int, not a bool."
             )
         rate = self._rate()
-        if rate is not None and rate > np.log2(self.max_levels):
+        if rate is not None and rate > _libm.log2(self.max_levels):
             raise InvalidParameterError(
                 f"rate={rate!r} bits is above log2(max_levels) = "
-                f"{np.log2(self.max_levels):.4g} (max_levels={self.max_levels}): raise "
+                f"{_libm.log2(self.max_levels):.4g} (max_levels={self.max_levels}): raise "
                 "max_levels or lower rate."
             )
         return np.full(n_features, int(self.max_levels), dtype=np.int64)

@@ -47,7 +47,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils.validation import NotFittedError
 
-from . import _coding
+from . import _coding, _libm
 from . import _kernels as K
 from ._compat import check_is_fitted
 from ._schema import SchemaError, check_state
@@ -1983,7 +1983,7 @@ def _build_codes(spec, arrays, est, version=FORMAT_VERSION, open_stream=None):
     for key in (_coding.TABLE, _coding.CHUNKS, _coding.STREAM, _coding.ADAPTIVE):
         _expect(key not in arrays, f"{key}.npy present in a file of packed codes")
     if version == 1:  # packed at the n_bits parameter's widths
-        widths = np.log2(est.max_levels_).astype(np.int64)
+        widths = _libm.log2(est.max_levels_).astype(np.int64)
         declared = int(widths[0]) if np.all(widths == widths[0]) else widths.tolist()
     else:
         widths = _widths(est)

@@ -10,6 +10,8 @@ import bisect
 
 import numpy as np
 
+from . import _libm
+
 _N_BISECT = 40  # bisection steps on log(lam) at most
 _RATE_TOL = 1e-4  # bits: an entropy this close below the target stops the search
 
@@ -21,7 +23,7 @@ def entropy_bits(weights):
     if w.size <= 1:
         return 0.0
     p = w / w.sum()
-    return float(-(p * np.log2(p)).sum())
+    return float(-(p * _libm.log2(p)).sum())
 
 
 class _Designs:
@@ -104,7 +106,7 @@ def solve_rate(solve, rate, scale):
     found = solve(0.0)
     if found[1] <= rate:
         return (0.0, *found)
-    guess = 2.0 * np.log(2.0) * scale * 2.0 ** (-2.0 * rate)
+    guess = 2.0 * _libm.log(2.0) * scale * 2.0 ** (-2.0 * rate)
     lo, hi = guess / 4.0, guess * 4.0
     best = solve(hi)
     while best[1] > rate:  # the entropy reaches 0 (one cell) for a finite lam

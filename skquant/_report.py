@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 
+from . import _libm
 from .metrics import _packed_widths, _rate_per_feature, code_entropy, normalized_mse
 
 
@@ -45,7 +46,7 @@ def encoded_size(estimator, codes):
 
 def sqnr_from_nmse(nmse):
     """``-10 log10(nmse)`` (inf for an exact reconstruction)."""
-    return -10.0 * np.log10(nmse) if nmse > 0 else np.inf
+    return -10.0 * _libm.log10(nmse) if nmse > 0 else np.inf
 
 
 def _settings(bits, levels):
@@ -174,7 +175,7 @@ def panter_dite_curve(X, bits):
     X = np.asarray(X, dtype=np.float64)
     c = zador_constants(X)
     var = X.var(axis=0)
-    scale = np.exp2(-2.0 * np.asarray(bits, dtype=np.float64))
+    scale = _libm.exp2(-2.0 * np.asarray(bits, dtype=np.float64))
     nc = float(np.mean(np.where(var > 0, c / np.where(var > 0, var, 1.0), 0.0)))
     return float(np.mean(c)) * scale, nc * scale
 
@@ -191,7 +192,7 @@ def differential_entropies(X):
     B = max(8, int(np.sqrt(X.shape[0])))
     dq = np.diff(np.quantile(X, np.linspace(0.0, 1.0, B + 1), axis=0), axis=0)
     with np.errstate(divide="ignore"):
-        terms = np.where(dq > 0, np.log2(np.where(dq > 0, B * dq, 1.0)), 0.0)
+        terms = np.where(dq > 0, _libm.log2(np.where(dq > 0, B * dq, 1.0)), 0.0)
     return terms.sum(axis=0) / B
 
 
@@ -207,7 +208,7 @@ def gish_pierce_curve(X, bits):
     """
     X = np.asarray(X, dtype=np.float64)
     var = X.var(axis=0)
-    c = np.where(var > 0, np.exp2(2.0 * differential_entropies(X)) / 12.0, 0.0)
-    scale = np.exp2(-2.0 * np.asarray(bits, dtype=np.float64))
+    c = np.where(var > 0, _libm.exp2(2.0 * differential_entropies(X)) / 12.0, 0.0)
+    scale = _libm.exp2(-2.0 * np.asarray(bits, dtype=np.float64))
     nc = float(np.mean(np.where(var > 0, c / np.where(var > 0, var, 1.0), 0.0)))
     return float(np.mean(c)) * scale, nc * scale

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _libm
 from ._kernels import _auto as K
 
 _NO_WEIGHTS = np.empty(0, dtype=np.float64)
@@ -304,11 +305,11 @@ def _robust_log2_scale(x, w):
         # mostly tiny values with a few near the largest float): bins near the centre
         # are then at most 2**-_SPAN_MARGIN of that value wide, and later batches may
         # reach 2**_SPAN_MARGIN times farther
-        log2 = max(int(np.round(np.log2(half))),
+        log2 = max(int(np.round(_libm.log2(half))),
                    int(np.frexp(widest)[1]) - (K.LIMIT - _SPAN_MARGIN))
         return log2 + 1, float(q50)
     # a constant first batch: bins relative to its magnitude
-    return (int(np.round(np.log2(abs(q50)))) if q50 != 0 else 0) - 20, float(q50)
+    return (int(np.round(_libm.log2(abs(q50)))) if q50 != 0 else 0) - 20, float(q50)
 
 
 def _grid_scaling(centre, log2_scale):

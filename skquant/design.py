@@ -33,6 +33,8 @@ import numpy as np
 from scipy import linalg, optimize, stats
 from scipy.special import ndtr, ndtri
 
+from . import _libm
+
 __all__ = [
     "QuantizerDesign",
     "entropy_constrained",
@@ -141,7 +143,7 @@ class QuantizerDesign:
 
 def _gaussian_tail(x):
     """Tail moments ``int_x^inf t**k phi(t) dt``, k = 0, 1, 2, of N(0, 1) for x >= 0."""
-    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    pdf = _libm.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
     q = ndtr(-x)
     xf = np.where(np.isinf(x), 0.0, x)  # pdf is 0 there anyway
     return q, pdf, q + xf * pdf
@@ -150,7 +152,7 @@ def _gaussian_tail(x):
 def _laplace_tail(x):
     """Tail moments ``int_x^inf t**k f(t) dt``, k = 0, 1, 2, of the unit-variance Laplace."""
     r = _LAPLACE_RATE
-    half_sf = 0.5 * np.exp(-r * x)
+    half_sf = 0.5 * _libm.exp(-r * x)
     xf = np.where(np.isinf(x), 0.0, x)  # half_sf is 0 there anyway
     return half_sf, half_sf * (xf + 1 / r), half_sf * (xf * xf + 2 * xf / r + 2 / r**2)
 
@@ -209,14 +211,14 @@ class _NamedDensity:
 def _laplace_ppf(p):
     p = np.asarray(p, dtype=np.float64)
     lower = p <= 0.5
-    return np.where(lower, 1.0, -1.0) * np.log(2 * np.where(lower, p, 1 - p)) / _LAPLACE_RATE
+    return np.where(lower, 1.0, -1.0) * _libm.log(2 * np.where(lower, p, 1 - p)) / _LAPLACE_RATE
 
 
 _NAMED = {
     "gaussian": _NamedDensity(
         "gaussian",
         _gaussian_tail,
-        pdf=lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi),
+        pdf=lambda x: _libm.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi),
         ppf=ndtri,
         ginv=lambda u: _SQRT3 * ndtri(u),  # g(x) = Phi(x / sqrt 3)
         zador=_SQRT3 * math.pi / 2,
@@ -224,10 +226,10 @@ _NAMED = {
     "laplace": _NamedDensity(
         "laplace",
         _laplace_tail,
-        pdf=lambda x: 0.5 * _LAPLACE_RATE * np.exp(-_LAPLACE_RATE * np.abs(x)),
+        pdf=lambda x: 0.5 * _LAPLACE_RATE * _libm.exp(-_LAPLACE_RATE * np.abs(x)),
         ppf=_laplace_ppf,
         # f^(1/3) is a Laplace density of scale 3 s, s = 1 / sqrt 2; u <= 1/2 here.
-        ginv=lambda u: 3 / _LAPLACE_RATE * np.log(2 * u),
+        ginv=lambda u: 3 / _LAPLACE_RATE * _libm.log(2 * u),
         zador=4.5,
     ),
     "uniform": _NamedDensity(
@@ -383,7 +385,7 @@ class _ScipyDensity:
         return self._integrate(err2, a, b, (y,), atol=1e-300, rtol=1e-12)
 
     def _cube_root(self, x):
-        return np.cbrt(self._guarded_pdf(x))
+        return _libm.cbrt(self._guarded_pdf(x))
 
     @property
     def cube_root_halves(self):
@@ -904,7 +906,7 @@ def _meet_rate(density, thresholds, levels, entropy, lam, rate):
     lo, hi = density.support
     edges = np.concatenate(([lo], thresholds, [hi]))
     mass, _ = density.cells(edges[:-1], edges[1:])
-    lengths = -np.log2(np.maximum(mass, np.finfo(np.float64).tiny))
+    lengths = -_libm.log2(np.maximum(mass, np.finfo(np.float64).tiny))
     y1, y2 = levels[:-1], levels[1:]
     mid, push = 0.5 * (y1 + y2), lam * (lengths[1:] - lengths[:-1]) / (2.0 * (y2 - y1))
 
@@ -1092,7 +1094,7 @@ def panter_dite_mse(distribution, n_bits):
     if not np.all(np.isfinite(bits) & (bits >= 0)):
         raise ValueError(f"n_bits must be finite and >= 0; got {n_bits!r}.")
     with np.errstate(over="ignore", under="ignore"):  # 2**-2e308 is 0: the limit
-        mse = density.zador * np.exp2(-2.0 * bits.astype(np.float64))
+        mse = density.zador * _libm.exp2(-2.0 * bits.astype(np.float64))
     return float(mse) if mse.ndim == 0 else mse
 
 

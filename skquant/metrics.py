@@ -5,6 +5,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils import check_array
 
+from . import _libm
 from ._compat import HasMethods, IntervalNotBool, StrOptions, check_2d, named, validate_params
 
 __all__ = [
@@ -128,7 +129,7 @@ def sqnr_db(X, X_hat, *, centered=False, multioutput="uniform_average"):
         power = Xs.var(axis=0) if centered else (Xs**2).mean(axis=0)
     noise = _squared_error(Xs, Hs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = 10.0 * (np.log10(power) - np.log10(noise))
+        values = 10.0 * (_libm.log10(power) - _libm.log10(noise))
     values[noise == 0] = np.inf  # exact, the all-zero column included
     return _reduce(values, multioutput)
 
@@ -188,7 +189,7 @@ def code_entropy(codes, *, multioutput="uniform_average"):
         else:
             counts = np.unique(col, return_counts=True)[1]
         p = counts / codes.shape[0]
-        values[j] = max(float(-(p * np.log2(p)).sum()), 0.0)
+        values[j] = max(float(-(p * _libm.log2(p)).sum()), 0.0)
     return _reduce(values, multioutput)
 
 

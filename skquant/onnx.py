@@ -58,7 +58,7 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess without 
         'pip install "skquant[onnx]".'
     ) from exc
 
-from . import __version__
+from . import __version__, _libm
 from ._base import BaseScalarQuantizer, _ceil_to_dtype, grid_tables
 from ._binary_spherical import BinarySphericalEncoder
 from ._compat import Interval, check_is_fitted, validate_params
@@ -364,7 +364,7 @@ def _rescaled_rows(g, est, x, z, W, dtype):
     :doc:`/onnx`).
     """
     d = W.shape[0]
-    extra = 2 + int(np.ceil(np.log2(d)))
+    extra = 2 + int(np.ceil(_libm.log2(d)))
     emax = np.finfo(dtype).maxexp
     # An overflowing row has a magnitude of at least max / (2 d (1 + eps)^(d + 1)),
     # so its exponent is above emax - log2(d) - 4: the table spans 32 more.

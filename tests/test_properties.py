@@ -282,6 +282,28 @@ def test_scalar_fits_do_not_depend_on_the_blas_kernel(tmp_path):
                                     OPENBLAS_CORETYPE="Prescott") == _digest_of_scalar_variants()
 
 
+def _numpy_avx512_targets():
+    """NumPy's run-time dispatch targets for AVX-512 that this CPU has (its SIMD loops
+    of ``np.exp``, ``np.log1p``, ``np.cbrt`` ... round differently from the C library
+    it calls on other CPUs); empty on a CPU without AVX-512."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return [t for t in __cpu_dispatch__
+            if ("AVX512" in t or t == "X86_V4") and __cpu_features__.get(t)]
+
+
+@pytest.mark.skipif(not _numpy_avx512_targets(),
+                    reason="needs a CPU where NumPy dispatches AVX-512 loops")
+def test_scalar_fits_do_not_depend_on_numpy_simd_loops(tmp_path):
+    """Every registered scalar-quantizer variant fits the same bits with NumPy's
+    AVX-512 loops disabled (``NPY_DISABLE_CPU_FEATURES``: the loops of a CPU without
+    AVX-512, which call the C library) as with them: the designs' transcendental
+    functions go through ``skquant._libm`` (the C library's, the same on every CPU)."""
+    off = " ".join(_numpy_avx512_targets())
+    assert _digest_in_fresh_process(tmp_path, "_digest_of_scalar_variants",
+                                    NPY_DISABLE_CPU_FEATURES=off) == _digest_of_scalar_variants()
+
+
 def _digest_of_scalar_variants():
     """SHA-256 of the fitted arrays and codes of every registered scalar variant, fitted
     with and without sample weights on columns of different scales."""
