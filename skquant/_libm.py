@@ -25,55 +25,37 @@ import numpy as np
 __all__ = ["cbrt", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "power"]
 
 
-def _unary(scalar, ufunc):
-    def one(v):
+def _through_math(scalar, ufunc):
+    """``ufunc`` (one or two arguments, broadcast) computed by ``scalar`` of :mod:`math`
+    value by value; a value ``scalar`` refuses goes to ``ufunc`` (its special value)."""
+
+    def one(*v):
         try:
-            return scalar(v)
+            return scalar(*v)
         except (ValueError, OverflowError):
-            return float(ufunc(v))
+            return float(ufunc(*v))
 
-    each = np.frompyfunc(one, 1, 1)
+    each = np.frompyfunc(one, ufunc.nin, 1)
 
-    def f(x):
-        if isinstance(x, (float, int)):
-            return np.float64(one(float(x)))
-        a = np.asarray(x, dtype=np.float64)
-        if a.ndim == 0:
-            return np.float64(one(float(a)))
-        return each(a).astype(np.float64) if a.size else np.empty(a.shape)
+    def f(*x):
+        if all(type(v) is float for v in x):  # a scalar (the optimisers' calls): no array
+            return np.float64(one(*x))
+        out = each(*(np.asarray(v, dtype=np.float64) for v in x))
+        return np.float64(out) if np.ndim(out) == 0 else out.astype(np.float64)
 
     f.__name__ = ufunc.__name__
     f.__doc__ = f"``np.{ufunc.__name__}`` through ``math`` (the same on every CPU)."
     return f
 
 
-def _binary_one(a, b):
-    try:
-        return math.pow(a, b)
-    except (ValueError, OverflowError):
-        return float(np.power(a, b))
-
-
-_each_pow = np.frompyfunc(_binary_one, 2, 1)
-
-
-def power(x, y):
-    """``np.power(x, y)`` of floats through ``math.pow`` (the same on every CPU)."""
-    if isinstance(x, (float, int)) and isinstance(y, (float, int)):
-        return np.float64(_binary_one(float(x), float(y)))
-    a, b = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
-    if a.ndim == 0:
-        return np.float64(_binary_one(float(a), float(b)))
-    return _each_pow(a, b).astype(np.float64) if a.size else np.empty(a.shape)
-
-
-exp = _unary(math.exp, np.exp)
-log = _unary(math.log, np.log)
-log2 = _unary(math.log2, np.log2)
-log10 = _unary(math.log10, np.log10)
-expm1 = _unary(math.expm1, np.expm1)
-log1p = _unary(math.log1p, np.log1p)
+exp = _through_math(math.exp, np.exp)
+log = _through_math(math.log, np.log)
+log2 = _through_math(math.log2, np.log2)
+log10 = _through_math(math.log10, np.log10)
+expm1 = _through_math(math.expm1, np.expm1)
+log1p = _through_math(math.log1p, np.log1p)
+power = _through_math(math.pow, np.power)
 # math.exp2 and math.cbrt are Python 3.11's; on 3.10 the C library's pow(2, x) and
 # NumPy's cbrt (the CPU's, as before)
-exp2 = _unary(getattr(math, "exp2", lambda v: math.pow(2.0, v)), np.exp2)
-cbrt = _unary(getattr(math, "cbrt", lambda v: float(np.cbrt(v))), np.cbrt)
+exp2 = _through_math(getattr(math, "exp2", lambda v: math.pow(2.0, v)), np.exp2)
+cbrt = _through_math(getattr(math, "cbrt", lambda v: float(np.cbrt(v))), np.cbrt)
